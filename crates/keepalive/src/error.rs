@@ -1,0 +1,158 @@
+//! The one error type of the crate.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+/// A value as the caller gave it, kept for the error message.
+///
+/// Stored without allocation so that an error on a hot path (the preload
+/// library's `socket()`) costs nothing but the value itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Given {
+    /// A plain integer (seconds, a count, or milliseconds).
+    Int(i64),
+    /// A [`Duration`], as given to [`Config::idle`](crate::Config::idle) and friends.
+    Duration(Duration),
+}
+
+impl fmt::Display for Given {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Given::Int(n) => write!(f, "{n}"),
+            Given::Duration(d) => write!(f, "{d:?}"),
+        }
+    }
+}
+
+/// Why a call failed.
+///
+/// An invalid value (which value, what was given, which range) is told apart
+/// from a refusal by the operating system (which option, with its
+/// [`io::Error`]), and from an option the platform does not have at all.
+///
+/// ```
+/// use std::time::Duration;
+/// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let err = keepalive::set(&sock, &keepalive::Config::new().count(500)).unwrap_err();
+/// assert_eq!(err.to_string(), "count must be 1..127 probes, got 500");
+/// assert!(matches!(err, keepalive::Error::InvalidValue { name: "count", .. }));
+/// assert_eq!(std::io::Error::from(err).kind(), std::io::ErrorKind::InvalidInput);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value outside what the kernel accepts; nothing was applied.
+    InvalidValue {
+        /// Which value: `"idle"`, `"interval"`, `"count"` or `"user_timeout"`.
+        name: &'static str,
+        /// What the caller gave.
+        given: Given,
+        /// The smallest value allowed, in `unit`s.
+        min: i64,
+        /// The largest value allowed, in `unit`s.
+        max: i64,
+        /// `"seconds"`, `"probes"` or `"milliseconds"`.
+        unit: &'static str,
+    },
+    /// The operating system refused a call (not a socket, not a TCP socket,
+    /// a closed descriptor, ...). `option` names the socket option or file
+    /// involved, e.g. `"TCP_KEEPIDLE"`.
+    Os {
+        /// The option (or file) the failing call was about.
+        option: &'static str,
+        /// The error the kernel returned.
+        source: io::Error,
+    },
+    /// This platform has no such option (for example `TCP_USER_TIMEOUT` on
+    /// macOS, or reading the keepalive values back on Windows).
+    Unsupported {
+        /// The option that does not exist here.
+        option: &'static str,
+    },
+}
+
+impl Error {
+    pub(crate) fn os(option: &'static str, source: io::Error) -> Self {
+        Error::Os { option, source }
+    }
+
+    /// The `errno` (or Windows error code) this error stands for, the way a C
+    /// caller expects it: `EINVAL` for an invalid value, the kernel's own code
+    /// for a refusal, `EOPNOTSUPP` for an option the platform lacks.
+    ///
+    /// ```
+    /// let sock = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let err = keepalive::enable(&sock).unwrap_err();
+    /// assert!(matches!(err.raw_os_error(), libc::ENOPROTOOPT | libc::EOPNOTSUPP));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn raw_os_error(&self) -> i32 {
+        match self {
+            Error::InvalidValue { .. } => crate::sys::EINVAL,
+            Error::Os { source, .. } => source.raw_os_error().unwrap_or(crate::sys::EINVAL),
+            Error::Unsupported { .. } => crate::sys::EOPNOTSUPP,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidValue {
+                name,
+                given,
+                min,
+                max,
+                unit,
+            } => match given {
+                Given::Duration(d) if d.subsec_nanos() != 0 && *unit == "seconds" => write!(
+                    f,
+                    "{name} must be a whole number of seconds in {min}..{max}, got {d:?}"
+                ),
+                Given::Duration(d) if d.subsec_nanos() % 1_000_000 != 0 => write!(
+                    f,
+                    "{name} must be a whole number of {unit} in {min}..{max}, got {d:?}"
+                ),
+                Given::Duration(d) if *unit == "seconds" => {
+                    write!(f, "{name} must be {min}..{max} {unit}, got {}", d.as_secs())
+                }
+                Given::Duration(d) => {
+                    write!(
+                        f,
+                        "{name} must be {min}..{max} {unit}, got {}",
+                        d.as_millis()
+                    )
+                }
+                Given::Int(n) => write!(f, "{name} must be {min}..{max} {unit}, got {n}"),
+            },
+            Error::Os { option, source } => write!(f, "{option}: {source}"),
+            Error::Unsupported { option } => {
+                write!(f, "{option} is not supported on this platform")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Os { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    /// An invalid value becomes [`io::ErrorKind::InvalidInput`] with the
+    /// message; an OS refusal becomes the kernel's own error with the option
+    /// name added; a missing option becomes [`io::ErrorKind::Unsupported`].
+    fn from(err: Error) -> io::Error {
+        match err {
+            Error::InvalidValue { .. } => io::Error::new(io::ErrorKind::InvalidInput, err),
+            Error::Os { ref source, .. } => io::Error::new(source.kind(), err),
+            Error::Unsupported { .. } => io::Error::new(io::ErrorKind::Unsupported, err),
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! Turn TCP keepalive on, tune it, and read it back, on any socket.
+//!
+//! # What keepalive does
+//!
+//! A TCP connection that carries no data sends no packets. If the peer loses
+//! power or its cable is pulled, nothing tells the other side: it believes the
+//! connection is alive until it next sends something. Keepalive makes the
+//! kernel check:
+//!
+//! - **idle** (`TCP_KEEPIDLE`): once the connection has been silent this long,
+//!   the kernel sends a *probe*, a segment with no payload and the ACK flag
+//!   set. A live peer answers it with an ACK.
+//! - **interval** (`TCP_KEEPINTVL`): an unanswered probe is repeated after
+//!   this long.
+//! - **count** (`TCP_KEEPCNT`): after this many unanswered probes the
+//!   connection is declared dead; the next `read`/`poll` reports
+//!   `ETIMEDOUT` ("Connection timed out").
+//!
+//! A dead peer is therefore declared **idle + interval × count** after the last
+//! ACK it sent. With the Linux defaults (7200 s, 75 s, 9 probes) that is
+//! 2 h 11 min 15 s, which is why programs tune it per socket. A peer that
+//! rebooted answers the first probe with RST, and the connection fails at once
+//! with `ECONNRESET`.
+//!
+//! Keepalive only watches an *idle* connection. When data is in flight and
+//! unacknowledged, the kernel retransmits instead of probing, for up to
+//! `tcp_retries2` (about 15 minutes). `TCP_USER_TIMEOUT`
+//! ([`set_user_timeout`]) bounds that: the connection is dropped when sent
+//! data stays unacknowledged that long. Set both to bound detection in every
+//! state.
+//!
+//! # Use
+//!
+//! ```
+//! use std::time::Duration;
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let sock = std::net::TcpStream::connect(listener.local_addr()?)?;
+//!
+//! keepalive::set(&sock, &keepalive::Config::new()
+//!     .idle(Duration::from_secs(30))
+//!     .interval(Duration::from_secs(7))
+//!     .count(4))?;
+//! keepalive::set_user_timeout(&sock, Duration::from_millis(58_000))?;
+//!
+//! let s = keepalive::get(&sock)?;       // read back from the kernel
+//! assert!(s.enabled);
+//! assert_eq!((s.idle.as_secs(), s.interval.as_secs(), s.count), (30, 7, 4));
+//! assert_eq!(s.dead_after(), Duration::from_secs(30 + 7 * 4));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Every function takes anything that is a socket descriptor
+//! ([`AsFd`](std::os::fd::AsFd) on Unix, `AsSocket` on Windows):
+//! `std::net::TcpStream` and `TcpListener`, `socket2::Socket`, tokio's
+//! sockets, and raw descriptors through [`BorrowedFd`](std::os::fd::BorrowedFd).
+//! Settings on a listening socket are inherited by the sockets it accepts.
+//!
+//! # Guarantees
+//!
+//! - Every value is validated before any system call: idle and interval
+//!   1..=32767 seconds, count 1..=127 (Linux's `MAX_TCP_KEEPIDLE`,
+//!   `MAX_TCP_KEEPINTVL`, `MAX_TCP_KEEPCNT`); a fractional second is
+//!   invalid, never truncated.
+//! - [`set`] is all-or-nothing: a socket of the wrong kind (UDP, Unix, a
+//!   pipe, a closed descriptor) is refused before anything changes, and a
+//!   refused `set` never leaves `SO_KEEPALIVE` on.
+//! - The kernel is the only source of truth: [`get`] reads every value back.
+//!
+//! # Platforms
+//!
+//! | | Linux, Android | macOS, iOS | FreeBSD, NetBSD, DragonFly | Windows |
+//! |---|---|---|---|---|
+//! | idle | `TCP_KEEPIDLE` | `TCP_KEEPALIVE` | `TCP_KEEPIDLE` | `SIO_KEEPALIVE_VALS` / `TCP_KEEPIDLE` |
+//! | interval | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `SIO_KEEPALIVE_VALS` / `TCP_KEEPINTVL` |
+//! | count | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` (Windows 10 1703+) |
+//! | user timeout | `TCP_USER_TIMEOUT` | unsupported | unsupported | unsupported |
+//! | [`get`] | all values | all values | all values | `enabled` only: unsupported |
+//! | [`system_defaults`] | `/proc/sys/net/ipv4/tcp_keepalive_*` | `sysctl net.inet.tcp.keep*` | `sysctl net.inet.tcp.keep*` | documented 7200 s / 1 s / 10 |
+//!
+//! Linux is the platform this crate is tested on; the others follow socket2's
+//! coverage and return [`Error::Unsupported`] where an option does not exist.
+
+#![warn(missing_docs)]
+
+use std::time::Duration;
+
+mod error;
+mod sys;
+
+pub use error::{Error, Given};
+/// What every function of the crate accepts: on Unix, anything that lends its
+/// file descriptor ([`AsFd`](std::os::fd::AsFd)): `std::net::TcpStream`,
+/// `TcpListener`, `socket2::Socket`, tokio's sockets,
+/// [`BorrowedFd`](std::os::fd::BorrowedFd), `OwnedFd`.
+#[cfg(unix)]
+pub use std::os::fd::AsFd as AsSocketDescriptor;
+/// What every function of the crate accepts: on Windows, anything that lends
+/// its socket (`AsSocket`).
+#[cfg(windows)]
+pub use std::os::windows::io::AsSocket as AsSocketDescriptor;
+
+/// Limits of the values, as the Linux kernel defines them.
+pub mod limits {
+    /// Largest idle time in seconds (`MAX_TCP_KEEPIDLE`).
+    pub const MAX_IDLE_SECS: i64 = 32767;
+    /// Largest interval in seconds (`MAX_TCP_KEEPINTVL`).
+    pub const MAX_INTERVAL_SECS: i64 = 32767;
+    /// Largest probe count (`MAX_TCP_KEEPCNT`).
+    pub const MAX_COUNT: i64 = 127;
+    /// Largest `TCP_USER_TIMEOUT` in milliseconds (the option is a C `int`).
+    pub const MAX_USER_TIMEOUT_MS: i64 = i32::MAX as i64;
+}
+
+/// Keepalive parameters to apply with [`set`]. A field left `None` keeps the
+/// socket's current value.
+///
+/// Build it with [`Config::new`] and the builder methods, or fill the public
+/// fields; values are checked when [`set`] applies them (or at once by
+/// [`Config::from_secs`]).
+///
+/// ```
+/// use std::time::Duration;
+/// let c = keepalive::Config::new().idle(Duration::from_secs(60)).count(5);
+/// assert_eq!(c.idle, Some(Duration::from_secs(60)));
+/// assert_eq!(c.interval, None);
+/// assert_eq!(c.count, Some(5));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// Idle time before the first probe (`TCP_KEEPIDLE`), whole seconds 1..=32767.
+    pub idle: Option<Duration>,
+    /// Time between unanswered probes (`TCP_KEEPINTVL`), whole seconds 1..=32767.
+    pub interval: Option<Duration>,
+    /// Unanswered probes before the peer is declared dead (`TCP_KEEPCNT`), 1..=127.
+    pub count: Option<u32>,
+}
+
+impl Config {
+    /// An empty configuration: [`set`] with it only turns keepalive on.
+    ///
+    /// ```
+    /// assert_eq!(keepalive::Config::new(), keepalive::Config::default());
+    /// ```
+    pub const fn new() -> Self {
+        Config {
+            idle: None,
+            interval: None,
+            count: None,
+        }
+    }
+
+    /// Sets the idle time before the first probe (`TCP_KEEPIDLE`;
+    /// `TCP_KEEPALIVE` on Apple platforms). Whole seconds, 1..=32767.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let c = keepalive::Config::new().idle(Duration::from_secs(30));
+    /// assert_eq!(c.idle, Some(Duration::from_secs(30)));
+    /// ```
+    pub const fn idle(mut self, idle: Duration) -> Self {
+        self.idle = Some(idle);
+        self
+    }
+
+    /// Sets the time between unanswered probes (`TCP_KEEPINTVL`). Whole
+    /// seconds, 1..=32767.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let c = keepalive::Config::new().interval(Duration::from_secs(5));
+    /// assert_eq!(c.interval, Some(Duration::from_secs(5)));
+    /// ```
+    pub const fn interval(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// Sets how many unanswered probes declare the peer dead (`TCP_KEEPCNT`),
+    /// 1..=127.
+    ///
+    /// ```
+    /// let c = keepalive::Config::new().count(3);
+    /// assert_eq!(c.count, Some(3));
+    /// ```
+    pub const fn count(mut self, count: u32) -> Self {
+        self.count = Some(count);
+        self
+    }
+
+    /// Builds a configuration from plain integers, as the C and Python
+    /// bindings receive them, and validates it at once. `None` leaves the
+    /// value unchanged.
+    ///
+    /// ```
+    /// let c = keepalive::Config::from_secs(Some(10), None, Some(3))?;
+    /// assert_eq!(c.idle, Some(std::time::Duration::from_secs(10)));
+    ///
+    /// let err = keepalive::Config::from_secs(Some(40000), None, None).unwrap_err();
+    /// assert_eq!(err.to_string(), "idle must be 1..32767 seconds, got 40000");
+    /// # Ok::<(), keepalive::Error>(())
+    /// ```
+    pub fn from_secs(
+        idle: Option<i64>,
+        interval: Option<i64>,
+        count: Option<i64>,
+    ) -> Result<Self, Error> {
+        let secs = |name, v: Option<i64>, max| -> Result<Option<Duration>, Error> {
+            v.map(|n| check_int(name, n, 1, max, "seconds").map(|n| Duration::from_secs(n as u64)))
+                .transpose()
+        };
+        Ok(Config {
+            idle: secs("idle", idle, limits::MAX_IDLE_SECS)?,
+            interval: secs("interval", interval, limits::MAX_INTERVAL_SECS)?,
+            count: count
+                .map(|n| check_int("count", n, 1, limits::MAX_COUNT, "probes").map(|n| n as u32))
+                .transpose()?,
+        })
+    }
+
+    /// Checks every value against the kernel's ranges; returns them as the
+    /// integers the socket options take.
+    fn validate(&self) -> Result<Checked, Error> {
+        Ok(Checked {
+            idle: self
+                .idle
+                .map(|d| check_secs("idle", d, limits::MAX_IDLE_SECS))
+                .transpose()?,
+            interval: self
+                .interval
+                .map(|d| check_secs("interval", d, limits::MAX_INTERVAL_SECS))
+                .transpose()?,
+            count: self
+                .count
+                .map(|n| check_int("count", i64::from(n), 1, limits::MAX_COUNT, "probes"))
+                .transpose()?,
+        })
+    }
+}
+
+/// A validated configuration, as C `int`s.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Checked {
+    pub(crate) idle: Option<i32>,
+    pub(crate) interval: Option<i32>,
+    pub(crate) count: Option<i32>,
+}
+
+fn check_int(
+    name: &'static str,
+    n: i64,
+    min: i64,
+    max: i64,
+    unit: &'static str,
+) -> Result<i32, Error> {
+    if (min..=max).contains(&n) {
+        Ok(n as i32)
+    } else {
+        Err(Error::InvalidValue {
+            name,
+            given: Given::Int(n),
+            min,
+            max,
+            unit,
+        })
+    }
+}
+
+fn check_secs(name: &'static str, d: Duration, max: i64) -> Result<i32, Error> {
+    let secs = d.as_secs();
+    if d.subsec_nanos() == 0 && (1..=max as u64).contains(&secs) {
+        Ok(secs as i32)
+    } else {
+        Err(Error::InvalidValue {
+            name,
+            given: Given::Duration(d),
+            min: 1,
+            max,
+            unit: "seconds",
+        })
+    }
+}
+
+/// A socket's keepalive state, read from the kernel by [`get`].
+///
+/// ```
+/// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let s = keepalive::get(&sock)?;
+/// assert!(!s.enabled);                      // off until someone turns it on
+/// assert_eq!(s.idle, keepalive::system_defaults()?.idle.unwrap());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Whether `SO_KEEPALIVE` is on.
+    pub enabled: bool,
+    /// Effective `TCP_KEEPIDLE` (the system default if never set).
+    pub idle: Duration,
+    /// Effective `TCP_KEEPINTVL`.
+    pub interval: Duration,
+    /// Effective `TCP_KEEPCNT`.
+    pub count: u32,
+    /// `TCP_USER_TIMEOUT`; zero means the kernel's default (retransmit for
+    /// `tcp_retries2`).
+    pub user_timeout: Duration,
+}
+
+impl Settings {
+    /// How long after the peer's last ACK an idle connection is declared
+    /// dead: idle + interval × count.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// keepalive::set(&sock, &keepalive::Config::new()
+    ///     .idle(Duration::from_secs(2)).interval(Duration::from_secs(1)).count(3))?;
+    /// assert_eq!(keepalive::get(&sock)?.dead_after(), Duration::from_secs(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dead_after(&self) -> Duration {
+        self.idle + self.interval * self.count
+    }
+}
+
+/// Turns keepalive on (`SO_KEEPALIVE`), keeping the socket's idle, interval
+/// and count. Refuses a socket that is not TCP, changing nothing.
+///
+/// ```
+/// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// keepalive::enable(&sock)?;
+/// assert!(keepalive::get(&sock)?.enabled);
+/// # Ok::<(), keepalive::Error>(())
+/// ```
+pub fn enable<S: AsSocketDescriptor + ?Sized>(sock: &S) -> Result<(), Error> {
+    set(sock, &Config::new())
+}
+
+/// Turns keepalive off (`SO_KEEPALIVE` = 0). The tuned values stay on the
+/// socket and apply again if it is turned back on. Refuses a socket that is
+/// not TCP, changing nothing.
+///
+/// ```
+/// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// keepalive::enable(&sock)?;
+/// keepalive::disable(&sock)?;
+/// assert!(!keepalive::get(&sock)?.enabled);
+/// # Ok::<(), keepalive::Error>(())
+/// ```
+pub fn disable<S: AsSocketDescriptor + ?Sized>(sock: &S) -> Result<(), Error> {
+    let fd = sys::raw(sock);
+    sys::check_tcp(fd)?;
+    sys::set_enabled(fd, false)
+}
+
+/// Turns keepalive on and applies every value given in `config`, all or
+/// nothing.
+///
+/// Every value is checked first ([`Error::InvalidValue`], nothing applied).
+/// Then the options are set in an order chosen so that the first call is the
+/// one that tells whether this is a TCP socket at all, and `SO_KEEPALIVE` is
+/// turned on last: a refused call leaves the socket as it was. The success
+/// path costs exactly one `setsockopt` per value plus one for
+/// `SO_KEEPALIVE` on Linux.
+///
+/// ```
+/// use std::time::Duration;
+/// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// keepalive::set(&sock, &keepalive::Config::new()
+///     .idle(Duration::from_secs(30)).interval(Duration::from_secs(7)).count(4))?;
+///
+/// // A fractional second is refused, and nothing changes.
+/// let err = keepalive::set(&sock, &keepalive::Config::new()
+///     .count(9).idle(Duration::from_millis(1500))).unwrap_err();
+/// assert!(matches!(err, keepalive::Error::InvalidValue { name: "idle", .. }));
+/// assert_eq!(keepalive::get(&sock)?.count, 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn set<S: AsSocketDescriptor + ?Sized>(sock: &S, config: &Config) -> Result<(), Error> {
+    let checked = config.validate()?;
+    sys::apply(sys::raw(sock), &checked)
+}
+
+/// Reads the socket's keepalive state back from the kernel.
+///
+/// ```
+/// use std::time::Duration;
+/// let sock = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None)?;
+/// keepalive::set(&sock, &keepalive::Config::new().interval(Duration::from_secs(9)))?;
+/// let s = keepalive::get(&sock)?;
+/// assert!(s.enabled);
+/// assert_eq!(s.interval, Duration::from_secs(9));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn get<S: AsSocketDescriptor + ?Sized>(sock: &S) -> Result<Settings, Error> {
+    sys::get(sys::raw(sock))
+}
+
+/// Sets `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before
+/// the connection is dropped. Whole milliseconds, 0..=2147483647; zero
+/// restores the kernel's default. Linux only; [`Error::Unsupported`]
+/// elsewhere.
+///
+/// ```
+/// use std::time::Duration;
+/// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// keepalive::set_user_timeout(&sock, Duration::from_millis(5000))?;
+/// assert_eq!(keepalive::get(&sock)?.user_timeout, Duration::from_millis(5000));
+/// # Ok::<(), keepalive::Error>(())
+/// ```
+pub fn set_user_timeout<S: AsSocketDescriptor + ?Sized>(
+    sock: &S,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let ms = timeout.as_millis();
+    if timeout.subsec_nanos() % 1_000_000 != 0 || ms > limits::MAX_USER_TIMEOUT_MS as u128 {
+        return Err(Error::InvalidValue {
+            name: "user_timeout",
+            given: Given::Duration(timeout),
+            min: 0,
+            max: limits::MAX_USER_TIMEOUT_MS,
+            unit: "milliseconds",
+        });
+    }
+    sys::set_user_timeout(sys::raw(sock), ms as i32)
+}
+
+/// The system-wide defaults a socket starts with: on Linux read from
+/// `/proc/sys/net/ipv4/tcp_keepalive_time`, `tcp_keepalive_intvl` and
+/// `tcp_keepalive_probes`. Every field is `Some`.
+///
+/// ```
+/// let d = keepalive::system_defaults()?;
+/// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// assert_eq!(Some(keepalive::get(&sock)?.count), d.count);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn system_defaults() -> Result<Config, Error> {
+    sys::system_defaults()
+}

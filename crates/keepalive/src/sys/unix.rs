@@ -1,0 +1,246 @@
+//! Linux, Android, Apple platforms and the BSDs: plain `setsockopt(2)` and
+//! `getsockopt(2)` on the descriptor.
+
+use std::io;
+use std::mem;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
+
+use crate::{Checked, Config, Error, Settings};
+
+pub(crate) const EINVAL: i32 = libc::EINVAL;
+pub(crate) const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
+
+pub(crate) type Sock<'a> = BorrowedFd<'a>;
+
+pub(crate) fn raw<S: AsFd + ?Sized>(sock: &S) -> Sock<'_> {
+    sock.as_fd()
+}
+
+/// The option that sets the idle time, and its name for messages.
+#[cfg(any(target_vendor = "apple"))]
+const IDLE: (libc::c_int, &str) = (libc::TCP_KEEPALIVE, "TCP_KEEPALIVE");
+#[cfg(not(any(target_vendor = "apple")))]
+const IDLE: (libc::c_int, &str) = (libc::TCP_KEEPIDLE, "TCP_KEEPIDLE");
+const INTERVAL: (libc::c_int, &str) = (libc::TCP_KEEPINTVL, "TCP_KEEPINTVL");
+const COUNT: (libc::c_int, &str) = (libc::TCP_KEEPCNT, "TCP_KEEPCNT");
+
+fn setsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int, value: i32) -> io::Result<()> {
+    // SAFETY: `value` is a live c_int on the stack and the length passed is its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            opt,
+            (&value as *const i32).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn getsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int) -> io::Result<i32> {
+    let mut value: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are live locals; the kernel writes at most `len` bytes.
+    let rc = unsafe { libc::getsockopt(fd, level, opt, (&mut value as *mut i32).cast(), &mut len) };
+    if rc == 0 {
+        Ok(value)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn tcp_get(fd: RawFd, (opt, name): (libc::c_int, &'static str)) -> Result<i32, Error> {
+    getsockopt_int(fd, libc::IPPROTO_TCP, opt).map_err(|e| Error::os(name, e))
+}
+
+fn tcp_set(fd: RawFd, (opt, name): (libc::c_int, &'static str), value: i32) -> Result<(), Error> {
+    setsockopt_int(fd, libc::IPPROTO_TCP, opt, value).map_err(|e| Error::os(name, e))
+}
+
+/// Refuses anything that is not a TCP socket, with the kernel's own errno
+/// (`EBADF`, `ENOTSOCK`, `EOPNOTSUPP`/`ENOPROTOOPT`): a TCP-level option is
+/// read, which only a TCP socket has.
+pub(crate) fn check_tcp(sock: Sock<'_>) -> Result<(), Error> {
+    tcp_get(sock.as_raw_fd(), IDLE).map(drop)
+}
+
+pub(crate) fn set_enabled(sock: Sock<'_>, on: bool) -> Result<(), Error> {
+    setsockopt_int(
+        sock.as_raw_fd(),
+        libc::SOL_SOCKET,
+        libc::SO_KEEPALIVE,
+        i32::from(on),
+    )
+    .map_err(|e| Error::os("SO_KEEPALIVE", e))
+}
+
+/// Applies a validated configuration, all or nothing.
+///
+/// Order: the TCP-level options first, so that the first call is the one that
+/// reveals a descriptor of the wrong kind (closed, not a socket, UDP, Unix)
+/// before anything changed; `SO_KEEPALIVE` last, so that no refusal leaves
+/// keepalive on. With no value to set, one TCP-level read does that check.
+///
+/// On Linux the values are already within the kernel's ranges, so once the
+/// first TCP option is accepted the rest are too and the success path is
+/// exactly one `setsockopt` per option. Platforms whose kernels apply ranges
+/// of their own first read the old values so a refusal midway can be undone.
+pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
+    let fd = sock.as_raw_fd();
+    let steps = [(IDLE, c.idle), (INTERVAL, c.interval), (COUNT, c.count)];
+    let mut applied: [Option<((libc::c_int, &'static str), i32)>; 3] = [None; 3];
+    if steps.iter().all(|(_, v)| v.is_none()) {
+        check_tcp(sock)?;
+    }
+    for (i, (opt, value)) in steps.iter().enumerate() {
+        let Some(value) = *value else { continue };
+        let old = if SNAPSHOT {
+            Some(tcp_get(fd, *opt)?)
+        } else {
+            None
+        };
+        if let Err(e) = tcp_set(fd, *opt, value) {
+            rollback(fd, &applied);
+            return Err(e);
+        }
+        applied[i] = old.map(|old| (*opt, old));
+    }
+    set_enabled(sock, true).inspect_err(|_| rollback(fd, &applied))
+}
+
+/// Whether to read each option before changing it so that a refusal midway
+/// can restore it. Not needed where the validated ranges are the kernel's own
+/// (Linux, Android): there only the first call can fail.
+const SNAPSHOT: bool = !cfg!(any(target_os = "linux", target_os = "android"));
+
+fn rollback(fd: RawFd, applied: &[Option<((libc::c_int, &'static str), i32)>]) {
+    for (opt, old) in applied.iter().flatten() {
+        // Best effort: the error being returned is the one that matters.
+        let _ = tcp_set(fd, *opt, *old);
+    }
+}
+
+pub(crate) fn get(sock: Sock<'_>) -> Result<Settings, Error> {
+    let fd = sock.as_raw_fd();
+    // TCP-level first: it is the read that refuses a socket of the wrong kind.
+    let idle = tcp_get(fd, IDLE)?;
+    let enabled = getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)
+        .map_err(|e| Error::os("SO_KEEPALIVE", e))?;
+    let interval = tcp_get(fd, INTERVAL)?;
+    let count = tcp_get(fd, COUNT)?;
+    let user_timeout = user_timeout(fd)?;
+    Ok(Settings {
+        enabled: enabled != 0,
+        idle: secs(idle),
+        interval: secs(interval),
+        count: count.max(0) as u32,
+        user_timeout,
+    })
+}
+
+fn secs(n: i32) -> Duration {
+    Duration::from_secs(n.max(0) as u64)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+const USER_TIMEOUT: (libc::c_int, &str) = (libc::TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT");
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+fn user_timeout(fd: RawFd) -> Result<Duration, Error> {
+    tcp_get(fd, USER_TIMEOUT).map(|ms| Duration::from_millis(ms.max(0) as u64))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
+fn user_timeout(_fd: RawFd) -> Result<Duration, Error> {
+    Ok(Duration::ZERO)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+pub(crate) fn set_user_timeout(sock: Sock<'_>, ms: i32) -> Result<(), Error> {
+    tcp_set(sock.as_raw_fd(), USER_TIMEOUT, ms)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
+pub(crate) fn set_user_timeout(_sock: Sock<'_>, _ms: i32) -> Result<(), Error> {
+    Err(Error::Unsupported {
+        option: "TCP_USER_TIMEOUT",
+    })
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn system_defaults() -> Result<Config, Error> {
+    fn read(path: &'static str) -> Result<u64, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::os(path, e))?;
+        text.trim().parse().map_err(|_| {
+            Error::os(
+                path,
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("not a number: {text:?}"),
+                ),
+            )
+        })
+    }
+    Ok(Config {
+        idle: Some(Duration::from_secs(read(
+            "/proc/sys/net/ipv4/tcp_keepalive_time",
+        )?)),
+        interval: Some(Duration::from_secs(read(
+            "/proc/sys/net/ipv4/tcp_keepalive_intvl",
+        )?)),
+        count: Some(read("/proc/sys/net/ipv4/tcp_keepalive_probes")? as u32),
+    })
+}
+
+/// macOS and the BSDs keep the defaults in milliseconds under
+/// `net.inet.tcp.keepidle`, `keepintvl` and `keepcnt`.
+#[cfg(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "dragonfly"
+))]
+pub(crate) fn system_defaults() -> Result<Config, Error> {
+    fn read(name: &'static str) -> Result<u64, Error> {
+        let mut value: libc::c_int = 0;
+        let mut len = mem::size_of::<libc::c_int>();
+        let cname = std::ffi::CString::new(name).expect("no NUL in a literal");
+        // SAFETY: `value`/`len` are live locals and `cname` is NUL-terminated.
+        let rc = unsafe {
+            libc::sysctlbyname(
+                cname.as_ptr(),
+                (&mut value as *mut i32).cast(),
+                &mut len,
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        if rc != 0 {
+            return Err(Error::os(name, io::Error::last_os_error()));
+        }
+        Ok(value.max(0) as u64)
+    }
+    Ok(Config {
+        idle: Some(Duration::from_millis(read("net.inet.tcp.keepidle")?)),
+        interval: Some(Duration::from_millis(read("net.inet.tcp.keepintvl")?)),
+        count: Some(read("net.inet.tcp.keepcnt")? as u32),
+    })
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "dragonfly"
+)))]
+pub(crate) fn system_defaults() -> Result<Config, Error> {
+    Err(Error::Unsupported {
+        option: "system keepalive defaults",
+    })
+}

@@ -1,0 +1,74 @@
+//! Windows: socket2's `SIO_KEEPALIVE_VALS` / `TCP_KEEP*` support. Windows
+//! cannot read the idle time and interval back, so [`get`] is unsupported;
+//! `TCP_USER_TIMEOUT` does not exist.
+
+use std::os::windows::io::{AsSocket, BorrowedSocket};
+use std::time::Duration;
+
+use socket2::{SockRef, TcpKeepalive};
+
+use crate::{Checked, Config, Error, Settings};
+
+pub(crate) const EINVAL: i32 = 10022; // WSAEINVAL
+pub(crate) const EOPNOTSUPP: i32 = 10045; // WSAEOPNOTSUPP
+
+pub(crate) type Sock<'a> = BorrowedSocket<'a>;
+
+pub(crate) fn raw<S: AsSocket + ?Sized>(sock: &S) -> Sock<'_> {
+    sock.as_socket()
+}
+
+pub(crate) fn check_tcp(sock: Sock<'_>) -> Result<(), Error> {
+    let r = SockRef::from(&sock);
+    match r.r#type() {
+        Ok(socket2::Type::STREAM) => Ok(()),
+        Ok(_) => Err(Error::os(
+            "SO_TYPE",
+            std::io::Error::from_raw_os_error(10042),
+        )), // WSAENOPROTOOPT
+        Err(e) => Err(Error::os("SO_TYPE", e)),
+    }
+}
+
+pub(crate) fn set_enabled(sock: Sock<'_>, on: bool) -> Result<(), Error> {
+    SockRef::from(&sock)
+        .set_keepalive(on)
+        .map_err(|e| Error::os("SO_KEEPALIVE", e))
+}
+
+pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
+    check_tcp(sock)?;
+    let mut ka = TcpKeepalive::new();
+    if let Some(idle) = c.idle {
+        ka = ka.with_time(Duration::from_secs(idle as u64));
+    }
+    if let Some(interval) = c.interval {
+        ka = ka.with_interval(Duration::from_secs(interval as u64));
+    }
+    if let Some(count) = c.count {
+        ka = ka.with_retries(count as u32);
+    }
+    SockRef::from(&sock)
+        .set_tcp_keepalive(&ka)
+        .map_err(|e| Error::os("SIO_KEEPALIVE_VALS", e))
+}
+
+pub(crate) fn get(_sock: Sock<'_>) -> Result<Settings, Error> {
+    Err(Error::Unsupported {
+        option: "reading TCP keepalive values",
+    })
+}
+
+pub(crate) fn set_user_timeout(_sock: Sock<'_>, _ms: i32) -> Result<(), Error> {
+    Err(Error::Unsupported {
+        option: "TCP_USER_TIMEOUT",
+    })
+}
+
+/// Windows documents 2 hours idle, 1 second interval and 10 probes.
+pub(crate) fn system_defaults() -> Result<Config, Error> {
+    Ok(Config::new()
+        .idle(Duration::from_secs(7200))
+        .interval(Duration::from_secs(1))
+        .count(10))
+}
