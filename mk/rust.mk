@@ -9,4 +9,4 @@ build-rust:
 
 test-rust:
 	$(CARGO) test --workspace
-	cd tests/rust-consumer && $(CARGO) run --quiet
+	cd tests/rust-consumer && $(CARGO) run --quiet --target-dir $(TOP)/target/consumer

@@ -329,7 +329,7 @@ impl Settings {
 /// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
 /// keepalive::enable(&sock)?;
 /// assert!(keepalive::get(&sock)?.enabled);
-/// # Ok::<(), keepalive::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn enable<S: AsSocketDescriptor + ?Sized>(sock: &S) -> Result<(), Error> {
     set(sock, &Config::new())
@@ -344,7 +344,7 @@ pub fn enable<S: AsSocketDescriptor + ?Sized>(sock: &S) -> Result<(), Error> {
 /// keepalive::enable(&sock)?;
 /// keepalive::disable(&sock)?;
 /// assert!(!keepalive::get(&sock)?.enabled);
-/// # Ok::<(), keepalive::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn disable<S: AsSocketDescriptor + ?Sized>(sock: &S) -> Result<(), Error> {
     let fd = sys::raw(sock);
@@ -405,7 +405,7 @@ pub fn get<S: AsSocketDescriptor + ?Sized>(sock: &S) -> Result<Settings, Error> 
 /// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
 /// keepalive::set_user_timeout(&sock, Duration::from_millis(5000))?;
 /// assert_eq!(keepalive::get(&sock)?.user_timeout, Duration::from_millis(5000));
-/// # Ok::<(), keepalive::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn set_user_timeout<S: AsSocketDescriptor + ?Sized>(
     sock: &S,

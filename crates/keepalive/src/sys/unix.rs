@@ -18,9 +18,9 @@ pub(crate) fn raw<S: AsFd + ?Sized>(sock: &S) -> Sock<'_> {
 }
 
 /// The option that sets the idle time, and its name for messages.
-#[cfg(any(target_vendor = "apple"))]
+#[cfg(target_vendor = "apple")]
 const IDLE: (libc::c_int, &str) = (libc::TCP_KEEPALIVE, "TCP_KEEPALIVE");
-#[cfg(not(any(target_vendor = "apple")))]
+#[cfg(not(target_vendor = "apple"))]
 const IDLE: (libc::c_int, &str) = (libc::TCP_KEEPIDLE, "TCP_KEEPIDLE");
 const INTERVAL: (libc::c_int, &str) = (libc::TCP_KEEPINTVL, "TCP_KEEPINTVL");
 const COUNT: (libc::c_int, &str) = (libc::TCP_KEEPCNT, "TCP_KEEPCNT");
@@ -111,7 +111,10 @@ pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
         }
         applied[i] = old.map(|old| (*opt, old));
     }
-    set_enabled(sock, true).inspect_err(|_| rollback(fd, &applied))
+    set_enabled(sock, true).map_err(|e| {
+        rollback(fd, &applied);
+        e
+    })
 }
 
 /// Whether to read each option before changing it so that a refusal midway
