@@ -68,7 +68,7 @@
 //!
 //! # Platforms
 //!
-//! | | Linux, Android | macOS, iOS | FreeBSD, NetBSD, DragonFly | Windows |
+//! | | Linux, Android | macOS, iOS | FreeBSD, DragonFly | Windows |
 //! |---|---|---|---|---|
 //! | idle | `TCP_KEEPIDLE` | `TCP_KEEPALIVE` | `TCP_KEEPIDLE` | `SIO_KEEPALIVE_VALS` / `TCP_KEEPIDLE` |
 //! | interval | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `SIO_KEEPALIVE_VALS` / `TCP_KEEPINTVL` |
@@ -422,6 +422,29 @@ pub fn set_user_timeout<S: AsSocketDescriptor + ?Sized>(
         });
     }
     sys::set_user_timeout(sys::raw(sock), ms as i32)
+}
+
+/// Converts a plain millisecond count, as the C and Python bindings receive
+/// it, into the timeout [`set_user_timeout`] takes, checking it at once
+/// against 0..=2147483647 (the option is a C `int`).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(keepalive::user_timeout_from_millis(5000)?, Duration::from_millis(5000));
+///
+/// let err = keepalive::user_timeout_from_millis(-1).unwrap_err();
+/// assert_eq!(err.to_string(), "user_timeout must be 0..2147483647 milliseconds, got -1");
+/// # Ok::<(), keepalive::Error>(())
+/// ```
+pub fn user_timeout_from_millis(ms: i64) -> Result<Duration, Error> {
+    check_int(
+        "user_timeout",
+        ms,
+        0,
+        limits::MAX_USER_TIMEOUT_MS,
+        "milliseconds",
+    )
+    .map(|ms| Duration::from_millis(ms as u64))
 }
 
 /// The system-wide defaults a socket starts with: on Linux read from
