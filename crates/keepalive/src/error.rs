@@ -8,6 +8,12 @@ use std::time::Duration;
 ///
 /// Stored without allocation so that an error on a hot path (the preload
 /// library's `socket()`) costs nothing but the value itself.
+///
+/// ```
+/// use keepalive::{Config, Error, Given};
+/// let err = Config::from_secs(Some(-3), None, None).unwrap_err();
+/// assert!(matches!(err, Error::InvalidValue { given: Given::Int(-3), .. }));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Given {
     /// A plain integer (seconds, a count, or milliseconds).

@@ -87,6 +87,11 @@ use std::time::Duration;
 mod error;
 mod sys;
 
+/// The README's Rust examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 pub use error::{Error, Given};
 /// What every function of the crate accepts: on Unix, anything that lends its
 /// file descriptor ([`AsFd`](std::os::fd::AsFd)): `std::net::TcpStream`,
@@ -100,6 +105,13 @@ pub use std::os::fd::AsFd as AsSocketDescriptor;
 pub use std::os::windows::io::AsSocket as AsSocketDescriptor;
 
 /// Limits of the values, as the Linux kernel defines them.
+///
+/// ```
+/// use keepalive::limits::*;
+/// let max = keepalive::Config::from_secs(Some(MAX_IDLE_SECS), Some(MAX_INTERVAL_SECS), Some(MAX_COUNT));
+/// assert!(max.is_ok());
+/// assert!(keepalive::Config::from_secs(None, None, Some(MAX_COUNT + 1)).is_err());
+/// ```
 pub mod limits {
     /// Largest idle time in seconds (`MAX_TCP_KEEPIDLE`).
     pub const MAX_IDLE_SECS: i64 = 32767;
