@@ -1,0 +1,593 @@
+/*
+ * tcp_keepalive_server: an echo server that notices crashed clients in time.
+ *
+ *   tcp_keepalive_server [-c CNT] [-d IDLE] [-i INTVL] PORT
+ *
+ * The port of the article's server, on libkeepalive. It shows whether
+ * SO_KEEPALIVE is on by default, turns it on (with -d TCP_KEEPIDLE,
+ * -i TCP_KEEPINTVL and -c TCP_KEEPCNT when given), prints the effective values
+ * read back from the kernel, and listens on PORT on every IPv4 and IPv6
+ * address (PORT 0 picks a free port). One epoll loop serves thousands of
+ * clients at once and echoes what they send. A client that vanishes without a
+ * word (power cut, cable pulled) stops answering keepalive probes and the
+ * kernel fails its socket after idle + interval x count seconds: the server
+ * prints a line with the reason and how long the client was connected.
+ *
+ * SIGPIPE is ignored (a write to a dead client fails with EPIPE instead of
+ * killing the server); SIGINT and SIGTERM close every connection and exit 0.
+ * Keepalive is set only through libkeepalive.
+ */
+#include <keepalive.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { EXIT_USAGE = 2, MAX_EVENTS = 256, ECHO_BUFFER = 4096 };
+
+static const char *progname = "tcp_keepalive_server";
+
+/* One connected client: its socket, who it is, since when, unsent echo bytes. */
+struct client {
+    int fd;
+    char peer[INET6_ADDRSTRLEN + 16];
+    struct timespec since;
+    size_t pending_off, pending_len;
+    int waiting_to_send; /* watched for EPOLLOUT rather than EPOLLIN */
+    char pending[ECHO_BUFFER];
+    struct client *prev, *next;
+};
+
+/* The whole server: its descriptors, keepalive values and clients. */
+struct server {
+    int listen_fd, epoll_fd, signal_fd;
+    int spare_fd; /* kept open to accept-and-close when out of descriptors */
+    keepalive_config config;
+    struct client *clients;
+    size_t nclients;
+};
+
+/* epoll tags for the two descriptors that are not clients. */
+static char listener_tag, signal_tag;
+
+/* Prints the usage message on stderr and exits with status 2. */
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: %s [-c CNT] [-d IDLE] [-i INTVL] PORT\n"
+            "  -c CNT    TCP_KEEPCNT: unanswered probes before a client is dead\n"
+            "  -d IDLE   TCP_KEEPIDLE: idle seconds before the first probe\n"
+            "  -i INTVL  TCP_KEEPINTVL: seconds between probes\n"
+            "  PORT      0..65535; 0 picks a free port\n"
+            "Options must be positive integers; left out, the system default applies.\n",
+            progname);
+    exit(EXIT_USAGE);
+}
+
+/* Prints "progname: message" on stderr and exits with status 2 via usage(). */
+static void bad_argument(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    usage();
+}
+
+/*
+ * Parses arg as a decimal integer in min..max. Returns it, or -1 for anything
+ * else (empty, sign, junk, trailing characters, out of range, overflow).
+ */
+static long parse_integer(const char *arg, long min, long max)
+{
+    char *end;
+    long value;
+
+    if (arg[0] < '0' || arg[0] > '9')
+        return -1;
+    errno = 0;
+    value = strtol(arg, &end, 10);
+    if (errno != 0 || *end != '\0' || value < min || value > max)
+        return -1;
+    return value;
+}
+
+/* Parses the argument of option -opt as a positive int32; else usage error. */
+static int32_t parse_positive_option(int opt, const char *arg)
+{
+    long value = parse_integer(arg, 1, INT32_MAX);
+
+    if (value == -1)
+        bad_argument("-%c needs a positive integer, got \"%s\"", opt, arg);
+    return (int32_t)value;
+}
+
+/* Prints a line on stdout that starts with the local time to the millisecond. */
+static void log_time(const char *fmt, ...)
+{
+    struct timespec now;
+    struct tm tm;
+    char stamp[32];
+    va_list ap;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    localtime_r(&now.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+    printf("[%s.%03ld] ", stamp, now.tv_nsec / 1000000L);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+/* Returns the seconds elapsed since the monotonic time start. */
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/*
+ * Formats a peer address as "192.0.2.1:40000" (also for IPv4 clients of the
+ * dual-stack listener, which the kernel reports as ::ffff:192.0.2.1) or
+ * "[2001:db8::1]:40000".
+ */
+static void format_peer(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+    char host[INET6_ADDRSTRLEN];
+    struct sockaddr_in v4;
+    const struct sockaddr *sa = (const struct sockaddr *)ss;
+    socklen_t len = sizeof(struct sockaddr_in6);
+    char serv[NI_MAXSERV];
+
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+            memset(&v4, 0, sizeof v4);
+            v4.sin_family = AF_INET;
+            v4.sin_port = v6->sin6_port;
+            memcpy(&v4.sin_addr, &v6->sin6_addr.s6_addr[12], 4);
+            sa = (const struct sockaddr *)&v4;
+        }
+    }
+    if (sa->sa_family == AF_INET)
+        len = sizeof(struct sockaddr_in);
+    if (getnameinfo(sa, len, host, sizeof host, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        snprintf(out, outlen, "(unknown address)");
+        return;
+    }
+    snprintf(out, outlen, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
+}
+
+/*
+ * Raises the soft limit on open descriptors to the hard limit, so that the
+ * server can hold as many clients as the system lets it. Failing is not fatal.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+        fprintf(stderr, "%s: getrlimit: %s\n", progname, strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur != rl.rlim_max) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+            fprintf(stderr, "%s: setrlimit: %s\n", progname, strerror(errno));
+            return;
+        }
+        printf("open files limit raised from %llu to %llu\n", (unsigned long long)old,
+               (unsigned long long)rl.rlim_cur);
+    } else {
+        printf("open files limit is %llu\n", (unsigned long long)rl.rlim_cur);
+    }
+}
+
+/*
+ * Shows SO_KEEPALIVE's default on the listening socket, turns keepalive on with
+ * the requested values and prints what the kernel now uses. Sockets accepted
+ * from it inherit these settings. Returns 0, or -1 (EINVAL: a value is out of
+ * range) after printing libkeepalive's sentence.
+ */
+static int setup_keepalive(int fd, const keepalive_config *config)
+{
+    keepalive_settings s;
+
+    if (keepalive_get(fd, &s) == -1)
+        goto fail;
+    printf("SO_KEEPALIVE default is %s\n", s.enabled ? "ON" : "OFF");
+    if (keepalive_set(fd, config) == -1)
+        goto fail;
+    printf("SO_KEEPALIVE set on socket\n");
+    if (keepalive_get(fd, &s) == -1)
+        goto fail;
+    printf("TCP_KEEPIDLE is %d\n", s.idle);
+    printf("TCP_KEEPCNT is %d\n", s.count);
+    printf("TCP_KEEPINTVL is %d\n", s.interval);
+    printf("a silent client is declared dead %d s after its last ACK\n",
+           s.idle + s.interval * s.count);
+    return 0;
+fail:;
+    int saved = errno;
+    fprintf(stderr, "%s: %s\n", progname, keepalive_last_error());
+    errno = saved;
+    return -1;
+}
+
+/*
+ * Creates the listening socket for PORT on all addresses: one IPv6 socket that
+ * also accepts IPv4 (IPV6_V6ONLY off), or an IPv4 one where IPv6 is missing.
+ * Returns the descriptor, or -1 after printing why. Exits with status 2 when
+ * libkeepalive rejects a keepalive value as invalid.
+ */
+static int create_listener(int port, const keepalive_config *config)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    socklen_t len;
+    int fd, on = 1, off = 0;
+
+    memset(&ss, 0, sizeof ss);
+    fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd != -1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_addr = in6addr_any;
+        v6->sin6_port = htons((uint16_t)port);
+        len = sizeof *v6;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == -1)
+            fprintf(stderr, "%s: IPV6_V6ONLY off: %s (IPv6 only)\n", progname, strerror(errno));
+    } else if (errno == EAFNOSUPPORT) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+        v4->sin_family = AF_INET;
+        v4->sin_addr.s_addr = htonl(INADDR_ANY);
+        v4->sin_port = htons((uint16_t)port);
+        len = sizeof *v4;
+    }
+    if (fd == -1) {
+        fprintf(stderr, "%s: socket: %s\n", progname, strerror(errno));
+        return -1;
+    }
+    if (setup_keepalive(fd, config) == -1) {
+        close(fd);
+        if (errno == EINVAL)
+            usage();
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
+        bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, SOMAXCONN) == -1 ||
+        getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+        fprintf(stderr, "%s: port %d: %s\n", progname, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    printf("listening on port %d\n",
+           ntohs(ss.ss_family == AF_INET6 ? v6->sin6_port : v4->sin_port));
+    return fd;
+}
+
+/*
+ * Ignores SIGPIPE and turns SIGINT and SIGTERM into readable events on a
+ * signalfd. Returns the descriptor, or -1 after printing why.
+ */
+static int setup_signals(void)
+{
+    sigset_t mask;
+    int fd;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
+        (fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
+        fprintf(stderr, "%s: signalfd: %s\n", progname, strerror(errno));
+        return -1;
+    }
+    return fd;
+}
+
+/* Registers fd with the epoll set for events, tagged with ptr. Returns 0 or -1. */
+static int watch(struct server *srv, int op, int fd, uint32_t events, void *ptr)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.ptr = ptr;
+    return epoll_ctl(srv->epoll_fd, op, fd, &ev);
+}
+
+/* Closes a client's socket and forgets it. */
+static void forget_client(struct server *srv, struct client *cl)
+{
+    close(cl->fd);
+    if (cl->prev != NULL)
+        cl->prev->next = cl->next;
+    else
+        srv->clients = cl->next;
+    if (cl->next != NULL)
+        cl->next->prev = cl->prev;
+    srv->nclients--;
+    free(cl);
+}
+
+/*
+ * Ends a client's connection and prints the line for it: err is 0 when the
+ * client closed the connection itself, otherwise the errno that ended it
+ * (ETIMEDOUT: it stopped answering keepalive probes).
+ */
+static void drop_client(struct server *srv, struct client *cl, int err)
+{
+    double secs = seconds_since(&cl->since);
+    char peer[sizeof cl->peer];
+
+    memcpy(peer, cl->peer, sizeof peer);
+    forget_client(srv, cl);
+    if (err == 0)
+        log_time("client %s closed the connection after %.3f s (%zu connected)", peer, secs,
+                 srv->nclients);
+    else
+        log_time("client %s lost after %.3f s: %s (%zu connected)", peer, secs, strerror(err),
+                 srv->nclients);
+}
+
+/*
+ * Accepts one waiting connection when the process is out of descriptors, and
+ * closes it at once, so that the listener does not stay readable forever.
+ */
+static void refuse_one(struct server *srv)
+{
+    int fd;
+
+    if (srv->spare_fd == -1)
+        return;
+    close(srv->spare_fd);
+    fd = accept(srv->listen_fd, NULL, NULL);
+    if (fd != -1)
+        close(fd);
+    srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    log_time("out of file descriptors: refused a client (%zu connected)", srv->nclients);
+}
+
+/*
+ * Accepts every waiting client, applies the keepalive values to it (as
+ * accepted sockets inherit them from the listener, this only makes sure) and
+ * adds it to the epoll set.
+ */
+static void accept_clients(struct server *srv)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    struct client *cl;
+    int fd;
+
+    for (;;) {
+        len = sizeof ss;
+        fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd == -1) {
+            if (errno == EMFILE || errno == ENFILE)
+                refuse_one(srv);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                     errno != ECONNABORTED)
+                fprintf(stderr, "%s: accept: %s\n", progname, strerror(errno));
+            if (errno == ECONNABORTED || errno == EINTR)
+                continue;
+            return;
+        }
+        cl = calloc(1, sizeof *cl);
+        if (cl == NULL) {
+            fprintf(stderr, "%s: out of memory: refused a client\n", progname);
+            close(fd);
+            continue;
+        }
+        cl->fd = fd;
+        format_peer(&ss, cl->peer, sizeof cl->peer);
+        clock_gettime(CLOCK_MONOTONIC, &cl->since);
+        if (keepalive_set(fd, &srv->config) == -1 || watch(srv, EPOLL_CTL_ADD, fd, EPOLLIN, cl) == -1) {
+            fprintf(stderr, "%s: client %s refused: %s\n", progname, cl->peer, strerror(errno));
+            close(fd);
+            free(cl);
+            continue;
+        }
+        cl->next = srv->clients;
+        if (cl->next != NULL)
+            cl->next->prev = cl;
+        srv->clients = cl;
+        srv->nclients++;
+        log_time("client %s connected (%zu connected)", cl->peer, srv->nclients);
+    }
+}
+
+/*
+ * Sends a client's pending echo bytes. Returns 0 when all are sent, 1 when the
+ * socket is full (the rest waits for EPOLLOUT), or -1 with errno set.
+ */
+static int flush_pending(struct client *cl)
+{
+    while (cl->pending_off < cl->pending_len) {
+        ssize_t n = send(cl->fd, cl->pending + cl->pending_off,
+                         cl->pending_len - cl->pending_off, MSG_NOSIGNAL);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            return (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : -1;
+        }
+        cl->pending_off += (size_t)n;
+    }
+    cl->pending_off = cl->pending_len = 0;
+    return 0;
+}
+
+/*
+ * Handles events on a client: echoes what it sent (reading no more while an
+ * echo is still unsent), and drops it on end of stream or error.
+ */
+static void serve_client(struct server *srv, struct client *cl, uint32_t events)
+{
+    ssize_t n;
+    int rc;
+
+    if (cl->pending_len == 0 && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+        n = recv(cl->fd, cl->pending, sizeof cl->pending, 0);
+        if (n == 0) {
+            drop_client(srv, cl, 0);
+            return;
+        }
+        if (n == -1) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                drop_client(srv, cl, errno);
+            return;
+        }
+        cl->pending_len = (size_t)n;
+    }
+    rc = flush_pending(cl);
+    if (rc == -1) {
+        drop_client(srv, cl, errno);
+        return;
+    }
+    /* Wait for room to send while an echo is pending, else for data. */
+    if (cl->waiting_to_send != (rc == 1)) {
+        cl->waiting_to_send = (rc == 1);
+        if (watch(srv, EPOLL_CTL_MOD, cl->fd, rc == 1 ? EPOLLOUT : EPOLLIN, cl) == -1)
+            drop_client(srv, cl, errno);
+    }
+}
+
+/* Reads which signal arrived on the signalfd. Returns its number, or 0. */
+static int read_signal(struct server *srv)
+{
+    struct signalfd_siginfo si;
+
+    if (read(srv->signal_fd, &si, sizeof si) != (ssize_t)sizeof si)
+        return 0;
+    return (int)si.ssi_signo;
+}
+
+/*
+ * The event loop: accepts, echoes, drops dead clients, until SIGINT or
+ * SIGTERM. Returns 0 then, or -1 when epoll fails.
+ */
+static int serve(struct server *srv)
+{
+    struct epoll_event events[MAX_EVENTS];
+    int i, n, sig;
+
+    for (;;) {
+        n = epoll_wait(srv->epoll_fd, events, MAX_EVENTS, -1);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "%s: epoll_wait: %s\n", progname, strerror(errno));
+            return -1;
+        }
+        for (i = 0; i < n; i++) {
+            void *tag = events[i].data.ptr;
+            if (tag == &signal_tag) {
+                if ((sig = read_signal(srv)) != 0) {
+                    log_time("%s received: closing %zu connection%s and exiting",
+                             sig == SIGINT ? "SIGINT" : "SIGTERM", srv->nclients,
+                             srv->nclients == 1 ? "" : "s");
+                    return 0;
+                }
+            } else if (tag == &listener_tag) {
+                accept_clients(srv);
+            } else {
+                serve_client(srv, tag, events[i].events);
+            }
+        }
+    }
+}
+
+/* Closes every client connection and the server's own descriptors. */
+static void shut_down(struct server *srv)
+{
+    while (srv->clients != NULL)
+        forget_client(srv, srv->clients);
+    if (srv->listen_fd != -1)
+        close(srv->listen_fd);
+    if (srv->signal_fd != -1)
+        close(srv->signal_fd);
+    if (srv->epoll_fd != -1)
+        close(srv->epoll_fd);
+    if (srv->spare_fd != -1)
+        close(srv->spare_fd);
+}
+
+int main(int argc, char *argv[])
+{
+    struct server srv = { .listen_fd = -1, .epoll_fd = -1, .signal_fd = -1, .spare_fd = -1 };
+    int c, rv = EXIT_FAILURE;
+    long port;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    setvbuf(stderr, NULL, _IOLBF, 0);
+
+    opterr = 0;
+    while ((c = getopt(argc, argv, ":c:d:i:")) != -1) {
+        switch (c) {
+        case 'c':
+            srv.config.count = parse_positive_option(c, optarg);
+            break;
+        case 'd':
+            srv.config.idle = parse_positive_option(c, optarg);
+            break;
+        case 'i':
+            srv.config.interval = parse_positive_option(c, optarg);
+            break;
+        case ':':
+            bad_argument("option requires an argument: -%c", optopt);
+            break;
+        default:
+            bad_argument("unrecognized option: -%c", optopt);
+            break;
+        }
+    }
+    if (optind != argc - 1)
+        bad_argument(optind > argc - 1 ? "missing PORT" : "too many arguments");
+    port = parse_integer(argv[optind], 0, 65535);
+    if (port == -1)
+        bad_argument("PORT must be 0..65535, got \"%s\"", argv[optind]);
+
+    raise_fd_limit();
+    srv.signal_fd = setup_signals();
+    if (srv.signal_fd == -1)
+        goto cleanup;
+    srv.listen_fd = create_listener((int)port, &srv.config);
+    if (srv.listen_fd == -1)
+        goto cleanup;
+    srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    srv.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (srv.epoll_fd == -1 ||
+        watch(&srv, EPOLL_CTL_ADD, srv.listen_fd, EPOLLIN, &listener_tag) == -1 ||
+        watch(&srv, EPOLL_CTL_ADD, srv.signal_fd, EPOLLIN, &signal_tag) == -1) {
+        fprintf(stderr, "%s: epoll: %s\n", progname, strerror(errno));
+        goto cleanup;
+    }
+    if (serve(&srv) == 0)
+        rv = EXIT_SUCCESS;
+cleanup:
+    shut_down(&srv);
+    return rv;
+}
