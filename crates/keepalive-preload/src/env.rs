@@ -1,0 +1,419 @@
+//! Reading the configuration from the environment: the variables of
+//! libkeepalive 0.3 plus `KEEPALIVE_USER_TIMEOUT_MS`, every value checked by
+//! the core so that the ranges live in one place.
+//!
+//! Nothing here allocates: values are borrowed from the environment, parsed
+//! in place, and warnings are formatted into a buffer on the stack.
+
+use std::fmt;
+use std::time::Duration;
+
+use keepalive::{Config, Error};
+
+/// What the environment asks every new TCP socket to get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Wanted {
+    /// `SO_KEEPALIVE` on, with `keepalive`'s values (false: `KEEPALIVE=off`,
+    /// keepalive left alone, values not applied, as libkeepalive 0.3 does).
+    pub(crate) enabled: bool,
+    /// `KEEPIDLE`, `KEEPINTVL`, `KEEPCNT`, each `None` when unset or invalid.
+    pub(crate) keepalive: Config,
+    /// `KEEPALIVE_USER_TIMEOUT_MS`, `None` when unset or invalid.
+    pub(crate) user_timeout: Option<Duration>,
+}
+
+/// The names of the variables, as the documentation gives them.
+pub(crate) const KEEPALIVE: &str = "KEEPALIVE";
+pub(crate) const KEEPIDLE: &str = "KEEPIDLE";
+pub(crate) const KEEPINTVL: &str = "KEEPINTVL";
+pub(crate) const KEEPCNT: &str = "KEEPCNT";
+pub(crate) const USER_TIMEOUT: &str = "KEEPALIVE_USER_TIMEOUT_MS";
+
+/// Reads every variable through `lookup` (name -> raw bytes, `None` when
+/// unset) and returns what they ask for. Each invalid value is reported
+/// once through `warn` (one line, without the trailing newline, naming the
+/// variable and the allowed range) and ignored.
+///
+/// An empty value counts as unset (`KEEPIDLE= program` is a common way to
+/// unset a variable for one command).
+pub(crate) fn read<'e>(
+    lookup: impl Fn(&str) -> Option<&'e [u8]>,
+    mut warn: impl FnMut(fmt::Arguments<'_>),
+) -> Wanted {
+    let enabled = match lookup(KEEPALIVE) {
+        None => true,
+        Some(v) if v.eq_ignore_ascii_case(b"off") => false,
+        Some(v) if v.is_empty() || v.eq_ignore_ascii_case(b"on") => true,
+        Some(v) => {
+            // libkeepalive 0.3 turns keepalive on for anything but "off";
+            // so do we, and say so.
+            warn(format_args!(
+                "ignoring {KEEPALIVE}=\"{}\": {KEEPALIVE} must be on or off; keepalive stays on",
+                Shown(v)
+            ));
+            true
+        }
+    };
+    let secs = |n| Config::from_secs(Some(n), None, None).map(|c| c.idle);
+    let idle = number(&lookup, KEEPIDLE, secs, &mut warn).flatten();
+    let interval = number(
+        &lookup,
+        KEEPINTVL,
+        |n| Config::from_secs(None, Some(n), None).map(|c| c.interval),
+        &mut warn,
+    )
+    .flatten();
+    let count = number(
+        &lookup,
+        KEEPCNT,
+        |n| Config::from_secs(None, None, Some(n)).map(|c| c.count),
+        &mut warn,
+    )
+    .flatten();
+    let user_timeout = number(
+        &lookup,
+        USER_TIMEOUT,
+        keepalive::user_timeout_from_millis,
+        &mut warn,
+    );
+    Wanted {
+        enabled,
+        keepalive: Config {
+            idle,
+            interval,
+            count,
+        },
+        user_timeout,
+    }
+}
+
+/// One numeric variable: `None` when unset, empty or invalid (then warned
+/// about), else what `check` (the core's validation) made of it.
+fn number<'e, T>(
+    lookup: &impl Fn(&str) -> Option<&'e [u8]>,
+    name: &str,
+    check: impl Fn(i64) -> Result<T, Error>,
+    warn: &mut impl FnMut(fmt::Arguments<'_>),
+) -> Option<T> {
+    let raw = lookup(name).filter(|v| !v.is_empty())?;
+    let parsed = std::str::from_utf8(raw)
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok());
+    match parsed.map(&check) {
+        Some(Ok(value)) => Some(value),
+        Some(Err(e)) => {
+            warn(format_args!("ignoring {name}=\"{}\": {e}", Shown(raw)));
+            None
+        }
+        None => {
+            // Not an integer at all: the core names the range when asked
+            // about a value every range refuses.
+            match check(-1) {
+                Err(Error::InvalidValue {
+                    name: what,
+                    min,
+                    max,
+                    unit,
+                    ..
+                }) => warn(format_args!(
+                    "ignoring {name}=\"{}\": {what} must be {min}..{max} {unit}, got \"{}\"",
+                    Shown(raw),
+                    Shown(raw)
+                )),
+                _ => warn(format_args!(
+                    "ignoring {name}=\"{}\": not a number",
+                    Shown(raw)
+                )),
+            }
+            None
+        }
+    }
+}
+
+/// A raw environment value for a message: escaped, and cut after 40 bytes
+/// so that a huge value cannot flood the line.
+struct Shown<'a>(&'a [u8]);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX: usize = 40;
+        let cut = &self.0[..self.0.len().min(MAX)];
+        write!(f, "{}", cut.escape_ascii())?;
+        if self.0.len() > MAX {
+            f.write_str("...")?;
+        }
+        Ok(())
+    }
+}
+
+/// A line of text formatted on the stack, cut when it does not fit.
+pub(crate) struct Line {
+    buf: [u8; 320],
+    len: usize,
+}
+
+impl Line {
+    pub(crate) const fn new() -> Self {
+        Line {
+            buf: [0; 320],
+            len: 0,
+        }
+    }
+
+    /// The text so far.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.buf.len() - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        // A cut line is still a line: never an error, so nothing panics.
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write;
+
+    /// Reads a fake environment; returns what it asks for and the warnings.
+    fn read_vars(vars: &[(&str, &str)]) -> (Wanted, Vec<String>) {
+        let mut warnings = Vec::new();
+        let wanted = read(
+            |name| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.as_bytes())
+            },
+            |args| warnings.push(args.to_string()),
+        );
+        (wanted, warnings)
+    }
+
+    fn secs(n: u64) -> Option<Duration> {
+        Some(Duration::from_secs(n))
+    }
+
+    #[test]
+    fn nothing_set_turns_keepalive_on_and_changes_no_value() {
+        let (w, warnings) = read_vars(&[]);
+        assert_eq!(
+            w,
+            Wanted {
+                enabled: true,
+                keepalive: Config::new(),
+                user_timeout: None
+            }
+        );
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn every_valid_value_is_taken() {
+        let (w, warnings) = read_vars(&[
+            ("KEEPIDLE", "60"),
+            ("KEEPINTVL", " 10 "),
+            ("KEEPCNT", "+5"),
+            ("KEEPALIVE_USER_TIMEOUT_MS", "7000"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(w.enabled);
+        assert_eq!(w.keepalive.idle, secs(60));
+        assert_eq!(w.keepalive.interval, secs(10));
+        assert_eq!(w.keepalive.count, Some(5));
+        assert_eq!(w.user_timeout, Some(Duration::from_millis(7000)));
+    }
+
+    #[test]
+    fn limits_are_accepted() {
+        let (w, warnings) = read_vars(&[
+            ("KEEPIDLE", "32767"),
+            ("KEEPINTVL", "1"),
+            ("KEEPCNT", "127"),
+            ("KEEPALIVE_USER_TIMEOUT_MS", "0"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(w.keepalive.idle, secs(32767));
+        assert_eq!(w.keepalive.interval, secs(1));
+        assert_eq!(w.keepalive.count, Some(127));
+        assert_eq!(w.user_timeout, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn keepalive_off_in_any_case_turns_it_off() {
+        for v in ["off", "OFF", "Off"] {
+            let (w, warnings) = read_vars(&[("KEEPALIVE", v), ("KEEPIDLE", "60")]);
+            assert!(!w.enabled, "{v}");
+            assert!(warnings.is_empty());
+        }
+        for v in ["on", "ON", ""] {
+            let (w, warnings) = read_vars(&[("KEEPALIVE", v)]);
+            assert!(w.enabled, "{v}");
+            assert!(warnings.is_empty());
+        }
+    }
+
+    #[test]
+    fn unknown_keepalive_value_warns_and_stays_on() {
+        for v in ["0", "no", " off", "offf"] {
+            let (w, warnings) = read_vars(&[("KEEPALIVE", v)]);
+            assert!(w.enabled, "{v}");
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].contains("KEEPALIVE must be on or off"));
+        }
+    }
+
+    /// Each bad value: one warning naming the variable and the range, the
+    /// value ignored, the other values kept.
+    #[test]
+    fn each_invalid_value_warns_once_and_is_ignored() {
+        let cases = [
+            ("KEEPIDLE", "0", "idle must be 1..32767 seconds, got 0"),
+            (
+                "KEEPIDLE",
+                "40000",
+                "idle must be 1..32767 seconds, got 40000",
+            ),
+            ("KEEPIDLE", "-5", "idle must be 1..32767 seconds, got -5"),
+            (
+                "KEEPIDLE",
+                "abc",
+                "idle must be 1..32767 seconds, got \"abc\"",
+            ),
+            (
+                "KEEPIDLE",
+                "10x",
+                "idle must be 1..32767 seconds, got \"10x\"",
+            ),
+            (
+                "KEEPIDLE",
+                "1.5",
+                "idle must be 1..32767 seconds, got \"1.5\"",
+            ),
+            (
+                "KEEPIDLE",
+                "99999999999999999999",
+                "idle must be 1..32767 seconds, got \"99999999999999999999\"",
+            ),
+            (
+                "KEEPINTVL",
+                "32768",
+                "interval must be 1..32767 seconds, got 32768",
+            ),
+            ("KEEPCNT", "128", "count must be 1..127 probes, got 128"),
+            (
+                "KEEPCNT",
+                "many",
+                "count must be 1..127 probes, got \"many\"",
+            ),
+            (
+                "KEEPALIVE_USER_TIMEOUT_MS",
+                "-1",
+                "user_timeout must be 0..2147483647 milliseconds, got -1",
+            ),
+            (
+                "KEEPALIVE_USER_TIMEOUT_MS",
+                "2147483648",
+                "user_timeout must be 0..2147483647 milliseconds, got 2147483648",
+            ),
+            (
+                "KEEPALIVE_USER_TIMEOUT_MS",
+                "5s",
+                "user_timeout must be 0..2147483647 milliseconds, got \"5s\"",
+            ),
+        ];
+        for (name, value, expected) in cases {
+            let mut vars = vec![
+                ("KEEPIDLE", "60"),
+                ("KEEPINTVL", "10"),
+                ("KEEPCNT", "5"),
+                ("KEEPALIVE_USER_TIMEOUT_MS", "7000"),
+            ];
+            vars.retain(|(n, _)| *n != name);
+            vars.push((name, value));
+            let (w, warnings) = read_vars(&vars);
+            assert_eq!(warnings.len(), 1, "{name}={value}: {warnings:?}");
+            assert_eq!(
+                warnings[0],
+                format!("ignoring {name}=\"{value}\": {expected}"),
+                "{name}={value}"
+            );
+            assert!(w.enabled);
+            let c = w.keepalive;
+            assert_eq!(c.idle, if name == "KEEPIDLE" { None } else { secs(60) });
+            assert_eq!(
+                c.interval,
+                if name == "KEEPINTVL" { None } else { secs(10) }
+            );
+            assert_eq!(c.count, if name == "KEEPCNT" { None } else { Some(5) });
+            let ut = w.user_timeout;
+            let expected_ut = Some(Duration::from_millis(7000));
+            assert_eq!(
+                ut,
+                if name.ends_with("_MS") {
+                    None
+                } else {
+                    expected_ut
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn every_variable_bad_gives_one_warning_each() {
+        let (w, warnings) = read_vars(&[
+            ("KEEPALIVE", "maybe"),
+            ("KEEPIDLE", "x"),
+            ("KEEPINTVL", "0"),
+            ("KEEPCNT", "1000"),
+            ("KEEPALIVE_USER_TIMEOUT_MS", "-3"),
+        ]);
+        assert_eq!(warnings.len(), 5, "{warnings:?}");
+        for (warning, name) in warnings.iter().zip([
+            "KEEPALIVE=",
+            "KEEPIDLE=",
+            "KEEPINTVL=",
+            "KEEPCNT=",
+            "KEEPALIVE_USER_TIMEOUT_MS=",
+        ]) {
+            assert!(warning.contains(name), "{warning} should name {name}");
+        }
+        assert_eq!(w.keepalive, Config::new());
+        assert_eq!(w.user_timeout, None);
+    }
+
+    #[test]
+    fn empty_value_counts_as_unset() {
+        let (w, warnings) = read_vars(&[("KEEPIDLE", ""), ("KEEPALIVE_USER_TIMEOUT_MS", "")]);
+        assert!(warnings.is_empty());
+        assert_eq!(w.keepalive.idle, None);
+        assert_eq!(w.user_timeout, None);
+    }
+
+    #[test]
+    fn odd_bytes_and_huge_values_are_escaped_and_cut() {
+        let long = "9".repeat(500);
+        let (_, warnings) = read_vars(&[("KEEPIDLE", "\u{1b}[31m"), ("KEEPCNT", &long)]);
+        assert_eq!(warnings.len(), 2);
+        assert!(warnings[0].contains("\\x1b[31m"), "{}", warnings[0]);
+        assert!(!warnings[0].contains('\u{1b}'));
+        assert!(warnings[1].len() < 200, "{}", warnings[1]);
+        assert!(warnings[1].contains("..."));
+    }
+
+    #[test]
+    fn line_cuts_instead_of_failing() {
+        let mut line = Line::new();
+        for _ in 0..100 {
+            write!(line, "0123456789").unwrap();
+        }
+        assert_eq!(line.as_bytes().len(), 320);
+        assert!(line.as_bytes().iter().all(u8::is_ascii_digit));
+    }
+}
