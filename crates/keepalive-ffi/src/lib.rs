@@ -1,0 +1,388 @@
+//! libkeepalive for C: the C ABI of the [`keepalive`] crate.
+//!
+//! This crate is a translation layer only. Every exported function goes
+//! through `boundary`, the one place that catches panics, turns a
+//! [`keepalive::Error`] into `errno` plus a sentence for
+//! [`keepalive_last_error`], and leaves `errno` untouched on success. Pointer
+//! and descriptor checks live in `read_in`, `out_ptr` and `descriptor`.
+//! Every rule about values (ranges, order, all-or-nothing) is the core's.
+//!
+//! The header `include/keepalive.h` is generated from this file by cbindgen
+//! (see `build.rs`); the doc comments below are the header's comments, so they
+//! speak C.
+//!
+//! ```c
+//! #include <keepalive.h>
+//! keepalive_config c = { .idle = 30, .interval = 7, .count = 4 };
+//! if (keepalive_set(fd, &c) == -1)
+//!     fprintf(stderr, "keepalive: %s\n", keepalive_last_error());
+//! ```
+
+#![allow(non_camel_case_types)]
+#![warn(missing_docs)]
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, CString};
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::NonNull;
+use std::time::Duration;
+
+/// Keepalive values to apply with keepalive_set(). A field left 0 keeps the
+/// socket's current value; a negative or too large one is refused (EINVAL)
+/// and nothing is applied.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct keepalive_config {
+    /// TCP_KEEPIDLE: seconds idle before the first probe, 1..32767; 0 = leave unchanged.
+    pub idle: i32,
+    /// TCP_KEEPINTVL: seconds between unanswered probes, 1..32767; 0 = leave unchanged.
+    pub interval: i32,
+    /// TCP_KEEPCNT: unanswered probes before the peer is dead, 1..127; 0 = leave unchanged.
+    pub count: i32,
+}
+
+/// A socket's keepalive state, read back from the kernel by keepalive_get().
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct keepalive_settings {
+    /// SO_KEEPALIVE: whether keepalive is on.
+    pub enabled: bool,
+    /// Effective TCP_KEEPIDLE in seconds (the system default if never set).
+    pub idle: i32,
+    /// Effective TCP_KEEPINTVL in seconds.
+    pub interval: i32,
+    /// Effective TCP_KEEPCNT.
+    pub count: i32,
+    /// TCP_USER_TIMEOUT in milliseconds; 0 = the kernel's default.
+    pub user_timeout_ms: u32,
+}
+
+/// Why a call failed, as C sees it: the `errno` and the sentence.
+#[derive(Debug)]
+struct Failure {
+    errno: c_int,
+    message: String,
+}
+
+impl From<keepalive::Error> for Failure {
+    fn from(err: keepalive::Error) -> Self {
+        Failure {
+            errno: err.raw_os_error(),
+            message: err.to_string(),
+        }
+    }
+}
+
+impl Failure {
+    /// A NULL where a pointer is required.
+    fn null(name: &str) -> Self {
+        Failure {
+            errno: libc::EINVAL,
+            message: format!("{name} must not be NULL"),
+        }
+    }
+
+    /// A panic caught at the boundary: a bug in this library, never the
+    /// caller's fault. Reported as EIO rather than unwinding into C.
+    fn panic(payload: &(dyn Any + Send)) -> Self {
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("unknown panic");
+        Failure {
+            errno: libc::EIO,
+            message: format!("internal error in libkeepalive (please report it): {what}"),
+        }
+    }
+}
+
+thread_local! {
+    /// The calling thread's last failure, NUL-terminated for C.
+    static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
+}
+
+/// What keepalive_last_error() returns before any failure on the thread.
+const NO_ERROR: &[u8] = b"no error\0";
+
+/// Stores `message` as the calling thread's last error. Never panics: during
+/// thread teardown (thread-locals already destroyed) the message is dropped.
+fn remember(message: String) {
+    let c = CString::new(message.replace('\0', "?")).unwrap_or_default();
+    let _ = LAST_ERROR.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = Some(c);
+        }
+    });
+}
+
+/// Runs `f`, turning a panic into `Err(fallback)` instead of unwinding into C.
+fn catch<T>(f: impl FnOnce() -> T, fallback: impl FnOnce(&(dyn Any + Send)) -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| fallback(&*payload))
+}
+
+/// The boundary every `int`-returning function goes through: runs `f`,
+/// catches any panic, and returns 0 with `errno` as it was, or -1 with
+/// `errno` set and the sentence stored for keepalive_last_error().
+fn boundary(f: impl FnOnce() -> Result<(), Failure>) -> c_int {
+    let saved = errno::errno();
+    match catch(f, |payload| Err(Failure::panic(payload))) {
+        Ok(()) => {
+            // A successful call may still have made failing syscalls inside
+            // (the standard library probes); the caller's errno is kept.
+            errno::set_errno(saved);
+            0
+        }
+        Err(failure) => {
+            remember(failure.message);
+            // Last, so nothing (such as the allocation above) overwrites it.
+            errno::set_errno(errno::Errno(failure.errno));
+            -1
+        }
+    }
+}
+
+/// Lends a C descriptor to the core for the duration of one call.
+///
+/// A negative descriptor is refused here with EBADF (what the kernel would
+/// say) because `BorrowedFd` must never hold -1. Any other value is passed
+/// on: the kernel answers EBADF for one that is not open.
+fn descriptor<'a>(fd: c_int) -> Result<BorrowedFd<'a>, Failure> {
+    if fd < 0 {
+        return Err(Failure {
+            errno: libc::EBADF,
+            message: format!("fd {fd}: {}", io::Error::from_raw_os_error(libc::EBADF)),
+        });
+    }
+    // SAFETY: `fd` is not -1 (checked above). The C caller lends the
+    // descriptor for the duration of the call, and the core only passes it to
+    // getsockopt/setsockopt, which report EBADF for a descriptor that is not
+    // open without touching any memory through it.
+    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// Copies the value behind a caller's input pointer, refusing NULL. The read
+/// is unaligned so a misaligned pointer is not undefined behaviour either.
+fn read_in<T: Copy>(ptr: *const T, name: &str) -> Result<T, Failure> {
+    if ptr.is_null() {
+        return Err(Failure::null(name));
+    }
+    // SAFETY: non-NULL (checked); the C contract is that it points to a `T`.
+    Ok(unsafe { ptr.read_unaligned() })
+}
+
+/// Checks a caller's output pointer, refusing NULL.
+fn out_ptr<T>(ptr: *mut T, name: &str) -> Result<NonNull<T>, Failure> {
+    NonNull::new(ptr).ok_or_else(|| Failure::null(name))
+}
+
+/// Writes a result through a checked output pointer (unaligned-safe).
+fn write_out<T>(ptr: NonNull<T>, value: T) {
+    // SAFETY: non-NULL (out_ptr); the C contract is that it points to a
+    // writable `T`.
+    unsafe { ptr.as_ptr().write_unaligned(value) }
+}
+
+/// C's "0 = leave unchanged" to the core's `None`.
+fn field(v: i32) -> Option<i64> {
+    (v != 0).then_some(i64::from(v))
+}
+
+fn secs(d: Duration) -> i32 {
+    i32::try_from(d.as_secs()).unwrap_or(i32::MAX)
+}
+
+/// Turns keepalive on (SO_KEEPALIVE), keeping the socket's idle, interval and
+/// count. Returns 0, or -1 with errno set: EBADF (not a descriptor),
+/// ENOTSOCK (not a socket), ENOPROTOOPT or EOPNOTSUPP (not a TCP socket);
+/// on failure nothing changed.
+#[no_mangle]
+pub extern "C" fn keepalive_enable(fd: c_int) -> c_int {
+    boundary(|| Ok(keepalive::enable(&descriptor(fd)?)?))
+}
+
+/// Turns keepalive off (SO_KEEPALIVE = 0); the tuned values stay on the socket.
+/// Returns 0, or -1 with errno set as for keepalive_enable().
+#[no_mangle]
+pub extern "C" fn keepalive_disable(fd: c_int) -> c_int {
+    boundary(|| Ok(keepalive::disable(&descriptor(fd)?)?))
+}
+
+/// Turns keepalive on and applies every non-zero field of *config, all or
+/// nothing: every value is validated first (idle and interval 1..32767
+/// seconds, count 1..127; otherwise EINVAL), and a socket that refuses an
+/// option is left as it was. Returns 0, or -1 with errno set: EINVAL (NULL
+/// config, value out of range), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP.
+#[no_mangle]
+pub extern "C" fn keepalive_set(fd: c_int, config: *const keepalive_config) -> c_int {
+    boundary(|| {
+        let sock = descriptor(fd)?;
+        let c = read_in(config, "config")?;
+        let config =
+            keepalive::Config::from_secs(field(c.idle), field(c.interval), field(c.count))?;
+        Ok(keepalive::set(&sock, &config)?)
+    })
+}
+
+/// Reads the socket's keepalive state back from the kernel into *out.
+/// Returns 0, or -1 with errno set (EINVAL for a NULL out, otherwise as for
+/// keepalive_enable()); on failure *out is not written.
+#[no_mangle]
+pub extern "C" fn keepalive_get(fd: c_int, out: *mut keepalive_settings) -> c_int {
+    boundary(|| {
+        let sock = descriptor(fd)?;
+        let out = out_ptr(out, "out")?;
+        let s = keepalive::get(&sock)?;
+        write_out(
+            out,
+            keepalive_settings {
+                enabled: s.enabled,
+                idle: secs(s.idle),
+                interval: secs(s.interval),
+                count: i32::try_from(s.count).unwrap_or(i32::MAX),
+                user_timeout_ms: u32::try_from(s.user_timeout.as_millis()).unwrap_or(u32::MAX),
+            },
+        );
+        Ok(())
+    })
+}
+
+/// Sets TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before
+/// the connection is dropped, in milliseconds 0..2147483647 (INT32_MAX); 0
+/// restores the kernel's default. Returns 0, or -1 with errno set: EINVAL
+/// (ms > INT32_MAX), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP.
+#[no_mangle]
+pub extern "C" fn keepalive_set_user_timeout(fd: c_int, ms: u32) -> c_int {
+    boundary(|| {
+        let sock = descriptor(fd)?;
+        Ok(keepalive::set_user_timeout(
+            &sock,
+            Duration::from_millis(u64::from(ms)),
+        )?)
+    })
+}
+
+/// Writes the kernel's system-wide defaults, which a new socket starts with,
+/// into *out (on Linux from /proc/sys/net/ipv4/tcp_keepalive_time,
+/// tcp_keepalive_intvl and tcp_keepalive_probes). Returns 0, or -1 with
+/// errno set (EINVAL for a NULL out, or the error reading them); on failure
+/// *out is not written.
+#[no_mangle]
+pub extern "C" fn keepalive_system_defaults(out: *mut keepalive_config) -> c_int {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        let d = keepalive::system_defaults()?;
+        write_out(
+            out,
+            keepalive_config {
+                idle: d.idle.map_or(0, secs),
+                interval: d.interval.map_or(0, secs),
+                count: d.count.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+            },
+        );
+        Ok(())
+    })
+}
+
+/// The library's version, "MAJOR.MINOR.PATCH". A static string; never NULL.
+#[no_mangle]
+pub extern "C" fn keepalive_version() -> *const c_char {
+    const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    VERSION.as_ptr().cast()
+}
+
+/// A sentence describing the calling thread's last failure, e.g. "idle must
+/// be 1..32767 seconds, got 40000" ("no error" before any). Never NULL; the
+/// string stays valid until the thread's next failing call. Does not change
+/// errno.
+#[no_mangle]
+pub extern "C" fn keepalive_last_error() -> *const c_char {
+    let no_error = NO_ERROR.as_ptr().cast::<c_char>();
+    catch(
+        || {
+            LAST_ERROR
+                .try_with(|slot| {
+                    slot.try_borrow()
+                        .ok()
+                        .and_then(|m| m.as_ref().map(|c| c.as_ptr()))
+                })
+                .ok()
+                .flatten()
+                .unwrap_or(no_error)
+        },
+        |_| no_error,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    //! What the C tests (tests/c) cannot reach: a panic inside the boundary,
+    //! and the committed header being what this source generates.
+
+    use super::*;
+    use std::ffi::CStr;
+
+    fn last_error() -> String {
+        // SAFETY: keepalive_last_error never returns NULL and the string is
+        // NUL-terminated.
+        unsafe { CStr::from_ptr(keepalive_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_eio_and_a_message_not_an_unwind() {
+        let rc = boundary(|| panic!("boom"));
+        assert_eq!(rc, -1);
+        assert_eq!(errno::errno().0, libc::EIO);
+        assert_eq!(
+            last_error(),
+            "internal error in libkeepalive (please report it): boom"
+        );
+    }
+
+    #[test]
+    fn success_leaves_errno_as_it_was() {
+        errno::set_errno(errno::Errno(12345));
+        let rc = boundary(|| {
+            errno::set_errno(errno::Errno(libc::EBADF));
+            Ok(())
+        });
+        assert_eq!(rc, 0);
+        assert_eq!(errno::errno().0, 12345);
+    }
+
+    #[test]
+    fn a_nul_in_a_message_does_not_lose_it() {
+        let rc = boundary(|| {
+            Err(Failure {
+                errno: libc::EINVAL,
+                message: "a\0b".into(),
+            })
+        });
+        assert_eq!(rc, -1);
+        assert_eq!(last_error(), "a?b");
+    }
+
+    /// `make test-c` runs this: the committed include/keepalive.h must be
+    /// what build.rs generates from this source. `KEEPALIVE_BLESS=1 cargo
+    /// test -p keepalive-ffi` rewrites it after an intended change.
+    #[test]
+    fn committed_header_is_current() {
+        let generated = include_str!(concat!(env!("OUT_DIR"), "/keepalive.h"));
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../include/keepalive.h");
+        if std::env::var_os("KEEPALIVE_BLESS").is_some() {
+            std::fs::write(path, generated).expect("write include/keepalive.h");
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "include/keepalive.h is stale: it differs from what cbindgen generates from \
+             crates/keepalive-ffi/src/lib.rs.\nRun `KEEPALIVE_BLESS=1 cargo test -p keepalive-ffi \
+             committed_header` and commit include/keepalive.h.\n--- generated ---\n{generated}"
+        );
+    }
+}

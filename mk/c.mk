@@ -1,0 +1,35 @@
+# libkeepalive for C: libkeepalive.so.0 / libkeepalive.a from crates/keepalive-ffi,
+# the committed include/keepalive.h and a relocatable keepalive.pc, staged in build/.
+#
+#   make build-c    stage the C library into build/
+#   make test-c     header freshness, exported symbols, C (shared + static, ASan+UBSan)
+#                   and C++ tests against build/ through pkg-config
+
+.PHONY: build-c test-c c-header
+BUILD_TARGETS += build-c
+TEST_TARGETS  += test-c
+
+FFI_DIR := $(TOP)/crates/keepalive-ffi
+# What a static link of the Rust staticlib needs (Linux, glibc); re-check with
+#   cargo rustc --release -p keepalive-ffi --crate-type staticlib -- --print native-static-libs
+C_LIBS_PRIVATE := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+C_OUT := $(TOP)/tests/c/out
+
+build-c: build-rust
+	install -d $(BUILD)/lib/pkgconfig $(BUILD)/include
+	install -m 0755 $(RELEASE)/libkeepalive_ffi.so $(BUILD)/lib/libkeepalive.so.0
+	ln -sfn libkeepalive.so.0 $(BUILD)/lib/libkeepalive.so
+	install -m 0644 $(RELEASE)/libkeepalive_ffi.a $(BUILD)/lib/libkeepalive.a
+	install -m 0644 $(TOP)/include/keepalive.h $(BUILD)/include/keepalive.h
+	version=$$($(CARGO) pkgid -p keepalive-ffi | sed 's/.*[#@]//'); \
+	sed -e "s|@VERSION@|$$version|" -e "s|@LIBS_PRIVATE@|$(C_LIBS_PRIVATE)|" \
+	    $(FFI_DIR)/keepalive.pc.in > $(BUILD)/lib/pkgconfig/keepalive.pc
+
+# Rewrites include/keepalive.h from the source after an intended API change.
+c-header:
+	KEEPALIVE_BLESS=1 $(CARGO) test --release -p keepalive-ffi --lib committed_header
+
+# Tools the C tests need on a fresh Debian machine (gcc brings libasan/libubsan).
+test-c: build-c
+	$(APT_ENSURE) cc=gcc g++=g++ pkg-config=pkg-config nm=binutils
+	CARGO="$(CARGO)" bash $(TOP)/tests/c/run.sh $(BUILD) $(C_OUT)
