@@ -1,0 +1,45 @@
+# Sourced by the namespace benchmarks: two network namespaces joined by a
+# veth pair, a server side and a client side, and a way to make one go dark.
+#
+#   netns_up           creates $NS_SRV (192.0.2.1) and $NS_CLI (192.0.2.2),
+#                      torn down again when the calling script exits
+#   in_srv CMD...      runs CMD in the server namespace
+#   in_cli CMD...      runs CMD in the client namespace
+#   go_dark NS         drops every packet in and out of namespace NS (nftables),
+#                      the way a host that lost power looks from outside
+
+SRV_IP=192.0.2.1
+CLI_IP=192.0.2.2
+NS_SRV=kab-srv-$$
+NS_CLI=kab-cli-$$
+
+netns_down() {
+    ip netns del "$NS_SRV" 2>/dev/null || true
+    ip netns del "$NS_CLI" 2>/dev/null || true
+}
+
+netns_up() {
+    "$APT_ENSURE" nft=nftables
+    trap netns_down EXIT
+    ip netns add "$NS_SRV"
+    ip netns add "$NS_CLI"
+    ip link add "kabs$$" netns "$NS_SRV" type veth peer name "kabc$$" netns "$NS_CLI"
+    in_srv ip link set lo up
+    in_cli ip link set lo up
+    in_srv ip addr add "$SRV_IP/24" dev "kabs$$"
+    in_cli ip addr add "$CLI_IP/24" dev "kabc$$"
+    in_srv ip link set "kabs$$" up
+    in_cli ip link set "kabc$$" up
+}
+
+in_srv() { ip netns exec "$NS_SRV" "$@"; }
+in_cli() { ip netns exec "$NS_CLI" "$@"; }
+
+go_dark() {
+    ip netns exec "$1" nft -f - <<'EOF'
+table inet dark {
+    chain in  { type filter hook input  priority 0; policy drop; }
+    chain out { type filter hook output priority 0; policy drop; }
+}
+EOF
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Python cost: keepalive.enable against 4 sock.setsockopt (target <= 0.70x),
+# keepalive.get against 5 sock.getsockopt (target <= 0.95x), with the wheel
+# from build/wheels installed into a venv of its own (bench/out/venv).
+#
+# Usage: py.sh [ROUNDS [BATCH]]   (needs build/wheels/libkeepalive-*.whl: make build-py)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+bench_begin py
+
+wheels=("$BUILD"/wheels/libkeepalive-*.whl)
+if [[ ! -e ${wheels[0]} ]]; then
+    log "not built yet: the Python wheel ($BUILD/wheels/libkeepalive-*.whl; make build-py)"
+    bench_skip "Python enable vs 4 setsockopt" "<= 0.70x" "not built yet: the wheel"
+    bench_skip "Python get vs 5 getsockopt" "<= 0.95x" "not built yet: the wheel"
+    exit 0
+fi
+wheel=$(ls -t "${wheels[@]}" | head -n1) # the newest, if several versions are staged
+venv=$BENCH_OUT/venv
+[[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheel"
+log "py: $(basename "$wheel") in $venv"
+"$venv/bin/python" "$TOP/bench/py_overhead.py" "$@" >"$BENCH_OUT/py.raw"
+bench_rows_from "$BENCH_OUT/py.raw"

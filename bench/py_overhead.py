@@ -1,0 +1,134 @@
+"""What libkeepalive's Python calls cost beside the plain socket calls they replace.
+
+    keepalive.enable(sock, idle=30, interval=7, count=4)
+        vs  sock.setsockopt x 4 (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, SO_KEEPALIVE)
+    keepalive.get(sock)
+        vs  sock.getsockopt x 5 (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
+                                 TCP_USER_TIMEOUT)
+
+Usage: python py_overhead.py [ROUNDS [BATCH]]   (defaults 41 rounds of 3000 calls)
+
+Both sides run on the same connected loopback socket. Each round times one
+batch of each (time.perf_counter_ns around the batch), alternating which goes
+first; the figure is the median of the per-round ratios library/plain. The
+plain side is written the fast way (bound method, constants in locals), so the
+library is compared with the best plain Python, not a slow straw man.
+
+Prints progress on stderr and one line per figure on stdout:
+    ROW <TAB> figure <TAB> measured <TAB> target <TAB> PASS|MISS
+"""
+
+import socket
+import statistics
+import sys
+import time
+
+import keepalive
+
+TARGETS = {"enable": 0.70, "get": 0.95}
+
+
+def connected_pair():
+    """A TCP socket connected over loopback, and its accepted peer."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        sock = socket.create_connection(listener.getsockname())
+        peer, _ = listener.accept()
+    return sock, peer
+
+
+def lib_enable(sock, n):
+    enable = keepalive.enable
+    for _ in range(n):
+        enable(sock, idle=30, interval=7, count=4)
+
+
+def raw_enable(sock, n):
+    setsockopt = sock.setsockopt
+    tcp, sol = socket.IPPROTO_TCP, socket.SOL_SOCKET
+    idle, intvl, cnt, on = socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT, socket.SO_KEEPALIVE
+    for _ in range(n):
+        setsockopt(tcp, idle, 30)
+        setsockopt(tcp, intvl, 7)
+        setsockopt(tcp, cnt, 4)
+        setsockopt(sol, on, 1)
+
+
+def lib_get(sock, n):
+    get = keepalive.get
+    for _ in range(n):
+        s = get(sock)
+    return s
+
+
+def raw_get(sock, n):
+    getsockopt = sock.getsockopt
+    tcp, sol = socket.IPPROTO_TCP, socket.SOL_SOCKET
+    on, idle, intvl, cnt = socket.SO_KEEPALIVE, socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT
+    ut = socket.TCP_USER_TIMEOUT
+    for _ in range(n):
+        s = (getsockopt(sol, on), getsockopt(tcp, idle), getsockopt(tcp, intvl),
+             getsockopt(tcp, cnt), getsockopt(tcp, ut))
+    return s
+
+
+def check_real(sock):
+    """Fails unless keepalive.get reads what the kernel holds and enable sets it."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 100)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 50)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 9)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 1234)
+    s = keepalive.get(sock)
+    got = (s.enabled, s.idle, s.interval, s.count, s.user_timeout_ms)
+    if got != (False, 100, 50, 9, 1234):
+        sys.exit(f"py_overhead: keepalive.get read {got}, the socket holds (False, 100, 50, 9, 1234)")
+    lib_enable(sock, 1)
+    got = tuple(raw_get(sock, 1)[:4])
+    if got != (1, 30, 7, 4):
+        sys.exit(f"py_overhead: after keepalive.enable the socket holds {got}, want (1, 30, 7, 4)")
+
+
+def compare(figure, lib, raw, sock, rounds, batch, target):
+    lib(sock, batch)  # warm up
+    raw(sock, batch)
+    ratios, lib_ns, raw_ns = [], [], []
+    clock = time.perf_counter_ns
+    for r in range(rounds):
+        order = (lib, raw) if r % 2 == 0 else (raw, lib)
+        took = {}
+        for f in order:
+            t0 = clock()
+            f(sock, batch)
+            took[f] = clock() - t0
+        lib_ns.append(took[lib] / batch)
+        raw_ns.append(took[raw] / batch)
+        ratios.append(took[lib] / took[raw])
+        if (r + 1) % 10 == 0 or r + 1 == rounds:
+            print(f"   {figure}: round {r + 1}/{rounds}", file=sys.stderr, flush=True)
+    m = statistics.median(ratios)
+    measured = f"{m:.3f}x ({statistics.median(lib_ns):.0f} vs {statistics.median(raw_ns):.0f} ns)"
+    print(f"ROW\t{figure}\t{measured}\t<= {target:.2f}x\t{'PASS' if m <= target else 'MISS'}", flush=True)
+
+
+def main():
+    try:
+        args = [int(a) for a in sys.argv[1:]]
+        if len(args) > 2 or any(a < 1 for a in args):
+            raise ValueError
+    except ValueError:
+        sys.exit("usage: py_overhead.py [ROUNDS [BATCH]]")
+    rounds = args[0] if args else 41
+    batch = args[1] if len(args) > 1 else 3000
+    sock, peer = connected_pair()
+    check_real(sock)
+    print(f"   keepalive {keepalive.__version__} on Python {sys.version.split()[0]}: "
+          f"{rounds} rounds of {batch} calls, interleaved", file=sys.stderr, flush=True)
+    compare("Python enable vs 4 setsockopt", lib_enable, raw_enable, sock, rounds, batch,
+            TARGETS["enable"])
+    compare("Python get vs 5 getsockopt", lib_get, raw_get, sock, rounds, batch, TARGETS["get"])
+    sock.close()
+    peer.close()
+
+
+if __name__ == "__main__":
+    main()

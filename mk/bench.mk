@@ -1,0 +1,49 @@
+# Benchmarks (issue 7): cost against the raw syscalls, detection accuracy and
+# 10,000 clients. Not part of `make test`. Programs and scripts in bench/,
+# results in bench/out/ (table: bench/out/report.md); see bench/README.md.
+#
+#   make bench            every benchmark, then one table of figures and targets
+#   make bench-c          keepalive_set/get vs raw setsockopt/getsockopt
+#   make bench-py         keepalive.enable/get vs sock.setsockopt/getsockopt
+#   make bench-preload    socket()+close() under the preload library vs libkeepalive 0.3
+#   make bench-detect     dead-peer detection time vs idle + interval x count (root, netns)
+#   make bench-scale      the C server with 10,000 clients going dark at once (root, netns)
+#   make bench-table      print the table of the latest results again
+
+.PHONY: bench-all bench-c bench-py bench-preload bench-detect bench-scale bench-table
+BENCH_TARGETS += bench-all
+
+# The build targets other parts define: each bench target depends on the one
+# it measures once that exists (mk/ fragments are read in name order, so look
+# at the files rather than at BUILD_TARGETS). A missing one makes the bench
+# say "not built yet" instead of giving a figure.
+bench_has = $(if $(shell grep -qs '^$(1):' $(TOP)/mk/*.mk && echo y),$(1))
+BENCH_ENV := TOP=$(TOP) BUILD=$(BUILD) APT_ENSURE=$(APT_ENSURE) CC=$(CC)
+
+# One after the other even under -j: benchmarks must not share the CPUs.
+bench-all: $(call bench_has,build-c) $(call bench_has,build-py) \
+           $(call bench_has,build-preload) $(call bench_has,build-examples)
+	@echo "== bench: C cost vs raw syscalls"
+	$(BENCH_ENV) bench/c.sh
+	@echo "== bench: Python cost vs plain socket calls"
+	$(BENCH_ENV) bench/py.sh
+	@echo "== bench: preload vs libkeepalive 0.3"
+	$(BENCH_ENV) bench/preload.sh
+	@echo "== bench: detection accuracy (namespaces)"
+	$(BENCH_ENV) bench/detect.sh
+	@echo "== bench: 10,000 clients (namespaces)"
+	$(BENCH_ENV) bench/scale.sh
+	@$(BENCH_ENV) bench/table.sh
+
+bench-c: $(call bench_has,build-c)
+	$(BENCH_ENV) bench/c.sh
+bench-py: $(call bench_has,build-py)
+	$(BENCH_ENV) bench/py.sh
+bench-preload: $(call bench_has,build-preload)
+	$(BENCH_ENV) bench/preload.sh
+bench-detect: $(call bench_has,build-c)
+	$(BENCH_ENV) bench/detect.sh
+bench-scale: $(call bench_has,build-examples)
+	$(BENCH_ENV) bench/scale.sh
+bench-table:
+	@$(BENCH_ENV) bench/table.sh
