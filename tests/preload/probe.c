@@ -1,0 +1,197 @@
+/*
+ * probe: creates sockets of every kind the preload library must (and must
+ * not) touch, and prints what each one ended up with, read back with its own
+ * getsockopt calls. Run it bare, under libkeepalive-preload.so and under
+ * libkeepalive 0.3 with the same variables, and compare the outputs.
+ *
+ * One line per socket:
+ *   NAME so_keepalive=V keepidle=V keepintvl=V keepcnt=V user_timeout=V
+ * where V is the value read back or the errno name getsockopt failed with.
+ * Then lines for errno checks:
+ *   errno-NAME rc=R errno=E
+ *
+ * `probe race N` instead starts N threads that wait on a barrier and then
+ * create one IPv4 TCP socket each at the same moment (the library's first
+ * call, raced), printing one `race-ipv4 ...` line per thread.
+ *
+ * Exit status: 0 when every socket that should exist was created, 1 otherwise.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The name of errno value `e` (e.g. "EINVAL"), or "errno" when unknown. */
+static const char *errno_name(int e)
+{
+    const char *name = strerrorname_np(e);
+    return name ? name : "errno";
+}
+
+/* Appends " label=V" for one int option of `fd` to line[*len..]. */
+static void append_opt(char *line, size_t size, size_t *len, int fd, const char *label, int level,
+                       int opt)
+{
+    int value = 0;
+    socklen_t optlen = sizeof value;
+    int n;
+    if (getsockopt(fd, level, opt, &value, &optlen) == 0)
+        n = snprintf(line + *len, size - *len, " %s=%d", label, value);
+    else
+        n = snprintf(line + *len, size - *len, " %s=%s", label, errno_name(errno));
+    if (n > 0 && (size_t)n < size - *len)
+        *len += (size_t)n;
+}
+
+/* Creates one socket, prints its line (in one write, so that threads do not
+ * interleave), closes it. Returns 0, or 1 when the socket could not be
+ * created. */
+static int probe(const char *name, int domain, int type, int protocol)
+{
+    char line[256];
+    size_t len = 0;
+    int fd = socket(domain, type, protocol);
+    if (fd < 0) {
+        printf("%s socket-failed=%s\n", name, errno_name(errno));
+        return 1;
+    }
+    int n = snprintf(line, sizeof line, "%s", name);
+    len = n > 0 ? (size_t)n : 0;
+    append_opt(line, sizeof line, &len, fd, "so_keepalive", SOL_SOCKET, SO_KEEPALIVE);
+    append_opt(line, sizeof line, &len, fd, "keepidle", IPPROTO_TCP, TCP_KEEPIDLE);
+    append_opt(line, sizeof line, &len, fd, "keepintvl", IPPROTO_TCP, TCP_KEEPINTVL);
+    append_opt(line, sizeof line, &len, fd, "keepcnt", IPPROTO_TCP, TCP_KEEPCNT);
+    append_opt(line, sizeof line, &len, fd, "user_timeout", IPPROTO_TCP, TCP_USER_TIMEOUT);
+    printf("%s\n", line);
+    close(fd);
+    return 0;
+}
+
+/* A socket() that must fail: prints its return value and errno. */
+static void probe_failure(const char *name, int domain, int type, int protocol)
+{
+    errno = 0;
+    int fd = socket(domain, type, protocol);
+    int e = errno;
+    printf("errno-%s rc=%d errno=%s\n", name, fd, errno_name(e));
+    if (fd >= 0)
+        close(fd);
+}
+
+/* A socket() that succeeds must leave errno as the caller had it (glibc's
+ * socket() does not touch errno on success). */
+static void probe_errno_kept(const char *name, int domain, int type)
+{
+    errno = EINTR;
+    int fd = socket(domain, type, 0);
+    int e = errno;
+    printf("errno-%s rc=%s errno=%s\n", name, fd >= 0 ? "fd" : "-1", errno_name(e));
+    if (fd >= 0)
+        close(fd);
+}
+
+static void *thread_main(void *arg)
+{
+    (void)arg;
+    /* The result is printed; creation failure is reported through it. */
+    return (void *)(intptr_t)probe("thread-ipv4", AF_INET, SOCK_STREAM, 0);
+}
+
+static pthread_barrier_t race_start;
+
+static void *race_main(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&race_start);
+    return (void *)(intptr_t)probe("race-ipv4", AF_INET, SOCK_STREAM, 0);
+}
+
+/* N threads create their first socket at once. Returns 0 when all did. */
+static int race(int n)
+{
+    enum { MAX_THREADS = 64 };
+    pthread_t threads[MAX_THREADS];
+    int failed = 0;
+    if (n < 1 || n > MAX_THREADS || pthread_barrier_init(&race_start, NULL, (unsigned)n) != 0)
+        return 1;
+    int started = 0;
+    for (; started < n; started++)
+        if (pthread_create(&threads[started], NULL, race_main, NULL) != 0)
+            break;
+    if (started < n) {
+        /* The barrier would never open: report it rather than hang. */
+        printf("race thread-create-failed\n");
+        _exit(1);
+    }
+    for (int i = 0; i < n; i++) {
+        void *result = NULL;
+        if (pthread_join(threads[i], &result) != 0 || result != NULL)
+            failed = 1;
+    }
+    pthread_barrier_destroy(&race_start);
+    return failed;
+}
+
+int main(int argc, char **argv)
+{
+    int failed = 0;
+    /* Line-buffered even into a pipe, so the forked child's lines cannot be
+     * duplicated, and each line is written whole. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 3 && strcmp(argv[1], "race") == 0)
+        return race(atoi(argv[2]));
+    if (argc != 1) {
+        fprintf(stderr, "usage: probe [race N]\n");
+        return 2;
+    }
+
+    failed |= probe("ipv4", AF_INET, SOCK_STREAM, 0);
+    failed |= probe("ipv6", AF_INET6, SOCK_STREAM, 0);
+    failed |= probe("ipv4-nonblock-cloexec", AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    failed |= probe("ipv6-nonblock-cloexec", AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    failed |= probe("ipv4-ipproto-tcp", AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    failed |= probe("ipv6-ipproto-tcp", AF_INET6, SOCK_STREAM, IPPROTO_TCP);
+    failed |= probe("udp4", AF_INET, SOCK_DGRAM, 0);
+    failed |= probe("udp6", AF_INET6, SOCK_DGRAM, 0);
+    failed |= probe("unix-stream", AF_UNIX, SOCK_STREAM, 0);
+    failed |= probe("unix-dgram", AF_UNIX, SOCK_DGRAM, 0);
+
+    pthread_t thread;
+    void *thread_result = NULL;
+    if (pthread_create(&thread, NULL, thread_main, NULL) != 0 ||
+        pthread_join(thread, &thread_result) != 0) {
+        printf("thread-ipv4 thread-failed\n");
+        failed = 1;
+    } else {
+        failed |= (int)(intptr_t)thread_result;
+    }
+
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        int rc = probe("fork-child-ipv4", AF_INET, SOCK_STREAM, 0);
+        fflush(stdout);
+        _exit(rc);
+    }
+    int status = 0;
+    if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        printf("fork-child-ipv4 fork-failed\n");
+        failed = 1;
+    }
+
+    probe_failure("bad-domain", 12345, SOCK_STREAM, 0);
+    probe_failure("bad-type", AF_INET, 12345, 0);
+    probe_failure("tcp-protocol-on-dgram", AF_INET, SOCK_DGRAM, IPPROTO_TCP);
+    probe_errno_kept("kept-ipv4", AF_INET, SOCK_STREAM);
+    probe_errno_kept("kept-ipv6", AF_INET6, SOCK_STREAM);
+    return failed;
+}

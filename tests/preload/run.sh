@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# The preload library and keepalive-run, end to end, on real sockets and real
+# processes: the probe (probe.c) under our library and under libkeepalive 0.3
+# with the same variables, warnings, errno, threads and fork, keepalive-run,
+# and programs we did not write (python3, curl).
+#
+# usage: tests/preload/run.sh BUILD_DIR PROBE
+#   BUILD_DIR  the staged prefix (lib/libkeepalive-preload.so, bin/keepalive-run)
+#   PROBE      tests/preload/probe.c, compiled (with ASan+UBSan by make)
+# Prints PASS/FAIL/SKIP per case and "N passed, N failed"; exits 1 on any failure.
+set -uo pipefail
+
+BUILD=$(cd "$1" && pwd)
+PROBE=$2
+LIB=$BUILD/lib/libkeepalive-preload.so
+RUN=$BUILD/bin/keepalive-run
+
+# Nothing from the caller's environment may leak into a case.
+unset KEEPALIVE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE_USER_TIMEOUT_MS LD_PRELOAD
+# The probe is built with ASan, whose runtime then does not come first in the
+# library list: our library (or 0.3) is preloaded before it, on purpose.
+export ASAN_OPTIONS=verify_asan_link_order=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+passed=0 failed=0 skipped=0
+TMP=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+    [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS: $1"; passed=$((passed + 1)); }
+fail() {
+    echo "FAIL: $1"
+    shift
+    (($#)) && printf '%s\n' "$@" | sed 's/^/    /'
+    failed=$((failed + 1))
+}
+skip() { echo "SKIP: $1"; skipped=$((skipped + 1)); }
+
+# same NAME EXPECTED_FILE ACTUAL_FILE: passes when the files are identical.
+same() {
+    if diff -u "$2" "$3" >"$TMP/diff"; then pass "$1"; else fail "$1" "$(cat "$TMP/diff")"; fi
+}
+
+# The probe's TCP sockets, by name; every other line must never change.
+TCP_LINES='^(ipv4|ipv6|ipv4-nonblock-cloexec|ipv6-nonblock-cloexec|ipv4-ipproto-tcp|ipv6-ipproto-tcp|thread-ipv4|fork-child-ipv4) '
+
+# expect VALUES: the bare run's output with every TCP line's values replaced by
+# VALUES ("so_keepalive=1 keepidle=... user_timeout=..."), everything else as is.
+expect() {
+    awk -v values="$1" -v re="$TCP_LINES" '$0 ~ re { print $1 " " values; next } { print }' \
+        "$TMP/bare.out"
+}
+
+# The values of the bare run's ipv4 line (the system defaults), for expectations.
+bare_value() { sed -n "s/^ipv4 .*$1=\\([^ ]*\\).*/\\1/p" "$TMP/bare.out"; }
+
+# ---------------------------------------------------------------------------
+echo "== preload: $LIB"
+
+for f in "$LIB" "$RUN" "$PROBE"; do
+    [[ -e $f ]] || { fail "exists: $f"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+exports=$(nm -D --defined-only "$LIB" | awk '$2 ~ /^[A-Z]$/ { print $3 }' | sort | tr '\n' ' ')
+if [[ $exports == "socket " ]]; then
+    pass "only socket is exported"
+else
+    fail "only socket is exported" "exported: $exports"
+fi
+
+# The bare probe: keepalive off everywhere, or the checks below prove nothing.
+if "$PROBE" >"$TMP/bare.out" 2>"$TMP/bare.err" &&
+    ! grep -E "$TCP_LINES" "$TMP/bare.out" | grep -qv 'so_keepalive=0 '; then
+    pass "bare probe: every socket starts with keepalive off"
+else
+    fail "bare probe: every socket starts with keepalive off" "$(cat "$TMP/bare.out" "$TMP/bare.err")"
+fi
+IDLE0=$(bare_value keepidle) INTVL0=$(bare_value keepintvl) CNT0=$(bare_value keepcnt)
+
+# --- our library on its own ------------------------------------------------
+env KEEPIDLE=60 KEEPINTVL=10 KEEPCNT=5 KEEPALIVE_USER_TIMEOUT_MS=7000 LD_PRELOAD="$LIB" \
+    "$PROBE" >"$TMP/ours.out" 2>"$TMP/ours.err"
+expect "so_keepalive=1 keepidle=60 keepintvl=10 keepcnt=5 user_timeout=7000" >"$TMP/want"
+same "every TCP socket (IPv4, IPv6, flagged, IPPROTO_TCP, thread, forked child) gets the values; UDP, Unix and errno unchanged" \
+    "$TMP/want" "$TMP/ours.out"
+if [[ ! -s $TMP/ours.err ]]; then pass "valid values: nothing on stderr"; else
+    fail "valid values: nothing on stderr" "$(cat "$TMP/ours.err")"; fi
+
+env KEEPALIVE=off KEEPIDLE=60 KEEPALIVE_USER_TIMEOUT_MS=3000 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/off.out" 2>&1
+expect "so_keepalive=0 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=3000" >"$TMP/want"
+same "KEEPALIVE=off: keepalive and its values left alone, user timeout still applied" "$TMP/want" "$TMP/off.out"
+
+# --- side by side with libkeepalive 0.3 -------------------------------------
+OLD=$(dpkg -L libkeepalive0 2>/dev/null | grep -E '/libkeepalive\.so\.0$' | head -n1)
+if [[ -z $OLD || ! -e $OLD ]]; then
+    if [[ ${CI:-} == true ]]; then
+        fail "libkeepalive 0.3 (Debian libkeepalive0) is installed" "make test-preload installs it"
+    else
+        skip "comparison with libkeepalive 0.3: Debian package libkeepalive0 not installed (needs root to install)"
+    fi
+else
+    echo "== side by side with libkeepalive 0.3: $OLD"
+    # VARS|STRIP_ERRNO: the same variables for both; with STRIP_ERRNO=1 the
+    # errno-kept lines are left out of the comparison, because 0.3 lets a
+    # refused setsockopt's EINVAL leak into errno (checked separately below).
+    while IFS='|' read -r vars strip_errno; do
+        # shellcheck disable=SC2086 # $vars is a list of NAME=VALUE words
+        env $vars LD_PRELOAD="$OLD" "$PROBE" 2>/dev/null | sed 's/ user_timeout=[^ ]*//' >"$TMP/old.cmp"
+        # shellcheck disable=SC2086
+        env $vars LD_PRELOAD="$LIB" "$PROBE" 2>/dev/null | sed 's/ user_timeout=[^ ]*//' >"$TMP/new.cmp"
+        if [[ $strip_errno == 1 ]]; then
+            sed -i '/^errno-kept/d' "$TMP/old.cmp" "$TMP/new.cmp"
+        fi
+        same "same settings as 0.3 on every socket with: ${vars:-no variable}" "$TMP/old.cmp" "$TMP/new.cmp"
+    done <<'EOF'
+KEEPIDLE=60 KEEPINTVL=10 KEEPCNT=5|0
+KEEPIDLE=45|0
+KEEPINTVL=3 KEEPCNT=2|0
+|0
+KEEPALIVE=on KEEPIDLE=20|0
+KEEPALIVE=off KEEPIDLE=60 KEEPINTVL=10 KEEPCNT=5|0
+KEEPALIVE=OFF KEEPCNT=3|0
+KEEPALIVE=Off|0
+KEEPIDLE=32767 KEEPINTVL=1 KEEPCNT=127|0
+KEEPIDLE=0 KEEPINTVL=40000 KEEPCNT=300|1
+KEEPIDLE=abc KEEPCNT=-4 KEEPINTVL=12|1
+EOF
+    # Where we differ on purpose, show it: 0.3 reads "10x" as 10 (atoi) and
+    # leaks EINVAL into errno; we warn, ignore the value, and keep errno.
+    env KEEPIDLE=10x KEEPCNT=300 LD_PRELOAD="$OLD" "$PROBE" >"$TMP/old.out" 2>&1
+    env KEEPIDLE=10x KEEPCNT=300 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/new.out" 2>"$TMP/new.err"
+    if grep -q '^ipv4 so_keepalive=1 keepidle=10 ' "$TMP/old.out" &&
+        grep -q '^errno-kept-ipv4 rc=fd errno=EINVAL$' "$TMP/old.out" &&
+        grep -q "^ipv4 so_keepalive=1 keepidle=$IDLE0 " "$TMP/new.out" &&
+        grep -q '^errno-kept-ipv4 rc=fd errno=EINTR$' "$TMP/new.out" &&
+        [[ $(wc -l <"$TMP/new.err") == 2 ]]; then
+        pass "KEEPIDLE=10x KEEPCNT=300: 0.3 applies 10 and clobbers errno; we warn, ignore, keep errno"
+    else
+        fail "KEEPIDLE=10x KEEPCNT=300: 0.3 applies 10 and clobbers errno; we warn, ignore, keep errno" \
+            "0.3:" "$(cat "$TMP/old.out")" "ours:" "$(cat "$TMP/new.out" "$TMP/new.err")"
+    fi
+fi
+
+# --- warnings ----------------------------------------------------------------
+env KEEPALIVE=maybe KEEPIDLE=abc KEEPINTVL=40000 KEEPCNT=0 KEEPALIVE_USER_TIMEOUT_MS=-1 \
+    LD_PRELOAD="$LIB" "$PROBE" >"$TMP/bad.out" 2>"$TMP/bad.err"
+expect "so_keepalive=1 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=0" >"$TMP/want"
+same "invalid values are ignored; keepalive still on; errno unchanged" "$TMP/want" "$TMP/bad.out"
+warning_ok=1
+for pair in 'KEEPALIVE=:on or off' 'KEEPIDLE=:1..32767 seconds' 'KEEPINTVL=:1..32767 seconds' \
+    'KEEPCNT=:1..127 probes' 'KEEPALIVE_USER_TIMEOUT_MS=:0..2147483647 milliseconds'; do
+    name=${pair%%:*} range=${pair#*:}
+    n=$(grep -c "ignoring $name\"" "$TMP/bad.err")
+    if [[ $n != 1 ]] || ! grep "ignoring $name\"" "$TMP/bad.err" | grep -qF "$range"; then
+        warning_ok=0
+    fi
+done
+if ((warning_ok)) && [[ $(wc -l <"$TMP/bad.err") == 5 ]]; then
+    pass "one warning line per invalid variable, naming it and its range, across threads and fork"
+else
+    fail "one warning line per invalid variable, naming it and its range, across threads and fork" \
+        "$(cat "$TMP/bad.err")"
+fi
+
+race_ok=1
+for round in $(seq 10); do
+    env KEEPIDLE=61 KEEPCNT=x KEEPALIVE_USER_TIMEOUT_MS=1.5 LD_PRELOAD="$LIB" "$PROBE" race 16 \
+        >"$TMP/race.out" 2>"$TMP/race.err"
+    lines=$(grep -c "^race-ipv4 so_keepalive=1 keepidle=61 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=0$" "$TMP/race.out")
+    if [[ $lines != 16 || $(wc -l <"$TMP/race.err") != 2 ]]; then
+        race_ok=0
+        break
+    fi
+done
+if ((race_ok)); then
+    pass "16 threads racing on the first socket(): all configured, still one warning per variable (10 rounds)"
+else
+    fail "16 threads racing on the first socket() (round $round)" "$(cat "$TMP/race.out" "$TMP/race.err")"
+fi
+
+if out=$(env KEEPIDLE=abc LD_PRELOAD="$LIB" sh -c 'exit 0' 2>&1) && [[ -z $out ]]; then
+    pass "a process that creates no TCP socket reads nothing and prints nothing"
+else
+    fail "a process that creates no TCP socket reads nothing and prints nothing" "$out"
+fi
+
+# --- keepalive-run -------------------------------------------------------------
+echo "== keepalive-run: $RUN"
+"$RUN" -d 60 -i 10 -c 5 -u 7000 -- "$PROBE" >"$TMP/run.out" 2>&1
+expect "so_keepalive=1 keepidle=60 keepintvl=10 keepcnt=5 user_timeout=7000" >"$TMP/want"
+same "keepalive-run -d 60 -i 10 -c 5 -u 7000: every TCP socket gets the values" "$TMP/want" "$TMP/run.out"
+
+"$RUN" -u 2500 -- "$PROBE" >"$TMP/run.out" 2>&1
+expect "so_keepalive=1 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=2500" >"$TMP/want"
+same "keepalive-run -u 2500: keepalive on with the defaults, user timeout set" "$TMP/want" "$TMP/run.out"
+
+"$RUN" -- sh -c 'exit 42'
+rc=$?
+if [[ $rc == 42 ]]; then pass "exit status is the program's (42)"; else fail "exit status is the program's (42)" "got $rc"; fi
+
+# In the background, so that this shell does not report the signal itself.
+"$RUN" -- sh -c 'kill -TERM $$' &
+wait $!
+rc=$?
+if [[ $rc == 143 ]]; then pass "death by signal is the program's (SIGTERM -> 143)"; else
+    fail "death by signal is the program's (SIGTERM -> 143)" "got $rc"; fi
+
+pids=$(sh -c 'echo $$; exec "$0" -- sh -c "echo \$\$"' "$RUN")
+if [[ $(echo "$pids" | sort -u | wc -l) == 1 && $(echo "$pids" | wc -l) == 2 ]]; then
+    pass "the program replaces keepalive-run (same pid)"
+else
+    fail "the program replaces keepalive-run (same pid)" "$pids"
+fi
+
+while IFS='|' read -r args message; do
+    rm -f "$TMP/ran"
+    # shellcheck disable=SC2086
+    "$RUN" $args touch "$TMP/ran" >"$TMP/usage.out" 2>"$TMP/usage.err"
+    rc=$?
+    if [[ $rc == 2 && ! -e $TMP/ran ]] && grep -q '^usage: keepalive-run' "$TMP/usage.err" &&
+        grep -qF -- "$message" "$TMP/usage.err"; then
+        pass "bad arguments '$args': exit 2, usage, '$message'"
+    else
+        fail "bad arguments '$args': exit 2, usage, '$message'" "exit $rc" "$(cat "$TMP/usage.err")"
+    fi
+done <<'EOF'
+-d 0 --|idle must be 1..32767 seconds, got 0
+-d 40000 --|idle must be 1..32767 seconds, got 40000
+-i -1 --|interval must be 1..32767 seconds, got -1
+-c 128 --|count must be 1..127 probes, got 128
+-u -5 --|user_timeout must be 0..2147483647 milliseconds, got -5
+-u 2147483648 --|user_timeout must be 0..2147483647 milliseconds, got 2147483648
+-d ten --|-d: not a whole number
+-x --|invalid option '-x'
+EOF
+"$RUN" >/dev/null 2>"$TMP/usage.err"
+rc=$?
+if [[ $rc == 2 ]] && grep -q 'missing PROGRAM' "$TMP/usage.err"; then pass "no program: exit 2, usage"; else
+    fail "no program: exit 2, usage" "exit $rc" "$(cat "$TMP/usage.err")"; fi
+
+if "$RUN" --help >"$TMP/help.out" && grep -q '^usage: keepalive-run' "$TMP/help.out" &&
+    grep -q -- '--user-timeout' "$TMP/help.out"; then
+    pass "--help: usage on stdout, exit 0"
+else
+    fail "--help: usage on stdout, exit 0"
+fi
+
+"$RUN" -- "$TMP/no-such-program" 2>"$TMP/err.out"
+rc=$?
+if [[ $rc == 127 ]] && grep -q 'no-such-program' "$TMP/err.out"; then pass "missing program: message, exit 127"; else
+    fail "missing program: message, exit 127" "exit $rc" "$(cat "$TMP/err.out")"; fi
+
+echo 'not a program' >"$TMP/not-executable"
+chmod -x "$TMP/not-executable"
+"$RUN" -- "$TMP/not-executable" 2>"$TMP/err.out"
+rc=$?
+if [[ $rc == 126 ]] && grep -q 'not-executable' "$TMP/err.out"; then pass "program not executable: message, exit 126"; else
+    fail "program not executable: message, exit 126" "exit $rc" "$(cat "$TMP/err.out")"; fi
+
+# An existing LD_PRELOAD is kept, ours appended, and both libraries load.
+printf 'int keepalive_run_test_marker;\n' | gcc -shared -fPIC -x c - -o "$TMP/other.so"
+libpath=$(realpath "$LIB")
+got=$(LD_PRELOAD="$TMP/other.so" "$RUN" -- sh -c 'printf %s "$LD_PRELOAD"')
+if [[ $got == "$TMP/other.so $libpath" ]]; then pass "LD_PRELOAD appended to: $got"; else
+    fail "LD_PRELOAD appended to" "got '$got'"; fi
+got=$(LD_PRELOAD="$TMP/other.so:$TMP/other.so" "$RUN" -- sh -c 'printf %s "$LD_PRELOAD"')
+if [[ $got == "$TMP/other.so:$TMP/other.so:$libpath" ]]; then pass "colon-separated LD_PRELOAD keeps colons"; else
+    fail "colon-separated LD_PRELOAD keeps colons" "got '$got'"; fi
+LD_PRELOAD="$TMP/other.so" "$RUN" -d 33 -- "$PROBE" >"$TMP/run.out" 2>&1
+if grep -q '^ipv4 so_keepalive=1 keepidle=33 ' "$TMP/run.out"; then pass "with another preloaded library, keepalive still applies"; else
+    fail "with another preloaded library, keepalive still applies" "$(cat "$TMP/run.out")"; fi
+
+# Relocatable: found relative to itself; missing library is a clear error.
+mkdir -p "$TMP/moved/bin" "$TMP/moved/lib" "$TMP/alone/bin"
+cp "$RUN" "$TMP/moved/bin/" && cp "$LIB" "$TMP/moved/lib/" && cp "$RUN" "$TMP/alone/bin/"
+"$TMP/moved/bin/keepalive-run" -d 34 -- "$PROBE" >"$TMP/run.out" 2>&1
+if grep -q '^ipv4 so_keepalive=1 keepidle=34 ' "$TMP/run.out"; then pass "a moved prefix finds its own ../lib library"; else
+    fail "a moved prefix finds its own ../lib library" "$(cat "$TMP/run.out")"; fi
+"$TMP/alone/bin/keepalive-run" -d 34 -- true 2>"$TMP/err.out"
+rc=$?
+if [[ $rc == 125 ]] && grep -q "$TMP/alone/lib/libkeepalive-preload.so" "$TMP/err.out"; then
+    pass "library missing: names the path it looked at, exit 125"
+else
+    fail "library missing: names the path it looked at, exit 125" "exit $rc" "$(cat "$TMP/err.out")"
+fi
+
+# --- programs we did not write ----------------------------------------------
+echo "== programs we did not write"
+cat >"$TMP/client.py" <<'EOF'
+import socket, sys
+host = sys.argv[1]
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+with socket.socket(family, socket.SOCK_STREAM) as listener:
+    listener.bind((host, 0))
+    listener.listen()
+    with socket.create_connection(listener.getsockname()[:2]) as conn:
+        get = conn.getsockopt
+        print("so_keepalive=%d keepidle=%d keepintvl=%d keepcnt=%d user_timeout=%d" % (
+            get(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            get(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            get(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            get(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            get(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)))
+EOF
+for host in 127.0.0.1 ::1; do
+    got=$("$RUN" -d 30 -i 5 -c 3 -u 4000 -- python3 "$TMP/client.py" "$host" 2>&1)
+    want="so_keepalive=1 keepidle=30 keepintvl=5 keepcnt=3 user_timeout=4000"
+    if [[ $got == "$want" ]]; then pass "python3 socket.create_connection to $host gets keepalive"
+    elif [[ $host == ::1 && $got == *"Cannot assign requested address"* ]]; then skip "python3 over IPv6: no ::1 on this machine"
+    else fail "python3 socket.create_connection to $host gets keepalive" "$got"; fi
+done
+
+# curl, with its own keepalive turned off so that what we see is ours, against
+# python3's http.server on loopback; synchronised on the server's ready line.
+mkfifo "$TMP/server.fifo"
+python3 -u -m http.server --bind 127.0.0.1 --directory "$TMP" 0 >"$TMP/server.fifo" 2>/dev/null &
+SERVER_PID=$!
+exec 3<"$TMP/server.fifo"
+port=
+if read -r -t 30 ready <&3; then port=$(sed -n 's/.* port \([0-9]*\).*/\1/p' <<<"$ready"); fi
+if [[ -z $port ]]; then
+    fail "http.server on loopback started" "${ready:-no ready line}"
+else
+    strace -f -qq -e trace=setsockopt -o "$TMP/curl.trace" \
+        "$RUN" -d 31 -i 6 -c 4 -- curl --no-keepalive -sS -o /dev/null -w '%{http_code}' \
+        "http://127.0.0.1:$port/" >"$TMP/curl.out" 2>&1
+    rc=$?
+    if [[ $rc == 0 && $(cat "$TMP/curl.out") == 200 ]] &&
+        grep -q 'SO_KEEPALIVE, \[1\]' "$TMP/curl.trace" &&
+        grep -q 'TCP_KEEPIDLE, \[31\]' "$TMP/curl.trace" &&
+        grep -q 'TCP_KEEPINTVL, \[6\]' "$TMP/curl.trace" &&
+        grep -q 'TCP_KEEPCNT, \[4\]' "$TMP/curl.trace"; then
+        pass "curl --no-keepalive fetching from http.server gets keepalive (seen with strace)"
+    else
+        fail "curl --no-keepalive fetching from http.server gets keepalive (seen with strace)" \
+            "exit $rc: $(cat "$TMP/curl.out")" "$(cat "$TMP/curl.trace")"
+    fi
+fi
+exec 3<&-
+kill "$SERVER_PID" 2>/dev/null
+wait "$SERVER_PID" 2>/dev/null
+SERVER_PID=
+
+echo "preload: $passed passed, $failed failed, $skipped skipped"
+((failed == 0))
