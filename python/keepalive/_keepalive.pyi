@@ -1,0 +1,10 @@
+# Stubs of the native module; the documented API is in __init__.pyi.
+from keepalive import (
+    Settings as Settings,
+    __version__ as __version__,
+    disable as disable,
+    enable as enable,
+    get as get,
+    set_user_timeout as set_user_timeout,
+    system_defaults as system_defaults,
+)
