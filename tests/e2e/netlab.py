@@ -25,6 +25,7 @@ import threading
 import time
 
 CLIENT_IP = "192.0.2.1"
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
 SERVER_IP = "192.0.2.2"
 
 
@@ -54,7 +55,8 @@ class Proc:
     """A started program whose output lines are collected as they arrive.
 
     Every line is kept with the monotonic time it was read, so a caller can
-    wait for a line and know when it came, without sleeping.
+    wait for a line and know when it came, without sleeping. echo, when given,
+    is called with (name, line) from the reading thread as each line arrives.
     """
 
     def __init__(self, name, argv, echo=None, stderr_separately=False):
@@ -80,7 +82,10 @@ class Proc:
 
     def _read(self, stream, sink):
         for raw in iter(stream.readline, b""):
-            sink.put((time.monotonic(), raw.decode(errors="replace").rstrip("\n")))
+            line = raw.decode(errors="replace").rstrip("\n")
+            sink.put((time.monotonic(), line))
+            if self._echo is not None:
+                self._echo(self.name, line)  # live, as the line arrives
         sink.put((time.monotonic(), None))
 
     def expect(self, pattern, timeout=30.0):
@@ -106,8 +111,6 @@ class Proc:
                     f"{self.name}: ended (status {self.popen.wait()}) without a line matching "
                     f"{pattern!r}; output:\n{self.transcript()}")
             self.lines.append((when, line))
-            if self._echo is not None:
-                self._echo(self.name, line)
             m = rx.search(line)
             if m:
                 return m, when
@@ -123,8 +126,6 @@ class Proc:
                 self._queue.put((when, None))
                 return
             self.lines.append((when, line))
-            if self._echo is not None:
-                self._echo(self.name, line)
 
     def wait(self, timeout=30.0):
         """Waits for the program to exit; returns its status (safety timeout)."""
@@ -142,7 +143,11 @@ class Proc:
             os.kill(self.popen.pid, signo)
 
     def stop(self):
-        """Ends the program (SIGTERM, then SIGKILL) and reaps it."""
+        """Ends the program (SIGTERM, then SIGKILL) and reaps it.
+
+        Raises AssertionError when the program printed a sanitizer report
+        (AddressSanitizer, LeakSanitizer, UBSan) at any time, exit included.
+        """
         if self.popen.poll() is None:
             self.signal(signal.SIGTERM)
             try:
@@ -150,9 +155,13 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.signal(signal.SIGKILL)
                 self.popen.wait()
+        self._reader.join(timeout=5)
+        self.drain()
         for stream in (self.popen.stdout, self.popen.stderr):
             if stream is not None:
                 stream.close()
+        if any(SANITIZER_REPORT.search(line) for _, line in self.lines):
+            raise AssertionError(f"{self.name}: sanitizer report:\n{self.transcript()}")
 
 
 class Lab:

@@ -1,0 +1,37 @@
+# The article's two C programs (c-examples/), their end-to-end tests
+# (tests/e2e/) and the newcomer's first look.
+#
+#   make build-examples  build/bin/tcp_keepalive_client and tcp_keepalive_server,
+#                        built with pkg-config against build/ like any user's program
+#   make test-e2e        loopback tests of both programs (also ASan+UBSan builds),
+#                        then the dead-peer scenarios in network namespaces (root)
+#   make demo            server and client on loopback, probes on the wire, then
+#                        (root) a peer cut off and its death measured
+
+.PHONY: build-examples test-e2e demo
+BUILD_TARGETS += build-examples
+TEST_TARGETS  += test-e2e
+
+EXAMPLES_MAKE = $(MAKE) --no-print-directory -C $(TOP)/c-examples \
+	PKG_CONFIG_PATH=$(BUILD)/lib/pkgconfig
+# Sanitized copies for the loopback tests; never staged.
+E2E_OUT  := $(TOP)/tests/e2e/out
+SANITIZE := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+build-examples: build-c
+	$(APT_ENSURE) cc=gcc pkg-config=pkg-config
+	$(EXAMPLES_MAKE) O=$(BUILD)/bin RELOCATABLE=1
+
+test-e2e: build-examples
+	$(APT_ENSURE) python3=python3
+	@# Root runs the namespace scenarios: they capture with tcpdump and cut with nft.
+	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) tcpdump=tcpdump nft=nftables; fi
+	$(EXAMPLES_MAKE) O=$(E2E_OUT) CFLAGS="$(SANITIZE)"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		python3 $(TOP)/tests/e2e/run.py --bin $(E2E_OUT) test_programs
+	python3 $(TOP)/tests/e2e/run.py --bin $(BUILD)/bin
+
+demo: build-examples
+	$(APT_ENSURE) python3=python3
+	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) tcpdump=tcpdump nft=nftables || true; fi
+	@python3 $(TOP)/tests/e2e/demo.py --bin $(BUILD)/bin

@@ -1,0 +1,358 @@
+"""The two example programs on loopback: command lines, output lines, exit
+statuses, many clients at once. Needs no root: every test runs anywhere.
+
+Every program's output is read through a pipe line by line as it happens, so
+these tests also prove the programs are line-buffered (a block-buffered
+program would hang here until the safety timeout).
+"""
+
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import unittest
+
+from common import CLIENT, SERVER, program, report
+from netlab import SANITIZER_REPORT, Proc
+
+
+def run(name, *args):
+    """Runs a program to completion; returns (status, stdout, stderr)."""
+    done = subprocess.run([program(name), *args], capture_output=True, text=True, timeout=30)
+    if SANITIZER_REPORT.search(done.stderr):
+        raise AssertionError(f"{name} {args}: sanitizer report:\n{done.stderr}")
+    return done.returncode, done.stdout, done.stderr
+
+
+def start_server(*args):
+    """Starts the server on a free port; returns (proc, port)."""
+    srv = Proc("server", [program(SERVER), *args, "0"])
+    m, _ = srv.expect(r"^listening on port (\d+)$")
+    return srv, int(m.group(1))
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class BadArgumentsTest(unittest.TestCase):
+    """Anything but a positive integer is a usage error: message, exit 2."""
+
+    BAD_OPTIONS = ["0", "-1", "+1", "", " 1", "1 ", "1x", "x", "0x10", "1.5", "1e3",
+                   "99999999999999999999", "2147483648"]
+
+    def assert_usage(self, name, args, message=None):
+        status, out, err = run(name, *args)
+        self.assertEqual(status, 2, f"{name} {args}: status {status}\n{out}{err}")
+        self.assertIn("usage:", err, f"{name} {args}")
+        if message is not None:
+            self.assertIn(message, err, f"{name} {args}")
+        return err
+
+    def test_client_bad_option_values(self):
+        for opt in ("-c", "-d", "-i", "-u"):
+            # -u takes milliseconds up to 4294967295 (uint32_t): 2147483648 parses.
+            for value in self.BAD_OPTIONS[:-1] if opt == "-u" else self.BAD_OPTIONS:
+                with self.subTest(opt=opt, value=value):
+                    self.assert_usage(CLIENT, [opt, value, "127.0.0.1:9"],
+                                      f"{opt} needs a positive integer")
+
+    def test_server_bad_option_values(self):
+        for opt in ("-c", "-d", "-i"):
+            for value in self.BAD_OPTIONS:
+                with self.subTest(opt=opt, value=value):
+                    self.assert_usage(SERVER, [opt, value, "0"],
+                                      f"{opt} needs a positive integer")
+
+    def test_client_bad_command_lines(self):
+        cases = {
+            (): "missing HOST:PORT",
+            ("-x", "127.0.0.1:9"): "unrecognized option: -x",
+            ("-c",): "option requires an argument: -c",
+            ("127.0.0.1:9", "extra"): "too many arguments",
+            ("127.0.0.1",): "invalid HOST:PORT",
+            ("127.0.0.1:",): "invalid HOST:PORT",
+            (":80",): "invalid HOST:PORT",
+            ("127.0.0.1:0",): "invalid HOST:PORT",
+            ("127.0.0.1:65536",): "invalid HOST:PORT",
+            ("127.0.0.1:-1",): "invalid HOST:PORT",
+            ("127.0.0.1:80x",): "invalid HOST:PORT",
+            ("::1:80",): "invalid HOST:PORT",
+            ("[::1]80",): "invalid HOST:PORT",
+            ("[::1:80",): "invalid HOST:PORT",
+            ("[]:80",): "invalid HOST:PORT",
+        }
+        for args, message in cases.items():
+            with self.subTest(args=args):
+                self.assert_usage(CLIENT, list(args), message)
+
+    def test_server_bad_command_lines(self):
+        cases = {
+            (): "missing PORT",
+            ("-x", "0"): "unrecognized option: -x",
+            ("-d",): "option requires an argument: -d",
+            ("0", "1"): "too many arguments",
+            ("65536",): "PORT must be 0..65535",
+            ("-1",): "unrecognized option: -1",
+            ("x",): "PORT must be 0..65535",
+            ("80x",): "PORT must be 0..65535",
+        }
+        for args, message in cases.items():
+            with self.subTest(args=args):
+                self.assert_usage(SERVER, list(args), message)
+
+    def test_values_libkeepalive_rejects_are_usage_errors(self):
+        """Ranges are libkeepalive's to check: its sentence is shown, exit 2."""
+        for opt, value, word in (("-c", "128", "count"), ("-d", "32768", "idle"),
+                                 ("-i", "40000", "interval")):
+            with self.subTest(program=CLIENT, opt=opt):
+                err = self.assert_usage(CLIENT, [opt, value, "127.0.0.1:9"])
+                self.assertRegex(err, rf"{word}.*{value}")
+            with self.subTest(program=SERVER, opt=opt):
+                err = self.assert_usage(SERVER, [opt, value, "0"])
+                self.assertRegex(err, rf"{word}.*{value}")
+
+
+class ServerTest(unittest.TestCase):
+
+    def test_prints_default_then_effective_values(self):
+        srv, _ = start_server("-d", "7", "-i", "3", "-c", "4")
+        try:
+            lines = [line for _, line in srv.lines]
+            wanted = ["SO_KEEPALIVE default is OFF", "SO_KEEPALIVE set on socket",
+                      "TCP_KEEPIDLE is 7", "TCP_KEEPCNT is 4", "TCP_KEEPINTVL is 3"]
+            at = [lines.index(w) for w in wanted]
+            self.assertEqual(at, sorted(at), lines)
+            self.assertEqual(at[-1] - at[0], len(wanted) - 1, "contract lines are consecutive")
+        finally:
+            srv.stop()
+
+    def test_unset_values_are_the_system_defaults(self):
+        with open("/proc/sys/net/ipv4/tcp_keepalive_time") as f:
+            idle = int(f.read())
+        srv, _ = start_server("-c", "5")
+        try:
+            lines = [line for _, line in srv.lines]
+            self.assertIn(f"TCP_KEEPIDLE is {idle}", lines)
+            self.assertIn("TCP_KEEPCNT is 5", lines)
+        finally:
+            srv.stop()
+
+    def test_port_in_use_fails_with_status_1(self):
+        holder = socket.socket(socket.AF_INET6 if ipv6_loopback() else socket.AF_INET)
+        holder.bind(("", 0))
+        holder.listen()
+        try:
+            status, out, err = run(SERVER, str(holder.getsockname()[1]))
+            self.assertEqual(status, 1, out + err)
+            self.assertIn("Address already in use", err)
+        finally:
+            holder.close()
+
+    def test_echo_ipv4_and_ipv6_and_lines_per_client(self):
+        srv, port = start_server("-d", "30")
+        try:
+            families = [(socket.AF_INET, "127.0.0.1", "127.0.0.1")]
+            if ipv6_loopback():
+                families.append((socket.AF_INET6, "::1", "[::1]"))
+            for family, addr, shown in families:
+                with self.subTest(addr=addr):
+                    s = socket.socket(family, socket.SOCK_STREAM)
+                    s.connect((addr, port))
+                    me = f"{shown}:{s.getsockname()[1]}"
+                    srv.expect(rf"client {re.escape(me)} connected \(1 connected\)")
+                    s.sendall(b"hello keepalive\n")
+                    self.assertEqual(s.recv(100), b"hello keepalive\n")
+                    # The accepted socket carries the listener's keepalive values.
+                    s.close()
+                    srv.expect(rf"client {re.escape(me)} closed the connection after [\d.]+ s "
+                               r"\(0 connected\)")
+            srv.signal(signal.SIGTERM)
+            self.assertEqual(srv.wait(), 0)
+        finally:
+            srv.stop()
+
+    def test_reset_client_is_reported_lost_with_reason(self):
+        srv, port = start_server()
+        try:
+            s = socket.create_connection(("127.0.0.1", port))
+            srv.expect(r"connected \(1 connected\)")
+            # SO_LINGER 0: close() sends RST instead of FIN.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.close()
+            srv.expect(r"lost after [\d.]+ s: Connection reset by peer \(0 connected\)")
+        finally:
+            srv.stop()
+
+    def test_thousands_of_clients_at_once(self):
+        """Many clients connected at the same time, each echoed, then all gone."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 3000
+        if hard != resource.RLIM_INFINITY and hard < want + 100:
+            want = hard - 100
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want + 100), hard))
+        srv, port = start_server("-d", "60")
+        socks = []
+        try:
+            for _ in range(want):
+                socks.append(socket.create_connection(("127.0.0.1", port)))
+            srv.expect(rf"\({want} connected\)", timeout=60)
+            for s in socks:
+                s.sendall(b"x")
+            for s in socks:
+                self.assertEqual(s.recv(1), b"x")
+            report(f"{want} clients connected at once, each echoed")
+            for s in socks:
+                s.close()
+            srv.expect(r"\(0 connected\)", timeout=60)
+            srv.signal(signal.SIGINT)
+            srv.expect(r"SIGINT received: closing 0 connections and exiting")
+            self.assertEqual(srv.wait(), 0)
+        finally:
+            for s in socks:
+                s.close()
+            srv.stop()
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    def test_sigterm_closes_every_connection_and_exits_0(self):
+        srv, port = start_server()
+        try:
+            socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+            srv.expect(r"\(3 connected\)")
+            srv.signal(signal.SIGTERM)
+            srv.expect(r"SIGTERM received: closing 3 connections and exiting")
+            self.assertEqual(srv.wait(), 0)
+            for s in socks:
+                self.assertEqual(s.recv(1), b"", "the server closed the connection")
+                s.close()
+        finally:
+            srv.stop()
+
+    def test_writing_to_a_vanished_client_does_not_kill_the_server(self):
+        """SIGPIPE is ignored: echoing to a closed peer fails that client only."""
+        srv, port = start_server()
+        try:
+            for _ in range(20):
+                s = socket.create_connection(("127.0.0.1", port))
+                s.sendall(b"y" * 100000)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.close()
+            srv.expect(r"\(0 connected\)")
+            probe = socket.create_connection(("127.0.0.1", port))
+            probe.sendall(b"alive?")
+            self.assertEqual(probe.recv(10), b"alive?")
+            probe.close()
+            self.assertIsNone(srv.popen.poll())
+        finally:
+            srv.stop()
+
+
+class ClientTest(unittest.TestCase):
+
+    def test_peer_closing_cleanly_exits_0(self):
+        srv, port = start_server()
+        try:
+            cli = Proc("client", [program(CLIENT), "-d", "2", "-i", "1", "-c", "3",
+                                  f"127.0.0.1:{port}"])
+            lines = [cli.expect(p)[0].string for p in (
+                rf"^going to connect to 127\.0\.0\.1 port {port}$",
+                r"^set SO_KEEPALIVE\s+= 1$",
+                r"^set TCP_KEEPIDLE\s+= 2$",
+                r"^set TCP_KEEPCNT\s+= 3$",
+                r"^set TCP_KEEPINTVL\s+= 1$",
+                rf"^\[[\d :.-]+\] connected to 127\.0\.0\.1:{port}$",
+                r"^keepalive on: idle 2 s, interval 1 s, count 3: .* dead 5 s after")]
+            self.assertTrue(lines)
+            srv.expect(r"\(1 connected\)")
+            srv.signal(signal.SIGTERM)
+            cli.expect(r"^\[[\d :.-]+\] connection closed by peer$")
+            self.assertEqual(cli.wait(), 0)
+            self.assertEqual(srv.wait(), 0)
+        finally:
+            srv.stop()
+
+    def test_names_and_bracketed_ipv6(self):
+        srv, port = start_server()
+        try:
+            targets = [f"localhost:{port}"]
+            if ipv6_loopback():
+                targets.append(f"[::1]:{port}")
+            clients = []
+            for target in targets:
+                cli = Proc(target, [program(CLIENT), target])
+                cli.expect(r"\] connected to ")
+                clients.append(cli)
+            srv.expect(rf"\({len(targets)} connected\)")
+            srv.signal(signal.SIGTERM)
+            for cli in clients:
+                self.assertEqual(cli.wait(), 0, cli.transcript())
+        finally:
+            srv.stop()
+
+    def test_reads_are_logged(self):
+        listener = socket.create_server(("127.0.0.1", 0))
+        try:
+            cli = Proc("client", [program(CLIENT), f"127.0.0.1:{listener.getsockname()[1]}"])
+            conn, _ = listener.accept()
+            cli.expect(r"\] connected to ")
+            conn.sendall(b"12345")
+            cli.expect(r"^\[[\d :.-]+\] read 5 bytes$")
+            conn.close()
+            cli.expect(r"connection closed by peer")
+            self.assertEqual(cli.wait(), 0)
+        finally:
+            listener.close()
+
+    def test_reset_reports_reason_and_last_receive_times(self):
+        listener = socket.create_server(("127.0.0.1", 0))
+        try:
+            cli = Proc("client", [program(CLIENT), f"127.0.0.1:{listener.getsockname()[1]}"])
+            conn, _ = listener.accept()
+            cli.expect(r"\] connected to ")
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.close()
+            cli.expect(r"connection lost: Connection reset by peer \(last data received "
+                       r"[\d.]+ s ago, last ACK received [\d.]+ s ago\)")
+            self.assertEqual(cli.wait(), 1)
+        finally:
+            listener.close()
+
+    def test_connection_refused_exits_1(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connecting is refused
+        try:
+            status, out, err = run(CLIENT, f"127.0.0.1:{port}")
+            self.assertEqual(status, 1, out + err)
+            self.assertIn("Connection refused", out)
+        finally:
+            s.close()
+
+    def test_unknown_host_exits_1(self):
+        status, out, err = run(CLIENT, "no-such-host.invalid:80")
+        self.assertEqual(status, 1, out + err)
+        self.assertIn("no-such-host.invalid", err)
+
+    def test_user_timeout_is_set_and_read_back(self):
+        srv, port = start_server()
+        try:
+            cli = Proc("client", [program(CLIENT), "-u", "4500", f"127.0.0.1:{port}"])
+            cli.expect(r"^set TCP_USER_TIMEOUT\s+= 4500 ms$")
+            cli.expect(r"^TCP_USER_TIMEOUT 4500 ms")
+            srv.signal(signal.SIGTERM)
+            self.assertEqual(cli.wait(), 0)
+        finally:
+            srv.stop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
