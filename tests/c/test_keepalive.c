@@ -1,0 +1,692 @@
+/*
+ * Tests of libkeepalive's C API against the contract (CONTRACT.md, "C API"),
+ * on real sockets, checking every result with getsockopt() of our own,
+ * independent of the library.
+ *
+ * Built by `make test-c` with -std=c11 -Wall -Wextra -Werror -pedantic under
+ * AddressSanitizer + UBSan, through `pkg-config keepalive`, once against
+ * libkeepalive.so and once against libkeepalive.a. Prints one PASS/FAIL line
+ * per test and a final "N passed, N failed" line; exits 1 on any failure.
+ */
+#define _GNU_SOURCE
+#include <keepalive.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef EXPECTED_VERSION
+#error "build with -DEXPECTED_VERSION=\"$(pkg-config --modversion keepalive)\""
+#endif
+
+/* ---- a tiny harness ---------------------------------------------------- */
+
+static int passed, failed, skipped;
+static int test_failed;          /* set by CHECK within the running test */
+static const char *skip_reason;  /* set by SKIP within the running test */
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            printf("    line %d: CHECK(%s) failed (errno %d %s; last_error \"%s\")\n", \
+                   __LINE__, #cond, errno, strerror(errno), keepalive_last_error()); \
+            test_failed = 1;                                                 \
+        }                                                                    \
+    } while (0)
+
+/* A call that must fail with -1, errno `err`, and a last_error containing `msg`. */
+#define CHECK_FAILS(call, err, msg)                                          \
+    do {                                                                     \
+        errno = 0;                                                           \
+        int rc_ = (call);                                                    \
+        int errno_ = errno;                                                  \
+        if (rc_ != -1 || errno_ != (err) ||                                  \
+            strstr(keepalive_last_error(), (msg)) == NULL) {                 \
+            printf("    line %d: %s returned %d errno %d (%s), last_error \"%s\";" \
+                   " expected -1 errno %d (%s) and a message containing \"%s\"\n", \
+                   __LINE__, #call, rc_, errno_, strerror(errno_),           \
+                   keepalive_last_error(), (err), strerror(err), (msg));     \
+            test_failed = 1;                                                 \
+        }                                                                    \
+    } while (0)
+
+/* A call that must fail with ENOPROTOOPT or EOPNOTSUPP (a non-TCP socket). */
+#define CHECK_NOT_TCP(call)                                                  \
+    do {                                                                     \
+        errno = 0;                                                           \
+        int rc_ = (call);                                                    \
+        int errno_ = errno;                                                  \
+        if (rc_ != -1 || (errno_ != ENOPROTOOPT && errno_ != EOPNOTSUPP)) {  \
+            printf("    line %d: %s returned %d errno %d (%s); expected -1 with" \
+                   " ENOPROTOOPT or EOPNOTSUPP\n",                           \
+                   __LINE__, #call, rc_, errno_, strerror(errno_));          \
+            test_failed = 1;                                                 \
+        }                                                                    \
+    } while (0)
+
+#define SKIP(why)                                                            \
+    do {                                                                     \
+        skip_reason = (why);                                                 \
+        return;                                                              \
+    } while (0)
+
+static void run(const char *name, void (*test)(void))
+{
+    test_failed = 0;
+    skip_reason = NULL;
+    test();
+    if (test_failed) {
+        failed++;
+        printf("FAIL %s\n", name);
+    } else if (skip_reason) {
+        skipped++;
+        printf("SKIP %s: %s\n", name, skip_reason);
+    } else {
+        passed++;
+        printf("PASS %s\n", name);
+    }
+    fflush(stdout);
+}
+
+/* ---- independent helpers: plain sockets and getsockopt ------------------ */
+
+/* An int socket option read with our own getsockopt; INT_MIN on failure. */
+static int opt(int fd, int level, int name)
+{
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (getsockopt(fd, level, name, &v, &len) != 0)
+        return INT_MIN;
+    return v;
+}
+
+static int ka_on(int fd) { return opt(fd, SOL_SOCKET, SO_KEEPALIVE); }
+static int ka_idle(int fd) { return opt(fd, IPPROTO_TCP, TCP_KEEPIDLE); }
+static int ka_intvl(int fd) { return opt(fd, IPPROTO_TCP, TCP_KEEPINTVL); }
+static int ka_cnt(int fd) { return opt(fd, IPPROTO_TCP, TCP_KEEPCNT); }
+static int user_timeout(int fd) { return opt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT); }
+
+/* An IPv4 TCP socket, bound to 127.0.0.1:0 and listening. */
+static int tcp4_listener(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0) {
+        perror("tcp4_listener");
+        exit(2);
+    }
+    return fd;
+}
+
+/* A plain (unbound) IPv4 TCP socket. */
+static int tcp4(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        perror("socket");
+        exit(2);
+    }
+    return fd;
+}
+
+/* Connects a new IPv4 TCP socket to `listener`; returns it. */
+static int connect_to(int listener)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    int fd = tcp4();
+    if (getsockname(listener, (struct sockaddr *)&a, &len) != 0 ||
+        connect(fd, (struct sockaddr *)&a, len) != 0) {
+        perror("connect_to");
+        exit(2);
+    }
+    return fd;
+}
+
+/* The system defaults, read from /proc ourselves; 0 if unreadable. */
+static int proc_int(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int v = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%d", &v) != 1)
+        v = 0;
+    fclose(f);
+    return v;
+}
+#define PROC_IDLE proc_int("/proc/sys/net/ipv4/tcp_keepalive_time")
+#define PROC_INTVL proc_int("/proc/sys/net/ipv4/tcp_keepalive_intvl")
+#define PROC_CNT proc_int("/proc/sys/net/ipv4/tcp_keepalive_probes")
+
+/* A descriptor number that is certainly not open: one just closed. */
+static int closed_fd(void)
+{
+    int fd = tcp4();
+    close(fd);
+    return fd;
+}
+
+/* A large descriptor number that is not open. */
+static int large_unused_fd(void)
+{
+    int fd = 4000;
+    while (fcntl(fd, F_GETFD) != -1)
+        fd++;
+    return fd;
+}
+
+/* ---- the tests ---------------------------------------------------------- */
+
+static void test_last_error_before_any_failure(void)
+{
+    const char *m = keepalive_last_error();
+    CHECK(m != NULL);
+    CHECK(m != NULL && strcmp(m, "no error") == 0);
+}
+
+static void test_version_format(void)
+{
+    const char *v = keepalive_version();
+    unsigned major, minor, patch;
+    int end = 0;
+    CHECK(v != NULL);
+    if (!v)
+        return;
+    CHECK(sscanf(v, "%u.%u.%u%n", &major, &minor, &patch, &end) == 3);
+    CHECK(end > 0 && v[end] == '\0');             /* nothing after PATCH */
+    CHECK(strcmp(v, EXPECTED_VERSION) == 0);      /* pkg-config --modversion */
+    CHECK(keepalive_version() == v);              /* a static string */
+}
+
+static void test_enable_ipv4(void)
+{
+    int fd = tcp4();
+    CHECK(ka_on(fd) == 0);                        /* off by default */
+    CHECK(keepalive_enable(fd) == 0);
+    CHECK(ka_on(fd) == 1);
+    CHECK(ka_idle(fd) == PROC_IDLE);              /* values untouched */
+    CHECK(ka_intvl(fd) == PROC_INTVL);
+    CHECK(ka_cnt(fd) == PROC_CNT);
+    CHECK(keepalive_enable(fd) == 0);             /* idempotent */
+    CHECK(ka_on(fd) == 1);
+    close(fd);
+}
+
+static void test_disable_keeps_values(void)
+{
+    int fd = tcp4();
+    keepalive_config c = { .idle = 30, .interval = 7, .count = 4 };
+    CHECK(keepalive_set(fd, &c) == 0);
+    CHECK(keepalive_disable(fd) == 0);
+    CHECK(ka_on(fd) == 0);
+    CHECK(ka_idle(fd) == 30 && ka_intvl(fd) == 7 && ka_cnt(fd) == 4);
+    CHECK(keepalive_disable(fd) == 0);            /* idempotent */
+    CHECK(keepalive_enable(fd) == 0);             /* the values apply again */
+    CHECK(ka_on(fd) == 1 && ka_idle(fd) == 30);
+    close(fd);
+}
+
+static void test_set_all_fields(void)
+{
+    int fd = tcp4();
+    keepalive_config c = { .idle = 30, .interval = 7, .count = 4 };
+    CHECK(keepalive_set(fd, &c) == 0);
+    CHECK(ka_on(fd) == 1);
+    CHECK(ka_idle(fd) == 30);
+    CHECK(ka_intvl(fd) == 7);
+    CHECK(ka_cnt(fd) == 4);
+    CHECK(c.idle == 30 && c.interval == 7 && c.count == 4);   /* const input untouched */
+    close(fd);
+}
+
+static void test_set_zero_means_unchanged(void)
+{
+    int fd = tcp4();
+    keepalive_config first = { .idle = 30, .interval = 7, .count = 4 };
+    keepalive_config only_count = { .idle = 0, .interval = 0, .count = 9 };
+    keepalive_config only_idle = { .idle = 45, .interval = 0, .count = 0 };
+    keepalive_config none = { 0, 0, 0 };
+    CHECK(keepalive_set(fd, &first) == 0);
+    CHECK(keepalive_set(fd, &only_count) == 0);
+    CHECK(ka_idle(fd) == 30 && ka_intvl(fd) == 7 && ka_cnt(fd) == 9);
+    CHECK(keepalive_set(fd, &only_idle) == 0);
+    CHECK(ka_idle(fd) == 45 && ka_intvl(fd) == 7 && ka_cnt(fd) == 9);
+    /* All zero: only turns keepalive on, values stay. */
+    CHECK(keepalive_disable(fd) == 0);
+    CHECK(keepalive_set(fd, &none) == 0);
+    CHECK(ka_on(fd) == 1);
+    CHECK(ka_idle(fd) == 45 && ka_intvl(fd) == 7 && ka_cnt(fd) == 9);
+    /* All zero on a fresh socket: the system defaults stay. */
+    int fresh = tcp4();
+    CHECK(keepalive_set(fresh, &none) == 0);
+    CHECK(ka_on(fresh) == 1);
+    CHECK(ka_idle(fresh) == PROC_IDLE && ka_intvl(fresh) == PROC_INTVL &&
+          ka_cnt(fresh) == PROC_CNT);
+    close(fresh);
+    close(fd);
+}
+
+static void test_set_extremes_accepted(void)
+{
+    int fd = tcp4();
+    keepalive_config lo = { .idle = 1, .interval = 1, .count = 1 };
+    keepalive_config hi = { .idle = 32767, .interval = 32767, .count = 127 };
+    CHECK(keepalive_set(fd, &lo) == 0);
+    CHECK(ka_idle(fd) == 1 && ka_intvl(fd) == 1 && ka_cnt(fd) == 1);
+    CHECK(keepalive_set(fd, &hi) == 0);
+    CHECK(ka_idle(fd) == 32767 && ka_intvl(fd) == 32767 && ka_cnt(fd) == 127);
+    close(fd);
+}
+
+/* Every refusal of a value: EINVAL, the core's sentence, and nothing applied
+ * (SO_KEEPALIVE still off, the earlier values still there). */
+static void check_refused(keepalive_config c, const char *msg)
+{
+    int fd = tcp4();
+    keepalive_config before = { .idle = 20, .interval = 5, .count = 3 };
+    CHECK(keepalive_set(fd, &before) == 0);
+    CHECK(keepalive_disable(fd) == 0);
+    CHECK_FAILS(keepalive_set(fd, &c), EINVAL, msg);
+    CHECK(ka_on(fd) == 0);
+    CHECK(ka_idle(fd) == 20 && ka_intvl(fd) == 5 && ka_cnt(fd) == 3);
+    close(fd);
+}
+
+static void test_set_out_of_range(void)
+{
+    check_refused((keepalive_config){ 32768, 0, 0 }, "idle must be 1..32767 seconds, got 32768");
+    check_refused((keepalive_config){ 0, 32768, 0 }, "interval must be 1..32767 seconds, got 32768");
+    check_refused((keepalive_config){ 0, 0, 128 }, "count must be 1..127 probes, got 128");
+    check_refused((keepalive_config){ 40000, 0, 0 }, "idle must be 1..32767 seconds, got 40000");
+    check_refused((keepalive_config){ INT32_MAX, 0, 0 }, "idle must be 1..32767 seconds, got 2147483647");
+    check_refused((keepalive_config){ 0, INT32_MAX, 0 }, "interval must be 1..32767 seconds, got 2147483647");
+    check_refused((keepalive_config){ 0, 0, INT32_MAX }, "count must be 1..127 probes, got 2147483647");
+}
+
+static void test_set_negative(void)
+{
+    check_refused((keepalive_config){ -5, 0, 0 }, "idle must be 1..32767 seconds, got -5");
+    check_refused((keepalive_config){ 0, -1, 0 }, "interval must be 1..32767 seconds, got -1");
+    check_refused((keepalive_config){ 0, 0, -1 }, "count must be 1..127 probes, got -1");
+    check_refused((keepalive_config){ INT32_MIN, 0, 0 }, "idle must be 1..32767 seconds, got -2147483648");
+    check_refused((keepalive_config){ 0, INT32_MIN, 0 }, "interval must be 1..32767 seconds, got -2147483648");
+    check_refused((keepalive_config){ 0, 0, INT32_MIN }, "count must be 1..127 probes, got -2147483648");
+}
+
+static void test_set_all_or_nothing_mixed(void)
+{
+    /* Valid idle and interval with an invalid count: neither is applied. */
+    check_refused((keepalive_config){ 10, 2, 128 }, "count must be 1..127 probes, got 128");
+    check_refused((keepalive_config){ 10, -2, 3 }, "interval must be 1..32767 seconds, got -2");
+}
+
+static void test_null_pointers(void)
+{
+    int fd = tcp4();
+    CHECK_FAILS(keepalive_set(fd, NULL), EINVAL, "config must not be NULL");
+    CHECK(ka_on(fd) == 0);                         /* nothing applied */
+    CHECK_FAILS(keepalive_get(fd, NULL), EINVAL, "must not be NULL");
+    CHECK_FAILS(keepalive_system_defaults(NULL), EINVAL, "must not be NULL");
+    close(fd);
+}
+
+static void test_get_fresh_socket(void)
+{
+    int fd = tcp4();
+    keepalive_settings s;
+    memset(&s, 0xAB, sizeof s);
+    CHECK(keepalive_get(fd, &s) == 0);
+    CHECK(!s.enabled);
+    CHECK(s.idle == PROC_IDLE && s.idle == ka_idle(fd));
+    CHECK(s.interval == PROC_INTVL && s.interval == ka_intvl(fd));
+    CHECK(s.count == PROC_CNT && s.count == ka_cnt(fd));
+    CHECK(s.user_timeout_ms == 0);
+    close(fd);
+}
+
+static void test_get_reads_back(void)
+{
+    int fd = tcp4();
+    keepalive_settings s;
+    /* Set with plain setsockopt, read through the library. */
+    int one = 1, idle = 123, intvl = 17, cnt = 6;
+    unsigned ut = 4321;
+    CHECK(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) == 0);
+    CHECK(setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) == 0);
+    CHECK(setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl) == 0);
+    CHECK(setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt) == 0);
+    CHECK(setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof ut) == 0);
+    CHECK(keepalive_get(fd, &s) == 0);
+    CHECK(s.enabled);
+    CHECK(s.idle == 123 && s.interval == 17 && s.count == 6);
+    CHECK(s.user_timeout_ms == 4321);
+    close(fd);
+}
+
+static void test_user_timeout(void)
+{
+    int fd = tcp4();
+    keepalive_settings s;
+    CHECK(keepalive_set_user_timeout(fd, 5000) == 0);
+    CHECK(user_timeout(fd) == 5000);
+    CHECK(keepalive_get(fd, &s) == 0 && s.user_timeout_ms == 5000);
+    CHECK(keepalive_set_user_timeout(fd, 1) == 0);
+    CHECK(user_timeout(fd) == 1);
+    CHECK(keepalive_set_user_timeout(fd, (uint32_t)INT32_MAX) == 0);
+    CHECK(user_timeout(fd) == INT32_MAX);
+    CHECK(keepalive_get(fd, &s) == 0 && s.user_timeout_ms == (uint32_t)INT32_MAX);
+    CHECK(keepalive_set_user_timeout(fd, 0) == 0);    /* back to the kernel default */
+    CHECK(user_timeout(fd) == 0);
+    CHECK(ka_on(fd) == 0);                            /* does not touch SO_KEEPALIVE */
+    close(fd);
+}
+
+static void test_user_timeout_out_of_range(void)
+{
+    int fd = tcp4();
+    CHECK(keepalive_set_user_timeout(fd, 777) == 0);
+    CHECK_FAILS(keepalive_set_user_timeout(fd, (uint32_t)INT32_MAX + 1u), EINVAL,
+                "user_timeout must be 0..2147483647 milliseconds, got 2147483648");
+    CHECK(user_timeout(fd) == 777);
+    CHECK_FAILS(keepalive_set_user_timeout(fd, UINT32_MAX), EINVAL,
+                "user_timeout must be 0..2147483647 milliseconds, got 4294967295");
+    CHECK(user_timeout(fd) == 777);
+    close(fd);
+}
+
+/* Every descriptor-taking function refuses `fd` with `err`; *out untouched. */
+static void check_bad_fd(int fd, int err, const char *msg)
+{
+    keepalive_config c = { 10, 2, 3 };
+    keepalive_settings s, pattern;
+    memset(&s, 0xAB, sizeof s);
+    memset(&pattern, 0xAB, sizeof pattern);
+    CHECK_FAILS(keepalive_enable(fd), err, msg);
+    CHECK_FAILS(keepalive_disable(fd), err, msg);
+    CHECK_FAILS(keepalive_set(fd, &c), err, msg);
+    CHECK_FAILS(keepalive_get(fd, &s), err, msg);
+    CHECK(memcmp(&s, &pattern, sizeof s) == 0);
+    CHECK_FAILS(keepalive_set_user_timeout(fd, 1000), err, msg);
+}
+
+static void test_bad_descriptors(void)
+{
+    check_bad_fd(-1, EBADF, "Bad file descriptor");
+    check_bad_fd(-2, EBADF, "Bad file descriptor");
+    check_bad_fd(INT32_MIN, EBADF, "Bad file descriptor");
+    check_bad_fd(INT32_MAX, EBADF, "Bad file descriptor");
+    check_bad_fd(large_unused_fd(), EBADF, "Bad file descriptor");
+}
+
+static void test_closed_descriptor(void)
+{
+    check_bad_fd(closed_fd(), EBADF, "Bad file descriptor");
+}
+
+static void test_pipe_is_not_a_socket(void)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    check_bad_fd(p[0], ENOTSOCK, "Socket operation on non-socket");
+    check_bad_fd(p[1], ENOTSOCK, "Socket operation on non-socket");
+    close(p[0]);
+    close(p[1]);
+}
+
+/* A socket that is not TCP: every call refused, SO_KEEPALIVE still off. */
+static void check_not_tcp(int fd)
+{
+    keepalive_config c = { 10, 2, 3 };
+    keepalive_config none = { 0, 0, 0 };
+    keepalive_settings s, pattern;
+    memset(&s, 0xAB, sizeof s);
+    memset(&pattern, 0xAB, sizeof pattern);
+    CHECK(ka_on(fd) == 0);
+    CHECK_NOT_TCP(keepalive_enable(fd));
+    CHECK(ka_on(fd) == 0);
+    CHECK_NOT_TCP(keepalive_set(fd, &c));
+    CHECK(ka_on(fd) == 0);
+    CHECK_NOT_TCP(keepalive_set(fd, &none));
+    CHECK(ka_on(fd) == 0);
+    CHECK_NOT_TCP(keepalive_get(fd, &s));
+    CHECK(memcmp(&s, &pattern, sizeof s) == 0);
+    CHECK_NOT_TCP(keepalive_set_user_timeout(fd, 1000));
+    CHECK_NOT_TCP(keepalive_disable(fd));
+    CHECK(ka_on(fd) == 0);
+    CHECK(strlen(keepalive_last_error()) > 0);
+    /* A refusal must not leave SO_KEEPALIVE on even if it was off by the
+     * kernel's default rather than ours: turn it on by hand and check that
+     * disable refuses without changing it either. */
+    int one = 1;
+    CHECK(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) == 0);
+    CHECK_NOT_TCP(keepalive_disable(fd));
+    CHECK(ka_on(fd) == 1);
+}
+
+static void test_udp_socket(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK(fd >= 0);
+    check_not_tcp(fd);
+    close(fd);
+}
+
+static void test_unix_sockets(void)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    check_not_tcp(sv[0]);
+    close(sv[0]);
+    close(sv[1]);
+    int dg = socket(AF_UNIX, SOCK_DGRAM, 0);
+    CHECK(dg >= 0);
+    check_not_tcp(dg);
+    close(dg);
+}
+
+static void test_ipv6(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0)
+        SKIP("no IPv6 in this kernel (socket(AF_INET6) failed)");
+    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        SKIP("IPv6 loopback ::1 is not configured");
+    }
+    keepalive_config c = { .idle = 61, .interval = 11, .count = 6 };
+    keepalive_settings s;
+    CHECK(keepalive_set(fd, &c) == 0);
+    CHECK(ka_on(fd) == 1 && ka_idle(fd) == 61 && ka_intvl(fd) == 11 && ka_cnt(fd) == 6);
+    CHECK(keepalive_set_user_timeout(fd, 9000) == 0 && user_timeout(fd) == 9000);
+    CHECK(keepalive_get(fd, &s) == 0);
+    CHECK(s.enabled && s.idle == 61 && s.interval == 11 && s.count == 6 &&
+          s.user_timeout_ms == 9000);
+    CHECK(keepalive_disable(fd) == 0 && ka_on(fd) == 0);
+    close(fd);
+}
+
+static void test_inherited_by_accepted_sockets(void)
+{
+    int l = tcp4_listener();
+    keepalive_config c = { .idle = 11, .interval = 3, .count = 5 };
+    keepalive_settings s;
+    CHECK(keepalive_set(l, &c) == 0);
+    CHECK(keepalive_set_user_timeout(l, 1234) == 0);
+    int client = connect_to(l);
+    int conn = accept(l, NULL, NULL);
+    CHECK(conn >= 0);
+    /* Read with our own getsockopt on the accepted socket. */
+    CHECK(ka_on(conn) == 1);
+    CHECK(ka_idle(conn) == 11 && ka_intvl(conn) == 3 && ka_cnt(conn) == 5);
+    CHECK(user_timeout(conn) == 1234);
+    CHECK(keepalive_get(conn, &s) == 0);
+    CHECK(s.enabled && s.idle == 11 && s.interval == 3 && s.count == 5 &&
+          s.user_timeout_ms == 1234);
+    /* The client side was not touched. */
+    CHECK(ka_on(client) == 0);
+    /* A connected socket takes its own settings too. */
+    keepalive_config cc = { .idle = 2, .interval = 1, .count = 2 };
+    CHECK(keepalive_set(client, &cc) == 0);
+    CHECK(ka_on(client) == 1 && ka_idle(client) == 2 && ka_cnt(client) == 2);
+    close(conn);
+    close(client);
+    close(l);
+}
+
+static void test_system_defaults(void)
+{
+    keepalive_config d = { -1, -1, -1 };
+    CHECK(keepalive_system_defaults(&d) == 0);
+    CHECK(d.idle == PROC_IDLE && d.idle > 0);
+    CHECK(d.interval == PROC_INTVL && d.interval > 0);
+    CHECK(d.count == PROC_CNT && d.count > 0);
+    /* and what a new socket starts with */
+    int fd = tcp4();
+    CHECK(ka_idle(fd) == d.idle && ka_intvl(fd) == d.interval && ka_cnt(fd) == d.count);
+    close(fd);
+}
+
+static void test_errno_untouched_on_success(void)
+{
+    int fd = tcp4();
+    keepalive_config c = { 10, 2, 3 }, d;
+    keepalive_settings s;
+    errno = 12345;
+    CHECK(keepalive_enable(fd) == 0 && errno == 12345);
+    CHECK(keepalive_set(fd, &c) == 0 && errno == 12345);
+    CHECK(keepalive_get(fd, &s) == 0 && errno == 12345);
+    CHECK(keepalive_set_user_timeout(fd, 100) == 0 && errno == 12345);
+    CHECK(keepalive_system_defaults(&d) == 0 && errno == 12345);
+    CHECK(keepalive_disable(fd) == 0 && errno == 12345);
+    CHECK(keepalive_version() != NULL && errno == 12345);
+    CHECK(keepalive_last_error() != NULL && errno == 12345);
+    errno = 0;
+    close(fd);
+}
+
+static void test_last_error_lifetime(void)
+{
+    int fd = tcp4();
+    keepalive_config bad = { .idle = 40000 };
+    CHECK(keepalive_set(fd, &bad) == -1);
+    const char *m = keepalive_last_error();
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", m);
+    CHECK(strcmp(copy, "idle must be 1..32767 seconds, got 40000") == 0);
+    /* Successful calls leave it (and the pointer) alone ... */
+    CHECK(keepalive_enable(fd) == 0);
+    CHECK(keepalive_last_error() == m);
+    CHECK(strcmp(m, copy) == 0);
+    /* ... and errno is left for perror, with the sentence beside it. */
+    errno = 0;
+    CHECK(keepalive_set(fd, NULL) == -1);
+    CHECK(errno == EINVAL);
+    CHECK(strcmp(keepalive_last_error(), "config must not be NULL") == 0);
+    close(fd);
+}
+
+/* ---- threads: each reads its own last_error ----------------------------- */
+
+#define NTHREADS 6
+static pthread_barrier_t all_failed;
+
+struct thread_arg {
+    int index;
+    int ok;
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *arg = p;
+    char want[128];
+    int fd = tcp4();
+    int ok = strcmp(keepalive_last_error(), "no error") == 0;   /* fresh thread */
+    if (arg->index == 0) {
+        /* Thread 0 never fails: it must keep seeing "no error". */
+        pthread_barrier_wait(&all_failed);
+        ok = ok && strcmp(keepalive_last_error(), "no error") == 0;
+    } else {
+        keepalive_config c = { .idle = 0, .interval = 0, .count = 1000 + arg->index };
+        snprintf(want, sizeof want, "count must be 1..127 probes, got %d", 1000 + arg->index);
+        ok = ok && keepalive_set(fd, &c) == -1 && errno == EINVAL;
+        /* Every thread has failed before any reads its message. */
+        pthread_barrier_wait(&all_failed);
+        ok = ok && strcmp(keepalive_last_error(), want) == 0;
+    }
+    close(fd);
+    arg->ok = ok;
+    return NULL;
+}
+
+static void test_threads_have_their_own_last_error(void)
+{
+    pthread_t t[NTHREADS];
+    struct thread_arg args[NTHREADS];
+    keepalive_config c = { .idle = -77 };
+    int fd = tcp4();
+    CHECK(keepalive_set(fd, &c) == -1);            /* the main thread's own */
+    CHECK(pthread_barrier_init(&all_failed, NULL, NTHREADS) == 0);
+    for (int i = 0; i < NTHREADS; i++) {
+        args[i] = (struct thread_arg){ .index = i, .ok = 0 };
+        CHECK(pthread_create(&t[i], NULL, thread_main, &args[i]) == 0);
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        CHECK(pthread_join(t[i], NULL) == 0);
+        if (!args[i].ok)
+            printf("    thread %d saw the wrong last_error\n", i);
+        CHECK(args[i].ok);
+    }
+    pthread_barrier_destroy(&all_failed);
+    CHECK(strcmp(keepalive_last_error(), "idle must be 1..32767 seconds, got -77") == 0);
+    close(fd);
+}
+
+int main(void)
+{
+    /* First, before anything can fail on this thread. */
+    run("last_error is \"no error\" before any failure", test_last_error_before_any_failure);
+    run("version is MAJOR.MINOR.PATCH and matches keepalive.pc", test_version_format);
+    run("enable turns SO_KEEPALIVE on, values untouched (IPv4)", test_enable_ipv4);
+    run("disable turns it off and keeps the tuned values", test_disable_keeps_values);
+    run("set applies idle, interval, count and SO_KEEPALIVE", test_set_all_fields);
+    run("set: a zero field leaves the value unchanged", test_set_zero_means_unchanged);
+    run("set: extremes 1, 32767, 127 accepted", test_set_extremes_accepted);
+    run("set: 32768, 128, INT32_MAX refused with EINVAL, nothing applied", test_set_out_of_range);
+    run("set: negative and INT32_MIN refused with EINVAL, nothing applied", test_set_negative);
+    run("set: one bad field among good ones applies nothing", test_set_all_or_nothing_mixed);
+    run("NULL pointers refused with EINVAL", test_null_pointers);
+    run("get on a fresh socket gives the system defaults, off", test_get_fresh_socket);
+    run("get reads back values set with plain setsockopt", test_get_reads_back);
+    run("set_user_timeout 0, 1, 5000, INT32_MAX", test_user_timeout);
+    run("set_user_timeout > INT32_MAX and UINT32_MAX refused", test_user_timeout_out_of_range);
+    run("bad descriptors (-1, -2, INT32_MIN, INT32_MAX, large unused) give EBADF", test_bad_descriptors);
+    run("a closed descriptor gives EBADF", test_closed_descriptor);
+    run("a pipe gives ENOTSOCK", test_pipe_is_not_a_socket);
+    run("UDP refused, SO_KEEPALIVE still off", test_udp_socket);
+    run("Unix stream and datagram refused, SO_KEEPALIVE still off", test_unix_sockets);
+    run("IPv6 TCP", test_ipv6);
+    run("settings on a listener are inherited by accepted sockets", test_inherited_by_accepted_sockets);
+    run("system_defaults matches /proc/sys/net/ipv4/tcp_keepalive_*", test_system_defaults);
+    run("errno untouched on success", test_errno_untouched_on_success);
+    run("last_error stays valid until the next failure", test_last_error_lifetime);
+    run("each thread reads its own last_error", test_threads_have_their_own_last_error);
+
+    if (skipped)
+        printf("(%d skipped)\n", skipped);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
