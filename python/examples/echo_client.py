@@ -66,7 +66,8 @@ async def run(args: argparse.Namespace) -> int:
     try:
         reader, writer = await asyncio.open_connection(host, port)
     except OSError as e:
-        print(f"{stamp()} connect failed: {e.strerror or e}", flush=True)
+        reason = os.strerror(e.errno) if e.errno else str(e)
+        print(f"{stamp()} connect failed: {reason}", flush=True)
         return 1
     sock = writer.get_extra_info("socket")
     try:

@@ -60,6 +60,7 @@ class Server:
 
     def __init__(self) -> None:
         self.writers: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
         self.stopping = False
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -69,6 +70,9 @@ class Server:
         started = time.monotonic()
         print(f"{stamp()} client {name} connected", flush=True)
         self.writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
         reason = "closed by peer"
         try:
             while data := await reader.read(4096):
@@ -81,6 +85,8 @@ class Server:
             if self.stopping:
                 reason = "server shutting down"
             self.writers.discard(writer)
+            if task is not None:
+                self.tasks.discard(task)
             writer.close()
         print(
             f"{stamp()} client {name} lost: {reason} "
@@ -119,6 +125,8 @@ async def main(args: argparse.Namespace) -> int:
     server.close()
     for writer in list(clients.writers):
         writer.close()
+    # Let each handler see its connection end and print its line.
+    await asyncio.gather(*clients.tasks, return_exceptions=True)
     await server.wait_closed()
     print(f"{stamp()} stopped", flush=True)
     return 0
