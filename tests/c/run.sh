@@ -133,5 +133,18 @@ check "C++17 test builds (header in extern \"C\", -Wall -Wextra -Werror -pedanti
     $(mpc --libs) -Wl,-rpath,"$moved/lib"
 [[ -x $OUT/test_cxx ]] && run_suite "C++ tests, ASan+UBSan" "$OUT/test_cxx"
 
+# 5. The usage example of docs/c.md compiles (C11, pedantic) and prints what
+# the document says it prints.
+docs_example() {
+    local doc=$TOP/docs/c.md
+    awk '/^```c$/{on=1;next} /^```$/{if(on)exit} on' "$doc" >"$OUT/keepalive_demo.c"
+    awk '/^```console$/{on=1;next} /^```$/{on=0} on && !/^\$ /' "$doc" >"$OUT/demo.expected"
+    "$CC" "${CFLAGS[@]}" "$OUT/keepalive_demo.c" -o "$OUT/keepalive_demo" \
+        $(pc --cflags --libs) -Wl,-rpath,"$BUILD/lib"
+    "$OUT/keepalive_demo" >"$OUT/demo.out"
+    diff "$OUT/demo.expected" "$OUT/demo.out"
+}
+check "docs/c.md's example builds and prints what the document shows" docs_example
+
 echo "== C library: $passed passed, $failed failed"
 ((failed == 0))
