@@ -90,6 +90,23 @@ pc_points_at() {
 check "keepalive.pc gives -I/-L/-lkeepalive under build/, and Libs.private" \
     pc_points_at "$BUILD/lib/pkgconfig" "$BUILD"
 
+# Libs.private is written down in mk/c.mk; check it against what this
+# toolchain says a Rust staticlib needs (the FFI crate links no native library
+# of its own, so a one-line staticlib gives the same list, in 0.1 s instead of
+# a rebuild of the crate).
+libs_private_is_the_toolchains() {
+    local probe=$OUT/nsl want got
+    mkdir -p "$probe"
+    echo 'pub fn f() {}' >"$probe/nsl.rs"
+    want=$("${RUSTC:-rustc}" --edition 2021 --crate-type staticlib --print native-static-libs \
+        "$probe/nsl.rs" -o "$probe/libnsl.a" 2>&1 | sed -n 's/.*native-static-libs: //p')
+    got=$(sed -n 's/^Libs.private: //p' "$BUILD/lib/pkgconfig/keepalive.pc")
+    echo "rustc native-static-libs: $want"
+    echo "keepalive.pc Libs.private: $got"
+    [[ -n $want && $want == "$got" ]]
+}
+check "Libs.private is what rustc says a staticlib needs" libs_private_is_the_toolchains
+
 version=$(pc --modversion)
 build_test() { # build_test OUTPUT LINK-ARGS...
     local out=$1
