@@ -156,10 +156,11 @@ docs_example() {
     local doc=$TOP/docs/c.md
     awk '/^```c$/{on=1;next} /^```$/{if(on)exit} on' "$doc" >"$OUT/keepalive_demo.c"
     awk '/^```console$/{on=1;next} /^```$/{on=0} on && !/^\$ /' "$doc" >"$OUT/demo.expected"
+    # (errexit does not apply inside `check`, hence the &&)
     "$CC" "${CFLAGS[@]}" "$OUT/keepalive_demo.c" -o "$OUT/keepalive_demo" \
-        $(pc --cflags --libs) -Wl,-rpath,"$BUILD/lib"
-    "$OUT/keepalive_demo" >"$OUT/demo.out"
-    diff "$OUT/demo.expected" "$OUT/demo.out"
+        $(pc --cflags --libs) -Wl,-rpath,"$BUILD/lib" &&
+        "$OUT/keepalive_demo" >"$OUT/demo.out" &&
+        diff "$OUT/demo.expected" "$OUT/demo.out"
 }
 check "docs/c.md's example builds and prints what the document shows" docs_example
 
