@@ -39,6 +39,8 @@ build-py: build-rust $(PY_VENV)/.ready
 	fi; echo "== wheel: $${wheels[0]#$(TOP)/}"
 
 test-py: build-py
+	@# As root, the vanished-client test runs in a network namespace with an nftables rule.
+	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) nft=nftables unshare=util-linux ip=iproute2; fi
 	rm -rf $(PY_TEST_VENV)
 	$(call py_make_venv,$(PY_TEST_VENV))
 	$(PY_TEST_VENV)/bin/python -m pip install -q $(PY_WHEELS)/libkeepalive-*.whl pytest mypy

@@ -6,8 +6,10 @@ timeout only keeps a broken program from hanging the suite.
 
 from __future__ import annotations
 
+import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -160,3 +162,32 @@ def test_client_connection_refused() -> None:
         p = Program(str(EXAMPLES / "echo_client.py"), f"127.0.0.1:{port}")
         p.expect(r"connect failed: Connection refused$")
         assert p.wait() == 1
+
+
+def netns_missing() -> str | None:
+    """Why the vanished-client test cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (a network namespace and an nftables rule)"
+    for tool in ("unshare", "nft", "ip"):
+        if shutil.which(tool) is None:
+            return f"needs {tool} (make test-py installs it when run as root)"
+    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"`unshare --net` does not work here: {probe.stderr.strip()}"
+    return None
+
+
+def test_server_detects_a_vanished_client() -> None:
+    why = netns_missing()
+    if why:
+        pytest.skip(why)
+    helper = Path(__file__).resolve().parent / "dead_client_netns.py"
+    run = subprocess.run(
+        ["unshare", "--net", "--", sys.executable, str(helper), str(EXAMPLES)],
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+    )
+    print(run.stdout)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.search(r"lost: Connection timed out after \d+\.\d s connected$", run.stdout, re.M)
