@@ -19,7 +19,7 @@ class _HasFileno(Protocol):
 
 #: What every function accepts: a ``socket.socket``, an ``int`` descriptor,
 #: or any object with ``fileno()`` (asyncio's and trio's sockets).
-SocketLike = Union[int, _HasFileno]
+_SocketLike = Union[int, _HasFileno]
 
 @final
 class Settings:
@@ -45,7 +45,7 @@ class Settings:
     def __hash__(self) -> int: ...
 
 def enable(
-    sock: SocketLike,
+    sock: _SocketLike,
     *,
     idle: int | None = None,
     interval: int | None = None,
@@ -63,13 +63,13 @@ def enable(
     kernel refuses; then nothing has changed.
     """
 
-def disable(sock: SocketLike) -> None:
+def disable(sock: _SocketLike) -> None:
     """Turn keepalive off (``SO_KEEPALIVE`` = 0); the tuned values stay."""
 
-def get(sock: SocketLike) -> Settings:
+def get(sock: _SocketLike) -> Settings:
     """Read the socket's keepalive state back from the kernel."""
 
-def set_user_timeout(sock: SocketLike, ms: int) -> None:
+def set_user_timeout(sock: _SocketLike, ms: int) -> None:
     """Set ``TCP_USER_TIMEOUT``: how long sent data may stay unacknowledged
     before the connection is dropped, in milliseconds 0..2147483647; 0
     restores the kernel's default."""
