@@ -26,6 +26,15 @@ test-e2e: build-examples
 	$(APT_ENSURE) python3=python3
 	@# Root runs the namespace scenarios: they capture with tcpdump and cut with nft.
 	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) tcpdump=tcpdump nft=nftables; fi
+	@# As users build them: against a copy of the prefix elsewhere, found by
+	@# PKG_CONFIG_PATH, running with that copy's library.
+	rm -rf $(E2E_OUT)/prefix && mkdir -p $(E2E_OUT)/prefix
+	cp -a $(BUILD)/lib $(BUILD)/include $(E2E_OUT)/prefix/
+	$(MAKE) --no-print-directory -C $(TOP)/c-examples O=$(E2E_OUT)/prefix/bin \
+		PKG_CONFIG_PATH=$(E2E_OUT)/prefix/lib/pkgconfig
+	ldd $(E2E_OUT)/prefix/bin/tcp_keepalive_client | grep -F "$(E2E_OUT)/prefix/lib/libkeepalive.so.0"
+	status=0; $(E2E_OUT)/prefix/bin/tcp_keepalive_server -c 0 0 2>/dev/null || status=$$?; \
+		[[ $$status == 2 ]] || { echo "usage exit status $$status, expected 2" >&2; exit 1; }
 	$(EXAMPLES_MAKE) O=$(E2E_OUT) CFLAGS="$(SANITIZE)"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		python3 $(TOP)/tests/e2e/run.py --bin $(E2E_OUT) test_programs
