@@ -387,13 +387,13 @@ static void accept_clients(struct server *srv)
         len = sizeof ss;
         fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd == -1) {
-            if (errno == EMFILE || errno == ENFILE)
+            int err = errno;
+            if (err == ECONNABORTED || err == EINTR)
+                continue; /* that client gave up already, or a signal came: go on */
+            if (err == EMFILE || err == ENFILE)
                 refuse_one(srv);
-            else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                     errno != ECONNABORTED)
-                fprintf(stderr, "%s: accept: %s\n", progname, strerror(errno));
-            if (errno == ECONNABORTED || errno == EINTR)
-                continue;
+            else if (err != EAGAIN && err != EWOULDBLOCK)
+                fprintf(stderr, "%s: accept: %s\n", progname, strerror(err));
             return;
         }
         cl = calloc(1, sizeof *cl);
@@ -405,7 +405,14 @@ static void accept_clients(struct server *srv)
         cl->fd = fd;
         format_peer(&ss, cl->peer, sizeof cl->peer);
         clock_gettime(CLOCK_MONOTONIC, &cl->since);
-        if (keepalive_set(fd, &srv->config) == -1 || watch(srv, EPOLL_CTL_ADD, fd, EPOLLIN, cl) == -1) {
+        if (keepalive_set(fd, &srv->config) == -1) {
+            fprintf(stderr, "%s: client %s refused: %s\n", progname, cl->peer,
+                    keepalive_last_error());
+            close(fd);
+            free(cl);
+            continue;
+        }
+        if (watch(srv, EPOLL_CTL_ADD, fd, EPOLLIN, cl) == -1) {
             fprintf(stderr, "%s: client %s refused: %s\n", progname, cl->peer, strerror(errno));
             close(fd);
             free(cl);

@@ -59,7 +59,7 @@ class Proc:
     is called with (name, line) from the reading thread as each line arrives.
     """
 
-    def __init__(self, name, argv, echo=None, stderr_separately=False):
+    def __init__(self, name, argv, echo=None, stderr_separately=False, **popen_kwargs):
         self.name = name
         self.argv = argv
         self.lines = []  # (monotonic time, line), in order
@@ -71,6 +71,7 @@ class Proc:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE if stderr_separately else subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C reaches us, and we clean up
+            **popen_kwargs,
         )
         self.stderr_lines = queue.Queue()
         self._reader = threading.Thread(target=self._read, args=(self.popen.stdout, self._queue),

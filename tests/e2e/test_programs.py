@@ -221,6 +221,42 @@ class ServerTest(unittest.TestCase):
             srv.stop()
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
+    def test_out_of_descriptors_refuses_extra_clients_and_goes_on(self):
+        """At the descriptor limit, extra clients are accepted and closed, not left spinning."""
+        limit = 48
+
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+        srv = Proc("server", [program(SERVER), "0"], preexec_fn=low_limit)
+        try:
+            m, _ = srv.expect(r"^listening on port (\d+)$")
+            port = int(m.group(1))
+            socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(limit + 10)]
+            srv.expect(r"out of file descriptors: refused a client")
+            served = refused = 0
+            for s in socks:
+                s.settimeout(10)
+                try:
+                    s.sendall(b"z")
+                    got = s.recv(1)
+                except ConnectionResetError:
+                    got = b""
+                served += got == b"z"
+                refused += got == b""
+            report(f"descriptor limit {limit}: {served} clients served, {refused} refused")
+            self.assertGreater(served, 0)
+            self.assertGreater(refused, 0)
+            for s in socks:
+                s.close()
+            srv.expect(r"\(0 connected\)")
+            late = socket.create_connection(("127.0.0.1", port))
+            late.sendall(b"again")
+            self.assertEqual(late.recv(10), b"again")
+            late.close()
+        finally:
+            srv.stop()
+
     def test_sigterm_closes_every_connection_and_exits_0(self):
         srv, port = start_server()
         try:
