@@ -6,7 +6,6 @@ these tests also prove the programs are line-buffered (a block-buffered
 program would hang here until the safety timeout).
 """
 
-import os
 import re
 import resource
 import signal
