@@ -259,15 +259,20 @@ class Lab:
         Returns how it was done, for the log.
         """
         ns = self.ns[role]
+        why_not = "nft is not installed"
         if shutil.which("nft"):
-            sh("ip", "netns", "exec", ns, "nft",
-               "add table inet katcut; "
-               "add chain inet katcut in { type filter hook input priority -300; policy drop; }; "
-               "add chain inet katcut out { type filter hook output priority -300; policy drop; }")
-            return "nftables drops every packet in and out"
+            done = subprocess.run(
+                ["ip", "netns", "exec", ns, "nft",
+                 "add table inet katcut; "
+                 "add chain inet katcut in { type filter hook input priority -300; policy drop; }; "
+                 "add chain inet katcut out { type filter hook output priority -300; policy drop; }"],
+                capture_output=True, text=True)
+            if done.returncode == 0:
+                return "nftables drops every packet in and out"
+            why_not = f"nft failed: {done.stderr.strip()}"
         peer = self.ip["server" if role == "client" else "client"]
         sh("ip", "-n", ns, "route", "add", "blackhole", f"{peer}/32")
-        return f"blackhole route to {peer}: nothing goes out"
+        return f"blackhole route to {peer}: nothing goes out ({why_not})"
 
     def crash_and_reboot_server(self, server):
         """The server's host dies without a packet and comes back without the
