@@ -16,6 +16,7 @@
  *
  * Exit status: 0 when a result line was printed, 1 on failure, 2 on bad usage.
  */
+#define _DEFAULT_SOURCE /* struct tcp_info */
 #define _POSIX_C_SOURCE 200809L
 
 #include <arpa/inet.h>

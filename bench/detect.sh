@@ -47,7 +47,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; netns_down; rm -rf "$tmp"' EXIT
 
 mkfifo "$tmp/serve"
 in_srv "$detect" serve 5050 >"$tmp/serve" &
-exec {srv}<"$tmp/serve"
+exec {srv}<>"$tmp/serve" # read-write: opening never blocks
 read -r -t 30 line <&$srv || { log "the detect server did not start"; exit 1; }
 log "detect: server $line in $NS_SRV; starting ${#settings[@]} settings x $repeats probes"
 
@@ -57,7 +57,7 @@ for s in "${settings[@]}"; do
         i=${#fds[@]}
         mkfifo "$tmp/p$i"
         in_cli "$detect" probe "$SRV_IP" 5050 $s >"$tmp/p$i" &
-        exec {fd}<"$tmp/p$i"
+        exec {fd}<>"$tmp/p$i"
         fds+=("$fd") names+=("$s")
     done
 done

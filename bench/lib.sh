@@ -5,6 +5,8 @@
 #   part <TAB> figure <TAB> measured <TAB> target <TAB> PASS|MISS|SKIP
 # bench/table.sh prints every part's rows as one table.
 
+shopt -s inherit_errexit # a failure inside $(...) fails the script too
+
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 BUILD=${BUILD:-$TOP/build}
 BENCH_OUT=${BENCH_OUT:-$TOP/bench/out}
@@ -49,7 +51,8 @@ bench_cc() {
         read -ra flags <<<"$(env "$pc" pkg-config --cflags --libs "$pkg")"
         flags+=("-Wl,-rpath,$BUILD/lib")
     fi
-    ${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror -o "$out" "$TOP/bench/$name.c" "${flags[@]}" >&2
+    ${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror -o "$out" "$TOP/bench/$name.c" "${flags[@]}" >&2 ||
+        return 1
     echo "$out"
 }
 

@@ -13,9 +13,20 @@ CLI_IP=192.0.2.2
 NS_SRV=kab-srv-$$
 NS_CLI=kab-cli-$$
 
+# Ends what still runs in the two namespaces (only this script's processes
+# are there), then removes them.
 netns_down() {
-    ip netns del "$NS_SRV" 2>/dev/null || true
-    ip netns del "$NS_CLI" 2>/dev/null || true
+    local ns pids
+    for ns in "$NS_SRV" "$NS_CLI"; do
+        pids=$(ip netns pids "$ns" 2>/dev/null || true)
+        if [[ -n $pids ]]; then
+            kill $pids 2>/dev/null || true
+            for p in $pids; do
+                while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+            done
+        fi
+        ip netns del "$ns" 2>/dev/null || true
+    done
 }
 
 netns_up() {

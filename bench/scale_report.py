@@ -41,6 +41,8 @@ def main():
     ap.add_argument("--server-log", required=True)
     ap.add_argument("--acks", required=True)
     ap.add_argument("--capture-stats", required=True)
+    ap.add_argument("--tx-dropped", type=int, required=True, help="server veth's tx_dropped")
+    ap.add_argument("--backlog", type=int, required=True, help="net.core.netdev_max_backlog")
     a = ap.parse_args()
 
     last_ack = {}
@@ -78,6 +80,9 @@ def main():
         measured += " + " + ", ".join(f"{v} {k}" for k, v in sorted(other.items()))
     row("Scale: losses reported", measured, f"{a.n} of {a.n}",
         "PASS" if timed_out == a.n and not other else "MISS")
+
+    row("Scale: probes refused locally (veth tx_dropped)",
+        f"{a.tx_dropped} (netdev_max_backlog {a.backlog})", "-", "-")
 
     late = sorted(t - (last_ack[p] + a.deadline) for p, t in reports.items() if p in last_ack)
     if not late:
