@@ -14,7 +14,7 @@ if [[ ! -e $BUILD/lib/libkeepalive.so || ! -e $BUILD/lib/pkgconfig/keepalive.pc 
     done
     exit 0
 fi
-bin=$(bench_cc c_overhead keepalive)
+bin=$(bench_cc c_overhead keepalive rawloop.c)
 log "c: $bin (-O2, linked shared against $BUILD/lib)"
 "$bin" "$@" >"$BENCH_OUT/c.raw"
 bench_rows_from "$BENCH_OUT/c.raw"

@@ -7,6 +7,8 @@
  *   keepalive_get(fd, &s)          vs  getsockopt SO_KEEPALIVE, TCP_KEEPIDLE,
  *                                      TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT
  *
+ * The raw side is rawloop.c, shared with the Python benchmark.
+ *
  * Usage: c_overhead [ROUNDS [BATCH]]   (defaults 201 rounds of 1000 calls)
  *
  * Each round times one batch of library calls and one batch of raw calls
@@ -33,6 +35,8 @@
 #include <unistd.h>
 
 #include <keepalive.h>
+
+#include "rawloop.h"
 
 #define TARGET 1.05
 
@@ -97,23 +101,11 @@ static void lib_set(int fd, int n)
             die("keepalive_set");
 }
 
-/* The raw path keepalive_set stands for, checked the way real code checks. */
+/* The raw path keepalive_set stands for (rawloop.c), checked as real code checks. */
 static void raw_set(int fd, int n)
 {
-    for (int i = 0; i < n; i++) {
-        int v = 30;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof v) != 0)
-            die("TCP_KEEPIDLE");
-        v = 7;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof v) != 0)
-            die("TCP_KEEPINTVL");
-        v = 4;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof v) != 0)
-            die("TCP_KEEPCNT");
-        v = 1;
-        if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof v) != 0)
-            die("SO_KEEPALIVE");
-    }
+    if (rawloop_set(fd, n) != 0)
+        die("raw setsockopt");
 }
 
 /* The library path: n calls of keepalive_get. */
@@ -129,31 +121,11 @@ static void lib_get(int fd, int n)
     sink = acc;
 }
 
-/* The five raw reads keepalive_get stands for. */
+/* The five raw reads keepalive_get stands for (rawloop.c). */
 static void raw_get(int fd, int n)
 {
-    int64_t acc = 0;
-    for (int i = 0; i < n; i++) {
-        int v[5];
-        socklen_t len;
-        len = sizeof v[0];
-        if (getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v[0], &len) != 0)
-            die("SO_KEEPALIVE");
-        len = sizeof v[1];
-        if (getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v[1], &len) != 0)
-            die("TCP_KEEPIDLE");
-        len = sizeof v[2];
-        if (getsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v[2], &len) != 0)
-            die("TCP_KEEPINTVL");
-        len = sizeof v[3];
-        if (getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v[3], &len) != 0)
-            die("TCP_KEEPCNT");
-        len = sizeof v[4];
-        if (getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v[4], &len) != 0)
-            die("TCP_USER_TIMEOUT");
-        acc += v[0] + v[1] + v[2] + v[3] + v[4];
-    }
-    sink = acc;
+    if (rawloop_get(fd, n) != 0)
+        die("raw getsockopt");
 }
 
 static int cmp_double(const void *a, const void *b)

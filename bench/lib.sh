@@ -40,18 +40,31 @@ bench_rows_from() {
     done <"$1"
 }
 
-# bench_cc NAME [PKG]: compiles bench/NAME.c (-O2, warnings as errors) into
-# $BENCH_OUT/bin/NAME and prints that path; with PKG, links it the way users
-# do, through pkg-config against the staged build/ (shared, rpath to it).
+# bench_cc NAME [PKG [SOURCE...]]: compiles bench/NAME.c (and the other
+# bench/SOURCEs; -O2, warnings as errors) into $BENCH_OUT/bin/NAME and prints
+# that path; with a PKG, links it the way users do, through pkg-config against
+# the staged build/ (shared, rpath to it).
 bench_cc() {
-    local name=$1 pkg=${2:-} flags=() out=$BENCH_OUT/bin/$1
+    local name=$1 pkg=${2:-} flags=() srcs=("$TOP/bench/$1.c") out=$BENCH_OUT/bin/$1
+    shift $(($# < 2 ? $# : 2))
+    for s in "$@"; do srcs+=("$TOP/bench/$s"); done
     mkdir -p "$BENCH_OUT/bin"
     if [[ -n $pkg ]]; then
         local pc="PKG_CONFIG_PATH=$BUILD/lib/pkgconfig"
         read -ra flags <<<"$(env "$pc" pkg-config --cflags --libs "$pkg")"
         flags+=("-Wl,-rpath,$BUILD/lib")
     fi
-    ${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror -o "$out" "$TOP/bench/$name.c" "${flags[@]}" >&2 ||
+    ${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror -o "$out" "${srcs[@]}" "${flags[@]}" >&2 ||
+        return 1
+    echo "$out"
+}
+
+# bench_so NAME: compiles bench/NAME.c into the shared object
+# $BENCH_OUT/bin/NAME.so (for ctypes) and prints that path.
+bench_so() {
+    local out=$BENCH_OUT/bin/$1.so
+    mkdir -p "$BENCH_OUT/bin"
+    ${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror -shared -fPIC -o "$out" "$TOP/bench/$1.c" >&2 ||
         return 1
     echo "$out"
 }

@@ -20,5 +20,6 @@ venv=$BENCH_OUT/venv
 [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheel"
 log "py: $(basename "$wheel") in $venv"
-"$venv/bin/python" "$TOP/bench/py_overhead.py" "$@" >"$BENCH_OUT/py.raw"
+rawloop=$(bench_so rawloop)
+"$venv/bin/python" "$TOP/bench/py_overhead.py" "$rawloop" "$@" >"$BENCH_OUT/py.raw"
 bench_rows_from "$BENCH_OUT/py.raw"

@@ -6,7 +6,10 @@
         vs  sock.getsockopt x 5 (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
                                  TCP_USER_TIMEOUT)
 
-Usage: python py_overhead.py [ROUNDS [BATCH]]   (defaults 41 rounds of 3000 calls)
+Usage: python py_overhead.py RAWLOOP_SO [ROUNDS [BATCH]]   (defaults 41 rounds of 3000 calls)
+
+RAWLOOP_SO is bench/rawloop.c built as a shared object: its C loops of the
+same syscalls, one ctypes call per batch, give the syscall floor for context.
 
 Both sides run on the same connected loopback socket. Each round times one
 batch of each (time.perf_counter_ns around the batch), alternating which goes
@@ -18,6 +21,8 @@ Prints progress on stderr and one line per figure on stdout:
     ROW <TAB> figure <TAB> measured <TAB> target <TAB> PASS|MISS
 """
 
+import ctypes
+import os
 import socket
 import statistics
 import sys
@@ -88,44 +93,88 @@ def check_real(sock):
         sys.exit(f"py_overhead: after keepalive.enable the socket holds {got}, want (1, 30, 7, 4)")
 
 
-def compare(figure, lib, raw, sock, rounds, batch, target):
-    lib(sock, batch)  # warm up
-    raw(sock, batch)
-    ratios, lib_ns, raw_ns = [], [], []
+def compare(figure, contenders, sock, rounds, batch, target):
+    """Times the contenders interleaved, in a rotating order, `rounds` times.
+
+    contenders: (label, function) pairs; the first is the library call of the
+    figure, the second the plain Python baseline, any others are shown for
+    context, each as its median per-round ratio to the baseline.
+    """
+    for _, f in contenders:  # warm up
+        f(sock, batch)
     clock = time.perf_counter_ns
+    took = {label: [] for label, _ in contenders}
     for r in range(rounds):
-        order = (lib, raw) if r % 2 == 0 else (raw, lib)
-        took = {}
-        for f in order:
+        k = r % len(contenders)
+        for label, f in contenders[k:] + contenders[:k]:
             t0 = clock()
             f(sock, batch)
-            took[f] = clock() - t0
-        lib_ns.append(took[lib] / batch)
-        raw_ns.append(took[raw] / batch)
-        ratios.append(took[lib] / took[raw])
+            took[label].append(clock() - t0)
         if (r + 1) % 10 == 0 or r + 1 == rounds:
             print(f"   {figure}: round {r + 1}/{rounds}", file=sys.stderr, flush=True)
-    m = statistics.median(ratios)
-    measured = f"{m:.3f}x ({statistics.median(lib_ns):.0f} vs {statistics.median(raw_ns):.0f} ns)"
-    print(f"ROW\t{figure}\t{measured}\t<= {target:.2f}x\t{'PASS' if m <= target else 'MISS'}", flush=True)
+    base = took[contenders[1][0]]
+    for i, (label, _) in enumerate(contenders):
+        if i == 1:
+            continue
+        m = statistics.median(t / b for t, b in zip(took[label], base))
+        ns = statistics.median(took[label]) / batch
+        measured = f"{m:.3f}x ({ns:.0f} vs {statistics.median(base) / batch:.0f} ns)"
+        if i == 0:
+            verdict = "PASS" if m <= target else "MISS"
+            print(f"ROW\t{figure}\t{measured}\t<= {target:.2f}x\t{verdict}", flush=True)
+        else:
+            print(f"ROW\t  ({label})\t{measured}\t-\t-", flush=True)
+
+
+def rawloop(path):
+    """The C loops of bench/rawloop.c through ctypes: one call per batch, so
+    they time the syscalls alone (the floor no Python call can go under)."""
+    lib = ctypes.CDLL(path, use_errno=True)
+
+    def check(rc, *_):
+        if rc != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+    def c_set(sock, n):
+        check(lib.rawloop_set(sock.fileno(), n))
+
+    def c_get(sock, n):
+        check(lib.rawloop_get(sock.fileno(), n))
+
+    return c_set, c_get
+
+
+def fd_of(f):
+    """f called with the socket's int descriptor instead of the socket."""
+    return lambda sock, n: f(sock.fileno(), n)
 
 
 def main():
     try:
-        args = [int(a) for a in sys.argv[1:]]
+        rawloop_path = sys.argv[1]
+        args = [int(a) for a in sys.argv[2:]]
         if len(args) > 2 or any(a < 1 for a in args):
             raise ValueError
-    except ValueError:
-        sys.exit("usage: py_overhead.py [ROUNDS [BATCH]]")
+    except (ValueError, IndexError):
+        sys.exit("usage: py_overhead.py RAWLOOP_SO [ROUNDS [BATCH]]")
     rounds = args[0] if args else 41
     batch = args[1] if len(args) > 1 else 3000
     sock, peer = connected_pair()
     check_real(sock)
     print(f"   keepalive {keepalive.__version__} on Python {sys.version.split()[0]}: "
           f"{rounds} rounds of {batch} calls, interleaved", file=sys.stderr, flush=True)
-    compare("Python enable vs 4 setsockopt", lib_enable, raw_enable, sock, rounds, batch,
-            TARGETS["enable"])
-    compare("Python get vs 5 getsockopt", lib_get, raw_get, sock, rounds, batch, TARGETS["get"])
+    c_set, c_get = rawloop(rawloop_path)
+    compare("Python enable vs 4 setsockopt",
+            [("enable(sock, ...)", lib_enable), ("4 x sock.setsockopt", raw_enable),
+             ("enable(fd, ...): an int descriptor", fd_of(lib_enable)),
+             ("syscall floor: the 4 setsockopt in a C loop", c_set)],
+            sock, rounds, batch, TARGETS["enable"])
+    compare("Python get vs 5 getsockopt",
+            [("get(sock)", lib_get), ("5 x sock.getsockopt", raw_get),
+             ("get(fd): an int descriptor", fd_of(lib_get)),
+             ("syscall floor: the 5 getsockopt in a C loop", c_get)],
+            sock, rounds, batch, TARGETS["get"])
     sock.close()
     peer.close()
 
