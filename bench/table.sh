@@ -11,10 +11,13 @@ parts=(c py preload detect scale)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 machine="$(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r)"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
+if [[ -s $BENCH_OUT/load-before ]]; then # written by make bench as it starts
+    load="$(cat "$BENCH_OUT/load-before") before the run, $load after"
+fi
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 {
-    echo "Run of $when on $machine; load average before the table: $load."
+    echo "Run of $when on $machine; load average $load."
     echo
     echo "| figure | measured | target | verdict |"
     echo "|---|---|---|---|"

@@ -23,7 +23,8 @@ BENCH_ENV := TOP=$(TOP) BUILD=$(BUILD) APT_ENSURE=$(APT_ENSURE) CC=$(CC)
 # One after the other even under -j: benchmarks must not share the CPUs.
 bench-all: $(call bench_has,build-c) $(call bench_has,build-py) \
            $(call bench_has,build-preload) $(call bench_has,build-examples)
-	@echo "== bench: C cost vs raw syscalls"
+	@mkdir -p bench/out && cut -d' ' -f1-3 /proc/loadavg >bench/out/load-before
+	@echo "== bench: C cost vs raw syscalls (load average $$(cat bench/out/load-before))"
 	$(BENCH_ENV) bench/c.sh
 	@echo "== bench: Python cost vs plain socket calls"
 	$(BENCH_ENV) bench/py.sh
@@ -33,7 +34,7 @@ bench-all: $(call bench_has,build-c) $(call bench_has,build-py) \
 	$(BENCH_ENV) bench/detect.sh
 	@echo "== bench: 10,000 clients (namespaces)"
 	$(BENCH_ENV) bench/scale.sh
-	@$(BENCH_ENV) bench/table.sh
+	@$(BENCH_ENV) bench/table.sh && rm -f bench/out/load-before
 
 bench-c: $(call bench_has,build-c)
 	$(BENCH_ENV) bench/c.sh
