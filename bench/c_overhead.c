@@ -218,24 +218,28 @@ static void check_real(int fd)
     }
 }
 
-/* Parses a positive int argument or exits 2. */
+static void usage(void)
+{
+    fprintf(stderr, "usage: c_overhead [ROUNDS [BATCH]]\n");
+    exit(2);
+}
+
+/* Parses a positive int argument or exits 2 with the usage message. */
 static int arg(const char *s)
 {
     char *end;
     long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 1 || v > 10000000) {
-        fprintf(stderr, "usage: c_overhead [ROUNDS [BATCH]]\n");
-        exit(2);
-    }
+    if (*s == '\0' || *end != '\0' || v < 1 || v > 10000000)
+        usage();
     return (int)v;
 }
 
 int main(int argc, char **argv)
 {
+    if (argc > 3)
+        usage();
     int rounds = argc > 1 ? arg(argv[1]) : 201;
     int batch = argc > 2 ? arg(argv[2]) : 1000;
-    if (argc > 3)
-        arg("");
     int peer;
     int fd = connected_socket(&peer);
     check_real(fd);

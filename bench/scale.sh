@@ -39,7 +39,16 @@ clients=$(bench_cc scale_clients)
 netns_up
 tmp=$(mktemp -d)
 trap_backlog=
-trap 'eval "$trap_backlog"; kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; netns_down; [[ -n ${BENCH_KEEP:-} ]] && log "kept $tmp" || rm -rf "$tmp"' EXIT
+# On exit: the backlog as it was, this script's processes ended, the
+# namespaces gone, and the capture and log removed unless BENCH_KEEP is set.
+cleanup() {
+    eval "$trap_backlog"
+    kill $(jobs -p) 2>/dev/null || true
+    wait 2>/dev/null || true
+    netns_down
+    if [[ -n ${BENCH_KEEP:-} ]]; then log "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
 
 # Room for 10,000 connections on each side.
 in_srv sysctl -qw net.core.somaxconn=16384 net.ipv4.tcp_max_syn_backlog=16384

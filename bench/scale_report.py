@@ -16,7 +16,8 @@ import math
 import re
 import sys
 
-LOST = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\] client (\S+):(\d+) lost after [\d.]+ s: (.*?) \(\d+ connected\)$")
+LOST = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\] "
+                  r"client (\S+):(\d+) lost after [\d.]+ s: (.*?) \(\d+ connected\)$")
 PACKET = re.compile(r"^(\d+\.\d+) IP (\S+)\.(\d+) > \S+: Flags \[([^\]]*)\]")
 
 
