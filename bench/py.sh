@@ -17,7 +17,9 @@ if [[ ! -e ${wheels[0]} ]]; then
 fi
 wheel=$(ls -t "${wheels[@]}" | head -n1) # the newest, if several versions are staged
 venv=$BENCH_OUT/venv
-[[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+if [[ ! -x $venv/bin/python ]]; then # Debian's python3 needs python3-venv for this
+    python3 -m venv "$venv" 2>/dev/null || { "$APT_ENSURE" python3-venv && python3 -m venv "$venv"; }
+fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$wheel"
 log "py: $(basename "$wheel") in $venv"
 rawloop=$(bench_so rawloop)
