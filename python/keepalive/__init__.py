@@ -24,15 +24,34 @@ The work is done by the Rust crate ``keepalive``; this package is a thin
 translation over it (the native module ``keepalive._keepalive``).
 """
 
+from typing import Optional
+
+from . import _keepalive
 from ._keepalive import (
     Settings,
     __version__,
     disable,
-    enable,
     get,
     set_user_timeout,
     system_defaults,
 )
+
+_enable = _keepalive.enable
+
+
+def enable(
+    sock: object,
+    *,
+    idle: Optional[int] = None,
+    interval: Optional[int] = None,
+    count: Optional[int] = None,
+) -> None:
+    """Turn keepalive on (``SO_KEEPALIVE``) and apply the given values, all or
+    nothing; ``None`` leaves a value unchanged. See ``keepalive.pyi``."""
+    # The native function takes its arguments by position: the interpreter
+    # matches keywords here far more cheaply than an abi3 extension can.
+    _enable(sock, idle, interval, count)
+
 
 __all__ = [
     "Settings",
