@@ -40,24 +40,29 @@ enum { EXIT_USAGE = 2, MAX_EVENTS = 256, ECHO_BUFFER = 4096 };
 
 static const char *progname = "tcp_keepalive_server";
 
-/* One connected client: its socket, who it is, since when, unsent echo bytes. */
+/*
+ * One connected client: its socket, who it is, since when, unsent echo bytes.
+ * A client owns no buffer while its echoes go out at once, so that thousands
+ * of idle clients cost a few hundred kilobytes, not a page each.
+ */
 struct client {
     int fd;
     char peer[INET6_ADDRSTRLEN + 16];
     struct timespec since;
+    char *pending; /* malloc'd rest of an echo the socket could not take, or NULL */
     size_t pending_off, pending_len;
     int waiting_to_send; /* watched for EPOLLOUT rather than EPOLLIN */
-    char pending[ECHO_BUFFER];
     struct client *prev, *next;
 };
 
-/* The whole server: its descriptors, keepalive values and clients. */
+/* The whole server: its descriptors, keepalive values, clients, read buffer. */
 struct server {
     int listen_fd, epoll_fd, signal_fd;
     int spare_fd; /* kept open to accept-and-close when out of descriptors */
     keepalive_config config;
     struct client *clients;
     size_t nclients;
+    char buffer[ECHO_BUFFER]; /* every client's data is read into this one buffer */
 };
 
 /* epoll tags for the two descriptors that are not clients. */
@@ -330,6 +335,7 @@ static void forget_client(struct server *srv, struct client *cl)
     if (cl->next != NULL)
         cl->next->prev = cl->prev;
     srv->nclients--;
+    free(cl->pending);
     free(cl);
 }
 
@@ -428,21 +434,69 @@ static void accept_clients(struct server *srv)
 }
 
 /*
- * Sends a client's pending echo bytes. Returns 0 when all are sent, 1 when the
- * socket is full (the rest waits for EPOLLOUT), or -1 with errno set.
+ * Sends up to len bytes from buf on a client's socket. Returns how many went
+ * out (fewer than len when the socket is full), or -1 with errno set.
  */
-static int flush_pending(struct client *cl)
+static ssize_t send_some(int fd, const char *buf, size_t len)
 {
-    while (cl->pending_off < cl->pending_len) {
-        ssize_t n = send(cl->fd, cl->pending + cl->pending_off,
-                         cl->pending_len - cl->pending_off, MSG_NOSIGNAL);
+    size_t sent = 0;
+
+    while (sent < len) {
+        ssize_t n = send(fd, buf + sent, len - sent, MSG_NOSIGNAL);
         if (n == -1) {
             if (errno == EINTR)
                 continue;
-            return (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : -1;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            return -1;
         }
-        cl->pending_off += (size_t)n;
+        sent += (size_t)n;
     }
+    return (ssize_t)sent;
+}
+
+/*
+ * Echoes len bytes just read into the shared buffer. What the socket cannot
+ * take now is copied into the client's pending bytes, allocated to fit.
+ * Returns 0 when all are sent, 1 when some wait for EPOLLOUT, or -1 with
+ * errno set (ENOMEM when the rest cannot be kept).
+ */
+static int echo(struct client *cl, const char *buf, size_t len)
+{
+    ssize_t sent = send_some(cl->fd, buf, len);
+
+    if (sent == -1)
+        return -1;
+    if ((size_t)sent == len)
+        return 0;
+    cl->pending = malloc(len - (size_t)sent);
+    if (cl->pending == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(cl->pending, buf + sent, len - (size_t)sent);
+    cl->pending_off = 0;
+    cl->pending_len = len - (size_t)sent;
+    return 1;
+}
+
+/*
+ * Sends a client's pending echo bytes and frees them once all are out.
+ * Returns 0 then, 1 when the socket is full again (the rest waits for
+ * EPOLLOUT), or -1 with errno set.
+ */
+static int flush_pending(struct client *cl)
+{
+    ssize_t sent = send_some(cl->fd, cl->pending + cl->pending_off,
+                             cl->pending_len - cl->pending_off);
+
+    if (sent == -1)
+        return -1;
+    cl->pending_off += (size_t)sent;
+    if (cl->pending_off < cl->pending_len)
+        return 1;
+    free(cl->pending);
+    cl->pending = NULL;
     cl->pending_off = cl->pending_len = 0;
     return 0;
 }
@@ -454,10 +508,12 @@ static int flush_pending(struct client *cl)
 static void serve_client(struct server *srv, struct client *cl, uint32_t events)
 {
     ssize_t n;
-    int rc;
+    int rc = 0;
 
-    if (cl->pending_len == 0 && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
-        n = recv(cl->fd, cl->pending, sizeof cl->pending, 0);
+    if (cl->pending != NULL) {
+        rc = flush_pending(cl);
+    } else if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        n = recv(cl->fd, srv->buffer, sizeof srv->buffer, 0);
         if (n == 0) {
             drop_client(srv, cl, 0);
             return;
@@ -467,9 +523,8 @@ static void serve_client(struct server *srv, struct client *cl, uint32_t events)
                 drop_client(srv, cl, errno);
             return;
         }
-        cl->pending_len = (size_t)n;
+        rc = echo(cl, srv->buffer, (size_t)n);
     }
-    rc = flush_pending(cl);
     if (rc == -1) {
         drop_client(srv, cl, errno);
         return;

@@ -6,11 +6,14 @@ these tests also prove the programs are line-buffered (a block-buffered
 program would hang here until the safety timeout).
 """
 
+import os
 import re
 import resource
+import select
 import signal
 import socket
 import subprocess
+import threading
 import unittest
 
 from common import CLIENT, SERVER, program, report
@@ -287,6 +290,76 @@ class ServerTest(unittest.TestCase):
             probe.close()
             self.assertIsNone(srv.popen.poll())
         finally:
+            srv.stop()
+
+    def test_echo_that_waits_for_a_slow_reader_is_complete_and_in_order(self):
+        """A client that sends until its send blocks, and only then reads, gets every byte back.
+
+        With the client's receive buffer small, the server's sends fill up, so the
+        server keeps the unsent rest of an echo and stops reading until it is
+        out; the pipe between them clogs and the client's send blocks. The echo
+        must then come back whole and in order (random bytes: a lost, repeated
+        or swapped piece shows).
+        """
+        # More than the server's socket buffers can ever hold (their autotuning
+        # maximums), so that the client's send must block.
+        with open("/proc/sys/net/ipv4/tcp_rmem") as f:
+            rmem_max = int(f.read().split()[2])
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            wmem_max = int(f.read().split()[2])
+        data = os.urandom(rmem_max + wmem_max + (1 << 20))
+        srv, port = start_server()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", port))
+            srv.expect(r"connected \(1 connected\)")
+            blocked = threading.Event()
+            outcome = {}
+
+            def send_everything():
+                view, sent = memoryview(data), 0
+                try:
+                    while sent < len(data):
+                        try:
+                            sent += s.send(view[sent:sent + 65536], socket.MSG_DONTWAIT)
+                        except BlockingIOError:
+                            outcome.setdefault("in_flight", sent)
+                            blocked.set()
+                            s.sendall(view[sent:])  # goes on as the reader makes room
+                            sent = len(data)
+                except OSError as e:
+                    outcome["error"] = e
+                finally:
+                    blocked.set()
+
+            sender = threading.Thread(target=send_everything, daemon=True)
+            sender.start()
+            self.assertTrue(blocked.wait(60), "the client's send never blocked nor finished")
+            self.assertIn("in_flight", outcome,
+                          f"{len(data)} bytes went out without the client reading")
+            report(f"client's send blocked with {outcome['in_flight']} bytes unread; reading")
+            got = bytearray()
+            while len(got) < len(data):
+                # The timeout is a safety net against a stuck server, not a measurement.
+                self.assertTrue(select.select([s], [], [], 60)[0],
+                                f"echo stalled after {len(got)} of {len(data)} bytes")
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                got += chunk
+            sender.join(60)
+            self.assertNotIn("error", outcome)
+            if got != data:
+                first = next((i for i, (a, b) in enumerate(zip(got, data)) if a != b),
+                             min(len(got), len(data)))
+                self.fail(f"echo differs from what was sent at byte {first} "
+                          f"({len(got)} of {len(data)} bytes received)")
+            s.close()
+            srv.expect(r"closed the connection after [\d.]+ s \(0 connected\)")
+            self.assertIsNone(srv.popen.poll())
+        finally:
+            s.close()
             srv.stop()
 
 
