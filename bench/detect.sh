@@ -21,22 +21,24 @@ bench_begin detect
 figure() { echo "Detection $1/$2/$3: last ACK to ETIMEDOUT"; }
 tolerance() { awk -v e="$1" 'BEGIN { printf "%.2f", 0.02 * e + 0.1 }'; }
 
-if ! need_root "detection accuracy"; then
+# Records every setting as skipped, for REASON.
+skip_all() {
+    local s e
     for s in "${settings[@]}"; do
         set -- $s
         e=$(($1 + $2 * $3))
-        bench_skip "$(figure $s)" "$e s +- $(tolerance $e) s" "needs root and ip netns"
+        bench_skip "$(figure $s)" "$e s +- $(tolerance $e) s" "$REASON"
     done
+}
+
+if ! need_root "detection accuracy"; then
+    REASON="needs root and ip netns" skip_all
     exit 0
 fi
 
 if [[ ! -e $BUILD/lib/libkeepalive.so ]]; then
     log "not built yet: the C library ($BUILD/lib/libkeepalive.so; make build-c)"
-    for s in "${settings[@]}"; do
-        set -- $s
-        e=$(($1 + $2 * $3))
-        bench_skip "$(figure $s)" "$e s +- $(tolerance $e) s" "not built yet: libkeepalive.so"
-    done
+    REASON="not built yet: libkeepalive.so" skip_all
     exit 0
 fi
 detect=$(bench_cc detect keepalive)
