@@ -2,7 +2,7 @@
 # apt-ensure.sh CMD=PACKAGE ...  (or just PACKAGE)
 # Installs each Debian package whose command (or package) is missing.
 # Runs `apt-get update` at most once per machine boot. Needs root; without it
-# prints what is missing and exits 1.
+# prints what is missing and leaves the decision to the tests (exit 0).
 set -euo pipefail
 missing=()
 for spec in "$@"; do
@@ -16,8 +16,10 @@ for spec in "$@"; do
 done
 ((${#missing[@]})) || exit 0
 if [[ $(id -u) != 0 ]]; then
-    echo "apt-ensure: missing ${missing[*]} and not root to install them" >&2
-    exit 1
+    # Not fatal: the tests that need a missing tool skip and say why; a
+    # missing compiler fails loudly at its first use anyway.
+    echo "apt-ensure: missing ${missing[*]}; not root, so not installing them" >&2
+    exit 0
 fi
 stamp=/run/libkeepalive-apt-updated
 if [[ ! -e $stamp ]]; then
