@@ -152,12 +152,23 @@ impl std::error::Error for Error {
 
 impl From<Error> for io::Error {
     /// An invalid value becomes [`io::ErrorKind::InvalidInput`] with the
-    /// message; an OS refusal becomes the kernel's own error with the option
-    /// name added; a missing option becomes [`io::ErrorKind::Unsupported`].
+    /// message; an OS refusal becomes the kernel's own error, so that
+    /// [`raw_os_error()`](io::Error::raw_os_error) is the errno it returned
+    /// (`io::Error` cannot hold both an errno and a message of ours: match
+    /// on [`Error::Os`] before converting to keep the option's name); a
+    /// missing option becomes [`io::ErrorKind::Unsupported`] with the
+    /// message.
+    ///
+    /// ```
+    /// let sock = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let err: std::io::Error = keepalive::enable(&sock).unwrap_err().into();
+    /// assert!(matches!(err.raw_os_error(), Some(libc::ENOPROTOOPT | libc::EOPNOTSUPP)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn from(err: Error) -> io::Error {
         match err {
             Error::InvalidValue { .. } => io::Error::new(io::ErrorKind::InvalidInput, err),
-            Error::Os { ref source, .. } => io::Error::new(source.kind(), err),
+            Error::Os { source, .. } => source,
             Error::Unsupported { .. } => io::Error::new(io::ErrorKind::Unsupported, err),
         }
     }
