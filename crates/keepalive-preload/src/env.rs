@@ -82,6 +82,7 @@ pub(crate) fn read<'e>(
             idle,
             interval,
             count,
+            user_timeout: None,
         },
         user_timeout,
     }

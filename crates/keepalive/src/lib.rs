@@ -26,10 +26,36 @@
 //! unacknowledged, the kernel retransmits instead of probing, for up to
 //! `tcp_retries2` (about 15 minutes). `TCP_USER_TIMEOUT`
 //! ([`set_user_timeout`]) bounds that: the connection is dropped when sent
-//! data stays unacknowledged that long. Set both to bound detection in every
-//! state.
+//! data stays unacknowledged that long. And on Linux a set user timeout also
+//! *replaces* `TCP_KEEPCNT` for an idle connection ([`Settings::dead_after`]
+//! has the rule, and the trap it sets).
 //!
-//! # Use
+//! # One promise: the dead-peer deadline
+//!
+//! What most programs want is one promise: *tell me within D seconds that
+//! my peer is gone*, idle or busy. [`set_deadline`] sets all four options so
+//! that the kernel keeps it (the split and its trade-offs: [`Deadline`]), and
+//! [`status`] says how long until the kernel gives up on a silent peer:
+//!
+//! ```
+//! use std::time::Duration;
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let sock = std::net::TcpStream::connect(listener.local_addr()?)?;
+//!
+//! keepalive::set_deadline(&sock, Duration::from_secs(60))?;   // dead 60 s after last heard from
+//!
+//! let s = keepalive::get(&sock)?;
+//! assert_eq!((s.idle.as_secs(), s.interval.as_secs(), s.count), (30, 10, 3));
+//! assert_eq!(s.user_timeout, Duration::from_secs(60));
+//! assert_eq!(s.dead_after(), Duration::from_secs(60));            // idle, by the kernel's rule
+//! assert_eq!(s.dead_after_busy(), Some(Duration::from_secs(60))); // busy
+//!
+//! let st = keepalive::status(&sock)?;                       // from TCP_INFO
+//! println!("{} probes out, dead in {:?} if the peer stays silent", st.probes_out, st.dead_in);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The four knobs
 //!
 //! ```
 //! use std::time::Duration;
@@ -61,21 +87,29 @@
 //!   1..=32767 seconds, count 1..=127 (Linux's `MAX_TCP_KEEPIDLE`,
 //!   `MAX_TCP_KEEPINTVL`, `MAX_TCP_KEEPCNT`); a fractional second is
 //!   invalid, never truncated.
-//! - [`set`] is all-or-nothing: a socket of the wrong kind (UDP, Unix, a
-//!   pipe, a closed descriptor) is refused before anything changes, and a
-//!   refused `set` never leaves `SO_KEEPALIVE` on.
+//! - [`set`] (and [`set_deadline`]) is all-or-nothing against everything the
+//!   kernel itself refuses: a socket of the wrong kind (UDP, Unix, a pipe, a
+//!   closed descriptor, MPTCP for a user timeout) is refused before anything
+//!   changes. Where a security policy (seccomp, a cgroup BPF hook, an LSM)
+//!   refuses one option midway, keepalive stays off and the error names the
+//!   refused option; the options applied before it may stay.
+//! - Converted into [`std::io::Error`], an OS refusal keeps the kernel's
+//!   errno ([`raw_os_error`](std::io::Error::raw_os_error)).
 //! - The kernel is the only source of truth: [`get`] reads every value back.
 //!
 //! # Platforms
 //!
 //! | | Linux, Android | macOS, iOS | FreeBSD, DragonFly | Windows |
 //! |---|---|---|---|---|
-//! | idle | `TCP_KEEPIDLE` | `TCP_KEEPALIVE` | `TCP_KEEPIDLE` | `SIO_KEEPALIVE_VALS` / `TCP_KEEPIDLE` |
-//! | interval | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `SIO_KEEPALIVE_VALS` / `TCP_KEEPINTVL` |
-//! | count | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` (Windows 10 1703+) |
-//! | user timeout | `TCP_USER_TIMEOUT` | unsupported | unsupported | unsupported |
-//! | [`get`] | all values | all values | all values | `enabled` only: unsupported |
+//! | idle | `TCP_KEEPIDLE` | `TCP_KEEPALIVE` | `TCP_KEEPIDLE` | `SIO_KEEPALIVE_VALS` |
+//! | interval | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `SIO_KEEPALIVE_VALS` |
+//! | count | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` (10 1703+) |
+//! | user timeout, [`set_deadline`] | `TCP_USER_TIMEOUT` | unsupported | unsupported | unsupported |
+//! | read back ([`get`]) | every value | every value | every value | unsupported |
+//! | [`status`] | `TCP_INFO` | unsupported | unsupported | unsupported |
 //! | [`system_defaults`] | `/proc/sys/net/ipv4/tcp_keepalive_*` | `sysctl net.inet.tcp.keep*` | `sysctl net.inet.tcp.keep*` | documented 7200 s / 1 s / 10 |
+//! | [`set_system_defaults`] | `/proc/sys/net/ipv4/tcp_keepalive_*` | unsupported | unsupported | unsupported |
+//! | all-or-nothing [`set`] | first call reveals the socket kind, `SO_KEEPALIVE` last | old values read first, restored on refusal | same as macOS | one `WSAIoctl` |
 //!
 //! Linux is the platform this crate is tested on; the others follow socket2's
 //! coverage and return [`Error::Unsupported`] where an option does not exist.
@@ -84,7 +118,10 @@
 
 use std::time::Duration;
 
+mod deadline;
 mod error;
+mod rule;
+mod status;
 mod sys;
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.
@@ -92,17 +129,43 @@ mod sys;
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
+pub use deadline::Deadline;
 pub use error::{Error, Given};
-/// What every function of the crate accepts: on Unix, anything that lends its
-/// file descriptor ([`AsFd`](std::os::fd::AsFd)): `std::net::TcpStream`,
-/// `TcpListener`, `socket2::Socket`, tokio's sockets,
-/// [`BorrowedFd`](std::os::fd::BorrowedFd), `OwnedFd`.
+pub use status::{Phase, Status, TcpState};
+/// What every function of the crate accepts: a socket descriptor, lent for
+/// the duration of the call.
+///
+/// On Unix, anything that lends its file descriptor
+/// ([`AsFd`](std::os::fd::AsFd)): `std::net::TcpStream` and `TcpListener`,
+/// `socket2::Socket`, tokio's `TcpStream`/`TcpListener`/`TcpSocket`,
+/// [`BorrowedFd`](std::os::fd::BorrowedFd) and
+/// [`OwnedFd`](std::os::fd::OwnedFd) for raw descriptors. On Windows,
+/// anything that lends its socket (`AsSocket`). A descriptor that is not a
+/// TCP socket is refused at run time with the kernel's error (`ENOTSOCK`,
+/// `ENOPROTOOPT`, ...), and nothing changes.
+///
+/// ```
+/// use std::os::fd::{AsRawFd, BorrowedFd};
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// keepalive::enable(&listener)?;                     // a std socket
+///
+/// let raw = listener.as_raw_fd();                    // a descriptor from elsewhere
+/// // SAFETY: `listener` keeps the descriptor open for this borrow.
+/// let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+/// assert!(keepalive::get(&fd)?.enabled);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[cfg(unix)]
-pub use std::os::fd::AsFd as AsSocketDescriptor;
+pub trait AsSocketDescriptor: std::os::fd::AsFd {}
+#[cfg(unix)]
+impl<T: std::os::fd::AsFd + ?Sized> AsSocketDescriptor for T {}
+
 /// What every function of the crate accepts: on Windows, anything that lends
 /// its socket (`AsSocket`).
 #[cfg(windows)]
-pub use std::os::windows::io::AsSocket as AsSocketDescriptor;
+pub trait AsSocketDescriptor: std::os::windows::io::AsSocket {}
+#[cfg(windows)]
+impl<T: std::os::windows::io::AsSocket + ?Sized> AsSocketDescriptor for T {}
 
 /// Limits of the values, as the Linux kernel defines them.
 ///
@@ -114,13 +177,53 @@ pub use std::os::windows::io::AsSocket as AsSocketDescriptor;
 /// ```
 pub mod limits {
     /// Largest idle time in seconds (`MAX_TCP_KEEPIDLE`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = keepalive::Config::new().idle(Duration::from_secs(keepalive::limits::MAX_IDLE_SECS as u64));
+    /// assert!(c.check().is_ok());
+    /// ```
     pub const MAX_IDLE_SECS: i64 = 32767;
     /// Largest interval in seconds (`MAX_TCP_KEEPINTVL`).
+    ///
+    /// ```
+    /// assert!(keepalive::Config::from_secs(None, Some(keepalive::limits::MAX_INTERVAL_SECS + 1), None).is_err());
+    /// ```
     pub const MAX_INTERVAL_SECS: i64 = 32767;
     /// Largest probe count (`MAX_TCP_KEEPCNT`).
+    ///
+    /// ```
+    /// assert!(keepalive::Config::new().count(keepalive::limits::MAX_COUNT as u32).check().is_ok());
+    /// ```
     pub const MAX_COUNT: i64 = 127;
     /// Largest `TCP_USER_TIMEOUT` in milliseconds (the option is a C `int`).
+    ///
+    /// ```
+    /// use keepalive::limits::MAX_USER_TIMEOUT_MS;
+    /// assert!(keepalive::user_timeout_from_millis(MAX_USER_TIMEOUT_MS).is_ok());
+    /// assert!(keepalive::user_timeout_from_millis(MAX_USER_TIMEOUT_MS + 1).is_err());
+    /// ```
     pub const MAX_USER_TIMEOUT_MS: i64 = i32::MAX as i64;
+    /// Shortest dead-peer deadline in seconds ([`Deadline`](crate::Deadline)):
+    /// one second idle, one probe a second later.
+    ///
+    /// ```
+    /// let c = keepalive::Deadline::from_secs(keepalive::limits::MIN_DEADLINE_SECS, None)?.config()?;
+    /// assert_eq!((c.idle.unwrap().as_secs(), c.interval.unwrap().as_secs(), c.count), (1, 1, Some(1)));
+    /// # Ok::<(), keepalive::Error>(())
+    /// ```
+    pub const MIN_DEADLINE_SECS: i64 = 2;
+    /// Longest dead-peer deadline in seconds: its user timeout must fit
+    /// `TCP_USER_TIMEOUT`. With the default 3 probes the split allows
+    /// 131068 s (idle and interval at their maximum); more probes allow more.
+    ///
+    /// ```
+    /// use keepalive::{limits::MAX_DEADLINE_SECS, Deadline};
+    /// assert!(Deadline::from_secs(MAX_DEADLINE_SECS, Some(127)).is_ok());
+    /// assert!(Deadline::from_secs(MAX_DEADLINE_SECS + 1, Some(127)).is_err());
+    /// assert!(Deadline::from_secs(131_069, None).is_err());
+    /// ```
+    pub const MAX_DEADLINE_SECS: i64 = MAX_USER_TIMEOUT_MS / 1000;
 }
 
 /// Keepalive parameters to apply with [`set`]. A field left `None` keeps the
@@ -145,6 +248,13 @@ pub struct Config {
     pub interval: Option<Duration>,
     /// Unanswered probes before the peer is declared dead (`TCP_KEEPCNT`), 1..=127.
     pub count: Option<u32>,
+    /// How long sent data may stay unacknowledged (`TCP_USER_TIMEOUT`), whole
+    /// milliseconds 0..=2147483647; zero restores the kernel's default. Linux
+    /// only: [`Error::Unsupported`] elsewhere, before anything is applied.
+    ///
+    /// Once set, it also replaces `count` for an idle connection: see
+    /// [`Settings::dead_after`].
+    pub user_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -158,6 +268,7 @@ impl Config {
             idle: None,
             interval: None,
             count: None,
+            user_timeout: None,
         }
     }
 
@@ -199,6 +310,37 @@ impl Config {
         self
     }
 
+    /// Sets `TCP_USER_TIMEOUT`, applied by [`set`] together with the other
+    /// values, all or nothing. Whole milliseconds, 0..=2147483647; zero
+    /// restores the kernel's default. Linux only.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// keepalive::set(&sock, &keepalive::Config::new()
+    ///     .idle(Duration::from_secs(30)).user_timeout(Duration::from_secs(45)))?;
+    /// assert_eq!(keepalive::get(&sock)?.user_timeout, Duration::from_secs(45));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn user_timeout(mut self, timeout: Duration) -> Self {
+        self.user_timeout = Some(timeout);
+        self
+    }
+
+    /// Checks every value against the kernel's ranges without touching any
+    /// socket: what [`set`] would refuse, this refuses with the same error.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// assert!(keepalive::Config::new().count(4).check().is_ok());
+    /// let err = keepalive::Config::new().user_timeout(Duration::from_micros(1500)).check().unwrap_err();
+    /// assert_eq!(err.to_string(),
+    ///     "user_timeout must be a whole number of milliseconds in 0..2147483647, got 1.5ms");
+    /// ```
+    pub fn check(&self) -> Result<(), Error> {
+        self.validate().map(drop)
+    }
+
     /// Builds a configuration from plain integers, as the C and Python
     /// bindings receive them, and validates it at once. `None` leaves the
     /// value unchanged.
@@ -226,6 +368,7 @@ impl Config {
             count: count
                 .map(|n| check_int("count", n, 1, limits::MAX_COUNT, "probes").map(|n| n as u32))
                 .transpose()?,
+            user_timeout: None,
         })
     }
 
@@ -245,6 +388,7 @@ impl Config {
                 .count
                 .map(|n| check_int("count", i64::from(n), 1, limits::MAX_COUNT, "probes"))
                 .transpose()?,
+            user_timeout: self.user_timeout.map(check_millis).transpose()?,
         })
     }
 }
@@ -255,6 +399,8 @@ pub(crate) struct Checked {
     pub(crate) idle: Option<i32>,
     pub(crate) interval: Option<i32>,
     pub(crate) count: Option<i32>,
+    /// Milliseconds.
+    pub(crate) user_timeout: Option<i32>,
 }
 
 fn check_int(
@@ -292,6 +438,21 @@ fn check_secs(name: &'static str, d: Duration, max: i64) -> Result<i32, Error> {
     }
 }
 
+/// A user timeout as the `int` milliseconds `TCP_USER_TIMEOUT` takes.
+fn check_millis(timeout: Duration) -> Result<i32, Error> {
+    let ms = timeout.as_millis();
+    if timeout.subsec_nanos() % 1_000_000 != 0 || ms > limits::MAX_USER_TIMEOUT_MS as u128 {
+        return Err(Error::InvalidValue {
+            name: "user_timeout",
+            given: Given::Duration(timeout),
+            min: 0,
+            max: limits::MAX_USER_TIMEOUT_MS,
+            unit: "milliseconds",
+        });
+    }
+    Ok(ms as i32)
+}
+
 /// A socket's keepalive state, read from the kernel by [`get`].
 ///
 /// ```
@@ -318,8 +479,18 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// How long after the peer's last ACK an idle connection is declared
-    /// dead: idle + interval × count.
+    /// How long after the peer was last heard from an idle connection with
+    /// keepalive on is declared dead, by the kernel's rule.
+    ///
+    /// Without a user timeout: idle + interval × count. With one (Linux,
+    /// `tcp_keepalive_timer()` in `net/ipv4/tcp_timer.c`), `TCP_KEEPCNT` no
+    /// longer counts: the connection dies at the first probe time (idle,
+    /// idle + interval, ...) that is at or past the user timeout with a probe
+    /// out. That is the trap [`Deadline`] avoids: idle 2 s, interval 1 s,
+    /// count 3 dies at 5 s, but add a 3.5 s user timeout and it dies at 4 s
+    /// after two probes; an 8 s one, at 8 s after six. (grpc-go #6250: a 20 s
+    /// user timeout with probes every 15 s kills a healthy connection after a
+    /// single lost probe.)
     ///
     /// ```
     /// # use std::time::Duration;
@@ -327,10 +498,50 @@ impl Settings {
     /// keepalive::set(&sock, &keepalive::Config::new()
     ///     .idle(Duration::from_secs(2)).interval(Duration::from_secs(1)).count(3))?;
     /// assert_eq!(keepalive::get(&sock)?.dead_after(), Duration::from_secs(5));
+    ///
+    /// keepalive::set_user_timeout(&sock, Duration::from_millis(3500))?;
+    /// let s = keepalive::get(&sock)?;
+    /// assert_eq!(s.dead_after(), Duration::from_secs(4));
+    /// assert_eq!(s.probes_until_dead(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn dead_after(&self) -> Duration {
-        self.idle + self.interval * self.count
+        self.timers().idle_death()
+    }
+
+    /// How many unanswered probes an idle connection sends before it is
+    /// declared dead, by the kernel's rule ([`dead_after`](Self::dead_after)):
+    /// `count` without a user timeout, whatever fits before it with one.
+    pub fn probes_until_dead(&self) -> u32 {
+        self.timers().probes_before_death()
+    }
+
+    /// How long after the peer's last ACK a busy connection (data sent and
+    /// unacknowledged, which keepalive does not probe) is declared dead: the
+    /// user timeout. `None` without one: then `tcp_retries2`
+    /// retransmissions decide, about 924.6 s (15 min 25 s) with the default
+    /// 15, more on a slow path ([`status`] gives the estimate for a live
+    /// connection).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// assert_eq!(keepalive::get(&sock)?.dead_after_busy(), None);
+    /// keepalive::set_deadline(&sock, Duration::from_secs(30))?;
+    /// assert_eq!(keepalive::get(&sock)?.dead_after_busy(), Some(Duration::from_secs(30)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dead_after_busy(&self) -> Option<Duration> {
+        (!self.user_timeout.is_zero()).then_some(self.user_timeout)
+    }
+
+    pub(crate) fn timers(&self) -> rule::Timers {
+        rule::Timers {
+            idle: self.idle,
+            interval: self.interval,
+            count: self.count,
+            user_timeout: self.user_timeout,
+        }
     }
 }
 
@@ -423,17 +634,7 @@ pub fn set_user_timeout<S: AsSocketDescriptor + ?Sized>(
     sock: &S,
     timeout: Duration,
 ) -> Result<(), Error> {
-    let ms = timeout.as_millis();
-    if timeout.subsec_nanos() % 1_000_000 != 0 || ms > limits::MAX_USER_TIMEOUT_MS as u128 {
-        return Err(Error::InvalidValue {
-            name: "user_timeout",
-            given: Given::Duration(timeout),
-            min: 0,
-            max: limits::MAX_USER_TIMEOUT_MS,
-            unit: "milliseconds",
-        });
-    }
-    sys::set_user_timeout(sys::raw(sock), ms as i32)
+    sys::set_user_timeout(sys::raw(sock), check_millis(timeout)?)
 }
 
 /// Converts a plain millisecond count, as the C and Python bindings receive
@@ -471,4 +672,85 @@ pub fn user_timeout_from_millis(ms: i64) -> Result<Duration, Error> {
 /// ```
 pub fn system_defaults() -> Result<Config, Error> {
     sys::system_defaults()
+}
+
+/// Sets a dead-peer deadline: the connection is declared dead about
+/// `deadline` after the peer was last heard from, idle or busy. Sets idle,
+/// interval, count and `TCP_USER_TIMEOUT` together, all or nothing, with
+/// idle + interval × count = deadline and a user timeout of the deadline, by
+/// the split [`Deadline`] documents (3 probes). Whole seconds, 2..=131068.
+/// On a listener, accepted connections inherit it. Linux only (the user
+/// timeout); MPTCP sockets, which have no user timeout, are refused with
+/// nothing changed.
+///
+/// ```
+/// use std::time::Duration;
+/// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// keepalive::set_deadline(&sock, Duration::from_secs(60))?;
+/// let s = keepalive::get(&sock)?;
+/// assert!(s.enabled);
+/// assert_eq!((s.idle.as_secs(), s.interval.as_secs(), s.count), (30, 10, 3));
+/// assert_eq!(s.user_timeout, Duration::from_secs(60));
+/// assert_eq!(s.dead_after(), Duration::from_secs(60));
+///
+/// // Too short is refused, and nothing changes.
+/// assert!(keepalive::set_deadline(&sock, Duration::from_secs(1)).is_err());
+/// assert_eq!(keepalive::get(&sock)?, s);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn set_deadline<S: AsSocketDescriptor + ?Sized>(
+    sock: &S,
+    deadline: Duration,
+) -> Result<(), Error> {
+    set(sock, &Deadline::new(deadline).config()?)
+}
+
+/// Reads a connection's liveness from the kernel (`TCP_INFO`): time since
+/// the peer's last ACK and data, probes out, unacknowledged segments, which
+/// timer governs, and how long until the peer is declared dead if nothing
+/// more is heard ([`Status::dead_in`]). Linux only; [`Error::Unsupported`]
+/// elsewhere.
+///
+/// ```
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let st = keepalive::status(&listener)?;
+/// assert_eq!(st.state, keepalive::TcpState::Listen);
+/// assert_eq!(st.dead_in, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn status<S: AsSocketDescriptor + ?Sized>(sock: &S) -> Result<Status, Error> {
+    let sock = sys::raw(sock);
+    let settings = sys::get(sock)?;
+    let info = sys::tcp_info(sock)?;
+    Ok(status::assess(settings, &info, sys::tcp_retries2))
+}
+
+/// Sets the system-wide defaults that every socket which turns keepalive on
+/// without values of its own gets (on Linux `tcp_keepalive_time`,
+/// `tcp_keepalive_intvl` and `tcp_keepalive_probes` under
+/// `/proc/sys/net/ipv4/`, for the calling process's network namespace).
+/// `None` fields stay as they are. The same ranges as everywhere, checked
+/// before anything is written; all or nothing: the old values are read first
+/// and put back if a later write fails. Needs root (`CAP_NET_ADMIN` in the
+/// namespace). A `user_timeout` has no system-wide default and is refused.
+///
+/// Linux only: elsewhere [`Error::Unsupported`] (macOS and the BSDs keep them
+/// in the `net.inet.tcp.keepidle`, `keepintvl` and `keepcnt` sysctls, in
+/// milliseconds, for `sysctl -w`).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// keepalive::set_system_defaults(&keepalive::Config::new()
+///     .idle(Duration::from_secs(600)).interval(Duration::from_secs(20)).count(4))?;
+/// assert_eq!(keepalive::system_defaults()?.idle, Some(Duration::from_secs(600)));
+/// # Ok::<(), keepalive::Error>(())
+/// ```
+pub fn set_system_defaults(config: &Config) -> Result<(), Error> {
+    let checked = config.validate()?;
+    if checked.user_timeout.is_some() {
+        return Err(Error::Unsupported {
+            option: "a system-wide TCP_USER_TIMEOUT default",
+        });
+    }
+    sys::set_system_defaults(&checked)
 }

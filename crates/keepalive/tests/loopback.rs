@@ -111,7 +111,13 @@ fn get_reads_what_the_kernel_has() {
         (s.idle, s.interval, s.count, s.user_timeout),
         (secs(11), secs(3), 2, Duration::from_millis(1234))
     );
-    assert_eq!(s.dead_after(), secs(17));
+    // 11 + 3 x 2 = 17 s by count, but a set user timeout replaces the
+    // count: 1.234 s is shorter than idle, so one probe at 11 s and death at
+    // the next firing, 14 s.
+    assert_eq!(s.dead_after(), secs(14));
+    assert_eq!(s.probes_until_dead(), 1);
+    keepalive::set_user_timeout(&c, Duration::ZERO).unwrap();
+    assert_eq!(keepalive::get(&c).unwrap().dead_after(), secs(17));
 }
 
 #[test]
@@ -315,8 +321,12 @@ fn errors_convert_into_io_errors() {
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
     let err = keepalive::enable(&udp).unwrap_err();
     assert!(std::error::Error::source(&err).is_some());
+    assert!(err.to_string().contains("TCP_KEEPIDLE"), "{err}");
+    let errno = err.raw_os_error();
     let io: std::io::Error = err.into();
-    assert!(io.to_string().contains("TCP_KEEPIDLE"));
+    // The kernel's own code survives the conversion (`?` into io::Result).
+    assert_eq!(io.raw_os_error(), Some(errno));
+    assert!(matches!(errno, libc::ENOPROTOOPT | libc::EOPNOTSUPP));
 }
 
 #[test]

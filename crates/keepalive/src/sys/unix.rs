@@ -6,6 +6,7 @@ use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
+use crate::status::TcpInfo;
 use crate::{Checked, Config, Error, Settings};
 
 pub(crate) const EINVAL: i32 = libc::EINVAL;
@@ -85,17 +86,24 @@ pub(crate) fn set_enabled(sock: Sock<'_>, on: bool) -> Result<(), Error> {
 /// Order: the TCP-level options first, so that the first call is the one that
 /// reveals a descriptor of the wrong kind (closed, not a socket, UDP, Unix)
 /// before anything changed; `SO_KEEPALIVE` last, so that no refusal leaves
-/// keepalive on. With no value to set, one TCP-level read does that check.
+/// keepalive on. The user timeout, when given, comes first of all: it is
+/// the one option a TCP-level socket may lack (MPTCP), so its refusal too
+/// comes before any change. With no value to set, one TCP-level read does
+/// the kind check.
 ///
 /// On Linux the values are already within the kernel's ranges, so once the
-/// first TCP option is accepted the rest are too and the success path is
-/// exactly one `setsockopt` per option. Platforms whose kernels apply ranges
-/// of their own first read the old values so a refusal midway can be undone.
+/// first TCP option is accepted the rest are too (short of a security policy
+/// refusing one midway) and the success path is exactly one `setsockopt` per
+/// option. Platforms whose kernels apply ranges of their own first read the
+/// old values so a refusal midway can be undone.
 pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
     let fd = sock.as_raw_fd();
+    if let Some(ms) = c.user_timeout {
+        set_user_timeout(sock, ms)?;
+    }
     let steps = [(IDLE, c.idle), (INTERVAL, c.interval), (COUNT, c.count)];
     let mut applied: [Option<((libc::c_int, &'static str), i32)>; 3] = [None; 3];
-    if steps.iter().all(|(_, v)| v.is_none()) {
+    if c.user_timeout.is_none() && steps.iter().all(|(_, v)| v.is_none()) {
         check_tcp(sock)?;
     }
     for (i, (opt, value)) in steps.iter().enumerate() {
@@ -154,9 +162,20 @@ fn secs(n: i32) -> Duration {
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
 const USER_TIMEOUT: (libc::c_int, &str) = (libc::TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT");
 
+/// The user timeout; zero where the socket has none. An MPTCP socket, which
+/// answers every keepalive option, has no `TCP_USER_TIMEOUT` at all
+/// (`EOPNOTSUPP`): the kernel's default applies to it, which is what zero
+/// means. (This is called after a TCP-level read succeeded, so the socket is
+/// of a TCP kind.)
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
 fn user_timeout(fd: RawFd) -> Result<Duration, Error> {
-    tcp_get(fd, USER_TIMEOUT).map(|ms| Duration::from_millis(ms.max(0) as u64))
+    match getsockopt_int(fd, libc::IPPROTO_TCP, USER_TIMEOUT.0) {
+        Ok(ms) => Ok(Duration::from_millis(ms.max(0) as u64)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOPROTOOPT)) => {
+            Ok(Duration::ZERO)
+        }
+        Err(e) => Err(Error::os(USER_TIMEOUT.1, e)),
+    }
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
@@ -176,28 +195,164 @@ pub(crate) fn set_user_timeout(_sock: Sock<'_>, _ms: i32) -> Result<(), Error> {
     })
 }
 
+/// The fields of `struct tcp_info` (`include/uapi/linux/tcp.h`) up to
+/// `tcpi_last_ack_recv`, as the kernel lays them out. A shorter buffer is
+/// fine: the kernel copies `min(len, sizeof(struct tcp_info))` bytes.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[repr(C)]
+#[derive(Default)]
+struct RawTcpInfo {
+    state: u8,
+    ca_state: u8,
+    retransmits: u8,
+    probes: u8,
+    backoff: u8,
+    options: u8,
+    wscale: u8,
+    flags: u8,
+    rto: u32,
+    ato: u32,
+    snd_mss: u32,
+    rcv_mss: u32,
+    unacked: u32,
+    sacked: u32,
+    lost: u32,
+    retrans: u32,
+    fackets: u32,
+    last_data_sent: u32,
+    last_ack_sent: u32,
+    last_data_recv: u32,
+    last_ack_recv: u32,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn tcp_info(sock: Sock<'_>) -> Result<TcpInfo, Error> {
+    let mut raw = RawTcpInfo::default();
+    let mut len = mem::size_of::<RawTcpInfo>() as libc::socklen_t;
+    // SAFETY: `raw` is a live, plain-data local of `len` bytes; the kernel
+    // writes at most `len` bytes and reports how many in `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut raw as *mut RawTcpInfo).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(Error::os("TCP_INFO", io::Error::last_os_error()));
+    }
+    if (len as usize) < mem::size_of::<RawTcpInfo>() {
+        return Err(Error::os(
+            "TCP_INFO",
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the kernel returned {len} bytes, fewer than this crate reads"),
+            ),
+        ));
+    }
+    Ok(TcpInfo {
+        state: raw.state,
+        retransmits: raw.retransmits,
+        probes: raw.probes,
+        backoff: raw.backoff,
+        rto_us: raw.rto,
+        unacked: raw.unacked,
+        last_data_recv_ms: raw.last_data_recv,
+        last_ack_recv_ms: raw.last_ack_recv,
+    })
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn tcp_info(_sock: Sock<'_>) -> Result<TcpInfo, Error> {
+    Err(Error::Unsupported { option: "TCP_INFO" })
+}
+
+/// This network namespace's `tcp_retries2`, the kernel's default (15) when
+/// it cannot be read.
+pub(crate) fn tcp_retries2() -> u32 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Ok(text) = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_retries2") {
+        if let Ok(n) = text.trim().parse() {
+            return n;
+        }
+    }
+    15
+}
+
+/// The three files that hold the system-wide defaults, in `Checked` order.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SYSCTLS: [&str; 3] = [
+    "/proc/sys/net/ipv4/tcp_keepalive_time",
+    "/proc/sys/net/ipv4/tcp_keepalive_intvl",
+    "/proc/sys/net/ipv4/tcp_keepalive_probes",
+];
+
+/// Writes the given defaults, all or nothing: every file to be written is
+/// read first (which also tells a missing one before any change), and the
+/// ones already written are put back when a later write fails.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn set_system_defaults(c: &Checked) -> Result<(), Error> {
+    use std::io::Write;
+    let write = |path: &'static str, value: i64| -> Result<(), Error> {
+        // One write(2) of the whole number, as `echo N >` does.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(format!("{value}\n").as_bytes()))
+            .map_err(|e| Error::os(path, e))
+    };
+    let wanted = [c.idle, c.interval, c.count];
+    let mut old = [0i64; 3];
+    for (i, path) in SYSCTLS.iter().enumerate() {
+        if wanted[i].is_some() {
+            old[i] = read_sysctl(path)? as i64;
+        }
+    }
+    for (i, path) in SYSCTLS.iter().enumerate() {
+        let Some(value) = wanted[i] else { continue };
+        if let Err(e) = write(path, i64::from(value)) {
+            for (j, earlier) in SYSCTLS.iter().enumerate().take(i) {
+                if wanted[j].is_some() {
+                    // Best effort: the error being returned is the one that matters.
+                    let _ = write(earlier, old[j]);
+                }
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn set_system_defaults(_c: &Checked) -> Result<(), Error> {
+    Err(Error::Unsupported {
+        option: "setting the system keepalive defaults",
+    })
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn read_sysctl(path: &'static str) -> Result<u64, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::os(path, e))?;
+    text.trim().parse().map_err(|_| {
+        Error::os(
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not a number: {text:?}"),
+            ),
+        )
+    })
+}
+
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn system_defaults() -> Result<Config, Error> {
-    fn read(path: &'static str) -> Result<u64, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::os(path, e))?;
-        text.trim().parse().map_err(|_| {
-            Error::os(
-                path,
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("not a number: {text:?}"),
-                ),
-            )
-        })
-    }
     Ok(Config {
-        idle: Some(Duration::from_secs(read(
-            "/proc/sys/net/ipv4/tcp_keepalive_time",
-        )?)),
-        interval: Some(Duration::from_secs(read(
-            "/proc/sys/net/ipv4/tcp_keepalive_intvl",
-        )?)),
-        count: Some(read("/proc/sys/net/ipv4/tcp_keepalive_probes")? as u32),
+        idle: Some(Duration::from_secs(read_sysctl(SYSCTLS[0])?)),
+        interval: Some(Duration::from_secs(read_sysctl(SYSCTLS[1])?)),
+        count: Some(read_sysctl(SYSCTLS[2])? as u32),
+        user_timeout: None,
     })
 }
 
@@ -232,6 +387,7 @@ pub(crate) fn system_defaults() -> Result<Config, Error> {
         idle: Some(Duration::from_millis(read("net.inet.tcp.keepidle")?)),
         interval: Some(Duration::from_millis(read("net.inet.tcp.keepintvl")?)),
         count: Some(read("net.inet.tcp.keepcnt")? as u32),
+        user_timeout: None,
     })
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
 
+use crate::status::TcpInfo;
 use crate::{Checked, Config, Error, Settings};
 
 pub(crate) const EINVAL: i32 = 10022; // WSAEINVAL
@@ -37,6 +38,11 @@ pub(crate) fn set_enabled(sock: Sock<'_>, on: bool) -> Result<(), Error> {
 }
 
 pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
+    if c.user_timeout.is_some() {
+        return Err(Error::Unsupported {
+            option: "TCP_USER_TIMEOUT",
+        });
+    }
     check_tcp(sock)?;
     let mut ka = TcpKeepalive::new();
     if let Some(idle) = c.idle {
@@ -71,4 +77,18 @@ pub(crate) fn system_defaults() -> Result<Config, Error> {
         .idle(Duration::from_secs(7200))
         .interval(Duration::from_secs(1))
         .count(10))
+}
+
+pub(crate) fn tcp_info(_sock: Sock<'_>) -> Result<TcpInfo, Error> {
+    Err(Error::Unsupported { option: "TCP_INFO" })
+}
+
+pub(crate) fn tcp_retries2() -> u32 {
+    15
+}
+
+pub(crate) fn set_system_defaults(_c: &Checked) -> Result<(), Error> {
+    Err(Error::Unsupported {
+        option: "setting the system keepalive defaults",
+    })
 }

@@ -1,0 +1,208 @@
+//! The Linux kernel's rules for declaring a peer dead, as pure functions of
+//! the socket's settings and what `TCP_INFO` says. Everything that predicts
+//! the kernel ([`Settings::dead_after`](crate::Settings::dead_after),
+//! [`status`](crate::status)) goes through here, so that the rule is written
+//! once.
+//!
+//! The idle rule is `tcp_keepalive_timer()` in `net/ipv4/tcp_timer.c`. The
+//! timer first fires `idle` after the peer was last heard from (the later of
+//! its last ACK and its last data), then every `interval`. At each firing:
+//!
+//! ```text
+//! if (user_timeout != 0 && elapsed >= user_timeout && probes_out > 0) ||
+//!    (user_timeout == 0 && probes_out >= count)      -> the connection is dead
+//! else                                                -> send a probe, probes_out += 1
+//! ```
+//!
+//! So a set `TCP_USER_TIMEOUT` replaces `TCP_KEEPCNT`: the connection dies at
+//! the first firing at or after the user timeout that has a probe out.
+//!
+//! The busy rule is `tcp_retransmit_timer()`/`retransmits_timed_out()`: with
+//! data unacknowledged, keepalive does not probe; the connection dies
+//! `TCP_USER_TIMEOUT` after the oldest unacknowledged data was sent (the
+//! retransmission timer is clamped to fire then), or, with no user timeout,
+//! after `tcp_retries2` retransmissions, modelled by `tcp_model_timeout()`.
+
+use std::time::Duration;
+
+/// The settings the rules need, in the kernel's units.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timers {
+    pub(crate) idle: Duration,
+    pub(crate) interval: Duration,
+    pub(crate) count: u32,
+    /// Zero: none set.
+    pub(crate) user_timeout: Duration,
+}
+
+impl Timers {
+    /// When the keepalive timer fires for the `k`-th time after the peer was
+    /// last heard from (k = 0 at `idle`), on a regular schedule.
+    fn firing(&self, k: u32) -> Duration {
+        self.idle + self.interval * k
+    }
+
+    /// The number of the firing that declares an idle peer dead, counted from
+    /// 0 at `idle`: it sends probes at firings 0..k and dies at firing k.
+    fn fatal_firing(&self) -> u32 {
+        if self.user_timeout.is_zero() {
+            return self.count;
+        }
+        // The first firing k >= 1 (a probe is out) with idle + k*interval >= user timeout.
+        let past_idle = self.user_timeout.saturating_sub(self.idle);
+        let per = self.interval.as_nanos().max(1);
+        let k = past_idle.as_nanos().div_ceil(per);
+        u32::try_from(k).unwrap_or(u32::MAX).max(1)
+    }
+
+    /// How long after the peer was last heard from an idle connection is
+    /// declared dead, by the kernel's rule.
+    pub(crate) fn idle_death(&self) -> Duration {
+        self.firing(self.fatal_firing())
+    }
+
+    /// How many probes an idle connection sends to a silent peer before it
+    /// is declared dead.
+    pub(crate) fn probes_before_death(&self) -> u32 {
+        self.fatal_firing()
+    }
+
+    /// How long until the keepalive timer declares an idle connection dead,
+    /// `elapsed` after the peer was last heard from with `probes_out` probes
+    /// unanswered.
+    ///
+    /// On a regular schedule the next firing is `firing(probes_out)`. When the
+    /// schedule was disturbed (keepalive turned on or retuned long after the
+    /// peer last spoke) that moment may be past; the kernel then fires within
+    /// one interval, and the estimate takes "now" (a lower bound).
+    pub(crate) fn idle_dead_in(&self, elapsed: Duration, probes_out: u32) -> Duration {
+        let next = self.firing(probes_out).saturating_sub(elapsed);
+        if self.user_timeout.is_zero() {
+            // Firings still needed: the probes not yet sent, then the fatal one.
+            let left = self.count.saturating_sub(probes_out);
+            return next + self.interval * left;
+        }
+        // The first future firing j (at next + j*interval, with probes_out + j
+        // probes out) that is at or past the user timeout with a probe out.
+        let at_next = elapsed + next;
+        let mut j = u32::from(probes_out == 0);
+        let short = self
+            .user_timeout
+            .saturating_sub(at_next + self.interval * j);
+        if !short.is_zero() {
+            let per = self.interval.as_nanos().max(1);
+            j += u32::try_from(short.as_nanos().div_ceil(per)).unwrap_or(u32::MAX);
+        }
+        next + self.interval * j
+    }
+}
+
+/// The kernel's model of how long `boundary` retransmissions take from the
+/// first one (`tcp_model_timeout()`): the timeout doubles from `TCP_RTO_MIN`
+/// (200 ms) up to `TCP_RTO_MAX` (120 s), then stays there. With the default
+/// `tcp_retries2` of 15 that is 924.6 s.
+pub(crate) fn retries_timeout(boundary: u32) -> Duration {
+    const RTO_MIN_MS: u64 = 200;
+    const RTO_MAX_MS: u64 = 120_000;
+    // ilog2(TCP_RTO_MAX / TCP_RTO_MIN) = ilog2(600) = 9.
+    let thresh = (RTO_MAX_MS / RTO_MIN_MS).ilog2();
+    let ms = if boundary <= thresh {
+        ((2u64 << boundary) - 1) * RTO_MIN_MS
+    } else {
+        ((2u64 << thresh) - 1) * RTO_MIN_MS + u64::from(boundary - thresh) * RTO_MAX_MS
+    };
+    Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(idle: u64, interval: u64, count: u32, ut_ms: u64) -> Timers {
+        Timers {
+            idle: Duration::from_secs(idle),
+            interval: Duration::from_secs(interval),
+            count,
+            user_timeout: Duration::from_millis(ut_ms),
+        }
+    }
+
+    fn s(x: f64) -> Duration {
+        Duration::from_secs_f64(x)
+    }
+
+    /// The three cases measured on the wire (issue 10): 2/1/3 with no user
+    /// timeout dies at 5 s after 3 probes, with 3.5 s at 4 s after 2 probes,
+    /// with 8 s at 8 s after 6 probes.
+    #[test]
+    fn the_measured_cases() {
+        assert_eq!(t(2, 1, 3, 0).idle_death(), s(5.0));
+        assert_eq!(t(2, 1, 3, 0).probes_before_death(), 3);
+        assert_eq!(t(2, 1, 3, 3500).idle_death(), s(4.0));
+        assert_eq!(t(2, 1, 3, 3500).probes_before_death(), 2);
+        assert_eq!(t(2, 1, 3, 8000).idle_death(), s(8.0));
+        assert_eq!(t(2, 1, 3, 8000).probes_before_death(), 6);
+    }
+
+    #[test]
+    fn a_user_timeout_on_a_firing_dies_at_that_firing() {
+        assert_eq!(t(2, 1, 3, 5000).idle_death(), s(5.0));
+        assert_eq!(t(75, 25, 3, 150_000).idle_death(), s(150.0));
+    }
+
+    /// grpc-go #6250: a 20 s user timeout with 15 s probes dies at the second
+    /// firing (30 s) after a single unanswered probe.
+    #[test]
+    fn a_user_timeout_shorter_than_the_probes_dies_after_one() {
+        let grpc = t(15, 15, 9, 20_000);
+        assert_eq!(grpc.probes_before_death(), 1);
+        assert_eq!(grpc.idle_death(), s(30.0));
+        // Shorter than idle: still one probe, then death at the next firing.
+        assert_eq!(t(10, 3, 5, 1000).idle_death(), s(13.0));
+    }
+
+    #[test]
+    fn dead_in_counts_down_on_a_regular_schedule() {
+        for timers in [
+            t(2, 1, 3, 0),
+            t(2, 1, 3, 3500),
+            t(2, 1, 3, 5000),
+            t(2, 1, 3, 8000),
+        ] {
+            let death = timers.idle_death();
+            // Sample every 100 ms; probes go out at idle, idle+1, ...
+            let mut ms = 0u64;
+            while Duration::from_millis(ms) < death {
+                let elapsed = Duration::from_millis(ms);
+                let probes = if elapsed < timers.idle {
+                    0
+                } else {
+                    1 + ((elapsed - timers.idle).as_millis() / 1000) as u32
+                };
+                assert_eq!(
+                    elapsed + timers.idle_dead_in(elapsed, probes),
+                    death,
+                    "{timers:?} at {ms} ms with {probes} probes"
+                );
+                ms += 100;
+            }
+        }
+    }
+
+    #[test]
+    fn dead_in_after_a_late_retune_is_a_lower_bound() {
+        // Silent for an hour, then given a 5 s deadline: the kernel probes at
+        // once and dies one interval later at the earliest.
+        let timers = t(2, 1, 3, 5000);
+        assert_eq!(timers.idle_dead_in(s(3600.0), 0), s(1.0));
+        assert_eq!(timers.idle_dead_in(s(3600.0), 1), s(0.0));
+        assert_eq!(t(2, 1, 3, 0).idle_dead_in(s(3600.0), 0), s(3.0));
+    }
+
+    #[test]
+    fn the_retries_model_matches_the_kernel() {
+        assert_eq!(retries_timeout(15), Duration::from_millis(924_600));
+        assert_eq!(retries_timeout(8), Duration::from_millis(102_200));
+        assert_eq!(retries_timeout(0), Duration::from_millis(200));
+    }
+}
