@@ -62,6 +62,82 @@ typedef struct keepalive_settings {
   uint32_t user_timeout_ms;
 } keepalive_settings;
 
+/**
+ * The four values a dead-peer deadline stands for, as
+ * keepalive_deadline_schedule() computes them without applying them.
+ */
+typedef struct keepalive_schedule {
+  /**
+   * TCP_KEEPIDLE, seconds.
+   */
+  int32_t idle;
+  /**
+   * TCP_KEEPINTVL, seconds.
+   */
+  int32_t interval;
+  /**
+   * TCP_KEEPCNT: the probes.
+   */
+  int32_t count;
+  /**
+   * TCP_USER_TIMEOUT, milliseconds: the deadline.
+   */
+  uint32_t user_timeout_ms;
+} keepalive_schedule;
+
+/**
+ * A connection's liveness, read from the kernel (TCP_INFO) by
+ * keepalive_get_status().
+ */
+typedef struct keepalive_status {
+  /**
+   * Milliseconds since the peer's last ACK.
+   */
+  uint32_t last_ack_ms;
+  /**
+   * Milliseconds since data was last received.
+   */
+  uint32_t last_data_ms;
+  /**
+   * Keepalive probes sent and unanswered.
+   */
+  uint32_t probes_out;
+  /**
+   * Segments sent and not yet acknowledged.
+   */
+  uint32_t unacked;
+  /**
+   * Milliseconds until the kernel declares the peer dead if nothing more is
+   * heard from it; -1 when no bound is in force (keepalive off on an idle
+   * connection, or not a connection: listening, connecting, closed).
+   */
+  int64_t dead_in_ms;
+} keepalive_status;
+
+/**
+ * What the kernel will do with a socket's settings, by its rules
+ * (keepalive_settings_dead_after()).
+ */
+typedef struct keepalive_dead_after {
+  /**
+   * Milliseconds after the peer was last heard from that an idle connection
+   * with keepalive on is declared dead. A set TCP_USER_TIMEOUT replaces
+   * TCP_KEEPCNT here (Linux): idle 2, interval 1, count 3 dies at 5000 ms,
+   * but with a 3500 ms user timeout at 4000 ms, after two probes.
+   */
+  int64_t idle_ms;
+  /**
+   * Milliseconds after the peer's last ACK that a connection with data
+   * unacknowledged is declared dead: the user timeout; -1 without one
+   * (then tcp_retries2 decides, about 924.6 s with the default 15).
+   */
+  int64_t busy_ms;
+  /**
+   * Unanswered probes an idle connection sends before it is declared dead.
+   */
+  uint32_t probes;
+} keepalive_dead_after;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -112,6 +188,82 @@ int keepalive_set_user_timeout(int fd, uint32_t ms);
  * *out is not written.
  */
 int keepalive_system_defaults(struct keepalive_config *out);
+
+/**
+ * Sets a dead-peer deadline: the connection is declared dead about `seconds`
+ * after the peer was last heard from, whether it is idle (keepalive probes)
+ * or has data in flight (retransmissions). Sets TCP_KEEPIDLE,
+ * TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT together, all or nothing:
+ * idle + interval x count = seconds, 3 probes, user timeout = seconds x 1000
+ * (keepalive_deadline_schedule() shows the split). On a listener, accepted
+ * connections inherit it. Returns 0, or -1 with errno set: EINVAL (seconds
+ * not 2..131068), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP (not TCP, or an
+ * MPTCP socket, which has no user timeout); on failure nothing changed.
+ */
+int keepalive_set_deadline(int fd, uint32_t seconds);
+
+/**
+ * keepalive_set_deadline() with the number of unanswered probes that declare
+ * an idle peer dead: 1..min(127, seconds - 1); 0 = the default (3, fewer for
+ * a deadline under 4 s). More probes tolerate more lost ones, spaced closer.
+ * Returns 0, or -1 with errno set as for keepalive_set_deadline() (EINVAL
+ * also for a probe count out of range).
+ */
+int keepalive_set_deadline_probes(int fd, uint32_t seconds, uint32_t probes);
+
+/**
+ * Writes into *out the four values keepalive_set_deadline_probes(fd,
+ * seconds, probes) would set, without touching any socket (probes 0 = the
+ * default). Returns 0, or -1 with errno EINVAL (NULL out, seconds or probes
+ * out of range); on failure *out is not written.
+ */
+int keepalive_deadline_schedule(uint32_t seconds, uint32_t probes, struct keepalive_schedule *out);
+
+/**
+ * Reads a connection's liveness from the kernel (TCP_INFO) into *out: time
+ * since the peer's last ACK and data, probes out, unacknowledged segments,
+ * and how long until the peer is declared dead if nothing more is heard.
+ * Returns 0, or -1 with errno set (EINVAL for a NULL out, otherwise as for
+ * keepalive_enable()); on failure *out is not written.
+ */
+int keepalive_get_status(int fd, struct keepalive_status *out);
+
+/**
+ * Writes into *out what the kernel will do with the settings *settings (as
+ * keepalive_get() read them): when an idle and a busy connection are
+ * declared dead after the peer goes silent, and after how many probes.
+ * Returns 0, or -1 with errno EINVAL (a NULL pointer, or a negative value
+ * in *settings); on failure *out is not written.
+ */
+int keepalive_settings_dead_after(const struct keepalive_settings *settings,
+                                  struct keepalive_dead_after *out);
+
+/**
+ * Sets the system-wide defaults that every socket which turns keepalive on
+ * without values of its own gets (Linux: /proc/sys/net/ipv4/tcp_keepalive_time,
+ * tcp_keepalive_intvl, tcp_keepalive_probes, for the calling process's
+ * network namespace); a field left 0 stays as it is. All or nothing: every
+ * value is validated first (EINVAL), and the old values are put back if a
+ * later write fails. Returns 0, or -1 with errno set: EINVAL (NULL config,
+ * value out of range), EACCES/EPERM (needs root, or CAP_NET_ADMIN in the
+ * namespace), EOPNOTSUPP (not Linux).
+ */
+int keepalive_set_system_defaults(const struct keepalive_config *config);
+
+/**
+ * Checks *config as keepalive_set() would, without touching any socket: for
+ * programs that validate their options before doing anything. Returns 0, or
+ * -1 with errno EINVAL (NULL, or a value out of range; keepalive_last_error()
+ * names it and the range).
+ */
+int keepalive_config_check(const struct keepalive_config *config);
+
+/**
+ * Checks a TCP_USER_TIMEOUT as keepalive_set_user_timeout() would (0..
+ * 2147483647 ms), without touching any socket. Returns 0, or -1 with errno
+ * EINVAL.
+ */
+int keepalive_user_timeout_check(uint32_t ms);
 
 /**
  * The library's version, "MAJOR.MINOR.PATCH". A static string; never NULL.

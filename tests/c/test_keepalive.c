@@ -22,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef EXPECTED_VERSION
@@ -655,6 +657,229 @@ static void test_threads_have_their_own_last_error(void)
     close(fd);
 }
 
+/* ---- the dead-peer deadline, status, system defaults -------------------- */
+
+/* The five values in one comparison: SO_KEEPALIVE, idle, intvl, cnt, user timeout. */
+static int has(int fd, int on, int idle, int intvl, int cnt, int ut)
+{
+    return ka_on(fd) == on && ka_idle(fd) == idle && ka_intvl(fd) == intvl &&
+           ka_cnt(fd) == cnt && user_timeout(fd) == ut;
+}
+
+static void test_set_deadline(void)
+{
+    int l = tcp4_listener(), c = connect_to(l);
+    CHECK(keepalive_set_deadline(c, 5) == 0);
+    CHECK(has(c, 1, 2, 1, 3, 5000));
+    CHECK(keepalive_set_deadline(c, 60) == 0);
+    CHECK(has(c, 1, 30, 10, 3, 60000));
+    CHECK(keepalive_set_deadline(c, 2) == 0);
+    CHECK(has(c, 1, 1, 1, 1, 2000));
+    keepalive_settings s;
+    keepalive_dead_after d;
+    CHECK(keepalive_set_deadline(c, 150) == 0);
+    CHECK(keepalive_get(c, &s) == 0 && keepalive_settings_dead_after(&s, &d) == 0);
+    CHECK(d.idle_ms == 150000 && d.busy_ms == 150000 && d.probes == 3);
+    close(c);
+    close(l);
+}
+
+static void test_set_deadline_refused(void)
+{
+    int fd = tcp4();
+    keepalive_config c = { .idle = 77, .interval = 7, .count = 7 };
+    CHECK(keepalive_set(fd, &c) == 0 && keepalive_set_user_timeout(fd, 7777) == 0);
+    CHECK_FAILS(keepalive_set_deadline(fd, 0), EINVAL, "deadline must be 2..131068 seconds, got 0");
+    CHECK_FAILS(keepalive_set_deadline(fd, 1), EINVAL, "deadline must be 2..131068 seconds, got 1");
+    CHECK_FAILS(keepalive_set_deadline(fd, 131069), EINVAL, "got 131069");
+    CHECK_FAILS(keepalive_set_deadline(fd, UINT32_MAX), EINVAL, "got 4294967295");
+    CHECK_FAILS(keepalive_set_deadline_probes(fd, 5, 5), EINVAL,
+                "probes must be 1..4 probes for this deadline, got 5");
+    CHECK_FAILS(keepalive_set_deadline_probes(fd, 1000, 128), EINVAL, "probes must be 1..127");
+    CHECK_FAILS(keepalive_set_deadline_probes(fd, 60, UINT32_MAX), EINVAL, "got 4294967295");
+    CHECK(has(fd, 1, 77, 7, 7, 7777));
+    CHECK_FAILS(keepalive_set_deadline(-1, 10), EBADF, "");
+    close(fd);
+}
+
+static void test_set_deadline_probes(void)
+{
+    int fd = tcp4();
+    CHECK(keepalive_set_deadline_probes(fd, 60, 5) == 0);
+    CHECK(has(fd, 1, 30, 6, 5, 60000));
+    CHECK(keepalive_set_deadline_probes(fd, 60, 0) == 0);  /* 0 = the default, 3 */
+    CHECK(has(fd, 1, 30, 10, 3, 60000));
+    close(fd);
+}
+
+static void test_deadline_schedule(void)
+{
+    keepalive_schedule s = { -1, -1, -1, 1 }, untouched = s;
+    CHECK(keepalive_deadline_schedule(150, 0, &s) == 0);
+    CHECK(s.idle == 75 && s.interval == 25 && s.count == 3 && s.user_timeout_ms == 150000);
+    CHECK(keepalive_deadline_schedule(3, 0, &s) == 0);
+    CHECK(s.idle == 1 && s.interval == 1 && s.count == 2 && s.user_timeout_ms == 3000);
+    CHECK(keepalive_deadline_schedule(3600, 0, &s) == 0);
+    CHECK(s.idle == 3375 && s.interval == 75 && s.count == 3);
+    s = untouched;
+    CHECK_FAILS(keepalive_deadline_schedule(1, 0, &s), EINVAL, "deadline must be 2..");
+    CHECK(memcmp(&s, &untouched, sizeof s) == 0);
+    CHECK_FAILS(keepalive_deadline_schedule(60, 0, NULL), EINVAL, "out must not be NULL");
+}
+
+static void test_get_status(void)
+{
+    int l = tcp4_listener(), c = connect_to(l);
+    keepalive_status st, untouched;
+    memset(&untouched, 0x5a, sizeof untouched);
+    st = untouched;
+    CHECK(keepalive_get_status(l, &st) == 0);
+    CHECK(st.dead_in_ms == -1);                      /* a listener: not a connection */
+    CHECK(keepalive_get_status(c, &st) == 0);
+    CHECK(st.dead_in_ms == -1 && st.probes_out == 0 && st.unacked == 0); /* keepalive off */
+    CHECK(keepalive_set_deadline(c, 30) == 0);
+    usleep(100 * 1000);
+    CHECK(keepalive_get_status(c, &st) == 0);
+    CHECK(st.dead_in_ms > 29000 && st.dead_in_ms <= 30000 - 50);
+    CHECK(st.last_ack_ms >= 50 && st.last_ack_ms < 5000);
+    CHECK(st.probes_out == 0 && st.unacked == 0);
+    st = untouched;
+    CHECK_FAILS(keepalive_get_status(c, NULL), EINVAL, "out must not be NULL");
+    CHECK_FAILS(keepalive_get_status(-1, &st), EBADF, "");
+    CHECK_FAILS(keepalive_get_status(closed_fd(), &st), EBADF, "");
+    int p[2];
+    CHECK(pipe(p) == 0);
+    CHECK_FAILS(keepalive_get_status(p[0], &st), ENOTSOCK, "Socket operation on non-socket");
+    CHECK(memcmp(&st, &untouched, sizeof st) == 0);  /* not written on failure */
+    close(p[0]);
+    close(p[1]);
+    int udp = socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK_NOT_TCP(keepalive_get_status(udp, &st));
+    close(udp);
+    close(c);
+    close(l);
+}
+
+/* The messages of an OS refusal say it once: no "(os error N)" after it. */
+static void test_os_error_message(void)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    CHECK(keepalive_enable(p[0]) == -1);
+    CHECK(strcmp(keepalive_last_error(), "TCP_KEEPIDLE: Socket operation on non-socket") == 0);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_settings_dead_after(void)
+{
+    keepalive_dead_after d, untouched = { 7, 7, 7 };
+    keepalive_settings s = { .enabled = true, .idle = 2, .interval = 1, .count = 3 };
+    CHECK(keepalive_settings_dead_after(&s, &d) == 0);
+    CHECK(d.idle_ms == 5000 && d.busy_ms == -1 && d.probes == 3);
+    s.user_timeout_ms = 3500;   /* the trap: the user timeout replaces the count */
+    CHECK(keepalive_settings_dead_after(&s, &d) == 0);
+    CHECK(d.idle_ms == 4000 && d.busy_ms == 3500 && d.probes == 2);
+    s.user_timeout_ms = 8000;
+    CHECK(keepalive_settings_dead_after(&s, &d) == 0);
+    CHECK(d.idle_ms == 8000 && d.busy_ms == 8000 && d.probes == 6);
+    d = untouched;
+    s.idle = -2;
+    CHECK_FAILS(keepalive_settings_dead_after(&s, &d), EINVAL, "settings->idle must not be negative");
+    CHECK(memcmp(&d, &untouched, sizeof d) == 0);
+    CHECK_FAILS(keepalive_settings_dead_after(NULL, &d), EINVAL, "settings must not be NULL");
+    CHECK_FAILS(keepalive_settings_dead_after(&s, NULL), EINVAL, "");
+}
+
+static void test_checks(void)
+{
+    keepalive_config ok = { .idle = 30, .count = 4 }, bad = { .interval = 40000 };
+    CHECK(keepalive_config_check(&ok) == 0);
+    CHECK_FAILS(keepalive_config_check(&bad), EINVAL, "interval must be 1..32767 seconds, got 40000");
+    CHECK_FAILS(keepalive_config_check(NULL), EINVAL, "config must not be NULL");
+    CHECK(keepalive_user_timeout_check(0) == 0 && keepalive_user_timeout_check(INT32_MAX) == 0);
+    CHECK_FAILS(keepalive_user_timeout_check((uint32_t)INT32_MAX + 1), EINVAL,
+                "user_timeout must be 0..2147483647 milliseconds, got 2147483648");
+}
+
+static void test_mptcp(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 262 /* IPPROTO_MPTCP */);
+    if (fd < 0)
+        SKIP("this kernel makes no MPTCP socket");
+    keepalive_settings s;
+    keepalive_config c = { .idle = 11, .interval = 3, .count = 4 };
+    CHECK(keepalive_get(fd, &s) == 0 && s.user_timeout_ms == 0);
+    CHECK(keepalive_set(fd, &c) == 0);
+    CHECK(keepalive_get(fd, &s) == 0 && s.enabled && s.idle == 11 && s.interval == 3 && s.count == 4);
+    /* A deadline needs TCP_USER_TIMEOUT, which MPTCP lacks: refused, nothing changed. */
+    errno = 0;
+    CHECK(keepalive_set_deadline(fd, 30) == -1 && (errno == ENOPROTOOPT || errno == EOPNOTSUPP));
+    CHECK(strstr(keepalive_last_error(), "TCP_USER_TIMEOUT") != NULL);
+    CHECK(ka_idle(fd) == 11 && ka_intvl(fd) == 3 && ka_cnt(fd) == 4);
+    close(fd);
+}
+
+static void test_udp_deadline(void)
+{
+    int udp = socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK_NOT_TCP(keepalive_set_deadline(udp, 10));
+    CHECK(ka_on(udp) == 0);
+    close(udp);
+}
+
+static void test_set_system_defaults_refused(void)
+{
+    int idle = PROC_IDLE, intvl = PROC_INTVL, cnt = PROC_CNT;
+    keepalive_config zero_bad = { .idle = 600, .count = 128 }, neg = { .interval = -1 };
+    CHECK_FAILS(keepalive_set_system_defaults(&zero_bad), EINVAL, "count must be 1..127 probes, got 128");
+    CHECK_FAILS(keepalive_set_system_defaults(&neg), EINVAL, "interval must be 1..32767 seconds, got -1");
+    CHECK_FAILS(keepalive_set_system_defaults(NULL), EINVAL, "config must not be NULL");
+    CHECK(PROC_IDLE == idle && PROC_INTVL == intvl && PROC_CNT == cnt);
+}
+
+/*
+ * As root, in a child moved into a fresh network namespace (so the host is
+ * never touched): set 600/20/4, read it back from /proc and through
+ * keepalive_system_defaults(), and on a socket that merely turns keepalive
+ * on. Then, as an unprivileged user, a refusal that writes nothing.
+ */
+static void test_set_system_defaults_in_a_namespace(void)
+{
+    if (geteuid() != 0)
+        SKIP("needs root to make a network namespace (CI runs as root)");
+    int host_idle = PROC_IDLE, host_intvl = PROC_INTVL, host_cnt = PROC_CNT;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int bad = 0;
+        if (unshare(CLONE_NEWNET) != 0)
+            _exit(10);
+        keepalive_config c = { .idle = 600, .interval = 20, .count = 4 }, d;
+        bad |= keepalive_set_system_defaults(&c) != 0;
+        bad |= (PROC_IDLE != 600 || PROC_INTVL != 20 || PROC_CNT != 4) << 1;
+        bad |= (keepalive_system_defaults(&d) != 0 || d.idle != 600 || d.interval != 20 ||
+                d.count != 4) << 2;
+        int fd = tcp4();
+        bad |= (keepalive_enable(fd) != 0 || !has(fd, 1, 600, 20, 4, 0)) << 3;
+        close(fd);
+        /* An unprivileged caller: refused, nothing written. */
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(11);
+        keepalive_config other = { .idle = 601 };
+        bad |= (keepalive_set_system_defaults(&other) != -1 || errno != EACCES ||
+                strstr(keepalive_last_error(), "tcp_keepalive_time: Permission denied") == NULL) << 4;
+        bad |= (PROC_IDLE != 600) << 5;
+        _exit(bad);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        printf("    child exit status %d (bit mask of failed checks; 10/11: setup)\n",
+               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(PROC_IDLE == host_idle && PROC_INTVL == host_intvl && PROC_CNT == host_cnt);
+}
+
 int main(void)
 {
     /* First, before anything can fail on this thread. */
@@ -684,6 +909,22 @@ int main(void)
     run("errno untouched on success", test_errno_untouched_on_success);
     run("last_error stays valid until the next failure", test_last_error_lifetime);
     run("each thread reads its own last_error", test_threads_have_their_own_last_error);
+    run("set_deadline sets idle, interval, count and the user timeout together", test_set_deadline);
+    run("set_deadline: 0, 1, too large, bad probes refused with EINVAL, nothing changed",
+        test_set_deadline_refused);
+    run("set_deadline_probes: 5 probes, 0 = the default", test_set_deadline_probes);
+    run("deadline_schedule gives the split without a socket", test_deadline_schedule);
+    run("get_status: listener, unwatched, watched; bad descriptors, NULL", test_get_status);
+    run("an OS refusal's message does not repeat the errno", test_os_error_message);
+    run("settings_dead_after follows the kernel's rule (user timeout replaces count)",
+        test_settings_dead_after);
+    run("config_check and user_timeout_check validate without a socket", test_checks);
+    run("MPTCP: get and set work, a deadline is refused with nothing changed", test_mptcp);
+    run("UDP: set_deadline refused, SO_KEEPALIVE still off", test_udp_deadline);
+    run("set_system_defaults: bad values and NULL refused, nothing written",
+        test_set_system_defaults_refused);
+    run("set_system_defaults in a fresh network namespace: 600/20/4 everywhere; non-root refused",
+        test_set_system_defaults_in_a_namespace);
 
     if (skipped)
         printf("(%d skipped)\n", skipped);

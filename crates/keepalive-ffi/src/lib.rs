@@ -60,6 +60,58 @@ pub struct keepalive_settings {
     pub user_timeout_ms: u32,
 }
 
+/// A connection's liveness, read from the kernel (TCP_INFO) by
+/// keepalive_get_status().
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct keepalive_status {
+    /// Milliseconds since the peer's last ACK.
+    pub last_ack_ms: u32,
+    /// Milliseconds since data was last received.
+    pub last_data_ms: u32,
+    /// Keepalive probes sent and unanswered.
+    pub probes_out: u32,
+    /// Segments sent and not yet acknowledged.
+    pub unacked: u32,
+    /// Milliseconds until the kernel declares the peer dead if nothing more is
+    /// heard from it; -1 when no bound is in force (keepalive off on an idle
+    /// connection, or not a connection: listening, connecting, closed).
+    pub dead_in_ms: i64,
+}
+
+/// The four values a dead-peer deadline stands for, as
+/// keepalive_deadline_schedule() computes them without applying them.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct keepalive_schedule {
+    /// TCP_KEEPIDLE, seconds.
+    pub idle: i32,
+    /// TCP_KEEPINTVL, seconds.
+    pub interval: i32,
+    /// TCP_KEEPCNT: the probes.
+    pub count: i32,
+    /// TCP_USER_TIMEOUT, milliseconds: the deadline.
+    pub user_timeout_ms: u32,
+}
+
+/// What the kernel will do with a socket's settings, by its rules
+/// (keepalive_settings_dead_after()).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct keepalive_dead_after {
+    /// Milliseconds after the peer was last heard from that an idle connection
+    /// with keepalive on is declared dead. A set TCP_USER_TIMEOUT replaces
+    /// TCP_KEEPCNT here (Linux): idle 2, interval 1, count 3 dies at 5000 ms,
+    /// but with a 3500 ms user timeout at 4000 ms, after two probes.
+    pub idle_ms: i64,
+    /// Milliseconds after the peer's last ACK that a connection with data
+    /// unacknowledged is declared dead: the user timeout; -1 without one
+    /// (then tcp_retries2 decides, about 924.6 s with the default 15).
+    pub busy_ms: i64,
+    /// Unanswered probes an idle connection sends before it is declared dead.
+    pub probes: u32,
+}
+
 /// Why a call failed, as C sees it: the `errno` and the sentence.
 #[derive(Debug)]
 struct Failure {
@@ -195,6 +247,20 @@ fn secs(d: Duration) -> i32 {
     i32::try_from(d.as_secs()).unwrap_or(i32::MAX)
 }
 
+fn millis_u32(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}
+
+fn millis_i64(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// C's deadline arguments to the core's `Deadline` (probes 0 = the default).
+fn deadline(seconds: u32, probes: u32) -> Result<keepalive::Deadline, Failure> {
+    let probes = (probes != 0).then_some(i64::from(probes));
+    Ok(keepalive::Deadline::from_secs(i64::from(seconds), probes)?)
+}
+
 /// Turns keepalive on (SO_KEEPALIVE), keeping the socket's idle, interval and
 /// count. Returns 0, or -1 with errno set: EBADF (not a descriptor),
 /// ENOTSOCK (not a socket), ENOPROTOOPT or EOPNOTSUPP (not a TCP socket);
@@ -283,6 +349,169 @@ pub extern "C" fn keepalive_system_defaults(out: *mut keepalive_config) -> c_int
                 count: d.count.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
             },
         );
+        Ok(())
+    })
+}
+
+/// Sets a dead-peer deadline: the connection is declared dead about `seconds`
+/// after the peer was last heard from, whether it is idle (keepalive probes)
+/// or has data in flight (retransmissions). Sets TCP_KEEPIDLE,
+/// TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT together, all or nothing:
+/// idle + interval x count = seconds, 3 probes, user timeout = seconds x 1000
+/// (keepalive_deadline_schedule() shows the split). On a listener, accepted
+/// connections inherit it. Returns 0, or -1 with errno set: EINVAL (seconds
+/// not 2..131068), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP (not TCP, or an
+/// MPTCP socket, which has no user timeout); on failure nothing changed.
+#[no_mangle]
+pub extern "C" fn keepalive_set_deadline(fd: c_int, seconds: u32) -> c_int {
+    boundary(|| {
+        let sock = descriptor(fd)?;
+        let config = deadline(seconds, 0)?.config()?;
+        Ok(keepalive::set(&sock, &config)?)
+    })
+}
+
+/// keepalive_set_deadline() with the number of unanswered probes that declare
+/// an idle peer dead: 1..min(127, seconds - 1); 0 = the default (3, fewer for
+/// a deadline under 4 s). More probes tolerate more lost ones, spaced closer.
+/// Returns 0, or -1 with errno set as for keepalive_set_deadline() (EINVAL
+/// also for a probe count out of range).
+#[no_mangle]
+pub extern "C" fn keepalive_set_deadline_probes(fd: c_int, seconds: u32, probes: u32) -> c_int {
+    boundary(|| {
+        let sock = descriptor(fd)?;
+        let config = deadline(seconds, probes)?.config()?;
+        Ok(keepalive::set(&sock, &config)?)
+    })
+}
+
+/// Writes into *out the four values keepalive_set_deadline_probes(fd,
+/// seconds, probes) would set, without touching any socket (probes 0 = the
+/// default). Returns 0, or -1 with errno EINVAL (NULL out, seconds or probes
+/// out of range); on failure *out is not written.
+#[no_mangle]
+pub extern "C" fn keepalive_deadline_schedule(
+    seconds: u32,
+    probes: u32,
+    out: *mut keepalive_schedule,
+) -> c_int {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        let c = deadline(seconds, probes)?.config()?;
+        write_out(
+            out,
+            keepalive_schedule {
+                idle: c.idle.map_or(0, secs),
+                interval: c.interval.map_or(0, secs),
+                count: c.count.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+                user_timeout_ms: c.user_timeout.map_or(0, millis_u32),
+            },
+        );
+        Ok(())
+    })
+}
+
+/// Reads a connection's liveness from the kernel (TCP_INFO) into *out: time
+/// since the peer's last ACK and data, probes out, unacknowledged segments,
+/// and how long until the peer is declared dead if nothing more is heard.
+/// Returns 0, or -1 with errno set (EINVAL for a NULL out, otherwise as for
+/// keepalive_enable()); on failure *out is not written.
+#[no_mangle]
+pub extern "C" fn keepalive_get_status(fd: c_int, out: *mut keepalive_status) -> c_int {
+    boundary(|| {
+        let sock = descriptor(fd)?;
+        let out = out_ptr(out, "out")?;
+        let st = keepalive::status(&sock)?;
+        write_out(
+            out,
+            keepalive_status {
+                last_ack_ms: millis_u32(st.last_ack),
+                last_data_ms: millis_u32(st.last_data),
+                probes_out: st.probes_out,
+                unacked: st.unacked,
+                dead_in_ms: st.dead_in.map_or(-1, millis_i64),
+            },
+        );
+        Ok(())
+    })
+}
+
+/// Writes into *out what the kernel will do with the settings *settings (as
+/// keepalive_get() read them): when an idle and a busy connection are
+/// declared dead after the peer goes silent, and after how many probes.
+/// Returns 0, or -1 with errno EINVAL (a NULL pointer, or a negative value
+/// in *settings); on failure *out is not written.
+#[no_mangle]
+pub extern "C" fn keepalive_settings_dead_after(
+    settings: *const keepalive_settings,
+    out: *mut keepalive_dead_after,
+) -> c_int {
+    boundary(|| {
+        let s = read_in(settings, "settings")?;
+        let out = out_ptr(out, "out")?;
+        let nonneg = |name: &str, v: i32| {
+            u64::try_from(v).map_err(|_| Failure {
+                errno: libc::EINVAL,
+                message: format!("settings->{name} must not be negative, got {v}"),
+            })
+        };
+        let settings = keepalive::Settings::new(
+            s.enabled,
+            Duration::from_secs(nonneg("idle", s.idle)?),
+            Duration::from_secs(nonneg("interval", s.interval)?),
+            nonneg("count", s.count)? as u32,
+            Duration::from_millis(u64::from(s.user_timeout_ms)),
+        );
+        write_out(
+            out,
+            keepalive_dead_after {
+                idle_ms: millis_i64(settings.dead_after()),
+                busy_ms: settings.dead_after_busy().map_or(-1, millis_i64),
+                probes: settings.probes_until_dead(),
+            },
+        );
+        Ok(())
+    })
+}
+
+/// Sets the system-wide defaults that every socket which turns keepalive on
+/// without values of its own gets (Linux: /proc/sys/net/ipv4/tcp_keepalive_time,
+/// tcp_keepalive_intvl, tcp_keepalive_probes, for the calling process's
+/// network namespace); a field left 0 stays as it is. All or nothing: every
+/// value is validated first (EINVAL), and the old values are put back if a
+/// later write fails. Returns 0, or -1 with errno set: EINVAL (NULL config,
+/// value out of range), EACCES/EPERM (needs root, or CAP_NET_ADMIN in the
+/// namespace), EOPNOTSUPP (not Linux).
+#[no_mangle]
+pub extern "C" fn keepalive_set_system_defaults(config: *const keepalive_config) -> c_int {
+    boundary(|| {
+        let c = read_in(config, "config")?;
+        let config =
+            keepalive::Config::from_secs(field(c.idle), field(c.interval), field(c.count))?;
+        Ok(keepalive::set_system_defaults(&config)?)
+    })
+}
+
+/// Checks *config as keepalive_set() would, without touching any socket: for
+/// programs that validate their options before doing anything. Returns 0, or
+/// -1 with errno EINVAL (NULL, or a value out of range; keepalive_last_error()
+/// names it and the range).
+#[no_mangle]
+pub extern "C" fn keepalive_config_check(config: *const keepalive_config) -> c_int {
+    boundary(|| {
+        let c = read_in(config, "config")?;
+        keepalive::Config::from_secs(field(c.idle), field(c.interval), field(c.count))?;
+        Ok(())
+    })
+}
+
+/// Checks a TCP_USER_TIMEOUT as keepalive_set_user_timeout() would (0..
+/// 2147483647 ms), without touching any socket. Returns 0, or -1 with errno
+/// EINVAL.
+#[no_mangle]
+pub extern "C" fn keepalive_user_timeout_check(ms: u32) -> c_int {
+    boundary(|| {
+        keepalive::user_timeout_from_millis(i64::from(ms))?;
         Ok(())
     })
 }

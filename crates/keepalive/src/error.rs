@@ -84,6 +84,31 @@ impl Error {
         Error::Os { option, source }
     }
 
+    /// The message of an invalid value, with `given` (the value as the
+    /// caller wrote it) in place of the number the range was checked with.
+    /// For front doors that receive numbers too large for any integer type
+    /// (a Python `int`, a command-line argument): they check a saturated
+    /// value, and report the one they were given. Other errors: their
+    /// message.
+    ///
+    /// ```
+    /// let err = keepalive::Config::from_secs(Some(i64::MAX), None, None).unwrap_err();
+    /// assert_eq!(err.message_with_given("18446744073709551616"),
+    ///            "idle must be 1..32767 seconds, got 18446744073709551616");
+    /// ```
+    pub fn message_with_given(&self, given: &str) -> String {
+        match self {
+            Error::InvalidValue {
+                name,
+                min,
+                max,
+                unit,
+                ..
+            } => format!("{name} must be {min}..{max} {unit}, got {given}"),
+            other => other.to_string(),
+        }
+    }
+
     /// The `errno` (or Windows error code) this error stands for, the way a C
     /// caller expects it: `EINVAL` for an invalid value, the kernel's own code
     /// for a refusal, `EOPNOTSUPP` for an option the platform lacks.
@@ -133,7 +158,19 @@ impl fmt::Display for Error {
                 }
                 Given::Int(n) => write!(f, "{name} must be {min}..{max} {unit}, got {n}"),
             },
-            Error::Os { option, source } => write!(f, "{option}: {source}"),
+            Error::Os { option, source } => {
+                // The description alone: std's " (os error N)" suffix would
+                // repeat the errno that every front door reports already.
+                let text = source.to_string();
+                let text = match source.raw_os_error() {
+                    Some(code) => text
+                        .strip_suffix(&format!(" (os error {code})"))
+                        .unwrap_or(&text)
+                        .to_owned(),
+                    None => text,
+                };
+                write!(f, "{option}: {text}")
+            }
             Error::Unsupported { option } => {
                 write!(f, "{option} is not supported on this platform")
             }

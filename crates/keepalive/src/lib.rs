@@ -479,6 +479,32 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Settings from their values, for front doors that receive them from
+    /// elsewhere (a C struct) and ask what the kernel will do with them.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let s = keepalive::Settings::new(true, Duration::from_secs(2), Duration::from_secs(1), 3,
+    ///                                  Duration::from_millis(8000));
+    /// assert_eq!(s.dead_after(), Duration::from_secs(8));
+    /// assert_eq!(s.probes_until_dead(), 6);
+    /// ```
+    pub const fn new(
+        enabled: bool,
+        idle: Duration,
+        interval: Duration,
+        count: u32,
+        user_timeout: Duration,
+    ) -> Self {
+        Settings {
+            enabled,
+            idle,
+            interval,
+            count,
+            user_timeout,
+        }
+    }
+
     /// How long after the peer was last heard from an idle connection with
     /// keepalive on is declared dead, by the kernel's rule.
     ///
