@@ -4,11 +4,15 @@ from typing import Protocol, Union, final
 
 __all__ = [
     "Settings",
+    "Status",
     "__version__",
     "disable",
     "enable",
     "get",
+    "set_deadline",
+    "set_system_defaults",
     "set_user_timeout",
+    "status",
     "system_defaults",
 ]
 
@@ -41,8 +45,58 @@ class Settings:
     @property
     def user_timeout_ms(self) -> int:
         """``TCP_USER_TIMEOUT`` in milliseconds; 0 means the kernel's default."""
+    @property
+    def dead_after_ms(self) -> int:
+        """Milliseconds after the peer was last heard from that an idle
+        connection with keepalive on is declared dead, by the kernel's rule:
+        ``idle + interval * count`` without a user timeout; with one (Linux),
+        the user timeout replaces ``count``: the first probe time at or past it
+        (2/1/3 with 3500 ms dies at 4000 ms after two probes, not at 5000)."""
+    @property
+    def dead_after_busy_ms(self) -> int | None:
+        """Milliseconds after the peer's last ACK that a connection with data
+        unacknowledged is declared dead: the user timeout; ``None`` without
+        one (then ``tcp_retries2`` decides, about 924.6 s by default)."""
+    @property
+    def probes_until_dead(self) -> int:
+        """Unanswered probes an idle connection sends before it is declared dead."""
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
+
+@final
+class Status:
+    """A connection's liveness, read from the kernel (``TCP_INFO``) by
+    ``status()``. Immutable; compares by value; times in milliseconds."""
+
+    @property
+    def last_ack_ms(self) -> int:
+        """Milliseconds since the peer's last ACK."""
+    @property
+    def last_data_ms(self) -> int:
+        """Milliseconds since data was last received."""
+    @property
+    def probes_out(self) -> int:
+        """Keepalive probes sent and unanswered."""
+    @property
+    def unacked(self) -> int:
+        """Segments sent and not yet acknowledged."""
+    @property
+    def dead_in_ms(self) -> int | None:
+        """Milliseconds until the kernel declares the peer dead if nothing more
+        is heard; ``None`` where no bound is in force (keepalive off on an idle
+        connection, or not a connection: listening, connecting, closed)."""
+    @property
+    def state(self) -> str:
+        """The TCP state: ``"ESTABLISHED"``, ``"LISTEN"``, ``"CLOSE_WAIT"``, ..."""
+    @property
+    def phase(self) -> str:
+        """Which timer governs: ``"idle"``, ``"probing"``, ``"busy"`` (data
+        unacknowledged), ``"unwatched"`` (keepalive off, nothing in flight) or
+        ``"not-connected"``."""
+    @property
+    def settings(self) -> Settings:
+        """The keepalive settings the prediction is made from."""
+    def __eq__(self, other: object) -> bool: ...
 
 def enable(
     sock: _SocketLike,
@@ -73,6 +127,40 @@ def set_user_timeout(sock: _SocketLike, ms: int) -> None:
     """Set ``TCP_USER_TIMEOUT``: how long sent data may stay unacknowledged
     before the connection is dropped, in milliseconds 0..2147483647; 0
     restores the kernel's default."""
+
+def set_deadline(sock: _SocketLike, seconds: int, *, probes: int | None = None) -> None:
+    """Declare the peer dead about ``seconds`` after it was last heard from,
+    whether the connection is idle (keepalive probes) or busy
+    (retransmissions): sets ``TCP_KEEPIDLE``, ``TCP_KEEPINTVL``,
+    ``TCP_KEEPCNT`` and ``TCP_USER_TIMEOUT`` together, all or nothing, with
+    idle + interval * count = seconds and a user timeout of ``seconds``.
+
+    ``seconds`` is 2..131068 (more with more probes); ``probes`` (default 3,
+    fewer where ``seconds`` is under 4) is how many unanswered probes it
+    takes, 1..min(127, seconds - 1). On a listener, accepted connections
+    inherit it. An MPTCP socket, which has no user timeout, is refused
+    (``OSError``) with nothing changed.
+
+    Raises ``TypeError``, ``ValueError`` (naming the range) or ``OSError``
+    as ``enable`` does; then nothing has changed.
+    """
+
+def status(sock: _SocketLike) -> Status:
+    """Read a connection's liveness from the kernel (``TCP_INFO``): time since
+    the peer's last ACK and data, probes out, unacknowledged segments, and
+    how long until the peer is declared dead if nothing more is heard."""
+
+def set_system_defaults(
+    *,
+    idle: int | None = None,
+    interval: int | None = None,
+    count: int | None = None,
+) -> None:
+    """Set the system-wide defaults of the calling process's network namespace
+    (Linux: ``/proc/sys/net/ipv4/tcp_keepalive_time``, ``_intvl``,
+    ``_probes``), which every socket that turns keepalive on without values
+    of its own gets. All or nothing; the same ranges as ``enable``; ``None``
+    leaves a value unchanged. ``OSError`` (``EACCES``) without root."""
 
 def system_defaults() -> Settings:
     """The system-wide defaults a new socket starts with (Linux:

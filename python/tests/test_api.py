@@ -32,7 +32,18 @@ def test_native_module_is_abi3() -> None:
 
 
 def test_all_names_exported() -> None:
-    for name in ("enable", "disable", "get", "set_user_timeout", "system_defaults", "Settings"):
+    for name in (
+        "enable",
+        "disable",
+        "get",
+        "set_user_timeout",
+        "system_defaults",
+        "Settings",
+        "set_deadline",
+        "status",
+        "Status",
+        "set_system_defaults",
+    ):
         assert name in keepalive.__all__
         assert callable(getattr(keepalive, name))
 

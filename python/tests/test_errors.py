@@ -22,6 +22,9 @@ CALLS: dict[str, Callable[[Any], object]] = {
     "disable": lambda s: keepalive.disable(s),
     "get": lambda s: keepalive.get(s),
     "set_user_timeout": lambda s: keepalive.set_user_timeout(s, 1000),
+    "set_deadline": lambda s: keepalive.set_deadline(s, 10),
+    "set_deadline(probes)": lambda s: keepalive.set_deadline(s, 10, probes=4),
+    "status": lambda s: keepalive.status(s),
 }
 
 
@@ -144,6 +147,16 @@ def test_os_error_message_names_the_option(udp: socket.socket) -> None:
     with pytest.raises(OSError) as e:
         keepalive.enable(udp, idle=5)
     assert e.value.strerror is not None and "TCP_KEEP" in e.value.strerror
+    # The errno is said once, by OSError itself: no "(os error 92)" after it.
+    assert str(e.value) == f"[Errno {e.value.errno}] {e.value.strerror}"
+    assert "os error" not in str(e.value)
+
+
+@pytest.mark.parametrize("fd", [2**70, -(2**70), 2**64])
+def test_impossible_descriptor_is_shown_as_given(fd: int) -> None:
+    with pytest.raises(OSError) as e:
+        keepalive.get(fd)
+    assert f"not a file descriptor: {fd} " in str(e.value)
 
 
 # ---- the values -----------------------------------------------------------
@@ -174,10 +187,11 @@ def test_value_of_wrong_type(tuned: socket.socket, name: str, value: object) -> 
         ("idle", 0, "idle must be 1..32767 seconds, got 0"),
         ("idle", -1, "idle must be 1..32767 seconds, got -1"),
         ("idle", 32768, "idle must be 1..32767 seconds, got 32768"),
-        ("idle", 2**70, "idle must be 1..32767 seconds"),
+        ("idle", 2**70, "idle must be 1..32767 seconds, got 1180591620717411303424"),
+        ("idle", 2**64, "idle must be 1..32767 seconds, got 18446744073709551616"),
         ("interval", 0, "interval must be 1..32767 seconds, got 0"),
         ("interval", 40000, "interval must be 1..32767 seconds, got 40000"),
-        ("interval", -(2**70), "interval must be 1..32767 seconds"),
+        ("interval", -(2**70), "interval must be 1..32767 seconds, got -1180591620717411303424"),
         ("count", 0, "count must be 1..127 probes, got 0"),
         ("count", 128, "count must be 1..127 probes, got 128"),
         ("count", -5, "count must be 1..127 probes, got -5"),
@@ -231,8 +245,8 @@ def test_user_timeout_of_wrong_type(tcp: socket.socket, ms: object) -> None:
     [
         (-1, "user_timeout must be 0..2147483647 milliseconds, got -1"),
         (2**31, "user_timeout must be 0..2147483647 milliseconds, got 2147483648"),
-        (2**80, "user_timeout must be 0..2147483647 milliseconds"),
-        (-(2**80), "user_timeout must be 0..2147483647 milliseconds"),
+        (2**80, "user_timeout must be 0..2147483647 milliseconds, got 1208925819614629174706176"),
+        (-(2**80), "user_timeout must be 0..2147483647 milliseconds, got -1208925819614629174706176"),
     ],
 )
 def test_user_timeout_out_of_range(tcp: socket.socket, ms: int, message: str) -> None:

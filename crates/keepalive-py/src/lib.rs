@@ -18,6 +18,7 @@
 //! module; the documented API is in `python/keepalive/__init__.pyi`.
 
 use std::os::fd::{BorrowedFd, RawFd};
+use std::time::Duration;
 
 use keepalive::Error;
 use pyo3::exceptions::{PyAttributeError, PyOSError, PyOverflowError, PyTypeError, PyValueError};
@@ -51,6 +52,28 @@ struct Settings {
 
 #[pymethods]
 impl Settings {
+    /// Milliseconds after the peer was last heard from that an idle
+    /// connection with keepalive on is declared dead, by the kernel's rule: a
+    /// set user timeout replaces `count` (Linux).
+    #[getter]
+    fn dead_after_ms(&self) -> u64 {
+        millis(self.core().dead_after())
+    }
+
+    /// Milliseconds after the peer's last ACK that a connection with data
+    /// unacknowledged is declared dead: the user timeout; `None` without one
+    /// (then `tcp_retries2` decides, about 924.6 s by default).
+    #[getter]
+    fn dead_after_busy_ms(&self) -> Option<u64> {
+        self.core().dead_after_busy().map(millis)
+    }
+
+    /// Unanswered probes an idle connection sends before it is declared dead.
+    #[getter]
+    fn probes_until_dead(&self) -> u32 {
+        self.core().probes_until_dead()
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "Settings(enabled={}, idle={}, interval={}, count={}, user_timeout_ms={})",
@@ -60,6 +83,89 @@ impl Settings {
             self.count,
             self.user_timeout_ms
         )
+    }
+}
+
+impl Settings {
+    /// Back to the core's type, to ask it what the kernel will do.
+    fn core(&self) -> keepalive::Settings {
+        keepalive::Settings::new(
+            self.enabled,
+            Duration::from_secs(self.idle),
+            Duration::from_secs(self.interval),
+            self.count,
+            Duration::from_millis(self.user_timeout_ms),
+        )
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A connection's liveness, as `keepalive.status()` reads it from the kernel
+/// (`TCP_INFO`). Immutable; times are int milliseconds.
+#[pyclass(frozen, eq, module = "keepalive", name = "Status")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Status {
+    /// Milliseconds since the peer's last ACK.
+    #[pyo3(get)]
+    last_ack_ms: u64,
+    /// Milliseconds since data was last received.
+    #[pyo3(get)]
+    last_data_ms: u64,
+    /// Keepalive probes sent and unanswered.
+    #[pyo3(get)]
+    probes_out: u32,
+    /// Segments sent and not yet acknowledged.
+    #[pyo3(get)]
+    unacked: u32,
+    /// Milliseconds until the kernel declares the peer dead if nothing more is
+    /// heard; `None` where no bound is in force.
+    #[pyo3(get)]
+    dead_in_ms: Option<u64>,
+    /// The TCP state, e.g. `"ESTABLISHED"`, `"LISTEN"`.
+    #[pyo3(get)]
+    state: &'static str,
+    /// Which timer governs: `"idle"`, `"probing"`, `"busy"`, `"unwatched"`
+    /// (keepalive off, nothing in flight) or `"not-connected"`.
+    #[pyo3(get)]
+    phase: &'static str,
+    /// The settings the prediction is made from.
+    #[pyo3(get)]
+    settings: Settings,
+}
+
+#[pymethods]
+impl Status {
+    fn __repr__(&self) -> String {
+        format!(
+            "Status(state={:?}, phase={:?}, last_ack_ms={}, last_data_ms={}, probes_out={}, \
+             unacked={}, dead_in_ms={})",
+            self.state,
+            self.phase,
+            self.last_ack_ms,
+            self.last_data_ms,
+            self.probes_out,
+            self.unacked,
+            self.dead_in_ms
+                .map_or_else(|| "None".to_owned(), |ms| ms.to_string())
+        )
+    }
+}
+
+impl From<keepalive::Status> for Status {
+    fn from(st: keepalive::Status) -> Self {
+        Status {
+            last_ack_ms: millis(st.last_ack),
+            last_data_ms: millis(st.last_data),
+            probes_out: st.probes_out,
+            unacked: st.unacked,
+            dead_in_ms: st.dead_in.map(millis),
+            state: st.state.name(),
+            phase: st.phase.name(),
+            settings: st.settings.into(),
+        }
     }
 }
 
@@ -94,18 +200,39 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 }
 
 /// An `int` (not a `bool`) as an `i64`, saturating ints too large for it so
-/// that the core reports them as out of range.
+/// that the core reports them as out of range. `None` for anything else.
 fn int_value(obj: &Bound<'_, PyAny>) -> Option<PyResult<i64>> {
+    int_arg(obj).map(|r| r.map(|(n, _)| n))
+}
+
+/// Like [`int_value`], also telling whether the int was saturated (then the
+/// message must show the int as given, not the saturated value).
+fn int_arg(obj: &Bound<'_, PyAny>) -> Option<PyResult<(i64, bool)>> {
     if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
         return None;
     }
     Some(match obj.extract::<i64>() {
-        Ok(n) => Ok(n),
-        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
-            obj.lt(0)
-                .map(|negative| if negative { i64::MIN } else { i64::MAX })
-        }
+        Ok(n) => Ok((n, false)),
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => obj
+            .lt(0)
+            .map(|negative| (if negative { i64::MIN } else { i64::MAX }, true)),
         Err(e) => Err(e),
+    })
+}
+
+/// An int argument checked by the core: the core's error, with the int as
+/// the caller gave it when it did not fit an `i64`.
+fn checked<T>(
+    obj: Option<&Bound<'_, PyAny>>,
+    saturated: bool,
+    result: Result<T, Error>,
+) -> PyResult<T> {
+    result.map_err(|err| match (obj, saturated, &err) {
+        (Some(obj), true, Error::InvalidValue { .. }) => {
+            let given = obj.str().map(|s| s.to_string()).unwrap_or_default();
+            PyValueError::new_err(err.message_with_given(&given))
+        }
+        _ => to_py(err),
     })
 }
 
@@ -121,8 +248,9 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
             type_name(sock)
         ))
     };
-    let n = if let Some(n) = int_value(sock) {
-        n?
+    let shown = |obj: &Bound<'_, PyAny>| obj.str().map(|s| s.to_string()).unwrap_or_default();
+    let (n, given) = if let Some(n) = int_value(sock) {
+        (n?, sock.clone())
     } else if sock.is_none() || sock.is_instance_of::<PyBool>() {
         return Err(wrong());
     } else {
@@ -134,7 +262,7 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
             Err(e) => return Err(e),
         };
         match int_value(&fd) {
-            Some(n) => n?,
+            Some(n) => (n?, fd),
             None => {
                 return Err(PyTypeError::new_err(format!(
                     "{}.fileno() must return an int, not {}",
@@ -150,7 +278,10 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
         .ok_or_else(|| {
             PyOSError::new_err((
                 libc::EBADF,
-                format!("not a file descriptor: {n} (Bad file descriptor)"),
+                format!(
+                    "not a file descriptor: {} (Bad file descriptor)",
+                    shown(&given)
+                ),
             ))
         })
 }
@@ -174,18 +305,53 @@ fn with_fd<T: Send>(
 }
 
 /// An optional int argument: `None` stays `None`; `bool` and non-ints are a
-/// `TypeError` naming the argument.
-fn optional_int(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
+/// `TypeError` naming the argument. The flag tells a saturated int.
+fn optional_int(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<(Option<i64>, bool)> {
     match value {
-        None => Ok(None),
-        Some(v) if v.is_none() => Ok(None),
-        Some(v) => int_value(v).map(|r| r.map(Some)).unwrap_or_else(|| {
-            Err(PyTypeError::new_err(format!(
-                "{name} must be an int or None, not {}",
-                type_name(v)
-            )))
-        }),
+        None => Ok((None, false)),
+        Some(v) if v.is_none() => Ok((None, false)),
+        Some(v) => int_arg(v)
+            .map(|r| r.map(|(n, saturated)| (Some(n), saturated)))
+            .unwrap_or_else(|| {
+                Err(PyTypeError::new_err(format!(
+                    "{name} must be an int or None, not {}",
+                    type_name(v)
+                )))
+            }),
     }
+}
+
+/// A required int argument (`TypeError` naming it otherwise).
+fn required_int(name: &str, value: &Bound<'_, PyAny>) -> PyResult<(i64, bool)> {
+    int_arg(value).unwrap_or_else(|| {
+        Err(PyTypeError::new_err(format!(
+            "{name} must be an int, not {}",
+            type_name(value)
+        )))
+    })
+}
+
+/// idle, interval and count as the core's `Config`, checked; a saturated
+/// value is reported as given.
+fn config_from(
+    idle: Option<&Bound<'_, PyAny>>,
+    interval: Option<&Bound<'_, PyAny>>,
+    count: Option<&Bound<'_, PyAny>>,
+) -> PyResult<keepalive::Config> {
+    let (i, si) = optional_int("idle", idle)?;
+    let (v, sv) = optional_int("interval", interval)?;
+    let (c, sc) = optional_int("count", count)?;
+    let result = keepalive::Config::from_secs(i, v, c);
+    // The core names the first bad value; report that one as given.
+    let culprit = match &result {
+        Err(Error::InvalidValue { name: "idle", .. }) => (idle, si),
+        Err(Error::InvalidValue {
+            name: "interval", ..
+        }) => (interval, sv),
+        Err(Error::InvalidValue { name: "count", .. }) => (count, sc),
+        _ => (None, false),
+    };
+    checked(culprit.0, culprit.1, result)
 }
 
 /// Turns keepalive on (`SO_KEEPALIVE`) and applies the given values, all or
@@ -205,12 +371,7 @@ fn enable(
     count: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let fd = descriptor(sock)?;
-    let config = keepalive::Config::from_secs(
-        optional_int("idle", idle)?,
-        optional_int("interval", interval)?,
-        optional_int("count", count)?,
-    )
-    .map_err(to_py)?;
+    let config = config_from(idle, interval, count)?;
     with_fd(py, fd, |fd| keepalive::set(&fd, &config))
 }
 
@@ -236,13 +397,8 @@ fn set_user_timeout(
     ms: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
     let fd = descriptor(sock)?;
-    let ms = int_value(ms).unwrap_or_else(|| {
-        Err(PyTypeError::new_err(format!(
-            "ms must be an int, not {}",
-            type_name(ms)
-        )))
-    })?;
-    let timeout = keepalive::user_timeout_from_millis(ms).map_err(to_py)?;
+    let (n, saturated) = required_int("ms", ms)?;
+    let timeout = checked(Some(ms), saturated, keepalive::user_timeout_from_millis(n))?;
     with_fd(py, fd, |fd| keepalive::set_user_timeout(&fd, timeout))
 }
 
@@ -260,15 +416,82 @@ fn system_defaults(py: Python<'_>) -> PyResult<Settings> {
     })
 }
 
+/// Sets a dead-peer deadline (idle, interval, count and `TCP_USER_TIMEOUT`
+/// together, all or nothing). Positional only: `keepalive.set_deadline` in
+/// `python/keepalive/__init__.py` gives it its keyword-only `probes`.
+#[pyfunction]
+#[pyo3(signature = (sock, seconds, probes, /))]
+fn set_deadline(
+    py: Python<'_>,
+    sock: &Bound<'_, PyAny>,
+    seconds: &Bound<'_, PyAny>,
+    probes: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let fd = descriptor(sock)?;
+    let config = deadline_config(seconds, probes)?;
+    with_fd(py, fd, |fd| keepalive::set(&fd, &config))
+}
+
+/// The deadline's settings, checked by the core.
+fn deadline_config(
+    seconds: &Bound<'_, PyAny>,
+    probes: Option<&Bound<'_, PyAny>>,
+) -> PyResult<keepalive::Config> {
+    let (d, sd) = required_int("seconds", seconds)?;
+    let (p, sp) = optional_int("probes", probes)?;
+    let result = keepalive::Deadline::from_secs(d, p).and_then(|dl| dl.config());
+    let culprit = match &result {
+        Err(Error::InvalidValue {
+            name: "deadline", ..
+        }) => (Some(seconds), sd),
+        Err(Error::InvalidValue { name: "probes", .. }) => (probes, sp),
+        _ => (None, false),
+    };
+    checked(culprit.0, culprit.1, result)
+}
+
+/// Reads a connection's liveness from the kernel (`TCP_INFO`).
+#[pyfunction]
+fn status(py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<Status> {
+    let fd = descriptor(sock)?;
+    with_fd(py, fd, |fd| keepalive::status(&fd)).map(Status::from)
+}
+
+/// Sets the system-wide defaults of this network namespace, all or nothing.
+#[pyfunction]
+#[pyo3(signature = (idle, interval, count, /))]
+fn set_system_defaults(
+    py: Python<'_>,
+    idle: Option<&Bound<'_, PyAny>>,
+    interval: Option<&Bound<'_, PyAny>>,
+    count: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let config = config_from(idle, interval, count)?;
+    py.detach(|| keepalive::set_system_defaults(&config))
+        .map_err(to_py)
+}
+
 /// The native half of the `keepalive` package.
 #[pymodule]
 fn _keepalive(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Settings>()?;
+    m.add_class::<Status>()?;
+    // The comparison slot brings all six rich comparisons into the type's
+    // dict, so help() would list `<` and `>`, which raise TypeError: keep
+    // only the ones that mean something (== and !=).
+    for class in [m.getattr("Settings")?, m.getattr("Status")?] {
+        for name in ["__lt__", "__le__", "__gt__", "__ge__"] {
+            class.delattr(name)?;
+        }
+    }
     m.add_function(wrap_pyfunction!(enable, m)?)?;
     m.add_function(wrap_pyfunction!(disable, m)?)?;
     m.add_function(wrap_pyfunction!(get, m)?)?;
     m.add_function(wrap_pyfunction!(set_user_timeout, m)?)?;
     m.add_function(wrap_pyfunction!(system_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(set_deadline, m)?)?;
+    m.add_function(wrap_pyfunction!(status, m)?)?;
+    m.add_function(wrap_pyfunction!(set_system_defaults, m)?)?;
     Ok(())
 }
