@@ -767,6 +767,8 @@ static void test_os_error_message(void)
     CHECK(pipe(p) == 0);
     CHECK(keepalive_enable(p[0]) == -1);
     CHECK(strcmp(keepalive_last_error(), "TCP_KEEPIDLE: Socket operation on non-socket") == 0);
+    CHECK(keepalive_enable(-1) == -1);
+    CHECK(strcmp(keepalive_last_error(), "fd -1: Bad file descriptor") == 0);
     close(p[0]);
     close(p[1]);
 }

@@ -206,7 +206,8 @@ fn descriptor<'a>(fd: c_int) -> Result<BorrowedFd<'a>, Failure> {
     if fd < 0 {
         return Err(Failure {
             errno: libc::EBADF,
-            message: format!("fd {fd}: {}", io::Error::from_raw_os_error(libc::EBADF)),
+            // As the kernel's refusals read: the description, not "(os error 9)".
+            message: format!("fd {fd}: Bad file descriptor"),
         });
     }
     // SAFETY: `fd` is not -1 (checked above). The C caller lends the
