@@ -7,6 +7,7 @@
 
 .PHONY: build-c test-c c-header
 BUILD_TARGETS += build-c
+INSTALL_TARGETS += build-c
 TEST_TARGETS  += test-c
 
 FFI_DIR := $(TOP)/crates/keepalive-ffi

@@ -10,6 +10,7 @@
 
 .PHONY: build-examples test-e2e demo
 BUILD_TARGETS += build-examples
+INSTALL_TARGETS += build-examples
 TEST_TARGETS  += test-e2e
 
 EXAMPLES_MAKE = $(MAKE) --no-print-directory -C $(TOP)/c-examples \
