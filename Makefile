@@ -43,6 +43,7 @@ install: $(INSTALL_TARGETS)
 	install -d "$(PREFIX)"
 	cd $(BUILD) && tar --exclude=./wheels -cf - . | tar -xf - -C "$(PREFIX)"
 	@echo "== installed into $(PREFIX)"
+	@$(TOP)/mk/install-ld.sh "$(PREFIX)"
 
 bench: $(BENCH_TARGETS)
 

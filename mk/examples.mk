@@ -33,7 +33,7 @@ test-e2e: build-examples
 	cp -a $(BUILD)/lib $(BUILD)/include $(E2E_OUT)/prefix/
 	$(MAKE) --no-print-directory -C $(TOP)/c-examples O=$(E2E_OUT)/prefix/bin \
 		PKG_CONFIG_PATH=$(E2E_OUT)/prefix/lib/pkgconfig
-	ldd $(E2E_OUT)/prefix/bin/tcp_keepalive_client | grep -F "$(E2E_OUT)/prefix/lib/libkeepalive.so.0"
+	ldd $(E2E_OUT)/prefix/bin/tcp_keepalive_client | grep -F "$(E2E_OUT)/prefix/lib/libkeepalive.so.1"
 	status=0; $(E2E_OUT)/prefix/bin/tcp_keepalive_server -c 0 0 2>/dev/null || status=$$?; \
 		[[ $$status == 2 ]] || { echo "usage exit status $$status, expected 2" >&2; exit 1; }
 	$(EXAMPLES_MAKE) O=$(E2E_OUT) CFLAGS="$(SANITIZE)"
