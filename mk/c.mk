@@ -13,9 +13,15 @@ INSTALL_TARGETS += build-c
 TEST_TARGETS  += test-c
 
 FFI_DIR := $(TOP)/crates/keepalive-ffi
-# What a static link of the Rust staticlib needs (Linux, glibc); re-check with
-#   cargo rustc --release -p keepalive-ffi --crate-type staticlib -- --print native-static-libs
-C_LIBS_PRIVATE := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# What a static link of the Rust staticlib needs (Linux, glibc), as rustc says
+# for a fully static (crt-static) link; re-check with
+#   cargo rustc --release -p keepalive-ffi --crate-type staticlib -- \
+#       -C target-feature=+crt-static --print native-static-libs
+# Not the default list: its -lgcc_s exists only as a shared library, so
+# `cc -static ... $(pkg-config --static --libs keepalive)` failed with
+# "cannot find -lgcc_s". libgcc_eh is the same unwinder as an archive, and
+# serves a link against a shared libc just as well.
+C_LIBS_PRIVATE := -lutil -lrt -lpthread -lm -ldl -lc -lgcc_eh -lgcc -lc
 C_OUT := $(TOP)/tests/c/out
 
 build-c: build-rust

@@ -92,21 +92,23 @@ pc_points_at() {
     done
     [[ $inc == $(realpath "$2/include") && -f $inc/keepalive.h ]] &&
         [[ $lib == $(realpath "$2/lib") && -e $lib/libkeepalive.so ]] && ((l)) &&
-        PKG_CONFIG_PATH=$1 pkg-config --static --libs keepalive | grep -q -- '-lgcc_s'
+        PKG_CONFIG_PATH=$1 pkg-config --static --libs keepalive | grep -q -- '-lgcc_eh'
 }
 check "keepalive.pc gives -I/-L/-lkeepalive under build/, and Libs.private" \
     pc_points_at "$BUILD/lib/pkgconfig" "$BUILD"
 
 # Libs.private is written down in mk/c.mk; check it against what this
-# toolchain says a Rust staticlib needs (the FFI crate links no native library
-# of its own, so a one-line staticlib gives the same list, in 0.1 s instead of
-# a rebuild of the crate).
+# toolchain says a Rust staticlib needs in a fully static link (crt-static:
+# -lgcc_eh, not the shared-only -lgcc_s of the default list). The FFI crate
+# links no native library of its own, so a one-line staticlib gives the same
+# list, in 0.1 s instead of a rebuild of the crate.
 libs_private_is_the_toolchains() {
     local probe=$OUT/nsl want got
     mkdir -p "$probe"
     echo 'pub fn f() {}' >"$probe/nsl.rs"
-    want=$("${RUSTC:-rustc}" --edition 2021 --crate-type staticlib --print native-static-libs \
-        "$probe/nsl.rs" -o "$probe/libnsl.a" 2>&1 | sed -n 's/.*native-static-libs: //p')
+    want=$("${RUSTC:-rustc}" --edition 2021 --crate-type staticlib -C target-feature=+crt-static \
+        --print native-static-libs "$probe/nsl.rs" -o "$probe/libnsl.a" 2>&1 |
+        sed -n 's/.*native-static-libs: //p')
     got=$(sed -n 's/^Libs.private: //p' "$BUILD/lib/pkgconfig/keepalive.pc")
     echo "rustc native-static-libs: $want"
     echo "keepalive.pc Libs.private: $got"
@@ -133,6 +135,18 @@ check "C test builds against libkeepalive.a (pkg-config --static --libs)" \
     build_test "$OUT/test_static" -Wl,--as-needed "$BUILD/lib/libkeepalive.a" $(pc --static --libs)
 check "test_static does not need libkeepalive.so" \
     bash -c "! readelf -d '$OUT/test_static' | grep -q libkeepalive"
+# 3c. Fully static (cc -static: no shared library at all, no loader), with
+# exactly what pkg-config --static says; -lkeepalive then finds the archive.
+# Without sanitizers: their runtimes cannot be linked into a static program.
+fully_static() {
+    "$CC" -static -std=c11 -Wall -Wextra -Werror -pedantic $(pc --static --cflags) \
+        "$HERE/smoke.c" -o "$OUT/smoke_static" $(pc --static --libs) &&
+        ! readelf -l "$OUT/smoke_static" | grep -q INTERP &&
+        ! readelf -d "$OUT/smoke_static" 2>/dev/null | grep -q NEEDED &&
+        [[ $("$OUT/smoke_static") == "libkeepalive $(pc --modversion): on=1 idle=30 interval=7 count=4" ]]
+}
+check "cc -static smoke.c \$(pkg-config --static --cflags --libs keepalive): links, no INTERP/NEEDED, runs" \
+    fully_static
 
 run_suite() { # run_suite NAME BINARY
     local rc=0
