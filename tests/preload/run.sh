@@ -182,10 +182,140 @@ else
     fail "16 threads racing on the first socket() (round $round)" "$(cat "$TMP/race.out" "$TMP/race.err")"
 fi
 
-if out=$(env KEEPIDLE=abc LD_PRELOAD="$LIB" sh -c 'exit 0' 2>&1) && [[ -z $out ]]; then
-    pass "a process that creates no TCP socket reads nothing and prints nothing"
+# The environment is read and checked when the library is loaded: the
+# warning comes then, even from a process that never creates a socket.
+if out=$(env KEEPIDLE=abc LD_PRELOAD="$LIB" sh -c 'exit 0' 2>&1) &&
+    [[ $out == 'libkeepalive-preload: ignoring KEEPIDLE="abc": idle must be 1..32767 seconds, got "abc"' ]]; then
+    pass "the warning is written when the library is loaded (a process with no socket at all)"
 else
-    fail "a process that creates no TCP socket reads nothing and prints nothing" "$out"
+    fail "the warning is written when the library is loaded (a process with no socket at all)" "$out"
+fi
+
+# KEEPALIVE=yes (0.3 takes anything but off as on): one warning at load, on
+# a file and on a terminal, and keepalive on.
+env KEEPALIVE=yes LD_PRELOAD="$LIB" "$PROBE" >"$TMP/yes.out" 2>"$TMP/yes.err"
+env KEEPALIVE=yes LD_PRELOAD="$LIB" sh -c 'exit 0' 2>"$TMP/yes-nosocket.err"
+expect "so_keepalive=1 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=0" >"$TMP/want"
+yes_warning='libkeepalive-preload: ignoring KEEPALIVE="yes": KEEPALIVE must be on or off; keepalive stays on'
+if diff -u "$TMP/want" "$TMP/yes.out" >"$TMP/diff" &&
+    [[ $(cat "$TMP/yes.err") == "$yes_warning" && $(cat "$TMP/yes-nosocket.err") == "$yes_warning" ]]; then
+    pass "KEEPALIVE=yes: one warning on a file stderr, at load (also with no socket), keepalive on"
+else
+    fail "KEEPALIVE=yes: one warning on a file stderr, at load (also with no socket), keepalive on" \
+        "$(cat "$TMP/diff" "$TMP/yes.err" "$TMP/yes-nosocket.err")"
+fi
+
+# stderr_as KIND -- COMMAND...: runs COMMAND with its stderr a terminal (pty),
+# a pipe whose reader is gone (broken-pipe) or a connected socket (socket);
+# prints COMMAND's stdout, "status=N" (negative: killed by signal -N), and
+# what reached the other end of stderr as "other-end=b'...'".
+cat >"$TMP/stderr_as.py" <<'PYTHON'
+import os, pty, select, socket, subprocess, sys
+kind, argv = sys.argv[1], sys.argv[3:]
+if kind == "pty":
+    ours, theirs = pty.openpty()
+elif kind == "broken-pipe":
+    reader, theirs = os.pipe()
+    os.close(reader)
+    ours = None
+else:
+    a, b = socket.socketpair()
+    ours, theirs = a.detach(), b.detach()
+# subprocess gives the child SIGPIPE's default action back (restore_signals).
+done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=theirs, timeout=60)
+os.close(theirs)
+got = b""
+if ours is not None:
+    os.set_blocking(ours, False)
+    while select.select([ours], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(ours, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += chunk
+sys.stdout.write(done.stdout.decode())
+print("status=%d" % done.returncode)
+print("other-end=%r" % got)
+PYTHON
+stderr_as() { python3 "$TMP/stderr_as.py" "$@"; }
+
+got=$(stderr_as pty -- env KEEPALIVE=yes LD_PRELOAD="$LIB" "$PROBE")
+if [[ $(grep -c '^ipv4 so_keepalive=1 ' <<<"$got") == 1 && $got == *"status=0"* ]] &&
+    [[ $(grep -o 'ignoring KEEPALIVE="yes"' <<<"$got" | wc -l) == 1 ]]; then
+    pass "KEEPALIVE=yes: one warning on a terminal stderr, keepalive on"
+else
+    fail "KEEPALIVE=yes: one warning on a terminal stderr, keepalive on" "$got"
+fi
+
+# stderr closed: the first TCP socket gets descriptor 2. A warning written
+# inside socket() went into that socket and raised SIGPIPE (status 141).
+env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" close-stderr >"$TMP/closed.out" 2>"$TMP/closed.err"
+rc=$?
+if [[ $rc == 0 ]] && grep -q "^closed-stderr-ipv4 fd=2 so_keepalive=1 keepidle=$IDLE0 " "$TMP/closed.out" &&
+    [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/closed.err") == 1 ]]; then
+    pass "close(2); socket() under KEEPIDLE=abc: the socket is fd 2, no SIGPIPE, warned once at load"
+else
+    fail "close(2); socket() under KEEPIDLE=abc: the socket is fd 2, no SIGPIPE, warned once at load" \
+        "exit $rc" "$(cat "$TMP/closed.out" "$TMP/closed.err")"
+fi
+env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" >"$TMP/closed.out" 2>&-
+rc=$?
+expect "so_keepalive=1 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=0" >"$TMP/want"
+if [[ $rc == 0 ]] && diff -u "$TMP/want" "$TMP/closed.out" >"$TMP/diff"; then
+    pass "stderr closed from the start under KEEPIDLE=abc: every socket configured, no SIGPIPE"
+else
+    fail "stderr closed from the start under KEEPIDLE=abc: every socket configured, no SIGPIPE" \
+        "exit $rc" "$(cat "$TMP/diff")"
+fi
+
+got=$(stderr_as broken-pipe -- env KEEPIDLE=abc KEEPCNT=0 LD_PRELOAD="$LIB" "$PROBE")
+if [[ $got == *"status=0"* ]] && grep -q "^ipv4 so_keepalive=1 keepidle=$IDLE0 " <<<"$got"; then
+    pass "stderr a pipe whose reader is gone: no SIGPIPE death, sockets configured"
+else
+    fail "stderr a pipe whose reader is gone: no SIGPIPE death, sockets configured" "$got"
+fi
+
+got=$(stderr_as socket -- env KEEPIDLE=abc KEEPCNT=0 LD_PRELOAD="$LIB" "$PROBE")
+if [[ $got == *"status=0"* && $got == *"other-end=b''"* ]] &&
+    grep -q "^ipv4 so_keepalive=1 keepidle=$IDLE0 " <<<"$got"; then
+    pass "stderr a connected socket (inetd style): nothing written to the peer"
+else
+    fail "stderr a connected socket (inetd style): nothing written to the peer" "$got"
+fi
+
+# A deferred pthread_cancel pending: socket() is no cancellation point, so
+# the thread gets its descriptor (configured) and is cancelled after it.
+env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" cancel >"$TMP/cancel.out" 2>"$TMP/cancel.err"
+rc=$?
+if [[ $rc == 0 ]] && grep -q '^cancel returned=yes leaked=no cancelled=yes so_keepalive=1 ' "$TMP/cancel.out" &&
+    [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/cancel.err") == 1 ]]; then
+    pass "pending pthread_cancel: socket() returns its fd (none leaked), cancelled only after it"
+else
+    fail "pending pthread_cancel: socket() returns its fd (none leaked), cancelled only after it" \
+        "exit $rc" "$(cat "$TMP/cancel.out" "$TMP/cancel.err")"
+fi
+
+# socket() itself writes nothing and waits for nothing: from the first TCP
+# socket() on, strace sees no write, poll or sigtimedwait (bad values set, so
+# a warning would be due if socket() were where it is written).
+if command -v strace >/dev/null; then
+    # (LeakSanitizer cannot work under ptrace: off for this run.)
+    ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=0 strace -f -qq -o "$TMP/sock.trace" \
+        -e trace=socket,write,writev,poll,rt_sigtimedwait \
+        env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" >/dev/null 2>"$TMP/sock.err"
+    after=$(sed -n '/socket(AF_INET, SOCK_STREAM/,$p' "$TMP/sock.trace" |
+        grep -E ' (write|writev|poll|rt_sigtimedwait)\(' | grep -v ' write(1, ' || true)
+    if grep -q 'socket(AF_INET, SOCK_STREAM' "$TMP/sock.trace" && [[ -z $after ]] &&
+        [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/sock.err") == 1 ]]; then
+        pass "strace: from the first TCP socket() on, no write to stderr, no poll, no sigtimedwait"
+    else
+        fail "strace: from the first TCP socket() on, no write to stderr, no poll, no sigtimedwait" \
+            "$after" "$(head -40 "$TMP/sock.trace")"
+    fi
+else
+    skip "strace: not installed"
 fi
 
 # --- keepalive-run -------------------------------------------------------------
