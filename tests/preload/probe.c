@@ -24,6 +24,10 @@
  * pthread_testcancel after it), then prints
  *   cancel returned=yes|no leaked=yes|no cancelled=yes|no so_keepalive=V
  *
+ * `probe mptcp` creates IPv4 and IPv6 MPTCP sockets (IPPROTO_MPTCP, 262)
+ * and prints their lines (mptcp4, mptcp6), or `mptcp unsupported=ERRNO`
+ * when the kernel has no MPTCP (exit status 3).
+ *
  * Exit status: 0 when every socket that should exist was created, 1 otherwise.
  */
 #define _GNU_SOURCE
@@ -159,6 +163,25 @@ static int cancel(void)
     return returned && !leaked ? 0 : 1;
 }
 
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+/* MPTCP sockets, IPv4 and IPv6. Returns 0, 1 on a failure, 3 when the
+ * kernel has no MPTCP. */
+static int mptcp(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+    if (fd < 0 && (errno == EPROTONOSUPPORT || errno == EINVAL || errno == ENOPROTOOPT)) {
+        printf("mptcp unsupported=%s\n", errno_name(errno));
+        return 3;
+    }
+    if (fd >= 0)
+        close(fd);
+    return probe("mptcp4", AF_INET, SOCK_STREAM, IPPROTO_MPTCP) |
+           probe("mptcp6-nonblock", AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_MPTCP);
+}
+
 /* A socket() that must fail: prints its return value and errno. */
 static void probe_failure(const char *name, int domain, int type, int protocol)
 {
@@ -236,8 +259,10 @@ int main(int argc, char **argv)
         return closed_stderr();
     if (argc == 2 && strcmp(argv[1], "cancel") == 0)
         return cancel();
+    if (argc == 2 && strcmp(argv[1], "mptcp") == 0)
+        return mptcp();
     if (argc != 1) {
-        fprintf(stderr, "usage: probe [race N | close-stderr | cancel]\n");
+        fprintf(stderr, "usage: probe [race N | close-stderr | cancel | mptcp]\n");
         return 2;
     }
 

@@ -9,8 +9,8 @@
 //! The library exports one symbol, `socket`. Every call goes to the next
 //! `socket` in the lookup order (`dlsym(RTLD_NEXT)`, so other preloaded
 //! interposers keep working); for a TCP socket (`AF_INET` or `AF_INET6`,
-//! `SOCK_STREAM` with any of `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, protocol 0 or
-//! `IPPROTO_TCP`) it then asks the core crate ([`keepalive::set`],
+//! `SOCK_STREAM` with any of `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, protocol 0,
+//! `IPPROTO_TCP` or `IPPROTO_MPTCP`) it then asks the core crate ([`keepalive::set`],
 //! [`keepalive::set_user_timeout`]) for what the environment says:
 //!
 //! | variable | effect |
@@ -87,13 +87,14 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
 }
 
 /// Whether `socket(domain, ty, protocol)` made a TCP socket: IPv4 or IPv6,
-/// `SOCK_STREAM` whatever the type flags, protocol 0 (the default, TCP) or
-/// `IPPROTO_TCP`.
+/// `SOCK_STREAM` whatever the type flags, protocol 0 (the default, TCP),
+/// `IPPROTO_TCP` or `IPPROTO_MPTCP` (Multipath TCP, which takes the same
+/// keepalive options and which libkeepalive 0.3 configures too).
 fn is_tcp(domain: c_int, ty: c_int, protocol: c_int) -> bool {
     let base = ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
     (domain == libc::AF_INET || domain == libc::AF_INET6)
         && base == libc::SOCK_STREAM
-        && (protocol == 0 || protocol == libc::IPPROTO_TCP)
+        && (protocol == 0 || protocol == libc::IPPROTO_TCP || protocol == libc::IPPROTO_MPTCP)
 }
 
 /// Applies what the environment asks for to a new TCP socket.
@@ -106,6 +107,8 @@ fn configure(fd: c_int) {
 
 /// Applies `wanted` to `sock`. Errors are dropped: the program asked for a
 /// socket, not for keepalive, and gets its socket whatever the kernel says.
+/// The user timeout is a call of its own, so that a socket refusing it (an
+/// MPTCP socket: `TCP_USER_TIMEOUT` gives `ENOPROTOOPT`) still gets keepalive.
 fn apply(sock: &BorrowedFd<'_>, wanted: &Wanted) {
     if wanted.enabled {
         let _ = keepalive::set(sock, &wanted.keepalive);
@@ -424,7 +427,9 @@ mod tests {
             assert!(!is_tcp(domain, SOCK_RAW, 0));
             assert!(!is_tcp(domain, SOCK_SEQPACKET, 0));
             assert!(!is_tcp(domain, SOCK_STREAM, IPPROTO_SCTP));
-            assert!(!is_tcp(domain, SOCK_STREAM, 262)); // IPPROTO_MPTCP
+            assert!(is_tcp(domain, SOCK_STREAM, 262)); // IPPROTO_MPTCP, as 0.3 does
+            assert!(is_tcp(domain, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_MPTCP));
+            assert!(!is_tcp(domain, SOCK_DGRAM, IPPROTO_MPTCP));
         }
         assert!(!is_tcp(AF_UNIX, SOCK_STREAM, 0));
         assert!(!is_tcp(AF_PACKET, SOCK_STREAM, 0));
@@ -461,6 +466,35 @@ mod tests {
         let after = tcp_opts(&sock);
         assert_eq!(after[..4], before[..4]);
         assert_eq!(after[4], 7000);
+    }
+
+    /// An MPTCP socket takes keepalive, while its `TCP_USER_TIMEOUT` is
+    /// refused (get: EOPNOTSUPP, set: ENOPROTOOPT): keepalive still applies.
+    #[test]
+    fn apply_sets_keepalive_on_an_mptcp_socket() {
+        for domain in [libc::AF_INET, libc::AF_INET6] {
+            // SAFETY: plain socket(2); the descriptor is owned below.
+            let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM, libc::IPPROTO_MPTCP) };
+            if fd < 0 {
+                let e = std::io::Error::last_os_error();
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EPROTONOSUPPORT | libc::EINVAL | libc::ENOPROTOOPT)
+                ) {
+                    eprintln!("skipped: this kernel has no MPTCP ({e})");
+                    return;
+                }
+                panic!("socket(IPPROTO_MPTCP): {e}");
+            }
+            // SAFETY: a fresh descriptor nobody else owns.
+            let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+            apply(&sock.as_fd(), &full());
+            let on = opt(&sock, libc::SOL_SOCKET, libc::SO_KEEPALIVE).unwrap();
+            let idle = opt(&sock, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE).unwrap();
+            let intvl = opt(&sock, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL).unwrap();
+            let cnt = opt(&sock, libc::IPPROTO_TCP, libc::TCP_KEEPCNT).unwrap();
+            assert_eq!([on, idle, intvl, cnt], [1, 60, 10, 5], "domain {domain}");
+        }
     }
 
     #[test]
