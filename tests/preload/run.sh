@@ -392,6 +392,9 @@ done <<'EOF'
 -u -5 --|user_timeout must be 0..2147483647 milliseconds, got -5
 -u 2147483648 --|user_timeout must be 0..2147483647 milliseconds, got 2147483648
 -d ten --|-d: not a whole number
+-u 99999999999999999999 --|user_timeout must be 0..2147483647 milliseconds, got 99999999999999999999
+-d 99999999999999999999 --|idle must be 1..32767 seconds, got 99999999999999999999
+-c -99999999999999999999 --|count must be 1..127 probes, got -99999999999999999999
 -x --|invalid option '-x'
 EOF
 "$RUN" >/dev/null 2>"$TMP/usage.err"
@@ -443,6 +446,141 @@ if [[ $rc == 125 ]] && grep -q "$TMP/alone/lib/libkeepalive-preload.so" "$TMP/er
     pass "library missing: names the path it looked at, exit 125"
 else
     fail "library missing: names the path it looked at, exit 125" "exit $rc" "$(cat "$TMP/err.out")"
+fi
+
+# Help and version into a stdout that cannot take them: never a panic
+# (exit 101), and a usage error into a broken stderr is still exit 2.
+# to_broken_pipe FD COMMAND...: runs COMMAND with descriptor FD (1 or 2) a
+# pipe whose reader is gone; prints "status=N" and COMMAND's other output.
+to_broken_pipe() {
+    python3 -c '
+import os, subprocess, sys
+fd, argv = int(sys.argv[1]), sys.argv[2:]
+r, w = os.pipe()
+os.close(r)
+other = subprocess.PIPE
+done = subprocess.run(argv, stderr=other if fd == 1 else w, stdout=w if fd == 1 else other)
+print("status=%d" % done.returncode)
+sys.stdout.write((done.stderr if fd == 1 else done.stdout).decode())
+' "$@"
+}
+broken_ok=1 broken_log=
+for args in --help -V; do
+    got=$(to_broken_pipe 1 "$RUN" $args)
+    [[ $got == "status=0" ]] || { broken_ok=0; broken_log+="$args into a broken pipe: $got"$'\n'; }
+    "$RUN" $args >&- 2>"$TMP/closed.err"
+    rc=$?
+    [[ ($rc == 0 || $rc == 1) && ! -s $TMP/closed.err ]] ||
+        { broken_ok=0; broken_log+="$args >&-: exit $rc $(cat "$TMP/closed.err")"$'\n'; }
+done
+got=$(to_broken_pipe 2 "$RUN" -d 0 -- true)
+[[ $got == "status=2" ]] || { broken_ok=0; broken_log+="usage error into a broken stderr: $got"; }
+if ((broken_ok)); then
+    pass "--help/-V into a broken pipe or a closed stdout, usage into a broken stderr: no panic, exit 0/1/2"
+else
+    fail "--help/-V into a broken pipe or a closed stdout, usage into a broken stderr: no panic, exit 0/1/2" "$broken_log"
+fi
+
+# Options win over the same variables inherited from the environment, an
+# inherited KEEPALIVE=off included (it silently turned everything off).
+env KEEPALIVE=off KEEPIDLE=99 "$RUN" -d 60 -- "$PROBE" >"$TMP/run.out" 2>&1
+if grep -q '^ipv4 so_keepalive=1 keepidle=60 ' "$TMP/run.out"; then
+    pass "inherited KEEPALIVE=off KEEPIDLE=99 with -d 60: keepalive on, idle 60"
+else
+    fail "inherited KEEPALIVE=off KEEPIDLE=99 with -d 60: keepalive on, idle 60" "$(cat "$TMP/run.out")"
+fi
+
+# A library that exists but cannot be loaded: the loader would print a line
+# and run the program with no keepalive, exit 0. keepalive-run says so, 125.
+# bad_library NAME SETUP: a copy of the prefix whose library SETUP spoils.
+bad_library() {
+    local dir=$TMP/badlib-$1
+    mkdir -p "$dir/bin" "$dir/lib"
+    cp "$RUN" "$dir/bin/"
+    cp "$LIB" "$dir/lib/"
+    eval "$2"
+    echo "$dir"
+}
+while IFS='|' read -r name setup message; do
+    dir=$(bad_library "$name" "$setup")
+    rm -f "$TMP/ran"
+    as=()
+    if [[ $name == unreadable && $(id -u) == 0 ]]; then
+        # root reads any file: run as nobody, for whom it is unreadable.
+        chmod 755 "$TMP" && chmod -R a+rX "$dir" && chmod 000 "$dir/lib/libkeepalive-preload.so"
+        as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+    fi
+    "${as[@]}" "$dir/bin/keepalive-run" -d 30 -- sh -c ": >'$TMP/ran'" 2>"$TMP/err.out"
+    rc=$?
+    if [[ $rc == 125 && ! -e $TMP/ran ]] && grep -qF "$dir/lib/libkeepalive-preload.so" "$TMP/err.out" &&
+        grep -qF "$message" "$TMP/err.out"; then
+        pass "preload library $name: '$message', program not run, exit 125"
+    else
+        fail "preload library $name: '$message', program not run, exit 125" "exit $rc" "$(cat "$TMP/err.out")"
+    fi
+done <<'EOF'
+unreadable|chmod 000 "$dir/lib/libkeepalive-preload.so"|cannot read it (Permission denied
+not-elf|echo 'not a library' >"$dir/lib/libkeepalive-preload.so"|not an ELF file
+object-file|echo 'int x;' >"$dir/x.c" && cc -c "$dir/x.c" -o "$dir/lib/libkeepalive-preload.so"|not a shared object
+EOF
+
+# Programs no preload library can reach: statically linked (no loader runs),
+# and setuid to another user (secure-execution mode ignores LD_PRELOAD from
+# non-system paths). Each: exit 125, why, and a pointer to keepalive cgroup.
+printf '#include <stdio.h>\nint main(void) { puts("ran"); return 0; }\n' >"$TMP/ran.c"
+if cc -static -o "$TMP/static-prog" "$TMP/ran.c" 2>"$TMP/cc.err"; then
+    "$RUN" -d 30 -- "$TMP/static-prog" >"$TMP/run.out" 2>"$TMP/err.out"
+    rc=$?
+    if [[ $rc == 125 && ! -s $TMP/run.out ]] && grep -q 'statically linked' "$TMP/err.out" &&
+        grep -q 'keepalive cgroup attach' "$TMP/err.out"; then
+        pass "a statically linked program (cc -static): not run, says why, points to keepalive cgroup, exit 125"
+    else
+        fail "a statically linked program (cc -static): not run, says why, points to keepalive cgroup, exit 125" \
+            "exit $rc" "$(cat "$TMP/run.out" "$TMP/err.out")"
+    fi
+    # Found through PATH like execvp, and behind a script's #! line too.
+    mkdir -p "$TMP/pathdir" && cp "$TMP/static-prog" "$TMP/pathdir/static-in-path"
+    printf '#!%s\n' "$TMP/static-prog" >"$TMP/pathdir/via-script" && chmod +x "$TMP/pathdir/via-script"
+    path_ok=1
+    for prog in static-in-path via-script; do
+        PATH=$TMP/pathdir:$PATH "$RUN" -- "$prog" >"$TMP/run.out" 2>"$TMP/err.out"
+        rc=$?
+        [[ $rc == 125 ]] && grep -q "$TMP/pathdir/$prog: .*statically linked" "$TMP/err.out" || path_ok=0
+    done
+    if ((path_ok)); then pass "a static program found through PATH, or as a script's interpreter: exit 125"; else
+        fail "a static program found through PATH, or as a script's interpreter: exit 125" "exit $rc" "$(cat "$TMP/err.out")"; fi
+else
+    skip "static program: cc -static does not work here ($(head -1 "$TMP/cc.err"))"
+fi
+
+cc -O1 -pthread -o "$TMP/plain-probe" "$(dirname "$0")/probe.c"
+if [[ $(id -u) != 0 ]]; then
+    skip "setuid program: making a file setuid to another user needs root"
+elif findmnt -no OPTIONS -T "$TMP" | grep -qw nosuid; then
+    skip "setuid program: $TMP is on a nosuid file system"
+else
+    cp "$TMP/plain-probe" "$TMP/suid-probe"
+    chown nobody "$TMP/suid-probe" && chmod 4755 "$TMP/suid-probe"
+    # What keepalive-run guards against: the loader ignores the library.
+    env KEEPIDLE=33 LD_PRELOAD="$LIB" "$TMP/suid-probe" >"$TMP/suid-bare.out" 2>&1
+    "$RUN" -d 33 -- "$TMP/suid-probe" >"$TMP/run.out" 2>"$TMP/err.out"
+    rc=$?
+    if [[ $rc == 125 && ! -s $TMP/run.out ]] && grep -q 'set-user-ID (owner uid [0-9]*)' "$TMP/err.out" &&
+        grep -q 'secure-execution mode' "$TMP/err.out" && grep -q 'keepalive cgroup attach' "$TMP/err.out" &&
+        grep -q "^ipv4 so_keepalive=0 keepidle=$IDLE0 " "$TMP/suid-bare.out"; then
+        pass "a setuid program (which LD_PRELOAD never reaches): not run, says why, points to keepalive cgroup, exit 125"
+    else
+        fail "a setuid program (which LD_PRELOAD never reaches): not run, says why, points to keepalive cgroup, exit 125" \
+            "exit $rc" "$(cat "$TMP/run.out" "$TMP/err.out")" "bare run under LD_PRELOAD:" "$(head -1 "$TMP/suid-bare.out")"
+    fi
+    # Setuid to the caller itself changes nothing: the preload reaches it.
+    cp "$TMP/plain-probe" "$TMP/suid-self" && chmod 4755 "$TMP/suid-self"
+    "$RUN" -d 34 -- "$TMP/suid-self" >"$TMP/run.out" 2>&1
+    if grep -q '^ipv4 so_keepalive=1 keepidle=34 ' "$TMP/run.out"; then
+        pass "setuid to the caller's own uid: no secure-execution mode, the preload reaches it"
+    else
+        fail "setuid to the caller's own uid: no secure-execution mode, the preload reaches it" "$(cat "$TMP/run.out")"
+    fi
 fi
 
 # --- programs we did not write ----------------------------------------------
