@@ -59,6 +59,8 @@ struct client {
 struct server {
     int listen_fd, epoll_fd, signal_fd;
     int spare_fd; /* kept open to accept-and-close when out of descriptors */
+    int listener_paused; /* at the limit with no spare: listener out of the epoll set */
+    int said_paused;     /* the line saying so was printed (once per process) */
     keepalive_config config;
     struct client *clients;
     size_t nclients;
@@ -340,9 +342,48 @@ static void forget_client(struct server *srv, struct client *cl)
 }
 
 /*
+ * At the descriptor limit with no spare descriptor to refuse a client with:
+ * stops watching the listener, so that its waiting clients (kept in the
+ * kernel's backlog) do not wake the loop again and again, and says so once.
+ */
+static void pause_listener(struct server *srv)
+{
+    if (srv->listener_paused)
+        return;
+    if (epoll_ctl(srv->epoll_fd, EPOLL_CTL_DEL, srv->listen_fd, NULL) == -1) {
+        fprintf(stderr, "%s: epoll: %s\n", progname, strerror(errno));
+        return;
+    }
+    srv->listener_paused = 1;
+    if (!srv->said_paused) {
+        srv->said_paused = 1;
+        log_time("out of file descriptors and no spare one to refuse clients with "
+                 "(/dev/null cannot be opened): new clients wait until one leaves "
+                 "(%zu connected; said once)",
+                 srv->nclients);
+    }
+}
+
+/* Watches the listener again once a client has left (and takes the spare
+ * descriptor again if it can now be had). */
+static void resume_listener(struct server *srv)
+{
+    if (!srv->listener_paused)
+        return;
+    if (srv->spare_fd == -1)
+        srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (watch(srv, EPOLL_CTL_ADD, srv->listen_fd, EPOLLIN, &listener_tag) == -1) {
+        fprintf(stderr, "%s: epoll: %s\n", progname, strerror(errno));
+        return;
+    }
+    srv->listener_paused = 0;
+}
+
+/*
  * Ends a client's connection and prints the line for it: err is 0 when the
  * client closed the connection itself, otherwise the errno that ended it
- * (ETIMEDOUT: it stopped answering keepalive probes).
+ * (ETIMEDOUT: it stopped answering keepalive probes). A descriptor is free
+ * again, so a paused listener is watched again.
  */
 static void drop_client(struct server *srv, struct client *cl, int err)
 {
@@ -351,6 +392,7 @@ static void drop_client(struct server *srv, struct client *cl, int err)
 
     memcpy(peer, cl->peer, sizeof peer);
     forget_client(srv, cl);
+    resume_listener(srv);
     if (err == 0)
         log_time("client %s closed the connection after %.3f s (%zu connected)", peer, secs,
                  srv->nclients);
@@ -362,13 +404,16 @@ static void drop_client(struct server *srv, struct client *cl, int err)
 /*
  * Accepts one waiting connection when the process is out of descriptors, and
  * closes it at once, so that the listener does not stay readable forever.
+ * Without a spare descriptor to do that with, pauses the listener instead.
  */
 static void refuse_one(struct server *srv)
 {
     int fd;
 
-    if (srv->spare_fd == -1)
+    if (srv->spare_fd == -1) {
+        pause_listener(srv);
         return;
+    }
     close(srv->spare_fd);
     fd = accept(srv->listen_fd, NULL, NULL);
     if (fd != -1)
