@@ -20,6 +20,7 @@
 #include <keepalive.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -70,18 +71,33 @@ struct server {
 /* epoll tags for the two descriptors that are not clients. */
 static char listener_tag, signal_tag;
 
-/* Prints the usage message on stderr and exits with status 2. */
-static void usage(void)
+/* Prints the usage message on out. */
+static void print_usage(FILE *out)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: %s [-c CNT] [-d IDLE] [-i INTVL] PORT\n"
             "  -c CNT    TCP_KEEPCNT: unanswered probes before a client is dead\n"
             "  -d IDLE   TCP_KEEPIDLE: idle seconds before the first probe\n"
             "  -i INTVL  TCP_KEEPINTVL: seconds between probes\n"
+            "  -h, --help  this text, on stdout (exit status 0)\n"
             "  PORT      0..65535; 0 picks a free port\n"
             "Options must be positive integers; left out, the system default applies.\n",
             progname);
+}
+
+/* Prints the usage message on stderr and exits with status 2. */
+static void usage(void)
+{
+    print_usage(stderr);
     exit(EXIT_USAGE);
+}
+
+/* -h, --help: prints the usage message on stdout and exits with status 0
+ * (1 when stdout cannot take it). */
+static void help(void)
+{
+    print_usage(stdout);
+    exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
 /* Prints "progname: message" on stderr and exits with status 2 via usage(). */
@@ -642,6 +658,12 @@ static void shut_down(struct server *srv)
         close(srv->spare_fd);
 }
 
+/* The one long option; every other option is a short one. */
+static const struct option long_options[] = {
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
 int main(int argc, char *argv[])
 {
     struct server srv = { .listen_fd = -1, .epoll_fd = -1, .signal_fd = -1, .spare_fd = -1 };
@@ -652,8 +674,11 @@ int main(int argc, char *argv[])
     setvbuf(stderr, NULL, _IOLBF, 0);
 
     opterr = 0;
-    while ((c = getopt(argc, argv, ":c:d:i:")) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:d:i:h", long_options, NULL)) != -1) {
         switch (c) {
+        case 'h':
+            help();
+            break;
         case 'c':
             srv.config.count = parse_positive_option(c, optarg);
             break;
@@ -667,7 +692,9 @@ int main(int argc, char *argv[])
             bad_argument("option requires an argument: -%c", optopt);
             break;
         default:
-            bad_argument("unrecognized option: -%c", optopt);
+            if (optopt != 0)
+                bad_argument("unrecognized option: -%c", optopt);
+            bad_argument("unrecognized option: %s", argv[optind - 1]); /* a long one */
             break;
         }
     }

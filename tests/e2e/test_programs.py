@@ -111,6 +111,19 @@ class BadArgumentsTest(unittest.TestCase):
             with self.subTest(args=args):
                 self.assert_usage(SERVER, list(args), message)
 
+    def test_help_prints_usage_on_stdout_and_exits_0(self):
+        """-h and --help (also after other options): the usage on stdout, exit 0."""
+        for name, operand in ((CLIENT, "127.0.0.1:9"), (SERVER, "0")):
+            for args in (["-h"], ["--help"], ["-d", "5", "--help"], ["--help", operand]):
+                with self.subTest(program=name, args=args):
+                    status, out, err = run(name, *args)
+                    self.assertEqual(status, 0, f"{name} {args}: status {status}\n{out}{err}")
+                    self.assertTrue(out.startswith(f"usage: {name} "), out)
+                    self.assertIn("-h, --help", out)
+                    self.assertEqual(err, "")
+            with self.subTest(program=name, args=["--bogus"]):
+                self.assert_usage(name, ["--bogus", operand], "unrecognized option: --bogus")
+
     def test_values_libkeepalive_rejects_are_usage_errors(self):
         """Ranges are libkeepalive's to check: its sentence is shown, exit 2."""
         for opt, value, word in (("-c", "128", "count"), ("-d", "32768", "idle"),
