@@ -4,7 +4,8 @@
 #   make demo                 the C server and client on loopback, then a dead peer detected
 #   make test                 every test of every language
 #   make build                everything staged into build/
-#   make install PREFIX=/dir  the same layout under /dir
+#   make install PREFIX=/dir  the same layout under /dir (no Python tools needed:
+#                             it builds and installs everything but the wheel)
 #   make bench                benchmarks, as ratios against raw syscalls
 
 SHELL       := /bin/bash
@@ -21,9 +22,13 @@ RELEASE := $(TOP)/target/release
 # Installs Debian packages a target needs, once per machine.
 APT_ENSURE := $(TOP)/tests/lib/apt-ensure.sh
 
-BUILD_TARGETS :=
-TEST_TARGETS  :=
-BENCH_TARGETS :=
+# What `make build` stages; INSTALL_TARGETS is the part of it that `make
+# install` needs (everything but the wheel, so that installing the C library
+# never needs pip or maturin).
+BUILD_TARGETS   :=
+INSTALL_TARGETS :=
+TEST_TARGETS    :=
+BENCH_TARGETS   :=
 
 include $(sort $(wildcard mk/*.mk))
 
@@ -34,10 +39,11 @@ build: $(BUILD_TARGETS)
 test: $(TEST_TARGETS)
 	@echo "== make test: every suite passed"
 
-install: build
+install: $(INSTALL_TARGETS)
 	install -d "$(PREFIX)"
 	cd $(BUILD) && tar --exclude=./wheels -cf - . | tar -xf - -C "$(PREFIX)"
 	@echo "== installed into $(PREFIX)"
+	@$(TOP)/mk/install-ld.sh "$(PREFIX)"
 
 bench: $(BENCH_TARGETS)
 

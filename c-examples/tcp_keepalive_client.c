@@ -17,6 +17,7 @@
 #include <keepalive.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -43,19 +44,34 @@ struct client_params {
     uint32_t user_timeout_ms;
 };
 
-/* Prints the usage message on stderr and exits with status 2. */
-static void usage(void)
+/* Prints the usage message on out. */
+static void print_usage(FILE *out)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: %s [-c CNT] [-d IDLE] [-i INTVL] [-u USER_TIMEOUT_MS] HOST:PORT\n"
             "  -c CNT              TCP_KEEPCNT: unanswered probes before the peer is dead\n"
             "  -d IDLE             TCP_KEEPIDLE: idle seconds before the first probe\n"
             "  -i INTVL            TCP_KEEPINTVL: seconds between probes\n"
             "  -u USER_TIMEOUT_MS  TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged\n"
+            "  -h, --help          this text, on stdout (exit status 0)\n"
             "  HOST:PORT           192.0.2.1:5050, [2001:db8::1]:5050 or example.org:5050\n"
             "Options must be positive integers; left out, the system default applies.\n",
             progname);
+}
+
+/* Prints the usage message on stderr and exits with status 2. */
+static void usage(void)
+{
+    print_usage(stderr);
     exit(EXIT_USAGE);
+}
+
+/* -h, --help: prints the usage message on stdout and exits with status 0
+ * (1 when stdout cannot take it). */
+static void help(void)
+{
+    print_usage(stdout);
+    exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
 /* Prints "progname: message" on stderr and exits with status 2 via usage(). */
@@ -337,6 +353,12 @@ static int wait_until_closed(int fd)
     }
 }
 
+/* The one long option; every other option is a short one. */
+static const struct option long_options[] = {
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
 int main(int argc, char *argv[])
 {
     struct client_params params;
@@ -348,8 +370,11 @@ int main(int argc, char *argv[])
     memset(&params, 0, sizeof params);
 
     opterr = 0;
-    while ((c = getopt(argc, argv, ":c:d:i:u:")) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:d:i:u:h", long_options, NULL)) != -1) {
         switch (c) {
+        case 'h':
+            help();
+            break;
         case 'c':
             params.config.count = (int32_t)parse_positive_option(c, optarg, INT32_MAX);
             break;
@@ -366,7 +391,9 @@ int main(int argc, char *argv[])
             bad_argument("option requires an argument: -%c", optopt);
             break;
         default:
-            bad_argument("unrecognized option: -%c", optopt);
+            if (optopt != 0)
+                bad_argument("unrecognized option: -%c", optopt);
+            bad_argument("unrecognized option: %s", argv[optind - 1]); /* a long one */
             break;
         }
     }

@@ -20,6 +20,7 @@
 #include <keepalive.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -59,6 +60,8 @@ struct client {
 struct server {
     int listen_fd, epoll_fd, signal_fd;
     int spare_fd; /* kept open to accept-and-close when out of descriptors */
+    int listener_paused; /* at the limit with no spare: listener out of the epoll set */
+    int said_paused;     /* the line saying so was printed (once per process) */
     keepalive_config config;
     struct client *clients;
     size_t nclients;
@@ -68,18 +71,33 @@ struct server {
 /* epoll tags for the two descriptors that are not clients. */
 static char listener_tag, signal_tag;
 
-/* Prints the usage message on stderr and exits with status 2. */
-static void usage(void)
+/* Prints the usage message on out. */
+static void print_usage(FILE *out)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: %s [-c CNT] [-d IDLE] [-i INTVL] PORT\n"
             "  -c CNT    TCP_KEEPCNT: unanswered probes before a client is dead\n"
             "  -d IDLE   TCP_KEEPIDLE: idle seconds before the first probe\n"
             "  -i INTVL  TCP_KEEPINTVL: seconds between probes\n"
+            "  -h, --help  this text, on stdout (exit status 0)\n"
             "  PORT      0..65535; 0 picks a free port\n"
             "Options must be positive integers; left out, the system default applies.\n",
             progname);
+}
+
+/* Prints the usage message on stderr and exits with status 2. */
+static void usage(void)
+{
+    print_usage(stderr);
     exit(EXIT_USAGE);
+}
+
+/* -h, --help: prints the usage message on stdout and exits with status 0
+ * (1 when stdout cannot take it). */
+static void help(void)
+{
+    print_usage(stdout);
+    exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
 /* Prints "progname: message" on stderr and exits with status 2 via usage(). */
@@ -340,9 +358,48 @@ static void forget_client(struct server *srv, struct client *cl)
 }
 
 /*
+ * At the descriptor limit with no spare descriptor to refuse a client with:
+ * stops watching the listener, so that its waiting clients (kept in the
+ * kernel's backlog) do not wake the loop again and again, and says so once.
+ */
+static void pause_listener(struct server *srv)
+{
+    if (srv->listener_paused)
+        return;
+    if (epoll_ctl(srv->epoll_fd, EPOLL_CTL_DEL, srv->listen_fd, NULL) == -1) {
+        fprintf(stderr, "%s: epoll: %s\n", progname, strerror(errno));
+        return;
+    }
+    srv->listener_paused = 1;
+    if (!srv->said_paused) {
+        srv->said_paused = 1;
+        log_time("out of file descriptors and no spare one to refuse clients with "
+                 "(/dev/null cannot be opened): new clients wait until one leaves "
+                 "(%zu connected; said once)",
+                 srv->nclients);
+    }
+}
+
+/* Watches the listener again once a client has left (and takes the spare
+ * descriptor again if it can now be had). */
+static void resume_listener(struct server *srv)
+{
+    if (!srv->listener_paused)
+        return;
+    if (srv->spare_fd == -1)
+        srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (watch(srv, EPOLL_CTL_ADD, srv->listen_fd, EPOLLIN, &listener_tag) == -1) {
+        fprintf(stderr, "%s: epoll: %s\n", progname, strerror(errno));
+        return;
+    }
+    srv->listener_paused = 0;
+}
+
+/*
  * Ends a client's connection and prints the line for it: err is 0 when the
  * client closed the connection itself, otherwise the errno that ended it
- * (ETIMEDOUT: it stopped answering keepalive probes).
+ * (ETIMEDOUT: it stopped answering keepalive probes). A descriptor is free
+ * again, so a paused listener is watched again.
  */
 static void drop_client(struct server *srv, struct client *cl, int err)
 {
@@ -351,6 +408,7 @@ static void drop_client(struct server *srv, struct client *cl, int err)
 
     memcpy(peer, cl->peer, sizeof peer);
     forget_client(srv, cl);
+    resume_listener(srv);
     if (err == 0)
         log_time("client %s closed the connection after %.3f s (%zu connected)", peer, secs,
                  srv->nclients);
@@ -362,13 +420,16 @@ static void drop_client(struct server *srv, struct client *cl, int err)
 /*
  * Accepts one waiting connection when the process is out of descriptors, and
  * closes it at once, so that the listener does not stay readable forever.
+ * Without a spare descriptor to do that with, pauses the listener instead.
  */
 static void refuse_one(struct server *srv)
 {
     int fd;
 
-    if (srv->spare_fd == -1)
+    if (srv->spare_fd == -1) {
+        pause_listener(srv);
         return;
+    }
     close(srv->spare_fd);
     fd = accept(srv->listen_fd, NULL, NULL);
     if (fd != -1)
@@ -597,6 +658,12 @@ static void shut_down(struct server *srv)
         close(srv->spare_fd);
 }
 
+/* The one long option; every other option is a short one. */
+static const struct option long_options[] = {
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
 int main(int argc, char *argv[])
 {
     struct server srv = { .listen_fd = -1, .epoll_fd = -1, .signal_fd = -1, .spare_fd = -1 };
@@ -607,8 +674,11 @@ int main(int argc, char *argv[])
     setvbuf(stderr, NULL, _IOLBF, 0);
 
     opterr = 0;
-    while ((c = getopt(argc, argv, ":c:d:i:")) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:d:i:h", long_options, NULL)) != -1) {
         switch (c) {
+        case 'h':
+            help();
+            break;
         case 'c':
             srv.config.count = parse_positive_option(c, optarg);
             break;
@@ -622,7 +692,9 @@ int main(int argc, char *argv[])
             bad_argument("option requires an argument: -%c", optopt);
             break;
         default:
-            bad_argument("unrecognized option: -%c", optopt);
+            if (optopt != 0)
+                bad_argument("unrecognized option: -%c", optopt);
+            bad_argument("unrecognized option: %s", argv[optind - 1]); /* a long one */
             break;
         }
     }

@@ -8,8 +8,9 @@
 #   make demo            server and client on loopback, probes on the wire, then
 #                        (root) a peer cut off and its death measured
 
-.PHONY: build-examples test-e2e demo
+.PHONY: build-examples test-e2e demo demo-note
 BUILD_TARGETS += build-examples
+INSTALL_TARGETS += build-examples
 TEST_TARGETS  += test-e2e
 
 EXAMPLES_MAKE = $(MAKE) --no-print-directory -C $(TOP)/c-examples \
@@ -32,7 +33,7 @@ test-e2e: build-examples
 	cp -a $(BUILD)/lib $(BUILD)/include $(E2E_OUT)/prefix/
 	$(MAKE) --no-print-directory -C $(TOP)/c-examples O=$(E2E_OUT)/prefix/bin \
 		PKG_CONFIG_PATH=$(E2E_OUT)/prefix/lib/pkgconfig
-	ldd $(E2E_OUT)/prefix/bin/tcp_keepalive_client | grep -F "$(E2E_OUT)/prefix/lib/libkeepalive.so.0"
+	ldd $(E2E_OUT)/prefix/bin/tcp_keepalive_client | grep -F "$(E2E_OUT)/prefix/lib/libkeepalive.so.1"
 	status=0; $(E2E_OUT)/prefix/bin/tcp_keepalive_server -c 0 0 2>/dev/null || status=$$?; \
 		[[ $$status == 2 ]] || { echo "usage exit status $$status, expected 2" >&2; exit 1; }
 	$(EXAMPLES_MAKE) O=$(E2E_OUT) CFLAGS="$(SANITIZE)"
@@ -40,7 +41,19 @@ test-e2e: build-examples
 		python3 $(TOP)/tests/e2e/run.py --bin $(E2E_OUT) test_programs
 	python3 $(TOP)/tests/e2e/run.py --bin $(BUILD)/bin
 
-demo: build-examples
+# demo-note comes first: on a fresh clone the build below compiles the Rust
+# core and its dependencies in release mode, which takes about a minute (38 s
+# measured on 2 cores with the crates already downloaded, then 12 s of demo),
+# and nothing else would say why the demo has not started.
+demo: demo-note build-examples
 	$(APT_ENSURE) python3=python3
 	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) tcpdump=tcpdump nft=nftables || true; fi
 	@python3 $(TOP)/tests/e2e/demo.py --bin $(BUILD)/bin
+
+demo-note:
+	@if [[ ! -e $(RELEASE)/libkeepalive_ffi.so ]]; then \
+		echo "== make demo: first, a release build of the Rust core, the C library (libkeepalive.so)"; \
+		echo "   and the two example programs. This first build takes about a minute (more while"; \
+		echo "   cargo downloads crates); later ones a few seconds. Then the demo runs for about"; \
+		echo "   12 s (6 s when not root)."; \
+	fi

@@ -3,6 +3,7 @@
 
 .PHONY: build-preload test-preload
 BUILD_TARGETS += build-preload
+INSTALL_TARGETS += build-preload
 TEST_TARGETS  += test-preload
 
 PRELOAD_TEST_DIR := $(TOP)/target/preload-tests

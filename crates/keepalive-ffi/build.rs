@@ -22,12 +22,15 @@ fn main() {
         .expect("cbindgen generates the header")
         .write_to_file(out.join("keepalive.h"));
 
-    // The C library is installed as libkeepalive.so.0 (see mk/c.mk).
+    // The C library is installed as libkeepalive.so.1 (see mk/c.mk). Not .so.0:
+    // Debian's libkeepalive0 (the classic LD_PRELOAD library, no API at all)
+    // owns libkeepalive.so.0, and a program of ours that the loader resolved
+    // to it failed at start with `undefined symbol: keepalive_set`.
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if matches!(
         os.as_str(),
         "linux" | "android" | "freebsd" | "netbsd" | "openbsd" | "dragonfly"
     ) {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libkeepalive.so.0");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libkeepalive.so.1");
     }
 }

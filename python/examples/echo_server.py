@@ -42,6 +42,17 @@ def integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
+def port_number(text: str) -> int:
+    """The PORT argument: 0..65535 (0 picks a free port), else a usage error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {port}")
+    return port
+
+
 def listen(port: int) -> socket.socket:
     """One socket for every IPv4 and IPv6 address where the system allows it."""
     if socket.has_dualstack_ipv6():
@@ -137,7 +148,7 @@ if __name__ == "__main__":
     parser.add_argument("-c", dest="count", type=integer, help="TCP_KEEPCNT: probes")
     parser.add_argument("-d", dest="idle", type=integer, help="TCP_KEEPIDLE: seconds")
     parser.add_argument("-i", dest="interval", type=integer, help="TCP_KEEPINTVL: seconds")
-    parser.add_argument("port", type=int, help="port to listen on (0: any free port)")
+    parser.add_argument("port", type=port_number, help="port to listen on, 0..65535 (0: any free port)")
     try:
         sys.exit(asyncio.run(main(parser.parse_args())))
     except OSError as e:

@@ -136,6 +136,25 @@ def test_server_refuses_bad_values() -> None:
 
 
 @pytest.mark.parametrize(
+    ("port", "message"),
+    [
+        ("70000", "port must be 0..65535, got 70000"),
+        ("65536", "port must be 0..65535, got 65536"),
+        ("-1", "port must be 0..65535, got -1"),
+        ("http", "not an integer: 'http'"),
+    ],
+)
+def test_server_bad_port_is_a_usage_error(port: str, message: str) -> None:
+    p = Program(str(EXAMPLES / "echo_server.py"), port)
+    assert p.wait() == 2
+    assert p.proc.stderr is not None
+    err = p.proc.stderr.read()
+    assert "usage: echo_server.py" in err
+    assert message in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["-c", "500", "127.0.0.1:1"], None),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make demo`: TCP keepalive seen working, for a newcomer, in under a minute.
+"""`make demo`: TCP keepalive seen working, for a newcomer, in about 12 seconds.
 
     python3 tests/e2e/demo.py [--bin DIR]
 
@@ -12,9 +12,18 @@
 3. Then a crash and reboot: the rebooted host answers the next probe with RST.
 
 Every process and namespace it makes is removed at the end, on Ctrl-C too.
+
+Lines from the programs, the wire and the narration are printed in the order
+things happened, not in the order they reached this script: tcpdump's lines
+arrive a little after the client's own, so each line waits HOLD seconds and
+lines are printed sorted by when they happened (the programs' and tcpdump's
+own timestamps; arrival time for lines without one).
 """
 
 import argparse
+import datetime
+import heapq
+import itertools
 import os
 import re
 import shutil
@@ -30,17 +39,57 @@ sys.path.insert(0, HERE)
 from netlab import Lab, Proc, why_no_lab  # noqa: E402
 
 TTY = sys.stdout.isatty()
-_print_lock = threading.Lock()
 
 
 def color(code, text):
     return f"\033[{code}m{text}\033[0m" if TTY else text
 
 
+class Ordered:
+    """Prints lines in the order of the times they carry.
+
+    put(when, text) queues a line that happened at wall-clock time `when`; a
+    line is printed once HOLD seconds have passed since `when`, after every
+    line that happened before it. A line arriving later than that is printed
+    at once (never lost, merely out of place).
+    """
+
+    HOLD = 0.4
+
+    def __init__(self):
+        self._heap = []
+        self._seq = itertools.count()  # keeps equal times in arrival order
+        self._cond = threading.Condition()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def put(self, when, text):
+        with self._cond:
+            heapq.heappush(self._heap, (when, next(self._seq), text))
+            self._cond.notify()
+
+    def _emit_due(self, now):
+        while self._heap and self._heap[0][0] + self.HOLD <= now:
+            print(heapq.heappop(self._heap)[2], flush=True)
+
+    def _run(self):
+        with self._cond:
+            while True:
+                self._emit_due(time.time())
+                wait = self._heap[0][0] + self.HOLD - time.time() if self._heap else None
+                self._cond.wait(timeout=wait)
+
+    def flush(self):
+        """Prints everything queued, in order (at the end, or before exiting)."""
+        with self._cond:
+            self._emit_due(float("inf"))
+
+
+OUT = Ordered()
+
+
 def say(text=""):
-    """Narration: what happens and why."""
-    with _print_lock:
-        print(text, flush=True)
+    """Narration: what happens and why (it happened now)."""
+    OUT.put(time.time(), text)
 
 
 def section(title):
@@ -63,6 +112,7 @@ class WireNotes:
     def __init__(self):
         self.pending = None  # the side whose probe waits for an answer
         self.after_synack = False
+        self.closing = False  # a FIN was seen: zero-length ACKs acknowledge it
 
     def __call__(self, line):
         m = re.search(r"IP6? (\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([^\]]*)\]", line)
@@ -75,7 +125,9 @@ class WireNotes:
         elif flags == "S.":
             note, self.after_synack = "SYN-ACK", True
         elif flags == "." and line.rstrip().endswith("length 0"):
-            if self.after_synack:
+            if self.closing:
+                note = "ACK of the FIN"
+            elif self.after_synack:
                 note, self.after_synack = "ACK: connected", False
             elif self.pending is not None and self.pending != src:
                 note, self.pending = "the answer: an ACK, the peer is alive", None
@@ -84,7 +136,7 @@ class WireNotes:
         elif "R" in flags:
             note = "RST: the connection is reset"
         elif "F" in flags:
-            note = "FIN: closing"
+            note, self.closing = "FIN: closing", True
         else:
             note = "data"
         return f"{short}   {color('2', '<- ' + note)}"
@@ -92,27 +144,87 @@ class WireNotes:
 
 _notes = {}
 
+_PROGRAM_STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\]")
+_WIRE_STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{6}) ")
+
+
+def happened_at(tag, line, arrived):
+    """When a line's event happened: the program's own timestamp
+    ("[2025-01-01 12:00:05.084] ..."), tcpdump's ("12:00:05.084123 IP ..."),
+    else the time the line arrived. A program's stamp is cut to the
+    millisecond: the end of that millisecond is taken (a program reports what
+    it saw: a packet stamped 12:00:05.084123 comes before the client's line
+    about it stamped 12:00:05.084), or the arrival if that is sooner (what
+    the narration says about a line comes after it)."""
+    m = _PROGRAM_STAMP.match(line)
+    if m:
+        stamp = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f").timestamp()
+        return min(stamp + 0.001, arrived)
+    m = _WIRE_STAMP.match(line) if tag == "wire" else None
+    if m:
+        h, mi, sec, us = (int(g) for g in m.groups())
+        today = datetime.datetime.fromtimestamp(arrived)
+        t = today.replace(hour=h, minute=mi, second=sec, microsecond=us).timestamp()
+        return t - 86400 if t > arrived + 3600 else t  # captured before midnight
+    return arrived
+
+
+_last_when = {}
+
 
 def show(name, line):
-    """Prints one line of a program, tagged with who said it."""
+    """Queues one line of a program, tagged with who said it, at the time it
+    happened. A program's lines keep their own order (a line without a
+    timestamp never goes before the line it followed)."""
+    arrived = time.time()
     tag = name.split("#")[0]
+    if tag == "wire" and (not line.strip() or re.search(
+            r"listening on|verbose output suppressed|packets (captured|received|dropped)", line)):
+        return
+    when = max(happened_at(tag, line, arrived), _last_when.get(name, 0.0))
+    _last_when[name] = when
     if tag == "wire":
-        if not line.strip() or re.search(r"listening on|verbose output suppressed|"
-                                         r"packets (captured|received|dropped)", line):
-            return
         line = _notes.setdefault(name, WireNotes())(line)
-    with _print_lock:
-        print(f"  {color(TAGS.get(tag, '0'), f'{tag:>6} │')} {line}", flush=True)
+    OUT.put(when, f"  {color(TAGS.get(tag, '0'), f'{tag:>6} │')} {line}")
 
 
 def ss_seconds(text):
-    """ss prints timers as "968ms", "1.992ms" (meaning seconds) or "1.5sec"."""
+    """ss prints timers as "968ms", "1.992ms" (meaning seconds) or "1.5sec";
+    returns seconds, or None for anything else."""
     m = re.fullmatch(r"(\d+)(?:\.(\d+))?(ms|sec|s)", text)
     if not m:
-        return text
+        return None
     whole, frac, unit = m.groups()
-    secs = float(f"{whole}.{frac or 0}") if frac or unit != "ms" else int(whole) / 1000
-    return f"{secs:.3f} s"
+    return float(f"{whole}.{frac or 0}") if frac or unit != "ms" else int(whole) / 1000
+
+
+def ss_line(sock, port, idle):
+    """One socket of `ss -tnoiH` in words, or None when it has no keepalive timer.
+
+    ss prints `lastack:N` (ms since the last ACK from the peer) only when N is
+    not 0: absent means an ACK just came. The timer is the kernel's keepalive
+    timer, when it next fires: with no probe unanswered, the next probe is due
+    idle seconds after the last ACK (the timer may fire before that, re-check,
+    and wait out the rest); with probes unanswered, the timer is the next probe.
+    """
+    timer = re.search(r"timer:\(keepalive,([^,]+),(\d+)\)", sock)
+    if not timer:
+        return None
+    fields = sock.split()
+    local = fields[2] if len(fields) > 2 else ""
+    who = "server" if local.endswith(f":{port}") else "client"
+    lastack = re.search(r"\blastack:(\d+)", sock)
+    ack_ms = int(lastack.group(1)) if lastack else 0
+    fires = ss_seconds(timer.group(1))
+    unanswered = int(timer.group(2))
+    fires_text = f"{fires:.3f} s" if fires is not None else timer.group(1)
+    if unanswered == 0:
+        due = max(0.0, idle - ack_ms / 1000)
+        check = " (a re-check, not a probe)" if fires is not None and fires + 0.05 < due else ""
+        return (f"{who} end: last ACK {ack_ms} ms ago, next probe due in {due:.3f} s; "
+                f"keepalive timer fires in {fires_text}{check}")
+    return (f"{who} end: {unanswered} probe(s) unanswered, last ACK {ack_ms} ms ago; "
+            f"next probe in {fires_text}")
 
 
 class Demo:
@@ -156,12 +268,15 @@ class Demo:
         if shutil.which("tcpdump") and os.geteuid() == 0:
             say()
             say(f"Watching the wire: tcpdump -nn -i lo tcp port {port}")
-            wire = self.start("wire#lo", ["tcpdump", "-nn", "-l", "-i", "lo", f"tcp port {port}"])
+            wire = self.start("wire#lo", ["tcpdump", "-nn", "-l", "--immediate-mode", "-i", "lo",
+                                          f"tcp port {port}"])
             wire.expect(r"listening on")
         else:
             say()
-            say("(tcpdump cannot capture here: showing the kernel's keepalive timer with `ss`")
-            say(" instead: timer:(keepalive,<time to next probe>,<unanswered probes>))")
+            say("(tcpdump cannot capture here: that needs root. Instead, `ss -tnoi` shows")
+            say(" each end's last ACK from its peer, so when its next probe is due: idle = 2 s")
+            say(" after that ACK. The kernel's keepalive timer fires at its next check, which")
+            say(" is that probe, or a re-check when the peer spoke since the timer was set.)")
 
         say()
         say("Starting the client with the same settings; both ends now probe the other:")
@@ -186,23 +301,17 @@ class Demo:
         say(f"client exit status: {status}")
         self.stop_all()
 
-    def watch_ss(self, port, seconds):
-        """Shows each end's keepalive timer and TCP_INFO counters (via `ss`), twice a second."""
+    def watch_ss(self, port, seconds, idle=2):
+        """Shows each end's keepalive state (via `ss`), twice a second."""
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             out = subprocess.run(["ss", "-tnoiH", "state", "established",
                                   f"( sport = :{port} or dport = :{port} )"],
                                  capture_output=True, text=True).stdout
             for sock in re.split(r"\n(?=\S)", out.strip()):
-                timer = re.search(r"timer:\(keepalive,([^,]+),(\d+)\)", sock)
-                lastack = re.search(r"lastack:(\d+)", sock)
-                local = sock.split()[2] if len(sock.split()) > 2 else "?"
-                who = "server" if local.endswith(f":{port}") else "client"
-                if timer:
-                    show("ss", f"{who} end: next probe in {ss_seconds(timer.group(1))}, "
-                               f"unanswered probes "
-                               f"{timer.group(2)}, last ACK received "
-                               f"{int(lastack.group(1)) if lastack else '?'} ms ago")
+                line = ss_line(sock, port, idle)
+                if line:
+                    show("ss", line)
             time.sleep(0.5)
 
     # -- 2. and 3. two hosts ------------------------------------------------------
@@ -243,11 +352,15 @@ class Demo:
     def crash_and_reboot(self):
         section("3. Crash and reboot: the host comes back without the connection")
         with Lab(echo=show) as lab:
-            say("The client connects to a fresh server with -d 2 -i 2 -c 10: a silent peer")
-            say("would take 2 + 2 x 10 = 22 s to be declared dead. Then the server's host")
-            say("crashes (cable out, process killed, namespace gone) and reboots at once")
-            say("with the same address. Its kernel knows nothing of the connection, so it")
-            say("answers the client's next probe with RST.")
+            say("A fresh server starts with no options: the TCP_KEEPIDLE/TCP_KEEPCNT/")
+            say("TCP_KEEPINTVL lines it prints are its own listening socket's, the system")
+            say("defaults (7200 s idle...): the server does not probe in this scene. The")
+            say("client connects with its own settings, -d 2 -i 2 -c 10: it probes after")
+            say("2 s of silence, and a silent peer would take 2 + 2 x 10 = 22 s to be")
+            say("declared dead. Then the server's host crashes (cable out, process killed,")
+            say("namespace gone) and reboots at once with the same address. Its kernel")
+            say("knows nothing of the connection, so it answers the client's next probe")
+            say("with RST.")
             srv = lab.start("server", [self.server, "5050"])
             srv.expect(r"listening on port")
             cli = lab.start("client", [self.client, "-d", "2", "-i", "2", "-c", "10",
@@ -270,8 +383,8 @@ class Demo:
         """tcpdump on the client host's cable, when available; else None."""
         if not shutil.which("tcpdump"):
             return None
-        wire = lab.start("client", ["tcpdump", "-nn", "-l", "-i", lab.veth["client"], "tcp"],
-                         name=name)
+        wire = lab.start("client", ["tcpdump", "-nn", "-l", "--immediate-mode", "-i",
+                                    lab.veth["client"], "tcp"], name=name)
         wire.expect(r"listening on")
         return wire
 
@@ -295,15 +408,18 @@ def main():
         else:
             section("2. Pulling the plug: skipped")
             say(f"Cutting a peer off needs two network namespaces: {reason}.")
-            say("Run `sudo make demo` to see a dead peer detected and measured.")
+            say("Run `make demo` as root (for example `sudo make demo`) to see a dead peer")
+            say("detected and measured.")
     except KeyboardInterrupt:
         say()
         say("Interrupted: cleaning up.")
         return 130
     finally:
         demo.stop_all()
+        OUT.flush()
     section(f"Done in {time.monotonic() - started:.1f} s: every process and namespace removed")
     say("Read more: docs/examples.md; the programs are in c-examples/.")
+    OUT.flush()
     return 0
 
 

@@ -10,6 +10,7 @@ import os
 import re
 import resource
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -109,6 +110,19 @@ class BadArgumentsTest(unittest.TestCase):
         for args, message in cases.items():
             with self.subTest(args=args):
                 self.assert_usage(SERVER, list(args), message)
+
+    def test_help_prints_usage_on_stdout_and_exits_0(self):
+        """-h and --help (also after other options): the usage on stdout, exit 0."""
+        for name, operand in ((CLIENT, "127.0.0.1:9"), (SERVER, "0")):
+            for args in (["-h"], ["--help"], ["-d", "5", "--help"], ["--help", operand]):
+                with self.subTest(program=name, args=args):
+                    status, out, err = run(name, *args)
+                    self.assertEqual(status, 0, f"{name} {args}: status {status}\n{out}{err}")
+                    self.assertTrue(out.startswith(f"usage: {name} "), out)
+                    self.assertIn("-h, --help", out)
+                    self.assertEqual(err, "")
+            with self.subTest(program=name, args=["--bogus"]):
+                self.assert_usage(name, ["--bogus", operand], "unrecognized option: --bogus")
 
     def test_values_libkeepalive_rejects_are_usage_errors(self):
         """Ranges are libkeepalive's to check: its sentence is shown, exit 2."""
@@ -257,6 +271,72 @@ class ServerTest(unittest.TestCase):
             self.assertEqual(late.recv(10), b"again")
             late.close()
         finally:
+            srv.stop()
+
+    def test_out_of_descriptors_without_dev_null_refuses_without_spinning(self):
+        """At the limit with no spare descriptor (no /dev/null, as in a minimal
+        container), the server stops watching the listener instead of spinning
+        on it, says so once, and takes clients again when one leaves."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root: /dev is replaced in a private mount namespace")
+        if shutil.which("unshare") is None:
+            self.skipTest("needs unshare (util-linux)")
+        limit = 48
+
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+        # A private mount namespace whose /dev is an empty tmpfs: open("/dev/null")
+        # fails with ENOENT there. unshare and sh exec, so the pid is the server's.
+        srv = Proc("server", ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                              'mount -t tmpfs tmpfs /dev && exec "$0" "$@"',
+                              program(SERVER), "0"], preexec_fn=low_limit)
+        socks = []
+        try:
+            m, _ = srv.expect(r"^listening on port (\d+)$")
+            port = int(m.group(1))
+            for _ in range(limit + 12):
+                socks.append(socket.create_connection(("127.0.0.1", port)))
+
+            def cpu_seconds():
+                with open(f"/proc/{srv.popen.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+            # Every client is connected (in the server's backlog at least): the
+            # server reaches the limit within a few milliseconds. The property
+            # measured is CPU use over time, so this waits; there is nothing
+            # else to synchronize on, since a spinning server prints nothing.
+            before = cpu_seconds()
+            threading.Event().wait(2.0)
+            used = cpu_seconds() - before
+            report(f"at the limit with no /dev/null: {used:.2f} s of CPU in 2 s")
+            self.assertLess(used, 0.2, "the server spins on its readable listener")
+            srv.expect(r"out of file descriptors and no spare one to refuse clients with")
+
+            for s in socks[:limit // 2]:  # the first clients were taken and are served
+                s.settimeout(10)
+                s.sendall(b"q")
+                self.assertEqual(s.recv(1), b"q")
+            # A client leaves: the listener is watched again, a waiting client is taken.
+            socks[0].close()
+            srv.expect(r"closed the connection")
+            srv.expect(r"client \S+ connected")
+            for s in socks[1:]:
+                s.close()
+            srv.expect(r"\(0 connected\)", timeout=60)
+            late = socket.create_connection(("127.0.0.1", port))
+            late.sendall(b"again")
+            self.assertEqual(late.recv(10), b"again")
+            late.close()
+            srv.drain()
+            said = [line for _, line in srv.lines if "no spare one to refuse" in line]
+            self.assertEqual(len(said), 1, said)
+            srv.signal(signal.SIGTERM)
+            self.assertEqual(srv.wait(), 0)
+        finally:
+            for s in socks:
+                s.close()
             srv.stop()
 
     def test_sigterm_closes_every_connection_and_exits_0(self):

@@ -14,10 +14,25 @@
  * create one IPv4 TCP socket each at the same moment (the library's first
  * call, raced), printing one `race-ipv4 ...` line per thread.
  *
+ * `probe close-stderr` closes fd 2 and then creates one IPv4 TCP socket,
+ * which gets fd 2 (a warning written inside socket() would go into it):
+ *   closed-stderr-ipv4 fd=2 so_keepalive=V ...
+ *
+ * `probe cancel` creates the process's first TCP socket in a thread that has
+ * a deferred pthread_cancel pending (socket() must not be a cancellation
+ * point: the thread gets its descriptor, and is cancelled only at the
+ * pthread_testcancel after it), then prints
+ *   cancel returned=yes|no leaked=yes|no cancelled=yes|no so_keepalive=V
+ *
+ * `probe mptcp` creates IPv4 and IPv6 MPTCP sockets (IPPROTO_MPTCP, 262)
+ * and prints their lines (mptcp4, mptcp6), or `mptcp unsupported=ERRNO`
+ * when the kernel has no MPTCP (exit status 3).
+ *
  * Exit status: 0 when every socket that should exist was created, 1 otherwise.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -51,18 +66,12 @@ static void append_opt(char *line, size_t size, size_t *len, int fd, const char 
         *len += (size_t)n;
 }
 
-/* Creates one socket, prints its line (in one write, so that threads do not
- * interleave), closes it. Returns 0, or 1 when the socket could not be
- * created. */
-static int probe(const char *name, int domain, int type, int protocol)
+/* Prints the line of socket `fd` (in one write, so that threads do not
+ * interleave): NAME so_keepalive=V keepidle=V ... */
+static void print_options(const char *name, int fd)
 {
     char line[256];
     size_t len = 0;
-    int fd = socket(domain, type, protocol);
-    if (fd < 0) {
-        printf("%s socket-failed=%s\n", name, errno_name(errno));
-        return 1;
-    }
     int n = snprintf(line, sizeof line, "%s", name);
     len = n > 0 ? (size_t)n : 0;
     append_opt(line, sizeof line, &len, fd, "so_keepalive", SOL_SOCKET, SO_KEEPALIVE);
@@ -71,8 +80,106 @@ static int probe(const char *name, int domain, int type, int protocol)
     append_opt(line, sizeof line, &len, fd, "keepcnt", IPPROTO_TCP, TCP_KEEPCNT);
     append_opt(line, sizeof line, &len, fd, "user_timeout", IPPROTO_TCP, TCP_USER_TIMEOUT);
     printf("%s\n", line);
+}
+
+/* Creates one socket, prints its line, closes it. Returns 0, or 1 when the
+ * socket could not be created. */
+static int probe(const char *name, int domain, int type, int protocol)
+{
+    int fd = socket(domain, type, protocol);
+    if (fd < 0) {
+        printf("%s socket-failed=%s\n", name, errno_name(errno));
+        return 1;
+    }
+    print_options(name, fd);
     close(fd);
     return 0;
+}
+
+/* close(2), then one TCP socket, which takes descriptor 2. Returns 0 when
+ * the socket was created. */
+static int closed_stderr(void)
+{
+    char name[48];
+    close(STDERR_FILENO);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        printf("closed-stderr-ipv4 socket-failed=%s\n", errno_name(errno));
+        return 1;
+    }
+    snprintf(name, sizeof name, "closed-stderr-ipv4 fd=%d", fd);
+    print_options(name, fd);
+    close(fd);
+    return 0;
+}
+
+/* The descriptor the cancelled thread's socket() returned, or -1. */
+static volatile int cancel_fd = -1;
+
+static void *cancel_main(void *arg)
+{
+    (void)arg;
+    /* Deferred cancellation (the default) is now pending: the next
+     * cancellation point this thread reaches acts on it. */
+    pthread_cancel(pthread_self());
+    cancel_fd = socket(AF_INET, SOCK_STREAM, 0);
+    pthread_testcancel();
+    return NULL;
+}
+
+/* The lowest descriptor number not in use (what the next socket() gets). */
+static int lowest_free_fd(void)
+{
+    int fd = dup(STDIN_FILENO);
+    if (fd >= 0)
+        close(fd);
+    return fd;
+}
+
+/* See the header. Returns 0 when socket() returned and nothing leaked. */
+static int cancel(void)
+{
+    pthread_t thread;
+    void *result = NULL;
+    int next = lowest_free_fd();
+    if (next < 0 || pthread_create(&thread, NULL, cancel_main, NULL) != 0 ||
+        pthread_join(thread, &result) != 0) {
+        printf("cancel thread-failed\n");
+        return 1;
+    }
+    int returned = cancel_fd >= 0;
+    /* Descriptor `next` open although socket() never returned it: leaked. */
+    int leaked = !returned && fcntl(next, F_GETFD) != -1;
+    char name[96];
+    snprintf(name, sizeof name, "cancel returned=%s leaked=%s cancelled=%s",
+             returned ? "yes" : "no", leaked ? "yes" : "no",
+             result == PTHREAD_CANCELED ? "yes" : "no");
+    if (returned) {
+        print_options(name, cancel_fd);
+        close(cancel_fd);
+    } else {
+        printf("%s\n", name);
+    }
+    return returned && !leaked ? 0 : 1;
+}
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+/* MPTCP sockets, IPv4 and IPv6. Returns 0, 1 on a failure, 3 when the
+ * kernel has no MPTCP. */
+static int mptcp(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+    if (fd < 0 && (errno == EPROTONOSUPPORT || errno == EINVAL || errno == ENOPROTOOPT)) {
+        printf("mptcp unsupported=%s\n", errno_name(errno));
+        return 3;
+    }
+    if (fd >= 0)
+        close(fd);
+    return probe("mptcp4", AF_INET, SOCK_STREAM, IPPROTO_MPTCP) |
+           probe("mptcp6-nonblock", AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_MPTCP);
 }
 
 /* A socket() that must fail: prints its return value and errno. */
@@ -148,8 +255,14 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 3 && strcmp(argv[1], "race") == 0)
         return race(atoi(argv[2]));
+    if (argc == 2 && strcmp(argv[1], "close-stderr") == 0)
+        return closed_stderr();
+    if (argc == 2 && strcmp(argv[1], "cancel") == 0)
+        return cancel();
+    if (argc == 2 && strcmp(argv[1], "mptcp") == 0)
+        return mptcp();
     if (argc != 1) {
-        fprintf(stderr, "usage: probe [race N]\n");
+        fprintf(stderr, "usage: probe [race N | close-stderr | cancel | mptcp]\n");
         return 2;
     }
 

@@ -94,6 +94,24 @@ env KEEPALIVE=off KEEPIDLE=60 KEEPALIVE_USER_TIMEOUT_MS=3000 LD_PRELOAD="$LIB" "
 expect "so_keepalive=0 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=3000" >"$TMP/want"
 same "KEEPALIVE=off: keepalive and its values left alone, user timeout still applied" "$TMP/want" "$TMP/off.out"
 
+# MPTCP (IPPROTO_MPTCP, 262): configured like TCP (libkeepalive 0.3 does it
+# too). The kernel refuses TCP_USER_TIMEOUT on MPTCP sockets (get EOPNOTSUPP,
+# set ENOPROTOOPT): asked for, it is skipped, and keepalive still applies.
+env KEEPIDLE=60 KEEPINTVL=10 KEEPCNT=5 KEEPALIVE_USER_TIMEOUT_MS=7000 LD_PRELOAD="$LIB" \
+    "$PROBE" mptcp >"$TMP/mptcp.out" 2>"$TMP/mptcp.err"
+rc=$?
+if [[ $rc == 3 ]]; then
+    skip "MPTCP sockets: this kernel has none ($(cat "$TMP/mptcp.out"))"
+elif [[ $rc == 0 ]] &&
+    grep -q '^mptcp4 so_keepalive=1 keepidle=60 keepintvl=10 keepcnt=5 user_timeout=' "$TMP/mptcp.out" &&
+    grep -q '^mptcp6-nonblock so_keepalive=1 keepidle=60 keepintvl=10 keepcnt=5 user_timeout=' "$TMP/mptcp.out" &&
+    [[ ! -s $TMP/mptcp.err ]]; then
+    pass "MPTCP sockets (IPv4, IPv6 non-blocking) get the values, read back (user timeout refused by the kernel)"
+else
+    fail "MPTCP sockets (IPv4, IPv6 non-blocking) get the values, read back" \
+        "exit $rc" "$(cat "$TMP/mptcp.out" "$TMP/mptcp.err")"
+fi
+
 # --- side by side with libkeepalive 0.3 -------------------------------------
 OLD=$(dpkg -L libkeepalive0 2>/dev/null | grep -E '/libkeepalive\.so\.0$' | head -n1)
 if [[ -z $OLD || ! -e $OLD ]]; then
@@ -116,6 +134,15 @@ else
             sed -i '/^errno-kept/d' "$TMP/old.cmp" "$TMP/new.cmp"
         fi
         same "same settings as 0.3 on every socket with: ${vars:-no variable}" "$TMP/old.cmp" "$TMP/new.cmp"
+        # shellcheck disable=SC2086
+        env $vars LD_PRELOAD="$OLD" "$PROBE" mptcp 2>/dev/null | sed 's/ user_timeout=[^ ]*//' >"$TMP/old.cmp"
+        # shellcheck disable=SC2086
+        env $vars LD_PRELOAD="$LIB" "$PROBE" mptcp 2>/dev/null | sed 's/ user_timeout=[^ ]*//' >"$TMP/new.cmp"
+        # Only with valid values: the kernel's MPTCP takes out-of-range ones
+        # (KEEPCNT=-4 reads back -4) and 0.3 applies them; we refuse them.
+        if [[ $strip_errno == 0 ]] && ! grep -q unsupported "$TMP/old.cmp"; then
+            same "same settings as 0.3 on MPTCP sockets with: ${vars:-no variable}" "$TMP/old.cmp" "$TMP/new.cmp"
+        fi
     done <<'EOF'
 KEEPIDLE=60 KEEPINTVL=10 KEEPCNT=5|0
 KEEPIDLE=45|0
@@ -182,10 +209,140 @@ else
     fail "16 threads racing on the first socket() (round $round)" "$(cat "$TMP/race.out" "$TMP/race.err")"
 fi
 
-if out=$(env KEEPIDLE=abc LD_PRELOAD="$LIB" sh -c 'exit 0' 2>&1) && [[ -z $out ]]; then
-    pass "a process that creates no TCP socket reads nothing and prints nothing"
+# The environment is read and checked when the library is loaded: the
+# warning comes then, even from a process that never creates a socket.
+if out=$(env KEEPIDLE=abc LD_PRELOAD="$LIB" sh -c 'exit 0' 2>&1) &&
+    [[ $out == 'libkeepalive-preload: ignoring KEEPIDLE="abc": idle must be 1..32767 seconds, got "abc"' ]]; then
+    pass "the warning is written when the library is loaded (a process with no socket at all)"
 else
-    fail "a process that creates no TCP socket reads nothing and prints nothing" "$out"
+    fail "the warning is written when the library is loaded (a process with no socket at all)" "$out"
+fi
+
+# KEEPALIVE=yes (0.3 takes anything but off as on): one warning at load, on
+# a file and on a terminal, and keepalive on.
+env KEEPALIVE=yes LD_PRELOAD="$LIB" "$PROBE" >"$TMP/yes.out" 2>"$TMP/yes.err"
+env KEEPALIVE=yes LD_PRELOAD="$LIB" sh -c 'exit 0' 2>"$TMP/yes-nosocket.err"
+expect "so_keepalive=1 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=0" >"$TMP/want"
+yes_warning='libkeepalive-preload: ignoring KEEPALIVE="yes": KEEPALIVE must be on or off; keepalive stays on'
+if diff -u "$TMP/want" "$TMP/yes.out" >"$TMP/diff" &&
+    [[ $(cat "$TMP/yes.err") == "$yes_warning" && $(cat "$TMP/yes-nosocket.err") == "$yes_warning" ]]; then
+    pass "KEEPALIVE=yes: one warning on a file stderr, at load (also with no socket), keepalive on"
+else
+    fail "KEEPALIVE=yes: one warning on a file stderr, at load (also with no socket), keepalive on" \
+        "$(cat "$TMP/diff" "$TMP/yes.err" "$TMP/yes-nosocket.err")"
+fi
+
+# stderr_as KIND -- COMMAND...: runs COMMAND with its stderr a terminal (pty),
+# a pipe whose reader is gone (broken-pipe) or a connected socket (socket);
+# prints COMMAND's stdout, "status=N" (negative: killed by signal -N), and
+# what reached the other end of stderr as "other-end=b'...'".
+cat >"$TMP/stderr_as.py" <<'PYTHON'
+import os, pty, select, socket, subprocess, sys
+kind, argv = sys.argv[1], sys.argv[3:]
+if kind == "pty":
+    ours, theirs = pty.openpty()
+elif kind == "broken-pipe":
+    reader, theirs = os.pipe()
+    os.close(reader)
+    ours = None
+else:
+    a, b = socket.socketpair()
+    ours, theirs = a.detach(), b.detach()
+# subprocess gives the child SIGPIPE's default action back (restore_signals).
+done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=theirs, timeout=60)
+os.close(theirs)
+got = b""
+if ours is not None:
+    os.set_blocking(ours, False)
+    while select.select([ours], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(ours, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        got += chunk
+sys.stdout.write(done.stdout.decode())
+print("status=%d" % done.returncode)
+print("other-end=%r" % got)
+PYTHON
+stderr_as() { python3 "$TMP/stderr_as.py" "$@"; }
+
+got=$(stderr_as pty -- env KEEPALIVE=yes LD_PRELOAD="$LIB" "$PROBE")
+if [[ $(grep -c '^ipv4 so_keepalive=1 ' <<<"$got") == 1 && $got == *"status=0"* ]] &&
+    [[ $(grep -o 'ignoring KEEPALIVE="yes"' <<<"$got" | wc -l) == 1 ]]; then
+    pass "KEEPALIVE=yes: one warning on a terminal stderr, keepalive on"
+else
+    fail "KEEPALIVE=yes: one warning on a terminal stderr, keepalive on" "$got"
+fi
+
+# stderr closed: the first TCP socket gets descriptor 2. A warning written
+# inside socket() went into that socket and raised SIGPIPE (status 141).
+env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" close-stderr >"$TMP/closed.out" 2>"$TMP/closed.err"
+rc=$?
+if [[ $rc == 0 ]] && grep -q "^closed-stderr-ipv4 fd=2 so_keepalive=1 keepidle=$IDLE0 " "$TMP/closed.out" &&
+    [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/closed.err") == 1 ]]; then
+    pass "close(2); socket() under KEEPIDLE=abc: the socket is fd 2, no SIGPIPE, warned once at load"
+else
+    fail "close(2); socket() under KEEPIDLE=abc: the socket is fd 2, no SIGPIPE, warned once at load" \
+        "exit $rc" "$(cat "$TMP/closed.out" "$TMP/closed.err")"
+fi
+env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" >"$TMP/closed.out" 2>&-
+rc=$?
+expect "so_keepalive=1 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=0" >"$TMP/want"
+if [[ $rc == 0 ]] && diff -u "$TMP/want" "$TMP/closed.out" >"$TMP/diff"; then
+    pass "stderr closed from the start under KEEPIDLE=abc: every socket configured, no SIGPIPE"
+else
+    fail "stderr closed from the start under KEEPIDLE=abc: every socket configured, no SIGPIPE" \
+        "exit $rc" "$(cat "$TMP/diff")"
+fi
+
+got=$(stderr_as broken-pipe -- env KEEPIDLE=abc KEEPCNT=0 LD_PRELOAD="$LIB" "$PROBE")
+if [[ $got == *"status=0"* ]] && grep -q "^ipv4 so_keepalive=1 keepidle=$IDLE0 " <<<"$got"; then
+    pass "stderr a pipe whose reader is gone: no SIGPIPE death, sockets configured"
+else
+    fail "stderr a pipe whose reader is gone: no SIGPIPE death, sockets configured" "$got"
+fi
+
+got=$(stderr_as socket -- env KEEPIDLE=abc KEEPCNT=0 LD_PRELOAD="$LIB" "$PROBE")
+if [[ $got == *"status=0"* && $got == *"other-end=b''"* ]] &&
+    grep -q "^ipv4 so_keepalive=1 keepidle=$IDLE0 " <<<"$got"; then
+    pass "stderr a connected socket (inetd style): nothing written to the peer"
+else
+    fail "stderr a connected socket (inetd style): nothing written to the peer" "$got"
+fi
+
+# A deferred pthread_cancel pending: socket() is no cancellation point, so
+# the thread gets its descriptor (configured) and is cancelled after it.
+env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" cancel >"$TMP/cancel.out" 2>"$TMP/cancel.err"
+rc=$?
+if [[ $rc == 0 ]] && grep -q '^cancel returned=yes leaked=no cancelled=yes so_keepalive=1 ' "$TMP/cancel.out" &&
+    [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/cancel.err") == 1 ]]; then
+    pass "pending pthread_cancel: socket() returns its fd (none leaked), cancelled only after it"
+else
+    fail "pending pthread_cancel: socket() returns its fd (none leaked), cancelled only after it" \
+        "exit $rc" "$(cat "$TMP/cancel.out" "$TMP/cancel.err")"
+fi
+
+# socket() itself writes nothing and waits for nothing: from the first TCP
+# socket() on, strace sees no write, poll or sigtimedwait (bad values set, so
+# a warning would be due if socket() were where it is written).
+if command -v strace >/dev/null; then
+    # (LeakSanitizer cannot work under ptrace: off for this run.)
+    ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=0 strace -f -qq -o "$TMP/sock.trace" \
+        -e trace=socket,write,writev,poll,rt_sigtimedwait \
+        env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" >/dev/null 2>"$TMP/sock.err"
+    after=$(sed -n '/socket(AF_INET, SOCK_STREAM/,$p' "$TMP/sock.trace" |
+        grep -E ' (write|writev|poll|rt_sigtimedwait)\(' | grep -v ' write(1, ' || true)
+    if grep -q 'socket(AF_INET, SOCK_STREAM' "$TMP/sock.trace" && [[ -z $after ]] &&
+        [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/sock.err") == 1 ]]; then
+        pass "strace: from the first TCP socket() on, no write to stderr, no poll, no sigtimedwait"
+    else
+        fail "strace: from the first TCP socket() on, no write to stderr, no poll, no sigtimedwait" \
+            "$after" "$(head -40 "$TMP/sock.trace")"
+    fi
+else
+    skip "strace: not installed"
 fi
 
 # --- keepalive-run -------------------------------------------------------------
@@ -235,6 +392,9 @@ done <<'EOF'
 -u -5 --|user_timeout must be 0..2147483647 milliseconds, got -5
 -u 2147483648 --|user_timeout must be 0..2147483647 milliseconds, got 2147483648
 -d ten --|-d: not a whole number
+-u 99999999999999999999 --|user_timeout must be 0..2147483647 milliseconds, got 99999999999999999999
+-d 99999999999999999999 --|idle must be 1..32767 seconds, got 99999999999999999999
+-c -99999999999999999999 --|count must be 1..127 probes, got -99999999999999999999
 -x --|invalid option '-x'
 EOF
 "$RUN" >/dev/null 2>"$TMP/usage.err"
@@ -286,6 +446,141 @@ if [[ $rc == 125 ]] && grep -q "$TMP/alone/lib/libkeepalive-preload.so" "$TMP/er
     pass "library missing: names the path it looked at, exit 125"
 else
     fail "library missing: names the path it looked at, exit 125" "exit $rc" "$(cat "$TMP/err.out")"
+fi
+
+# Help and version into a stdout that cannot take them: never a panic
+# (exit 101), and a usage error into a broken stderr is still exit 2.
+# to_broken_pipe FD COMMAND...: runs COMMAND with descriptor FD (1 or 2) a
+# pipe whose reader is gone; prints "status=N" and COMMAND's other output.
+to_broken_pipe() {
+    python3 -c '
+import os, subprocess, sys
+fd, argv = int(sys.argv[1]), sys.argv[2:]
+r, w = os.pipe()
+os.close(r)
+other = subprocess.PIPE
+done = subprocess.run(argv, stderr=other if fd == 1 else w, stdout=w if fd == 1 else other)
+print("status=%d" % done.returncode)
+sys.stdout.write((done.stderr if fd == 1 else done.stdout).decode())
+' "$@"
+}
+broken_ok=1 broken_log=
+for args in --help -V; do
+    got=$(to_broken_pipe 1 "$RUN" $args)
+    [[ $got == "status=0" ]] || { broken_ok=0; broken_log+="$args into a broken pipe: $got"$'\n'; }
+    "$RUN" $args >&- 2>"$TMP/closed.err"
+    rc=$?
+    [[ ($rc == 0 || $rc == 1) && ! -s $TMP/closed.err ]] ||
+        { broken_ok=0; broken_log+="$args >&-: exit $rc $(cat "$TMP/closed.err")"$'\n'; }
+done
+got=$(to_broken_pipe 2 "$RUN" -d 0 -- true)
+[[ $got == "status=2" ]] || { broken_ok=0; broken_log+="usage error into a broken stderr: $got"; }
+if ((broken_ok)); then
+    pass "--help/-V into a broken pipe or a closed stdout, usage into a broken stderr: no panic, exit 0/1/2"
+else
+    fail "--help/-V into a broken pipe or a closed stdout, usage into a broken stderr: no panic, exit 0/1/2" "$broken_log"
+fi
+
+# Options win over the same variables inherited from the environment, an
+# inherited KEEPALIVE=off included (it silently turned everything off).
+env KEEPALIVE=off KEEPIDLE=99 "$RUN" -d 60 -- "$PROBE" >"$TMP/run.out" 2>&1
+if grep -q '^ipv4 so_keepalive=1 keepidle=60 ' "$TMP/run.out"; then
+    pass "inherited KEEPALIVE=off KEEPIDLE=99 with -d 60: keepalive on, idle 60"
+else
+    fail "inherited KEEPALIVE=off KEEPIDLE=99 with -d 60: keepalive on, idle 60" "$(cat "$TMP/run.out")"
+fi
+
+# A library that exists but cannot be loaded: the loader would print a line
+# and run the program with no keepalive, exit 0. keepalive-run says so, 125.
+# bad_library NAME SETUP: a copy of the prefix whose library SETUP spoils.
+bad_library() {
+    local dir=$TMP/badlib-$1
+    mkdir -p "$dir/bin" "$dir/lib"
+    cp "$RUN" "$dir/bin/"
+    cp "$LIB" "$dir/lib/"
+    eval "$2"
+    echo "$dir"
+}
+while IFS='|' read -r name setup message; do
+    dir=$(bad_library "$name" "$setup")
+    rm -f "$TMP/ran"
+    as=()
+    if [[ $name == unreadable && $(id -u) == 0 ]]; then
+        # root reads any file: run as nobody, for whom it is unreadable.
+        chmod 755 "$TMP" && chmod -R a+rX "$dir" && chmod 000 "$dir/lib/libkeepalive-preload.so"
+        as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+    fi
+    "${as[@]}" "$dir/bin/keepalive-run" -d 30 -- sh -c ": >'$TMP/ran'" 2>"$TMP/err.out"
+    rc=$?
+    if [[ $rc == 125 && ! -e $TMP/ran ]] && grep -qF "$dir/lib/libkeepalive-preload.so" "$TMP/err.out" &&
+        grep -qF "$message" "$TMP/err.out"; then
+        pass "preload library $name: '$message', program not run, exit 125"
+    else
+        fail "preload library $name: '$message', program not run, exit 125" "exit $rc" "$(cat "$TMP/err.out")"
+    fi
+done <<'EOF'
+unreadable|chmod 000 "$dir/lib/libkeepalive-preload.so"|cannot read it (Permission denied
+not-elf|echo 'not a library' >"$dir/lib/libkeepalive-preload.so"|not an ELF file
+object-file|echo 'int x;' >"$dir/x.c" && cc -c "$dir/x.c" -o "$dir/lib/libkeepalive-preload.so"|not a shared object
+EOF
+
+# Programs no preload library can reach: statically linked (no loader runs),
+# and setuid to another user (secure-execution mode ignores LD_PRELOAD from
+# non-system paths). Each: exit 125, why, and a pointer to keepalive cgroup.
+printf '#include <stdio.h>\nint main(void) { puts("ran"); return 0; }\n' >"$TMP/ran.c"
+if cc -static -o "$TMP/static-prog" "$TMP/ran.c" 2>"$TMP/cc.err"; then
+    "$RUN" -d 30 -- "$TMP/static-prog" >"$TMP/run.out" 2>"$TMP/err.out"
+    rc=$?
+    if [[ $rc == 125 && ! -s $TMP/run.out ]] && grep -q 'statically linked' "$TMP/err.out" &&
+        grep -q 'keepalive cgroup attach' "$TMP/err.out"; then
+        pass "a statically linked program (cc -static): not run, says why, points to keepalive cgroup, exit 125"
+    else
+        fail "a statically linked program (cc -static): not run, says why, points to keepalive cgroup, exit 125" \
+            "exit $rc" "$(cat "$TMP/run.out" "$TMP/err.out")"
+    fi
+    # Found through PATH like execvp, and behind a script's #! line too.
+    mkdir -p "$TMP/pathdir" && cp "$TMP/static-prog" "$TMP/pathdir/static-in-path"
+    printf '#!%s\n' "$TMP/static-prog" >"$TMP/pathdir/via-script" && chmod +x "$TMP/pathdir/via-script"
+    path_ok=1
+    for prog in static-in-path via-script; do
+        PATH=$TMP/pathdir:$PATH "$RUN" -- "$prog" >"$TMP/run.out" 2>"$TMP/err.out"
+        rc=$?
+        [[ $rc == 125 ]] && grep -q "$TMP/pathdir/$prog: .*statically linked" "$TMP/err.out" || path_ok=0
+    done
+    if ((path_ok)); then pass "a static program found through PATH, or as a script's interpreter: exit 125"; else
+        fail "a static program found through PATH, or as a script's interpreter: exit 125" "exit $rc" "$(cat "$TMP/err.out")"; fi
+else
+    skip "static program: cc -static does not work here ($(head -1 "$TMP/cc.err"))"
+fi
+
+cc -O1 -pthread -o "$TMP/plain-probe" "$(dirname "$0")/probe.c"
+if [[ $(id -u) != 0 ]]; then
+    skip "setuid program: making a file setuid to another user needs root"
+elif findmnt -no OPTIONS -T "$TMP" | grep -qw nosuid; then
+    skip "setuid program: $TMP is on a nosuid file system"
+else
+    cp "$TMP/plain-probe" "$TMP/suid-probe"
+    chown nobody "$TMP/suid-probe" && chmod 4755 "$TMP/suid-probe"
+    # What keepalive-run guards against: the loader ignores the library.
+    env KEEPIDLE=33 LD_PRELOAD="$LIB" "$TMP/suid-probe" >"$TMP/suid-bare.out" 2>&1
+    "$RUN" -d 33 -- "$TMP/suid-probe" >"$TMP/run.out" 2>"$TMP/err.out"
+    rc=$?
+    if [[ $rc == 125 && ! -s $TMP/run.out ]] && grep -q 'set-user-ID (owner uid [0-9]*)' "$TMP/err.out" &&
+        grep -q 'secure-execution mode' "$TMP/err.out" && grep -q 'keepalive cgroup attach' "$TMP/err.out" &&
+        grep -q "^ipv4 so_keepalive=0 keepidle=$IDLE0 " "$TMP/suid-bare.out"; then
+        pass "a setuid program (which LD_PRELOAD never reaches): not run, says why, points to keepalive cgroup, exit 125"
+    else
+        fail "a setuid program (which LD_PRELOAD never reaches): not run, says why, points to keepalive cgroup, exit 125" \
+            "exit $rc" "$(cat "$TMP/run.out" "$TMP/err.out")" "bare run under LD_PRELOAD:" "$(head -1 "$TMP/suid-bare.out")"
+    fi
+    # Setuid to the caller itself changes nothing: the preload reaches it.
+    cp "$TMP/plain-probe" "$TMP/suid-self" && chmod 4755 "$TMP/suid-self"
+    "$RUN" -d 34 -- "$TMP/suid-self" >"$TMP/run.out" 2>&1
+    if grep -q '^ipv4 so_keepalive=1 keepidle=34 ' "$TMP/run.out"; then
+        pass "setuid to the caller's own uid: no secure-execution mode, the preload reaches it"
+    else
+        fail "setuid to the caller's own uid: no secure-execution mode, the preload reaches it" "$(cat "$TMP/run.out")"
+    fi
 fi
 
 # --- programs we did not write ----------------------------------------------

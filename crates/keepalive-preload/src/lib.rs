@@ -9,8 +9,8 @@
 //! The library exports one symbol, `socket`. Every call goes to the next
 //! `socket` in the lookup order (`dlsym(RTLD_NEXT)`, so other preloaded
 //! interposers keep working); for a TCP socket (`AF_INET` or `AF_INET6`,
-//! `SOCK_STREAM` with any of `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, protocol 0 or
-//! `IPPROTO_TCP`) it then asks the core crate ([`keepalive::set`],
+//! `SOCK_STREAM` with any of `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, protocol 0,
+//! `IPPROTO_TCP` or `IPPROTO_MPTCP`) it then asks the core crate ([`keepalive::set`],
 //! [`keepalive::set_user_timeout`]) for what the environment says:
 //!
 //! | variable | effect |
@@ -21,22 +21,28 @@
 //! | `KEEPCNT` | `TCP_KEEPCNT`, 1..127 probes |
 //! | `KEEPALIVE_USER_TIMEOUT_MS` | `TCP_USER_TIMEOUT`, 0..2147483647 ms (applied even with `KEEPALIVE=off`: it is not a keepalive option) |
 //!
-//! The environment is read once, at the first TCP `socket()` of the process.
-//! An invalid value prints one line on stderr naming the variable and the
-//! range, and is ignored; the other values still apply.
+//! The environment is read and checked once, when the library is loaded (an
+//! ELF constructor, before `main`). An invalid value prints one line on
+//! stderr naming the variable and the range, then, and is ignored; the other
+//! values still apply. The line is written only where it cannot hurt the
+//! program ([`write_warning`]): fd 2 open, not a socket (an inetd-style
+//! service's stderr may be its client), writable without blocking, and with
+//! `SIGPIPE` blocked around the write (a `SIGPIPE` it raises is swallowed).
 //!
 //! Guarantees, each tested by `tests/preload`:
 //! - `socket()` returns exactly what the real one returned, and `errno` is
 //!   what the real one left: our calls are made between saving and restoring
 //!   it, and whatever they fail with is dropped.
+//! - `socket()` writes nothing, raises no signal and makes no call that is a
+//!   cancellation point (only `getsockopt`/`setsockopt` on the new socket),
+//!   so a thread with a pending `pthread_cancel` gets its descriptor back.
 //! - No panic unwinds out of `socket()`.
-//! - Threads and `fork`: no lock is ever taken. The first caller reads the
-//!   environment and publishes the result with an atomic flag; a caller that
-//!   finds it still being read (another thread, or a child forked at that
-//!   moment) reads it again itself, silently.
-//! - After the first call the per-socket path does not allocate: the
-//!   settings are a `Copy` value, and the core's `set` and `set_user_timeout`
-//!   allocate neither on success nor on error (a unit test counts).
+//! - Threads and `fork`: no lock is ever taken. The constructor publishes
+//!   the settings with an atomic flag; a `socket()` made before it ran (by
+//!   another library's constructor) reads the environment itself, silently.
+//! - The per-socket path does not allocate: the settings are a `Copy` value,
+//!   and the core's `set` and `set_user_timeout` allocate neither on success
+//!   nor on error (a unit test counts).
 
 #![warn(missing_docs)]
 
@@ -81,13 +87,14 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
 }
 
 /// Whether `socket(domain, ty, protocol)` made a TCP socket: IPv4 or IPv6,
-/// `SOCK_STREAM` whatever the type flags, protocol 0 (the default, TCP) or
-/// `IPPROTO_TCP`.
+/// `SOCK_STREAM` whatever the type flags, protocol 0 (the default, TCP),
+/// `IPPROTO_TCP` or `IPPROTO_MPTCP` (Multipath TCP, which takes the same
+/// keepalive options and which libkeepalive 0.3 configures too).
 fn is_tcp(domain: c_int, ty: c_int, protocol: c_int) -> bool {
     let base = ty & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
     (domain == libc::AF_INET || domain == libc::AF_INET6)
         && base == libc::SOCK_STREAM
-        && (protocol == 0 || protocol == libc::IPPROTO_TCP)
+        && (protocol == 0 || protocol == libc::IPPROTO_TCP || protocol == libc::IPPROTO_MPTCP)
 }
 
 /// Applies what the environment asks for to a new TCP socket.
@@ -100,6 +107,8 @@ fn configure(fd: c_int) {
 
 /// Applies `wanted` to `sock`. Errors are dropped: the program asked for a
 /// socket, not for keepalive, and gets its socket whatever the kernel says.
+/// The user timeout is a call of its own, so that a socket refusing it (an
+/// MPTCP socket: `TCP_USER_TIMEOUT` gives `ENOPROTOOPT`) still gets keepalive.
 fn apply(sock: &BorrowedFd<'_>, wanted: &Wanted) {
     if wanted.enabled {
         let _ = keepalive::set(sock, &wanted.keepalive);
@@ -144,17 +153,35 @@ fn next_socket() -> Option<SocketFn> {
     Some(unsafe { std::mem::transmute::<*mut c_void, SocketFn>(p) })
 }
 
-// ---- the settings, read once ---------------------------------------------
+// ---- the settings, read once, when the library is loaded -------------------
+
+/// The library's constructor, run by the dynamic loader when it loads the
+/// library (before `main` for `LD_PRELOAD`, at `dlopen` otherwise).
+#[used]
+#[link_section = ".init_array"]
+static CONSTRUCTOR: extern "C" fn() = on_load;
+
+/// Reads and checks the environment (warning about invalid values, the only
+/// place that ever writes anything) and finds the next `socket`, so that
+/// `socket()` itself only copies a value. Keeps `errno`; never unwinds.
+extern "C" fn on_load() {
+    let saved = errno();
+    let _ = std::panic::catch_unwind(|| {
+        let _ = next_socket();
+        load_settings(warn);
+    });
+    set_errno(saved);
+}
 
 const UNREAD: u8 = 0;
 const READING: u8 = 1;
 const READY: u8 = 2;
 
-/// Where the settings are: `UNREAD`, `READING` (one thread is reading the
-/// environment), `READY` (`SETTINGS` is written and never changes again).
+/// Where the settings are: `UNREAD`, `READING` (the constructor is reading
+/// the environment), `READY` (`SETTINGS` is written and never changes again).
 static STATE: AtomicU8 = AtomicU8::new(UNREAD);
 
-/// The settings, written once by the thread that moved `STATE` from
+/// The settings, written once by the caller that moved `STATE` from
 /// `UNREAD` to `READING`, read only after `STATE` is `READY`.
 static SETTINGS: Slot = Slot(UnsafeCell::new(MaybeUninit::uninit()));
 
@@ -164,23 +191,31 @@ struct Slot(UnsafeCell<MaybeUninit<Wanted>>);
 // only after `STATE` is seen `READY` with Acquire.
 unsafe impl Sync for Slot {}
 
-/// What the environment asks for. The first caller reads it (and warns about
-/// invalid values); later callers copy the result. No lock: a caller that
-/// arrives while the first is still reading (or a child forked at that
-/// moment, where that reader no longer exists) reads it itself, silently.
+/// Reads the environment once per process, reporting each invalid value
+/// through `warn`, and publishes the result. A second call does nothing.
+fn load_settings(warn: impl FnMut(fmt::Arguments<'_>)) {
+    if STATE
+        .compare_exchange(UNREAD, READING, Ordering::Acquire, Ordering::Acquire)
+        .is_ok()
+    {
+        let wanted = env::read(getenv, warn);
+        // SAFETY: only the caller that won the exchange writes, once, and
+        // nobody reads before `READY` is published below.
+        unsafe { (*SETTINGS.0.get()).write(wanted) };
+        STATE.store(READY, Ordering::Release);
+    }
+}
+
+/// What the environment asks for: a copy of what the constructor read. A
+/// `socket()` made before the constructor ran (from another library's
+/// constructor) reads the environment itself, silently: warning is the
+/// constructor's job, and `socket()` never writes.
 fn wanted() -> Wanted {
-    match STATE.compare_exchange(UNREAD, READING, Ordering::Acquire, Ordering::Acquire) {
-        Ok(_) => {
-            let wanted = env::read(getenv, warn);
-            // SAFETY: only the thread that won the exchange writes, once,
-            // and nobody reads before `READY` is published below.
-            unsafe { (*SETTINGS.0.get()).write(wanted) };
-            STATE.store(READY, Ordering::Release);
-            wanted
-        }
+    if STATE.load(Ordering::Acquire) == READY {
         // SAFETY: `READY` (seen with Acquire) means `SETTINGS` was written.
-        Err(READY) => unsafe { (*SETTINGS.0.get()).assume_init_read() },
-        Err(_) => env::read(getenv, |_| {}),
+        unsafe { (*SETTINGS.0.get()).assume_init_read() }
+    } else {
+        env::read(getenv, |_| {})
     }
 }
 
@@ -201,8 +236,9 @@ fn getenv(name: &str) -> Option<&'static [u8]> {
     }
 }
 
-/// Writes one warning line to stderr in a single write(2): formatted on the
-/// stack, so it neither allocates nor interleaves with other output.
+/// Writes one warning line to stderr in a single write(2), where
+/// [`write_warning`] finds it safe: formatted on the stack, so it neither
+/// allocates nor interleaves with other output.
 fn warn(args: fmt::Arguments<'_>) {
     let mut line = env::Line::new();
     let _ = write!(line, "libkeepalive-preload: {args}");
@@ -210,8 +246,73 @@ fn warn(args: fmt::Arguments<'_>) {
     let text = line.as_bytes();
     bytes[..text.len()].copy_from_slice(text);
     bytes[text.len()] = b'\n';
-    // SAFETY: writes `text.len() + 1` initialised bytes from a live buffer.
-    unsafe { libc::write(libc::STDERR_FILENO, bytes.as_ptr().cast(), text.len() + 1) };
+    write_warning(libc::STDERR_FILENO, &bytes[..text.len() + 1]);
+}
+
+/// Writes `bytes` to `fd` (stderr) only where that cannot hurt the program,
+/// and says whether it did:
+/// - `fd` must be open and not a socket: a closed stderr, or one that is a
+///   service's client connection (inetd, systemd `StandardError=socket`),
+///   must never get a line of ours as protocol data;
+/// - it must be writable now (`poll` with a zero timeout): never block, and
+///   skip a pipe whose reader is gone (`POLLERR`) or a hung-up terminal;
+/// - `SIGPIPE` is blocked for the write, and a `SIGPIPE` the write raised
+///   is taken back with a zero-timeout `sigtimedwait`, unless one was
+///   already pending before (which is then left for the program).
+fn write_warning(fd: c_int, bytes: &[u8]) -> bool {
+    // SAFETY: `stat` is plain data; fstat fills it or fails.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a live, writable stat buffer.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT == libc::S_IFSOCK {
+        return false;
+    }
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd, zero timeout.
+    let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if ready != 1
+        || pfd.revents & libc::POLLOUT == 0
+        || pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
+    {
+        return false;
+    }
+    write_without_sigpipe(fd, bytes) == bytes.len() as isize
+}
+
+/// write(2) with `SIGPIPE` blocked for this thread: returns what write
+/// returned. A `SIGPIPE` the write raised (`EPIPE`) is taken back with a
+/// zero-timeout `sigtimedwait` unless one was pending before, which is left
+/// pending for the program; the signal mask is restored.
+fn write_without_sigpipe(fd: c_int, bytes: &[u8]) -> isize {
+    // SAFETY: sigset_t values are initialised by sigemptyset or filled by
+    // the calls before they are read; every pointer is to a live local; the
+    // write reads `bytes.len()` bytes from a live slice.
+    unsafe {
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old) != 0 {
+            return -1;
+        }
+        libc::sigemptyset(&mut pending);
+        let was_pending =
+            libc::sigpending(&mut pending) == 0 && libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let written = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        if written < 0 && errno() == libc::EPIPE && !was_pending {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        written
+    }
 }
 
 // ---- errno -----------------------------------------------------------------
@@ -326,7 +427,9 @@ mod tests {
             assert!(!is_tcp(domain, SOCK_RAW, 0));
             assert!(!is_tcp(domain, SOCK_SEQPACKET, 0));
             assert!(!is_tcp(domain, SOCK_STREAM, IPPROTO_SCTP));
-            assert!(!is_tcp(domain, SOCK_STREAM, 262)); // IPPROTO_MPTCP
+            assert!(is_tcp(domain, SOCK_STREAM, 262)); // IPPROTO_MPTCP, as 0.3 does
+            assert!(is_tcp(domain, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_MPTCP));
+            assert!(!is_tcp(domain, SOCK_DGRAM, IPPROTO_MPTCP));
         }
         assert!(!is_tcp(AF_UNIX, SOCK_STREAM, 0));
         assert!(!is_tcp(AF_PACKET, SOCK_STREAM, 0));
@@ -363,6 +466,35 @@ mod tests {
         let after = tcp_opts(&sock);
         assert_eq!(after[..4], before[..4]);
         assert_eq!(after[4], 7000);
+    }
+
+    /// An MPTCP socket takes keepalive, while its `TCP_USER_TIMEOUT` is
+    /// refused (get: EOPNOTSUPP, set: ENOPROTOOPT): keepalive still applies.
+    #[test]
+    fn apply_sets_keepalive_on_an_mptcp_socket() {
+        for domain in [libc::AF_INET, libc::AF_INET6] {
+            // SAFETY: plain socket(2); the descriptor is owned below.
+            let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM, libc::IPPROTO_MPTCP) };
+            if fd < 0 {
+                let e = std::io::Error::last_os_error();
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EPROTONOSUPPORT | libc::EINVAL | libc::ENOPROTOOPT)
+                ) {
+                    eprintln!("skipped: this kernel has no MPTCP ({e})");
+                    return;
+                }
+                panic!("socket(IPPROTO_MPTCP): {e}");
+            }
+            // SAFETY: a fresh descriptor nobody else owns.
+            let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+            apply(&sock.as_fd(), &full());
+            let on = opt(&sock, libc::SOL_SOCKET, libc::SO_KEEPALIVE).unwrap();
+            let idle = opt(&sock, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE).unwrap();
+            let intvl = opt(&sock, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL).unwrap();
+            let cnt = opt(&sock, libc::IPPROTO_TCP, libc::TCP_KEEPCNT).unwrap();
+            assert_eq!([on, idle, intvl, cnt], [1, 60, 10, 5], "domain {domain}");
+        }
     }
 
     #[test]
@@ -435,10 +567,139 @@ mod tests {
     }
 
     #[test]
-    fn settings_are_read_once_and_then_copied() {
-        let first = wanted();
+    fn settings_are_read_at_load_and_then_copied() {
+        // The constructor ran before any test did.
         assert_eq!(STATE.load(Ordering::Acquire), READY);
+        let first = wanted();
+        let mut warned = 0;
+        load_settings(|_| warned += 1);
+        assert_eq!(warned, 0, "a second load reads nothing");
         assert_eq!(wanted(), first);
+    }
+
+    // ---- where a warning may be written -------------------------------------
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [-1; 2];
+        // SAFETY: a live two-int array.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: two fresh descriptors nobody else owns.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    /// Runs `child` in a forked process (signal dispositions and masks are
+    /// its own there) and returns its wait status. `child` may use only
+    /// async-signal-safe calls: the test process has other threads.
+    fn in_child(child: impl FnOnce() -> c_int) -> c_int {
+        // SAFETY: the child calls only async-signal-safe functions, then _exit.
+        match unsafe { libc::fork() } {
+            0 => {
+                let code = child();
+                // SAFETY: ends the child without running the parent's atexit.
+                unsafe { libc::_exit(code) }
+            }
+            pid => {
+                assert!(pid > 0, "{}", std::io::Error::last_os_error());
+                let mut status = 0;
+                // SAFETY: our own child, a live status int.
+                assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+                status
+            }
+        }
+    }
+
+    /// Whether SIGPIPE is pending for the calling thread or process.
+    fn sigpipe_pending() -> bool {
+        // SAFETY: a zeroed sigset filled by sigpending.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut set) == 0 && libc::sigismember(&set, libc::SIGPIPE) == 1
+        }
+    }
+
+    #[test]
+    fn warning_goes_to_a_file() {
+        let path = std::env::temp_dir().join(format!("ka-preload-warn-{}", std::process::id()));
+        let file = std::fs::File::create(&path).unwrap();
+        assert!(write_warning(file.as_raw_fd(), b"line\n"));
+        drop(file);
+        assert_eq!(std::fs::read(&path).unwrap(), b"line\n");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn warning_never_goes_to_a_socket_or_a_closed_descriptor() {
+        let (ours, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(!write_warning(ours.as_raw_fd(), b"protocol data?\n"));
+        peer.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 64];
+        let got = std::io::Read::read(&mut &peer, &mut buf);
+        assert_eq!(
+            got.map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::WouldBlock),
+            "nothing reached the peer"
+        );
+        assert!(!write_warning(1_000_000, b"nobody\n"));
+    }
+
+    #[test]
+    fn warning_never_blocks_on_a_full_pipe() {
+        let (_reader, writer) = pipe();
+        let w = writer.as_raw_fd();
+        // Fill the pipe without blocking, then make the write end blocking
+        // again: a write now would block forever.
+        // SAFETY: fcntl on our own descriptor.
+        unsafe { libc::fcntl(w, libc::F_SETFL, libc::O_NONBLOCK) };
+        let chunk = [0u8; 4096];
+        // SAFETY: writes from a live buffer until the pipe is full.
+        while unsafe { libc::write(w, chunk.as_ptr().cast(), chunk.len()) } > 0 {}
+        // SAFETY: as above.
+        unsafe { libc::fcntl(w, libc::F_SETFL, 0) };
+        assert!(!write_warning(w, b"would block\n"));
+    }
+
+    #[test]
+    fn warning_to_a_pipe_without_reader_raises_no_sigpipe() {
+        let (reader, writer) = pipe();
+        drop(reader);
+        let status = in_child(|| {
+            // SAFETY: the default action, which kills the process.
+            unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+            let skipped = !write_warning(writer.as_raw_fd(), b"x\n");
+            // Even past poll's check (a reader gone between poll and write):
+            let rc = write_without_sigpipe(writer.as_raw_fd(), b"x\n");
+            let epipe = rc == -1 && errno() == libc::EPIPE;
+            if skipped && epipe && !sigpipe_pending() {
+                0
+            } else {
+                1
+            }
+        });
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child status {status:#x} (signal {})",
+            libc::WTERMSIG(status)
+        );
+    }
+
+    #[test]
+    fn a_sigpipe_pending_before_the_warning_is_left_pending() {
+        let (reader, writer) = pipe();
+        drop(reader);
+        let status = in_child(|| {
+            // SAFETY: blocks SIGPIPE in this (single-threaded) child and
+            // makes one pending, as a program might have.
+            unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGPIPE);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                libc::raise(libc::SIGPIPE);
+            }
+            let rc = write_without_sigpipe(writer.as_raw_fd(), b"x\n");
+            c_int::from(!(rc == -1 && sigpipe_pending()))
+        });
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     }
 
     #[test]
