@@ -16,7 +16,7 @@ LIB=$BUILD/lib/libkeepalive-preload.so
 RUN=$BUILD/bin/keepalive-run
 
 # Nothing from the caller's environment may leak into a case.
-unset KEEPALIVE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE_USER_TIMEOUT_MS LD_PRELOAD
+unset KEEPALIVE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE_USER_TIMEOUT_MS KEEPALIVE_DEADLINE LD_PRELOAD
 # The probe is built with ASan, whose runtime then does not come first in the
 # library list: our library (or 0.3) is preloaded before it, on purpose.
 export ASAN_OPTIONS=verify_asan_link_order=0
@@ -94,6 +94,30 @@ env KEEPALIVE=off KEEPIDLE=60 KEEPALIVE_USER_TIMEOUT_MS=3000 LD_PRELOAD="$LIB" "
 expect "so_keepalive=0 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=3000" >"$TMP/want"
 same "KEEPALIVE=off: keepalive and its values left alone, user timeout still applied" "$TMP/want" "$TMP/off.out"
 
+# KEEPALIVE_DEADLINE: the core's split of the deadline on every TCP socket
+# (5 s: idle 2, interval 1, count 3, user timeout 5000 ms).
+env KEEPALIVE_DEADLINE=5 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/dl.out" 2>"$TMP/dl.err"
+expect "so_keepalive=1 keepidle=2 keepintvl=1 keepcnt=3 user_timeout=5000" >"$TMP/want"
+same "KEEPALIVE_DEADLINE=5: every TCP socket gets 2/1/3 and a 5000 ms user timeout" "$TMP/want" "$TMP/dl.out"
+if [[ ! -s $TMP/dl.err ]]; then pass "KEEPALIVE_DEADLINE=5: nothing on stderr"; else
+    fail "KEEPALIVE_DEADLINE=5: nothing on stderr" "$(cat "$TMP/dl.err")"; fi
+
+# Beside explicit values, the deadline wins, and one warning says so.
+env KEEPALIVE_DEADLINE=60 KEEPIDLE=7 KEEPCNT=9 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/dl.out" 2>"$TMP/dl.err"
+expect "so_keepalive=1 keepidle=30 keepintvl=10 keepcnt=3 user_timeout=60000" >"$TMP/want"
+same "KEEPALIVE_DEADLINE=60 beside KEEPIDLE and KEEPCNT: the deadline's values" "$TMP/want" "$TMP/dl.out"
+want='libkeepalive-preload: KEEPALIVE_DEADLINE="60" sets idle, interval, count and the user timeout together; ignoring KEEPIDLE="7" KEEPCNT="9"'
+if [[ $(cat "$TMP/dl.err") == "$want" ]]; then pass "KEEPALIVE_DEADLINE beside KEEP*: one warning naming what it overrides"; else
+    fail "KEEPALIVE_DEADLINE beside KEEP*: one warning naming what it overrides" "got: $(cat "$TMP/dl.err")" "want: $want"; fi
+
+# An invalid deadline: one warning with the range, and the other values apply.
+env KEEPALIVE_DEADLINE=1 KEEPIDLE=60 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/dl.out" 2>"$TMP/dl.err"
+expect "so_keepalive=1 keepidle=60 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=0" >"$TMP/want"
+same "KEEPALIVE_DEADLINE=1 (invalid) beside KEEPIDLE=60: idle 60 applies" "$TMP/want" "$TMP/dl.out"
+want='libkeepalive-preload: ignoring KEEPALIVE_DEADLINE="1": deadline must be 2..131068 seconds, got 1'
+if [[ $(cat "$TMP/dl.err") == "$want" ]]; then pass "KEEPALIVE_DEADLINE=1: one warning with the range"; else
+    fail "KEEPALIVE_DEADLINE=1: one warning with the range" "got: $(cat "$TMP/dl.err")"; fi
+
 # MPTCP (IPPROTO_MPTCP, 262): configured like TCP (libkeepalive 0.3 does it
 # too). The kernel refuses TCP_USER_TIMEOUT on MPTCP sockets (get EOPNOTSUPP,
 # set ENOPROTOOPT): asked for, it is skipped, and keepalive still applies.
@@ -110,6 +134,18 @@ elif [[ $rc == 0 ]] &&
 else
     fail "MPTCP sockets (IPv4, IPv6 non-blocking) get the values, read back" \
         "exit $rc" "$(cat "$TMP/mptcp.out" "$TMP/mptcp.err")"
+fi
+
+# A deadline on MPTCP: the keepalive part applies, the user timeout (which
+# MPTCP lacks) is skipped.
+env KEEPALIVE_DEADLINE=5 LD_PRELOAD="$LIB" "$PROBE" mptcp >"$TMP/mptcp.out" 2>"$TMP/mptcp.err"
+rc=$?
+if [[ $rc == 3 ]]; then
+    skip "MPTCP sockets under KEEPALIVE_DEADLINE: this kernel has none"
+elif [[ $rc == 0 ]] && grep -q '^mptcp4 so_keepalive=1 keepidle=2 keepintvl=1 keepcnt=3 ' "$TMP/mptcp.out"; then
+    pass "MPTCP sockets under KEEPALIVE_DEADLINE=5: keepalive 2/1/3 (no user timeout on MPTCP)"
+else
+    fail "MPTCP sockets under KEEPALIVE_DEADLINE=5: keepalive 2/1/3" "exit $rc" "$(cat "$TMP/mptcp.out" "$TMP/mptcp.err")"
 fi
 
 # --- side by side with libkeepalive 0.3 -------------------------------------
@@ -489,6 +525,31 @@ if grep -q '^ipv4 so_keepalive=1 keepidle=60 ' "$TMP/run.out"; then
 else
     fail "inherited KEEPALIVE=off KEEPIDLE=99 with -d 60: keepalive on, idle 60" "$(cat "$TMP/run.out")"
 fi
+
+# -D: the deadline, replacing inherited values (no warning about them), and
+# -d replacing an inherited deadline (which would otherwise win over it).
+env KEEPIDLE=99 KEEPALIVE_USER_TIMEOUT_MS=1 "$RUN" -D 5 -- "$PROBE" >"$TMP/run.out" 2>"$TMP/run.err"
+expect "so_keepalive=1 keepidle=2 keepintvl=1 keepcnt=3 user_timeout=5000" >"$TMP/want"
+same "keepalive-run -D 5 (KEEPIDLE=99 inherited): the deadline's values" "$TMP/want" "$TMP/run.out"
+if [[ ! -s $TMP/run.err ]]; then pass "keepalive-run -D 5: nothing on stderr"; else
+    fail "keepalive-run -D 5: nothing on stderr" "$(cat "$TMP/run.err")"; fi
+env KEEPALIVE_DEADLINE=5 "$RUN" -d 60 -- "$PROBE" >"$TMP/run.out" 2>&1
+if grep -q '^ipv4 so_keepalive=1 keepidle=60 keepintvl='"$INTVL0"' keepcnt='"$CNT0"' user_timeout=0$' "$TMP/run.out"; then
+    pass "inherited KEEPALIVE_DEADLINE=5 with -d 60: idle 60, no deadline"
+else
+    fail "inherited KEEPALIVE_DEADLINE=5 with -d 60: idle 60, no deadline" "$(cat "$TMP/run.out")"
+fi
+for args in "-D 1" "-D 5 -d 2" "-D x"; do
+    # shellcheck disable=SC2086
+    "$RUN" $args -- touch "$TMP/ran" >/dev/null 2>"$TMP/usage.err"
+    rc=$?
+    if [[ $rc == 2 && ! -e $TMP/ran ]] && grep -q '^usage: keepalive-run' "$TMP/usage.err"; then
+        pass "keepalive-run $args: usage error, exit 2, nothing run"
+    else
+        fail "keepalive-run $args: usage error, exit 2, nothing run" "exit $rc" "$(cat "$TMP/usage.err")"
+    fi
+    rm -f "$TMP/ran"
+done
 
 # A library that exists but cannot be loaded: the loader would print a line
 # and run the program with no keepalive, exit 0. keepalive-run says so, 125.

@@ -1,6 +1,7 @@
 //! Reading the configuration from the environment: the variables of
-//! libkeepalive 0.3 plus `KEEPALIVE_USER_TIMEOUT_MS`, every value checked by
-//! the core so that the ranges live in one place.
+//! libkeepalive 0.3 plus `KEEPALIVE_USER_TIMEOUT_MS` and
+//! `KEEPALIVE_DEADLINE`, every value checked by the core so that the ranges
+//! (and the deadline's split) live in one place.
 //!
 //! Nothing here allocates: values are borrowed from the environment, parsed
 //! in place, and warnings are formatted into a buffer on the stack.
@@ -28,6 +29,7 @@ pub(crate) const KEEPIDLE: &str = "KEEPIDLE";
 pub(crate) const KEEPINTVL: &str = "KEEPINTVL";
 pub(crate) const KEEPCNT: &str = "KEEPCNT";
 pub(crate) const USER_TIMEOUT: &str = "KEEPALIVE_USER_TIMEOUT_MS";
+pub(crate) const DEADLINE: &str = "KEEPALIVE_DEADLINE";
 
 /// Reads every variable through `lookup` (name -> raw bytes, `None` when
 /// unset) and returns what they ask for. Each invalid value is reported
@@ -54,6 +56,48 @@ pub(crate) fn read<'e>(
             true
         }
     };
+    // A valid deadline stands for all four values: it wins over the
+    // separate ones, which are then ignored (one warning names them) rather
+    // than mixed in, since any one of them would break its promise.
+    let deadline = number(
+        &lookup,
+        DEADLINE,
+        |n| keepalive::Deadline::from_secs(n, None).and_then(|d| d.config()),
+        &mut warn,
+    );
+    if let Some(config) = deadline {
+        let separate = [KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT]
+            .map(|name| lookup(name).filter(|v| !v.is_empty()).map(|v| (name, v)));
+        if separate.iter().any(Option::is_some) {
+            warn(format_args!(
+                "{DEADLINE}=\"{}\" sets idle, interval, count and the user timeout together; \
+                 ignoring{}",
+                Shown(lookup(DEADLINE).unwrap_or_default()),
+                Ignored(&separate)
+            ));
+        }
+        if !enabled {
+            warn(format_args!(
+                "{KEEPALIVE}=off: ignoring {DEADLINE}=\"{}\" (a deadline is keepalive)",
+                Shown(lookup(DEADLINE).unwrap_or_default())
+            ));
+            return Wanted {
+                enabled,
+                keepalive: Config::new(),
+                user_timeout: None,
+            };
+        }
+        // The user timeout is applied on its own (see `apply`), so that a
+        // socket without one (MPTCP) still gets the keepalive part.
+        return Wanted {
+            enabled,
+            keepalive: Config {
+                user_timeout: None,
+                ..config
+            },
+            user_timeout: config.user_timeout,
+        };
+    }
     let secs = |n| Config::from_secs(Some(n), None, None).map(|c| c.idle);
     let idle = number(&lookup, KEEPIDLE, secs, &mut warn).flatten();
     let interval = number(
@@ -88,6 +132,19 @@ pub(crate) fn read<'e>(
     }
 }
 
+/// The separate variables a deadline overrides, for the warning:
+/// ` KEEPIDLE="60" KEEPCNT="5"`.
+struct Ignored<'a, 'e>(&'a [Option<(&'static str, &'e [u8])>; 4]);
+
+impl fmt::Display for Ignored<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, value) in self.0.iter().flatten() {
+            write!(f, " {name}=\"{}\"", Shown(value))?;
+        }
+        Ok(())
+    }
+}
+
 /// One numeric variable: `None` when unset, empty or invalid (then warned
 /// about), else what `check` (the core's validation) made of it.
 fn number<'e, T>(
@@ -108,26 +165,29 @@ fn number<'e, T>(
         }
         None => {
             // Not an integer at all: the core names the range when asked
-            // about a value every range refuses.
+            // about a value every range refuses, and we show what was given.
             match check(-1) {
-                Err(Error::InvalidValue {
-                    name: what,
-                    min,
-                    max,
-                    unit,
-                    ..
-                }) => warn(format_args!(
-                    "ignoring {name}=\"{}\": {what} must be {min}..{max} {unit}, got \"{}\"",
+                Err(e) => warn(format_args!(
+                    "ignoring {name}=\"{}\": {}",
                     Shown(raw),
-                    Shown(raw)
+                    e.with_given(&Quoted(raw))
                 )),
-                _ => warn(format_args!(
+                Ok(_) => warn(format_args!(
                     "ignoring {name}=\"{}\": not a number",
                     Shown(raw)
                 )),
             }
             None
         }
+    }
+}
+
+/// A raw value in quotes, escaped and cut as [`Shown`] does.
+struct Quoted<'a>(&'a [u8]);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", Shown(self.0))
     }
 }
 
@@ -387,6 +447,74 @@ mod tests {
         }
         assert_eq!(w.keepalive, Config::new());
         assert_eq!(w.user_timeout, None);
+    }
+
+    #[test]
+    fn a_deadline_stands_for_all_four() {
+        let (w, warnings) = read_vars(&[("KEEPALIVE_DEADLINE", "60")]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(w.enabled);
+        assert_eq!(
+            (w.keepalive.idle, w.keepalive.interval, w.keepalive.count),
+            (secs(30), secs(10), Some(3))
+        );
+        // Applied on its own, after keepalive (MPTCP has none).
+        assert_eq!(w.keepalive.user_timeout, None);
+        assert_eq!(w.user_timeout, secs(60));
+    }
+
+    #[test]
+    fn a_deadline_beside_separate_values_wins_with_one_warning() {
+        let (w, warnings) = read_vars(&[
+            ("KEEPALIVE_DEADLINE", "5"),
+            ("KEEPIDLE", "60"),
+            ("KEEPCNT", "junk"),
+            ("KEEPALIVE_USER_TIMEOUT_MS", "9"),
+        ]);
+        assert_eq!(
+            warnings,
+            [
+                "KEEPALIVE_DEADLINE=\"5\" sets idle, interval, count and the user timeout \
+                 together; ignoring KEEPIDLE=\"60\" KEEPCNT=\"junk\" KEEPALIVE_USER_TIMEOUT_MS=\"9\""
+            ]
+        );
+        assert_eq!(w.keepalive.idle, secs(2));
+        assert_eq!(w.user_timeout, Some(Duration::from_millis(5000)));
+    }
+
+    #[test]
+    fn a_bad_deadline_warns_and_the_separate_values_apply() {
+        for (value, message) in [
+            ("1", "deadline must be 2..131068 seconds, got 1"),
+            ("131069", "deadline must be 2..131068 seconds, got 131069"),
+            ("5s", "deadline must be 2..131068 seconds, got \"5s\""),
+            (
+                "99999999999999999999",
+                "deadline must be 2..131068 seconds, got \"99999999999999999999\"",
+            ),
+        ] {
+            let (w, warnings) = read_vars(&[("KEEPALIVE_DEADLINE", value), ("KEEPIDLE", "60")]);
+            assert_eq!(
+                warnings,
+                [format!(
+                    "ignoring KEEPALIVE_DEADLINE=\"{value}\": {message}"
+                )]
+            );
+            assert_eq!(w.keepalive.idle, secs(60));
+            assert_eq!(w.user_timeout, None);
+        }
+    }
+
+    #[test]
+    fn keepalive_off_ignores_a_deadline_and_says_so() {
+        let (w, warnings) = read_vars(&[("KEEPALIVE", "off"), ("KEEPALIVE_DEADLINE", "5")]);
+        assert!(!w.enabled);
+        assert_eq!(w.keepalive, Config::new());
+        assert_eq!(w.user_timeout, None);
+        assert_eq!(
+            warnings,
+            ["KEEPALIVE=off: ignoring KEEPALIVE_DEADLINE=\"5\" (a deadline is keepalive)"]
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! | `KEEPINTVL` | `TCP_KEEPINTVL`, 1..32767 seconds |
 //! | `KEEPCNT` | `TCP_KEEPCNT`, 1..127 probes |
 //! | `KEEPALIVE_USER_TIMEOUT_MS` | `TCP_USER_TIMEOUT`, 0..2147483647 ms (applied even with `KEEPALIVE=off`: it is not a keepalive option) |
+//! | `KEEPALIVE_DEADLINE` | the dead-peer deadline, 2..131068 s: idle, interval, count and the user timeout by the core's split ([`keepalive::Deadline`]); beside it the four separate variables are ignored, with one warning naming them; ignored (with a warning) under `KEEPALIVE=off` |
 //!
 //! The environment is read and checked once, when the library is loaded (an
 //! ELF constructor, before `main`). An invalid value prints one line on

@@ -230,7 +230,7 @@ fn checked<T>(
     result.map_err(|err| match (obj, saturated, &err) {
         (Some(obj), true, Error::InvalidValue { .. }) => {
             let given = obj.str().map(|s| s.to_string()).unwrap_or_default();
-            PyValueError::new_err(err.message_with_given(&given))
+            PyValueError::new_err(err.with_given(&given).to_string())
         }
         _ => to_py(err),
     })

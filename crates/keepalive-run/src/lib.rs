@@ -2,7 +2,7 @@
 //! so that every TCP socket it creates gets keepalive.
 //!
 //! ```text
-//! keepalive-run [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] -- PROGRAM [ARGS...]
+//! keepalive-run [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] [-D DEADLINE] -- PROGRAM [ARGS...]
 //! ```
 //!
 //! The one implementation behind the `keepalive-run` binary and any other
@@ -12,9 +12,11 @@
 //! The library is found at `../lib/libkeepalive-preload.so` relative to the
 //! running executable, checked to be a loadable shared object, appended to
 //! any `LD_PRELOAD` already set, and the given values are passed as
-//! `KEEPIDLE`, `KEEPINTVL`, `KEEPCNT` and `KEEPALIVE_USER_TIMEOUT_MS`, with
-//! `KEEPALIVE=on`: what is given here wins over the same variables inherited
-//! from the environment. PROGRAM (found through `PATH` as `execvp` does) is
+//! `KEEPIDLE`, `KEEPINTVL`, `KEEPCNT`, `KEEPALIVE_USER_TIMEOUT_MS` and
+//! `KEEPALIVE_DEADLINE` (`-D`), with `KEEPALIVE=on`: what is given here wins
+//! over the same variables inherited from the environment (and over those it
+//! replaces: a deadline over inherited values, values over an inherited
+//! deadline). PROGRAM (found through `PATH` as `execvp` does) is
 //! checked to be one a preload library can reach: not statically linked,
 //! not run in secure-execution mode (setuid, setgid, file capabilities).
 //! Then PROGRAM replaces this process (same pid, so signals and the exit
@@ -51,7 +53,9 @@ const USAGE_ERROR: u8 = 2;
 const CANNOT_PRELOAD: u8 = 125;
 
 fn usage(name: &str) -> String {
-    format!("usage: {name} [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] -- PROGRAM [ARGS...]")
+    format!(
+        "usage: {name} [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] [-D DEADLINE] -- PROGRAM [ARGS...]"
+    )
 }
 
 fn help(name: &str) -> String {
@@ -69,20 +73,27 @@ Options (each left at the system default when not given):
   -c, --count CNT              unanswered probes before the peer is dead (TCP_KEEPCNT), 1..127
   -u, --user-timeout MS        milliseconds sent data may stay unacknowledged
                                (TCP_USER_TIMEOUT), 0..2147483647
+  -D, --deadline SECONDS       the dead-peer deadline: a peer silent this long is
+                               declared dead, idle or busy (sets idle, interval,
+                               count and the user timeout together), 2..131068;
+                               not with -d/-i/-c/-u
   -h, --help                   this text
   -V, --version                the version
 
-The values reach the library as KEEPIDLE, KEEPINTVL, KEEPCNT and
-KEEPALIVE_USER_TIMEOUT_MS, with KEEPALIVE=on: they win over the same
-variables inherited from the environment (an inherited KEEPALIVE=off
-included). The library is appended to LD_PRELOAD.
+The values reach the library as KEEPIDLE, KEEPINTVL, KEEPCNT,
+KEEPALIVE_USER_TIMEOUT_MS and KEEPALIVE_DEADLINE, with KEEPALIVE=on: they
+win over the same variables inherited from the environment (an inherited
+KEEPALIVE=off included; -D also drops inherited KEEPIDLE, KEEPINTVL,
+KEEPCNT and KEEPALIVE_USER_TIMEOUT_MS, and -d/-i/-c/-u an inherited
+KEEPALIVE_DEADLINE). The library is appended to LD_PRELOAD.
 
 Exit status: PROGRAM's; 2 for bad arguments; 125 when the library is
 missing or cannot be loaded, or PROGRAM is statically linked or setuid
 (no preload library reaches those: see `keepalive cgroup`); 126 when
 PROGRAM cannot be executed; 127 when it is not found.
 
-Example:
+Examples:
+  {name} -D 60 -- ssh host.example.org
   {name} -d 60 -i 10 -c 5 -- ssh host.example.org",
         usage = usage(name)
     )
@@ -95,6 +106,8 @@ enum Request {
     Run {
         /// `(variable, value)` pairs, values validated by the core.
         vars: Vec<(&'static str, String)>,
+        /// Inherited variables to remove: those the given options replace.
+        unset: Vec<&'static str>,
         program: OsString,
         args: Vec<OsString>,
     },
@@ -108,12 +121,13 @@ enum Request {
 /// not started: the exit status to give (0 after `--help`, 2, 125, 126,
 /// 127); once PROGRAM runs, it has replaced this process.
 pub fn main(program_name: &str, args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let (vars, program, args) = match parse(args) {
+    let (vars, unset, program, args) = match parse(args) {
         Ok(Request::Run {
             vars,
+            unset,
             program,
             args,
-        }) => (vars, program, args),
+        }) => (vars, unset, program, args),
         Ok(Request::Help) => return print(&help(program_name)),
         Ok(Request::Version) => {
             return print(&format!("{program_name} {}", env!("CARGO_PKG_VERSION")))
@@ -145,7 +159,11 @@ pub fn main(program_name: &str, args: impl IntoIterator<Item = OsString>) -> Exi
         }
     }
     let preload = ld_preload(std::env::var_os("LD_PRELOAD"), &library);
-    let err = Command::new(&program)
+    let mut command = Command::new(&program);
+    for name in unset {
+        command.env_remove(name);
+    }
+    let err = command
         .args(&args)
         .env("LD_PRELOAD", preload)
         .envs(vars)
@@ -195,17 +213,12 @@ fn checked<T>(
     given: &Given,
     check: impl Fn(i64) -> Result<T, keepalive::Error>,
 ) -> Result<T, String> {
-    check(given.value).map_err(|e| match e {
-        keepalive::Error::InvalidValue {
-            name,
-            min,
-            max,
-            unit,
-            ..
-        } if given.overflowed => {
-            format!("{name} must be {min}..{max} {unit}, got {}", given.text)
+    check(given.value).map_err(|e| {
+        if given.overflowed {
+            e.with_given(&given.text).to_string()
+        } else {
+            e.to_string()
         }
-        e => e.to_string(),
     })
 }
 
@@ -217,6 +230,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
 
     let mut parser = lexopt::Parser::from_args(args);
     let (mut idle, mut interval, mut count, mut user_timeout) = (None, None, None, None);
+    let mut deadline = None;
     let program = loop {
         let Some(arg) = parser.next().map_err(|e| e.to_string())? else {
             break None;
@@ -228,6 +242,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
             Short('u') | Long("user-timeout") => {
                 user_timeout = Some(integer(&mut parser, "-u")?);
             }
+            Short('D') | Long("deadline") => deadline = Some(integer(&mut parser, "-D")?),
             Short('h') | Long("help") => return Ok(Request::Help),
             Short('V') | Long("version") => return Ok(Request::Version),
             Value(program) => break Some(program),
@@ -238,30 +253,61 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
     // first real problem.
     let secs = |d: std::time::Duration| d.as_secs().to_string();
     let mut vars = vec![("KEEPALIVE", "on".to_string())];
+    let knobs = [
+        idle.is_some(),
+        interval.is_some(),
+        count.is_some(),
+        user_timeout.is_some(),
+    ];
+    let unset = if let Some(g) = &deadline {
+        if knobs.iter().any(|given| *given) {
+            return Err(
+                "-D sets idle, interval, count and the user timeout together: \
+                        give either -D or -d/-i/-c/-u"
+                    .into(),
+            );
+        }
+        let d = checked(g, |n| keepalive::Deadline::from_secs(n, None))?;
+        vars.push(("KEEPALIVE_DEADLINE", d.after().as_secs().to_string()));
+        // The deadline replaces whatever values were inherited.
+        vec![KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT]
+    } else {
+        // Values given here replace an inherited deadline, which would
+        // otherwise win over them in the library.
+        vec![DEADLINE]
+    };
     if let Some(g) = &idle {
         let c = checked(g, |n| keepalive::Config::from_secs(Some(n), None, None))?;
-        vars.extend(c.idle.map(|d| ("KEEPIDLE", secs(d))));
+        vars.extend(c.idle.map(|d| (KEEPIDLE, secs(d))));
     }
     if let Some(g) = &interval {
         let c = checked(g, |n| keepalive::Config::from_secs(None, Some(n), None))?;
-        vars.extend(c.interval.map(|d| ("KEEPINTVL", secs(d))));
+        vars.extend(c.interval.map(|d| (KEEPINTVL, secs(d))));
     }
     if let Some(g) = &count {
         let c = checked(g, |n| keepalive::Config::from_secs(None, None, Some(n)))?;
-        vars.extend(c.count.map(|n| ("KEEPCNT", n.to_string())));
+        vars.extend(c.count.map(|n| (KEEPCNT, n.to_string())));
     }
     if let Some(g) = &user_timeout {
         let t = checked(g, keepalive::user_timeout_from_millis)?;
-        vars.push(("KEEPALIVE_USER_TIMEOUT_MS", t.as_millis().to_string()));
+        vars.push((USER_TIMEOUT, t.as_millis().to_string()));
     }
     let program = program.ok_or("missing PROGRAM")?;
     let args = parser.raw_args().map_err(|e| e.to_string())?.collect();
     Ok(Request::Run {
         vars,
+        unset,
         program,
         args,
     })
 }
+
+/// The variables the preload library reads.
+const KEEPIDLE: &str = "KEEPIDLE";
+const KEEPINTVL: &str = "KEEPINTVL";
+const KEEPCNT: &str = "KEEPCNT";
+const USER_TIMEOUT: &str = "KEEPALIVE_USER_TIMEOUT_MS";
+const DEADLINE: &str = "KEEPALIVE_DEADLINE";
 
 /// The value of option `flag` as a whole number (the range is the core's to
 /// check): optional sign, decimal digits, surrounding blanks allowed.
@@ -549,6 +595,7 @@ mod tests {
                     ("KEEPCNT", "5".into()),
                     ("KEEPALIVE_USER_TIMEOUT_MS", "7000".into()),
                 ],
+                unset: vec!["KEEPALIVE_DEADLINE"],
                 program: "prog".into(),
                 args: args(&["a"]),
             })
@@ -587,6 +634,7 @@ mod tests {
             r,
             Ok(Request::Run {
                 vars: vec![on(), ("KEEPIDLE", "9".into())],
+                unset: vec!["KEEPALIVE_DEADLINE"],
                 program: "curl".into(),
                 args: args(&["-d", "x", "--help", "--"]),
             })
@@ -602,10 +650,79 @@ mod tests {
             r,
             Ok(Request::Run {
                 vars: vec![on()],
+                unset: vec!["KEEPALIVE_DEADLINE"],
                 program: "prog".into(),
                 args: vec![]
             })
         );
+    }
+
+    /// -D passes the deadline and drops the values it replaces; the values
+    /// drop an inherited deadline (which would win over them).
+    #[test]
+    fn a_deadline_replaces_the_values() {
+        assert_eq!(
+            run(&["-D", "60", "--", "prog"]),
+            Ok(Request::Run {
+                vars: vec![on(), ("KEEPALIVE_DEADLINE", "60".into())],
+                unset: vec![
+                    "KEEPIDLE",
+                    "KEEPINTVL",
+                    "KEEPCNT",
+                    "KEEPALIVE_USER_TIMEOUT_MS"
+                ],
+                program: "prog".into(),
+                args: vec![]
+            })
+        );
+        let Ok(Request::Run { vars, .. }) = run(&["--deadline=5", "prog"]) else {
+            panic!()
+        };
+        assert_eq!(vars[1], ("KEEPALIVE_DEADLINE", "5".into()));
+    }
+
+    #[test]
+    fn bad_deadlines_say_why() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["-D", "1", "p"],
+                "deadline must be 2..131068 seconds, got 1",
+            ),
+            (
+                &["-D", "0", "p"],
+                "deadline must be 2..131068 seconds, got 0",
+            ),
+            (
+                &["-D", "-5", "p"],
+                "deadline must be 2..131068 seconds, got -5",
+            ),
+            (
+                &["-D", "131069", "p"],
+                "deadline must be 2..131068 seconds, got 131069",
+            ),
+            (
+                &["-D", "99999999999999999999", "p"],
+                "deadline must be 2..131068 seconds, got 99999999999999999999",
+            ),
+            (&["-D", "5s", "p"], "-D: not a whole number: \"5s\""),
+            (
+                &["-D", "5", "-d", "2", "p"],
+                "give either -D or -d/-i/-c/-u",
+            ),
+            (
+                &["-u", "100", "-D", "5", "p"],
+                "give either -D or -d/-i/-c/-u",
+            ),
+        ];
+        for (list, expected) in cases {
+            match run(list) {
+                Err(message) => assert!(
+                    message.contains(expected),
+                    "{list:?}: {message:?} should contain {expected:?}"
+                ),
+                Ok(r) => panic!("{list:?} accepted: {r:?}"),
+            }
+        }
     }
 
     #[test]

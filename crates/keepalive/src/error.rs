@@ -86,27 +86,19 @@ impl Error {
 
     /// The message of an invalid value, with `given` (the value as the
     /// caller wrote it) in place of the number the range was checked with.
-    /// For front doors that receive numbers too large for any integer type
-    /// (a Python `int`, a command-line argument): they check a saturated
-    /// value, and report the one they were given. Other errors: their
-    /// message.
+    /// For front doors that receive numbers too large for any integer type,
+    /// or text that is no number at all (a Python `int`, a command-line
+    /// argument, an environment variable): they check a stand-in value, and
+    /// report the one they were given. Other errors display as themselves.
+    /// Formats lazily, so it allocates nothing.
     ///
     /// ```
     /// let err = keepalive::Config::from_secs(Some(i64::MAX), None, None).unwrap_err();
-    /// assert_eq!(err.message_with_given("18446744073709551616"),
+    /// assert_eq!(err.with_given(&"18446744073709551616").to_string(),
     ///            "idle must be 1..32767 seconds, got 18446744073709551616");
     /// ```
-    pub fn message_with_given(&self, given: &str) -> String {
-        match self {
-            Error::InvalidValue {
-                name,
-                min,
-                max,
-                unit,
-                ..
-            } => format!("{name} must be {min}..{max} {unit}, got {given}"),
-            other => other.to_string(),
-        }
+    pub fn with_given<'a>(&'a self, given: &'a dyn fmt::Display) -> WithGiven<'a> {
+        WithGiven { err: self, given }
     }
 
     /// The `errno` (or Windows error code) this error stands for, the way a C
@@ -128,6 +120,47 @@ impl Error {
     }
 }
 
+/// An error displayed with the value as the caller gave it
+/// ([`Error::with_given`]).
+#[derive(Clone, Copy)]
+pub struct WithGiven<'a> {
+    err: &'a Error,
+    given: &'a dyn fmt::Display,
+}
+
+impl fmt::Debug for WithGiven<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for WithGiven<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.err {
+            Error::InvalidValue {
+                name,
+                min,
+                max,
+                unit,
+                ..
+            } => range(f, name, *min, *max, unit, self.given),
+            other => fmt::Display::fmt(other, f),
+        }
+    }
+}
+
+/// The one sentence for a value out of its range.
+fn range(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    min: i64,
+    max: i64,
+    unit: &str,
+    given: &dyn fmt::Display,
+) -> fmt::Result {
+    write!(f, "{name} must be {min}..{max} {unit}, got {given}")
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -147,16 +180,10 @@ impl fmt::Display for Error {
                     "{name} must be a whole number of {unit} in {min}..{max}, got {d:?}"
                 ),
                 Given::Duration(d) if *unit == "seconds" => {
-                    write!(f, "{name} must be {min}..{max} {unit}, got {}", d.as_secs())
+                    range(f, name, *min, *max, unit, &d.as_secs())
                 }
-                Given::Duration(d) => {
-                    write!(
-                        f,
-                        "{name} must be {min}..{max} {unit}, got {}",
-                        d.as_millis()
-                    )
-                }
-                Given::Int(n) => write!(f, "{name} must be {min}..{max} {unit}, got {n}"),
+                Given::Duration(d) => range(f, name, *min, *max, unit, &d.as_millis()),
+                Given::Int(n) => range(f, name, *min, *max, unit, n),
             },
             Error::Os { option, source } => {
                 // The description alone: std's " (os error N)" suffix would

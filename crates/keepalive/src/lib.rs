@@ -130,7 +130,7 @@ mod sys;
 struct ReadmeDoctests;
 
 pub use deadline::Deadline;
-pub use error::{Error, Given};
+pub use error::{Error, Given, WithGiven};
 pub use status::{Phase, Status, TcpState};
 /// What every function of the crate accepts: a socket descriptor, lent for
 /// the duration of the call.
