@@ -96,7 +96,7 @@ pub fn show(json: bool) -> Result<(), Failure> {
         (
             SYSCTLS[0],
             v.idle.to_string(),
-            "seconds idle before the first probe",
+            "seconds idle, then the first probe",
         ),
         (
             SYSCTLS[1],
@@ -106,23 +106,26 @@ pub fn show(json: bool) -> Result<(), Failure> {
         (
             SYSCTLS[2],
             v.count.to_string(),
-            "unanswered probes before the peer is declared dead",
+            "unanswered probes, then dead",
         ),
     ];
     for (name, value, meaning) in rows {
         println!("  {name:<29} = {value:<5}  {meaning}");
     }
-    println!(
-        "A socket that turns keepalive on (SO_KEEPALIVE) without values of its own is declared\n\
-         dead idle + interval x count = {} + {} x {} = {} after its peer goes silent.\n\
-         They change nothing for sockets that never turn SO_KEEPALIVE on, nor for those that set\n\
-         their own values (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT).\n\
-         Change them with: keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]",
+    let meaning = format!(
+        "A socket that turns keepalive on (SO_KEEPALIVE) without values of its own is declared \
+         dead idle + interval x count = {} + {} x {} = {} after its peer goes silent. They \
+         change nothing for sockets that never turn SO_KEEPALIVE on, nor for those that set \
+         their own values (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT).",
         v.idle,
         v.interval,
         v.count,
         fmt::with_words(v.dead_after)
     );
+    for line in fmt::wrap(&meaning, 78) {
+        println!("{line}");
+    }
+    println!("Change them: keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]");
     Ok(())
 }
 

@@ -49,24 +49,33 @@ pub fn compact(d: Duration) -> String {
     }
 }
 
-/// A long duration in words as well, for the defaults: `7875 s (2 h 11 min 15 s)`.
+/// A long duration with its compact form as well, for the defaults:
+/// `7875 s (2h11m15s)`; a short one as [`spoken`] says it.
 pub fn with_words(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 120 || d.subsec_nanos() != 0 {
+    if d.as_secs() < 120 || d.subsec_nanos() != 0 {
         return spoken(d);
     }
-    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
-    let mut words = Vec::new();
-    if h > 0 {
-        words.push(format!("{h} h"));
+    format!("{} ({})", spoken(d), compact(d))
+}
+
+/// Fills words into lines of at most `width` characters (a longer word
+/// gets a line of its own).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && chars(&line) + 1 + chars(word) > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
     }
-    if m > 0 {
-        words.push(format!("{m} min"));
+    if !line.is_empty() {
+        lines.push(line);
     }
-    if sec > 0 {
-        words.push(format!("{sec} s"));
-    }
-    format!("{s} s ({})", words.join(" "))
+    lines
 }
 
 /// How a column is aligned.
@@ -231,9 +240,16 @@ mod tests {
         assert_eq!(compact(ms_(7_875_000)), "2h11m15s");
         assert_eq!(compact(ms_(7_200_000)), "2h");
         assert_eq!(compact(ms_(7_260_000)), "2h1m");
-        assert_eq!(with_words(ms_(7_875_000)), "7875 s (2 h 11 min 15 s)");
-        assert_eq!(with_words(ms_(680_000)), "680 s (11 min 20 s)");
+        assert_eq!(with_words(ms_(7_875_000)), "7875 s (2h11m15s)");
+        assert_eq!(with_words(ms_(680_000)), "680 s (11m20s)");
         assert_eq!(with_words(ms_(5000)), "5 s");
+    }
+
+    #[test]
+    fn wrapping() {
+        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("  ", 6), Vec::<String>::new());
+        assert_eq!(wrap("abcdefgh ij", 4), vec!["abcdefgh", "ij"]);
     }
 
     #[test]

@@ -85,7 +85,7 @@ that cannot be inspected, or does not exist, is an error (exit 1).";
 #[command(after_help = SHOW_HELP, override_usage = "keepalive show [PID...] [--json]")]
 struct ShowArgs {
     /// Processes to list (default: every process you may inspect).
-    #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(value_name = "PID", value_parser = pid)]
     pids: Vec<u32>,
     /// One JSON array of objects instead of a table.
     #[arg(long)]
@@ -129,10 +129,10 @@ Examples:
     .args(["deadline", "idle", "interval", "count", "user_timeout"])))]
 struct SetArgs {
     /// The process to retune.
-    #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(value_name = "PID", value_parser = pid)]
     pid: u32,
     /// Only this descriptor of the process.
-    #[arg(long, value_name = "FD", value_parser = clap::value_parser!(i32).range(0..))]
+    #[arg(long, value_name = "FD", value_parser = descriptor, allow_negative_numbers = true)]
     fd: Option<i32>,
     #[command(flatten)]
     values: SetValues,
@@ -227,6 +227,22 @@ struct DefaultsSetArgs {
     /// reboot.
     #[arg(long)]
     persist: bool,
+}
+
+/// A process id: a whole number, 1 or more.
+fn pid(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("a process id is a whole number, 1 or more".into()),
+    }
+}
+
+/// A descriptor number: a whole number, 0 or more.
+fn descriptor(text: &str) -> Result<i32, String> {
+    text.parse::<i32>()
+        .ok()
+        .filter(|&n| n >= 0)
+        .ok_or_else(|| "a descriptor is a whole number, 0 or more".into())
 }
 
 /// Prints a usage error as clap prints its own, with the subcommand's
