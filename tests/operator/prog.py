@@ -5,13 +5,16 @@
     prog.py serve HOST       listens on HOST, port 0; accepts and holds connections
     prog.py pair             a loopback listener, a client and its accepted end,
                              and an IPv6 listener when ::1 exists
+    prog.py mptcp            the same as pair, IPv4 only, over MPTCP (exits 3 where the
+                             kernel has none)
     prog.py zoo              a pipe, a UDP socket, a Unix socket pair, a TCP
                              listener, and a second thread
     prog.py none             no socket at all
 
 Each prints one `ready pid=N ...` line when set up. On SIGUSR1 each prints,
 for each TCP socket it holds, `sockopts fd=N {json}` with what its own
-getsockopt says (keepalive, idle, interval, count, user_timeout_ms); `serve`
+getsockopt says (keepalive, idle, interval, count, user_timeout_ms: null
+where the socket has none, as MPTCP); `serve`
 prints the same for each connection it accepts. `hold` prints
 `read failed errno=NAME mono=T` when recv fails (T is CLOCK_MONOTONIC) and
 exits 1, or `peer closed` and exits 0.
@@ -36,12 +39,16 @@ def say(text):
 def own_options(sock):
     """What the program itself reads back: the kernel's values for its socket."""
     tcp = socket.IPPROTO_TCP
+    try:
+        user_timeout = sock.getsockopt(tcp, socket.TCP_USER_TIMEOUT)
+    except OSError:
+        user_timeout = None  # MPTCP has no TCP_USER_TIMEOUT
     return {
         "keepalive": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
         "idle": sock.getsockopt(tcp, socket.TCP_KEEPIDLE),
         "interval": sock.getsockopt(tcp, socket.TCP_KEEPINTVL),
         "count": sock.getsockopt(tcp, socket.TCP_KEEPCNT),
-        "user_timeout_ms": sock.getsockopt(tcp, socket.TCP_USER_TIMEOUT),
+        "user_timeout_ms": user_timeout,
     }
 
 
@@ -86,22 +93,34 @@ def serve(host):
             f"sockopts {json.dumps(own_options(conn), sort_keys=True)}")
 
 
-def pair():
-    listener = socket.create_server(("127.0.0.1", 0))
-    client = socket.create_connection(listener.getsockname())
+def pair(proto=0):
+    try:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
+    except OSError as e:
+        say(f"unsupported: {e}")
+        sys.exit(3)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
+    client.connect(listener.getsockname())
     accepted, _ = listener.accept()
     SOCKS.extend([listener, client, accepted])
     six = ""
     try:
-        listener6 = socket.create_server(("::1", 0), family=socket.AF_INET6)
-        SOCKS.append(listener6)
-        six = f" listener6={listener6.fileno()} port6={listener6.getsockname()[1]}"
+        if proto == 0:
+            listener6 = socket.create_server(("::1", 0), family=socket.AF_INET6)
+            SOCKS.append(listener6)
+            six = f" listener6={listener6.fileno()} port6={listener6.getsockname()[1]}"
     except OSError:
         pass
     say(f"ready pid={os.getpid()} listener={listener.fileno()} client={client.fileno()} "
         f"accepted={accepted.fileno()} port={listener.getsockname()[1]}{six}")
     while True:
         signal.pause()
+
+
+def mptcp():
+    pair(getattr(socket, "IPPROTO_MPTCP", 262))
 
 
 def zoo():
@@ -135,7 +154,8 @@ def none():
 def main():
     signal.signal(signal.SIGUSR1, print_options)
     mode, *args = sys.argv[1:]
-    {"hold": hold, "serve": serve, "pair": pair, "zoo": zoo, "none": none}[mode](*args)
+    {"hold": hold, "serve": serve, "pair": pair, "mptcp": mptcp, "zoo": zoo,
+     "none": none}[mode](*args)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import unittest
 
 from oplib import (must_run, start, system_defaults, tool, tool_json,
@@ -202,6 +203,31 @@ class SetTest(unittest.TestCase):
             m, _ = t.proc.expect(r"^accepted ")
         accepted = m.string.split(" sockopts ", 1)[1]
         self.assertEqual(json.loads(accepted), own(1, 30, 7, 4, 9000), m.string)
+
+
+@unittest.skipIf(NO_PTRACE, NO_PTRACE)
+class MptcpTest(unittest.TestCase):
+
+    def test_mptcp_sockets_are_shown_and_take_keepalive_but_no_deadline(self):
+        probe = subprocess.run([sys.executable, "-c", "import socket; socket.socket("
+                                "socket.AF_INET, socket.SOCK_STREAM, 262)"], capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("this kernel has no MPTCP (or net.mptcp.enabled is 0)")
+        t = start("mptcp")
+        self.addCleanup(t.stop)
+        fds = sorted(t.options())
+        rows = tool_json(self, "show", str(t.pid))
+        self.assertEqual([(r["fd"], r["protocol"]) for r in rows], [(fd, "mptcp") for fd in fds])
+        before = t.options()
+        done = tool("set", str(t.pid), "-D", "5")
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertIn("an MPTCP socket has no TCP_USER_TIMEOUT", done.stderr)
+        self.assertIn("nothing changed on this socket", done.stderr)
+        self.assertEqual(t.options(), before, "a refused deadline changed something")
+        done = tool("set", str(t.pid), "-d", "5", "-c", "2")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        interval = system_defaults()[1]
+        self.assertEqual(t.options(), {fd: own(1, 5, interval, 2, None) for fd in fds})
 
 
 @unittest.skipIf(NO_PTRACE, NO_PTRACE)
