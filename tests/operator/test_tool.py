@@ -279,6 +279,7 @@ class ErrorTest(unittest.TestCase):
         self.addCleanup(t.stop)
         tid = t.fd("thread")
         self.assert_refused(tool("set", str(tid), "-D", "5"), f"{tid} is a thread of process {t.pid}")
+        self.assert_refused(tool("show", str(tid)), f"{tid} is a thread of process {t.pid}")
 
     def test_bad_values_exit_2_and_change_nothing(self):
         t = start("pair")

@@ -84,14 +84,14 @@ pub fn show(json: bool) -> Result<(), Failure> {
             dead_after_ms: fmt::ms(v.dead_after),
             netns,
         };
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&j).expect("plain data serializes")
         );
         return Ok(());
     }
     let ns = netns.map(|n| format!(" ({n})")).unwrap_or_default();
-    println!("TCP keepalive defaults of this network namespace{ns}:");
+    say!("TCP keepalive defaults of this network namespace{ns}:");
     let rows = [
         (
             SYSCTLS[0],
@@ -110,7 +110,7 @@ pub fn show(json: bool) -> Result<(), Failure> {
         ),
     ];
     for (name, value, meaning) in rows {
-        println!("  {name:<29} = {value:<5}  {meaning}");
+        say!("  {name:<29} = {value:<5}  {meaning}");
     }
     let meaning = format!(
         "A socket that turns keepalive on (SO_KEEPALIVE) without values of its own is declared \
@@ -123,9 +123,9 @@ pub fn show(json: bool) -> Result<(), Failure> {
         fmt::with_words(v.dead_after)
     );
     for line in fmt::wrap(&meaning, 78) {
-        println!("{line}");
+        say!("{line}");
     }
-    println!("Change them: keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]");
+    say!("Change them: keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]");
     Ok(())
 }
 
@@ -258,7 +258,7 @@ pub fn set(
         .unwrap_or_default();
     let line = |name: &str, b: u64, a: u64, unit: &str| {
         let same = if a == b { " (unchanged)" } else { "" };
-        println!("{name}: {b} -> {a}{unit}{same}");
+        say!("{name}: {b} -> {a}{unit}{same}");
     };
     line(SYSCTLS[0], before.idle, after.idle, " s");
     line(SYSCTLS[1], before.interval, after.interval, " s");
@@ -268,7 +268,7 @@ pub fn set(
         u64::from(after.count),
         "",
     );
-    println!(
+    say!(
         "dead after {} -> {} of silence, for sockets that turn keepalive on without values of \
          their own (this network namespace{ns})",
         fmt::spoken(before.dead_after),
@@ -281,7 +281,7 @@ pub fn set(
                 path.display()
             ))
         })?;
-        println!(
+        say!(
             "persisted in {}: `sysctl --system` applies it at boot",
             path.display()
         );

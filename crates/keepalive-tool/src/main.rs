@@ -17,6 +17,15 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 
+/// `println!` that does not panic when standard output is closed (`| head`):
+/// what was done is done, and the rest of the output has no reader.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod defaults;
 mod fail;
 mod fmt;

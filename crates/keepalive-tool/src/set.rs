@@ -129,7 +129,7 @@ fn take(pid: Pid, fd: Option<i32>) -> Result<Vec<Socket>, Failure> {
     let taken = target::take_tcp(pid, &mut TcpTables::default())
         .map_err(|why| Failure::Refused(fail::denied(pid, &why)))?;
     for (fd, why) in &taken.skipped {
-        println!("pid {pid} fd {fd}: skipped: {why}");
+        say!("pid {pid} fd {fd}: skipped: {why}");
     }
     if taken.sockets.is_empty() {
         return Err(Failure::Refused(if taken.skipped.is_empty() {
@@ -159,7 +159,7 @@ pub fn run(pid: Pid, fd: Option<i32>, config: &Config) -> Result<(), Failure> {
     let mut done = 0usize;
     for sock in &sockets {
         if let Some(first) = seen.get(&sock.inode) {
-            println!(
+            say!(
                 "pid {pid} fd {}: the same socket as fd {first}, done once",
                 sock.fd
             );
@@ -169,7 +169,7 @@ pub fn run(pid: Pid, fd: Option<i32>, config: &Config) -> Result<(), Failure> {
         match retune(sock, config) {
             Ok(line) => {
                 done += 1;
-                println!("{line}");
+                say!("{line}");
             }
             Err(line) => {
                 refused += 1;

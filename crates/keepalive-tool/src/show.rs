@@ -176,6 +176,13 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
     targets.sort_unstable();
     targets.dedup();
 
+    if explicit {
+        for &pid in &targets {
+            if let Some(tgid) = procfs::tgid(pid).filter(|&t| t != pid) {
+                return Err(Failure::Refused(fail::denied(pid, &Denied::Thread(tgid))));
+            }
+        }
+    }
     let mut tables = TcpTables::default();
     let mut rows = Vec::new();
     let mut errors = Vec::new();
