@@ -341,6 +341,35 @@ impl Config {
         self.validate().map(drop)
     }
 
+    /// How long after the peer was last heard from an idle connection with
+    /// these values (and keepalive on) is declared dead, by the kernel's rule
+    /// ([`Settings::dead_after`]): idle + interval × count, or, with a user
+    /// timeout, the first probe time at or past it. `None` unless idle,
+    /// interval and count are all given, as [`system_defaults`] and
+    /// [`Deadline::config`] give them. The values are not checked
+    /// ([`check`](Self::check) does that).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let d = keepalive::Config::new()
+    ///     .idle(Duration::from_secs(7200)).interval(Duration::from_secs(75)).count(9);
+    /// assert_eq!(d.dead_after(), Some(Duration::from_secs(7875)));  // the Linux defaults
+    /// assert_eq!(keepalive::Config::new().count(3).dead_after(), None);
+    ///
+    /// let c = keepalive::Deadline::new(Duration::from_secs(60)).config()?;
+    /// assert_eq!(c.dead_after(), Some(Duration::from_secs(60)));
+    /// # Ok::<(), keepalive::Error>(())
+    /// ```
+    pub fn dead_after(&self) -> Option<Duration> {
+        let timers = rule::Timers {
+            idle: self.idle?,
+            interval: self.interval?,
+            count: self.count?,
+            user_timeout: self.user_timeout.unwrap_or(Duration::ZERO),
+        };
+        Some(timers.idle_death())
+    }
+
     /// Builds a configuration from plain integers, as the C and Python
     /// bindings receive them, and validates it at once. `None` leaves the
     /// value unchanged.

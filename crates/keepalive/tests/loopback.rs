@@ -396,3 +396,42 @@ fn many_threads_at_once() {
         }
     });
 }
+
+/// `Config::dead_after` predicts what the socket reports once the same
+/// values are applied, the user-timeout rule included.
+#[test]
+fn config_dead_after_matches_the_applied_settings() {
+    let sock = TcpListener::bind("127.0.0.1:0").unwrap();
+    let cases = [
+        Config::new().idle(secs(2)).interval(secs(1)).count(3),
+        Config::new()
+            .idle(secs(2))
+            .interval(secs(1))
+            .count(3)
+            .user_timeout(Duration::from_millis(3500)),
+        Config::new()
+            .idle(secs(15))
+            .interval(secs(15))
+            .count(9)
+            .user_timeout(secs(20)),
+        keepalive::Deadline::new(secs(150)).config().unwrap(),
+    ];
+    for c in cases {
+        keepalive::set(&sock, &c).unwrap();
+        if c.user_timeout.is_none() {
+            keepalive::set_user_timeout(&sock, Duration::ZERO).unwrap();
+        }
+        assert_eq!(
+            c.dead_after(),
+            Some(keepalive::get(&sock).unwrap().dead_after()),
+            "{c:?}"
+        );
+    }
+    assert_eq!(Config::new().idle(secs(2)).count(3).dead_after(), None);
+    let d = keepalive::system_defaults().unwrap();
+    let fresh = TcpListener::bind("127.0.0.1:0").unwrap();
+    assert_eq!(
+        d.dead_after(),
+        Some(keepalive::get(&fresh).unwrap().dead_after())
+    );
+}

@@ -1,0 +1,117 @@
+//! How the tool fails: exit 1 when the system refused (with the reason),
+//! exit 2 for a usage error; and the sentences that say what is needed.
+
+use std::fmt::Write as _;
+
+use crate::procfs::{self, Pid};
+use crate::target::Denied;
+
+/// A failure, with the message to print.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// Exit 2: the command line is wrong; nothing was touched.
+    Usage(String),
+    /// Exit 1: the system refused, or there is nothing to act on.
+    Refused(String),
+}
+
+/// An invalid value, as the core words it: a usage error.
+pub fn invalid(err: keepalive::Error) -> Failure {
+    Failure::Usage(err.to_string())
+}
+
+/// What Yama's `ptrace_scope` means, for a permission message.
+fn yama(scope: u8) -> &'static str {
+    match scope {
+        0 => "classic ptrace rules",
+        1 => {
+            "restricted: only a process's ancestors may attach to it, unless it allows others \
+              with prctl(PR_SET_PTRACER) or the caller has CAP_SYS_PTRACE"
+        }
+        2 => "admin-only: only a caller with CAP_SYS_PTRACE may attach",
+        _ => "no attach: nobody may attach, not even root, until reboot",
+    }
+}
+
+/// What taking another process's descriptors needs, and Yama's word on it
+/// when Yama is active.
+pub fn permission_needs() -> String {
+    let mut s = String::from(
+        "taking another process's sockets needs ptrace rights over it: the same user and a \
+         ptrace-able (dumpable) target, or CAP_SYS_PTRACE (root)",
+    );
+    if let Some(scope) = procfs::ptrace_scope() {
+        let _ = write!(
+            s,
+            "; Yama's /proc/sys/kernel/yama/ptrace_scope is {scope} ({})",
+            yama(scope)
+        );
+    }
+    s
+}
+
+/// The running kernel's release, for a message.
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Why a process could not be inspected, as a sentence naming it.
+pub fn denied(pid: Pid, why: &Denied) -> String {
+    match why {
+        Denied::Gone => format!("no such process: {pid}"),
+        Denied::Thread(tgid) => {
+            format!("{pid} is a thread of process {tgid}: give the process id {tgid}")
+        }
+        Denied::Permission { step, err } => {
+            let owner = procfs::uid(pid)
+                .map(|u| format!(", owned by uid {u}"))
+                .unwrap_or_default();
+            format!(
+                "pid {pid} ({}{owner}): permission denied ({step}: {err}): {}",
+                procfs::comm(pid),
+                permission_needs()
+            )
+        }
+        Denied::NoPidfd { call } => no_pidfd(call),
+        Denied::Io { step, err } => format!("pid {pid}: {step}: {err}"),
+    }
+}
+
+/// The kernel lacks `pidfd_open`/`pidfd_getfd`.
+pub fn no_pidfd(call: &str) -> String {
+    format!(
+        "{call}: Function not implemented: taking a duplicate of another process's descriptor \
+         needs pidfd_getfd, Linux 5.6 or later (this kernel is {})",
+        kernel_release()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_what_is_needed() {
+        let m = denied(
+            1,
+            &Denied::Permission {
+                step: "reading /proc/1/fd".into(),
+                err: std::io::Error::from_raw_os_error(libc::EACCES),
+            },
+        );
+        assert!(m.starts_with("pid 1 ("), "{m}");
+        assert!(m.contains("permission denied (reading /proc/1/fd: Permission denied"));
+        assert!(m.contains("CAP_SYS_PTRACE"), "{m}");
+        let m = no_pidfd("pidfd_getfd");
+        assert!(m.contains("Linux 5.6 or later (this kernel is "), "{m}");
+        assert_eq!(denied(7, &Denied::Gone), "no such process: 7");
+        assert_eq!(
+            denied(8, &Denied::Thread(5)),
+            "8 is a thread of process 5: give the process id 5"
+        );
+        assert!(yama(1).contains("ancestors"));
+        assert!(yama(3).contains("not even root"));
+    }
+}

@@ -1,0 +1,417 @@
+//! `keepalive`, the operator's tool: see every TCP connection's keepalive,
+//! retune a running process without restarting it, and set this network
+//! namespace's defaults.
+//!
+//! ```text
+//! keepalive show [PID...] [--json]
+//! keepalive set PID [--fd FD] (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])
+//! keepalive defaults [--json]
+//! keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]
+//! ```
+//!
+//! The tool only translates: every value is checked, every rule applied and
+//! every option read by the core crate `keepalive`. Exit status: 0 done, 1
+//! the system refused (the reason is printed), 2 usage.
+
+use std::process::ExitCode;
+
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
+
+/// `println!` that does not panic when standard output is closed (`| head`):
+/// what was done is done, and the rest of the output has no reader.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+mod defaults;
+mod fail;
+mod fmt;
+mod procfs;
+mod set;
+mod show;
+mod target;
+
+use fail::Failure;
+
+const AFTER_HELP: &str = "\
+Exit status: 0 done, 1 the system refused (the reason is printed: permission,
+kernel too old, no such process, not a TCP socket), 2 usage (nothing changed).
+
+See docs/operator.md for a session, the permission model, and how this
+compares with gdb and ss.";
+
+/// See and retune TCP keepalive: every connection's settings and liveness,
+/// running processes retuned without a restart, the system-wide defaults.
+#[derive(Debug, Parser)]
+#[command(name = "keepalive", version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Show(ShowArgs),
+    Set(SetArgs),
+    Defaults(DefaultsArgs),
+}
+
+const SHOW_HELP: &str = "\
+Lists every TCP socket (IPv4, IPv6, MPTCP) of the given processes, or of
+every process you may inspect, one row per socket, sorted by pid and fd:
+
+  KEEPALIVE     SO_KEEPALIVE on or off
+  IDLE INTVL CNT  TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (the system
+                defaults when the program set none)
+  USER-TIMEOUT  TCP_USER_TIMEOUT (- : the kernel's default)
+  DEAD-IDLE     an idle connection is declared dead this long after its peer
+                was last heard from, by the kernel's rule (with a user timeout
+                set, that replaces CNT); - : keepalive off, no bound
+  DEAD-BUSY     one with data in flight, this long after the last ACK (the
+                user timeout; - : tcp_retries2 decides, about 15 min)
+  PROBES        keepalive probes out and unanswered
+  LAST-ACK      since the peer's last ACK
+  DEAD-IN       until the kernel gives up on the peer if it stays silent
+                (- : no bound, e.g. keepalive off on an idle connection)
+
+The table fits the terminal (COLUMNS, or its width): less important columns
+are dropped first; a pipe gets whole rows. --json prints one array of objects:
+pid, command, fd, protocol, local, remote, state, enabled, idle, interval
+(seconds), count, user_timeout_ms, dead_after_ms, dead_after_busy_ms,
+probes_until_dead, phase, probes_out, last_ack_ms, last_data_ms, unacked,
+dead_in_ms, inode. remote is null for a listener, dead_in_ms null where no
+bound is in force.
+
+Processes you may not inspect are counted in one line on stderr; a PID given
+that cannot be inspected, or does not exist, is an error (exit 1).";
+
+/// Every TCP socket of these processes (none: of all you may inspect), with
+/// its keepalive settings and liveness.
+#[derive(Debug, Args)]
+#[command(after_help = SHOW_HELP, override_usage = "keepalive show [PID...] [--json]")]
+struct ShowArgs {
+    /// Processes to list (default: every process you may inspect).
+    #[arg(value_name = "PID", value_parser = pid)]
+    pids: Vec<u32>,
+    /// One JSON array of objects instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+const SET_HELP: &str = "\
+Takes a duplicate of each of the process's TCP sockets (pidfd_getfd, Linux 5.6+)
+and sets keepalive on it through libkeepalive: socket options belong to the
+socket, so the process's own connection changes, with no stop and no restart.
+Listening sockets are included: the connections they accept from then on
+inherit the values. Each socket is set all or nothing and printed as
+  pid P fd F LOCAL -> REMOTE STATE: keepalive BEFORE -> AFTER (dead after ...)
+with BEFORE and AFTER as `on|off IDLE/INTVL/CNT USER_TIMEOUT ms`. Keepalive is
+turned on by every set.
+
+-D SECONDS: one promise, dead about SECONDS after the peer was last heard from,
+idle or busy: sets idle, interval, count and TCP_USER_TIMEOUT together (e.g.
+-D 5 is 2/1/3 and 5000 ms). Otherwise -d/-i/-c/-u set those values, leaving
+the others as they are.
+
+Values are checked before any process is touched (exit 2, nothing changed).
+Exit 1, nothing changed: no such process, no permission, a kernel without
+pidfd_getfd, no TCP sockets, an FD that is not a TCP socket.
+
+Permission: the same as ptrace attach. The same user and a ptrace-able
+(dumpable) target, or CAP_SYS_PTRACE (root). Yama's
+/proc/sys/kernel/yama/ptrace_scope may narrow it: 1 lets only a process's
+ancestors (or CAP_SYS_PTRACE) in, 2 only CAP_SYS_PTRACE, 3 nobody.
+
+Examples:
+  keepalive set 1234 -D 60            dead within a minute of silence, idle or busy
+  keepalive set 1234 --fd 5 -d 30 -i 10 -c 3";
+
+/// Retune a running process's TCP sockets (or one FD), printing before ->
+/// after for each.
+#[derive(Debug, Args)]
+#[command(after_help = SET_HELP, override_usage = "keepalive set PID [--fd FD] \
+    (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])")]
+#[command(group(ArgGroup::new("values").required(true).multiple(true)
+    .args(["deadline", "idle", "interval", "count", "user_timeout"])))]
+struct SetArgs {
+    /// The process to retune.
+    #[arg(value_name = "PID", value_parser = pid)]
+    pid: u32,
+    /// Only this descriptor of the process.
+    #[arg(long, value_name = "FD", value_parser = descriptor, allow_negative_numbers = true)]
+    fd: Option<i32>,
+    #[command(flatten)]
+    values: SetValues,
+}
+
+#[derive(Debug, Args)]
+struct SetValues {
+    /// Dead-peer deadline: dead about SECONDS after the peer was last heard
+    /// from, idle or busy (2..131068 with 3 probes).
+    #[arg(short = 'D', long, value_name = "SECONDS", allow_negative_numbers = true,
+          conflicts_with_all = ["idle", "interval", "count", "user_timeout"])]
+    deadline: Option<i64>,
+    /// With -D: unanswered probes that declare the peer dead (default 3).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    probes: Option<i64>,
+    #[command(flatten)]
+    knobs: Knobs,
+    /// TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged,
+    /// 0..2147483647 (0: the kernel's default).
+    #[arg(short = 'u', long, value_name = "MS", allow_negative_numbers = true)]
+    user_timeout: Option<i64>,
+}
+
+/// The three keepalive values, shared by `set` and `defaults set`.
+#[derive(Debug, Args)]
+struct Knobs {
+    /// TCP_KEEPIDLE: seconds idle before the first probe, 1..32767.
+    #[arg(short = 'd', long, value_name = "IDLE", allow_negative_numbers = true)]
+    idle: Option<i64>,
+    /// TCP_KEEPINTVL: seconds between unanswered probes, 1..32767.
+    #[arg(short = 'i', long, value_name = "INTVL", allow_negative_numbers = true)]
+    interval: Option<i64>,
+    /// TCP_KEEPCNT: unanswered probes before the peer is dead, 1..127.
+    #[arg(short = 'c', long, value_name = "CNT", allow_negative_numbers = true)]
+    count: Option<i64>,
+}
+
+const DEFAULTS_HELP: &str = "\
+These are net.ipv4.tcp_keepalive_time, tcp_keepalive_intvl and
+tcp_keepalive_probes (/proc/sys/net/ipv4/...), which every socket that turns
+keepalive on without values of its own gets. Since Linux 4.13 each network
+namespace (each container) has its own. They change nothing for sockets that
+never turn SO_KEEPALIVE on, nor for those that set their own values.
+
+--json prints one object: idle, interval (seconds), count, dead_after_ms,
+netns.";
+
+/// This network namespace's keepalive defaults (tcp_keepalive_time, _intvl,
+/// _probes), and what they mean.
+#[derive(Debug, Args)]
+#[command(after_help = DEFAULTS_HELP, args_conflicts_with_subcommands = true,
+    override_usage = "keepalive defaults [--json]\n       \
+                      keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]")]
+struct DefaultsArgs {
+    #[command(subcommand)]
+    action: Option<DefaultsAction>,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum DefaultsAction {
+    Set(DefaultsSetArgs),
+}
+
+const DEFAULTS_SET_HELP: &str = "\
+The article's `echo 7000 > /proc/sys/net/ipv4/tcp_keepalive_time`, checked:
+the same ranges as everywhere, all or nothing, for this network namespace
+only, printing before -> after. Needs root (CAP_NET_ADMIN in the namespace).
+There is no system-wide default for TCP_USER_TIMEOUT.
+
+--persist also writes /etc/sysctl.d/60-keepalive.conf (all three current
+values, after a comment header saying this tool wrote it), atomically, so that
+`sysctl --system` applies them at boot. It replaces only a file it wrote
+itself: a file of that name without its header is left alone (exit 1, nothing
+changed). KEEPALIVE_SYSCTL_DIR names another directory.
+
+Example:
+  keepalive defaults set -d 600 -i 20 -c 4 --persist";
+
+/// Change this network namespace's keepalive defaults (root).
+#[derive(Debug, Args)]
+#[command(after_help = DEFAULTS_SET_HELP,
+    override_usage = "keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]")]
+#[command(group(ArgGroup::new("values").required(true).multiple(true)
+    .args(["idle", "interval", "count"])))]
+struct DefaultsSetArgs {
+    #[command(flatten)]
+    knobs: Knobs,
+    /// Also write /etc/sysctl.d/60-keepalive.conf, so the values survive a
+    /// reboot.
+    #[arg(long)]
+    persist: bool,
+}
+
+/// A process id: a whole number, 1 or more.
+fn pid(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("a process id is a whole number, 1 or more".into()),
+    }
+}
+
+/// A descriptor number: a whole number, 0 or more.
+fn descriptor(text: &str) -> Result<i32, String> {
+    text.parse::<i32>()
+        .ok()
+        .filter(|&n| n >= 0)
+        .ok_or_else(|| "a descriptor is a whole number, 0 or more".into())
+}
+
+/// Prints a usage error as clap prints its own, with the subcommand's
+/// usage line; exit status 2.
+fn usage_error(path: &[&str], message: &str) -> ExitCode {
+    let mut cmd = Cli::command().bin_name("keepalive");
+    // Names every subcommand's usage line `keepalive ...`.
+    cmd.build();
+    let mut sub = &mut cmd;
+    for name in path {
+        sub = sub
+            .find_subcommand_mut(name)
+            .expect("a subcommand of this tool");
+    }
+    let err = sub.error(clap::error::ErrorKind::ValueValidation, message);
+    let _ = err.print();
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version exit 0; usage errors 2.
+        Err(e) => e.exit(),
+    };
+    let (path, result): (&[&str], Result<(), Failure>) = match cli.command {
+        Command::Show(a) => (&["show"], show::run(&a.pids, a.json)),
+        Command::Set(a) => {
+            let values = set::Values {
+                deadline: a.values.deadline,
+                probes: a.values.probes,
+                idle: a.values.knobs.idle,
+                interval: a.values.knobs.interval,
+                count: a.values.knobs.count,
+                user_timeout_ms: a.values.user_timeout,
+            };
+            (
+                &["set"],
+                set::config(&values).and_then(|c| set::run(a.pid, a.fd, &c)),
+            )
+        }
+        Command::Defaults(DefaultsArgs {
+            action: None, json, ..
+        }) => (&["defaults"], defaults::show(json)),
+        Command::Defaults(DefaultsArgs {
+            action: Some(DefaultsAction::Set(a)),
+            ..
+        }) => (
+            &["defaults", "set"],
+            defaults::set(a.knobs.idle, a.knobs.interval, a.knobs.count, a.persist),
+        ),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => usage_error(path, &message),
+        Err(Failure::Refused(message)) => {
+            let name = format!("keepalive {}", path.join(" "));
+            for line in message.lines() {
+                eprintln!("{name}: {line}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("keepalive").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn one_flag_vocabulary() {
+        let Command::Set(a) = parse(&["set", "42", "-d", "30", "-i", "7", "-c", "4", "-u", "5000"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(a.pid, 42);
+        assert_eq!(
+            (
+                a.values.knobs.idle,
+                a.values.knobs.interval,
+                a.values.knobs.count
+            ),
+            (Some(30), Some(7), Some(4))
+        );
+        assert_eq!(a.values.user_timeout, Some(5000));
+        let Command::Set(a) = parse(&[
+            "set",
+            "42",
+            "--fd",
+            "5",
+            "--deadline",
+            "60",
+            "--probes",
+            "4",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (a.fd, a.values.deadline, a.values.probes),
+            (Some(5), Some(60), Some(4))
+        );
+        let Command::Set(a) = parse(&["set", "42", "--idle", "-5"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(
+            a.values.knobs.idle,
+            Some(-5),
+            "negative values reach the core's check"
+        );
+        let Command::Defaults(d) = parse(&["defaults", "set", "-d", "600", "--persist"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert!(matches!(
+            d.action,
+            Some(DefaultsAction::Set(DefaultsSetArgs { persist: true, .. }))
+        ));
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        use clap::error::ErrorKind;
+        for args in [
+            &["set", "42"][..],                   // no value
+            &["set", "42", "-D", "5", "-d", "2"], // a deadline and a knob
+            &["set", "0", "-D", "5"],             // no pid 0
+            &["set", "x", "-D", "5"],
+            &["set", "42", "-d", "abc"],
+            &["set", "42", "--fd", "-1", "-D", "5"],
+            &["defaults", "set"],               // no value
+            &["defaults", "set", "-u", "5000"], // no system-wide user timeout
+            &["show", "abc"],
+            &["frobnicate"],
+        ] {
+            let err = parse(args).expect_err(&format!("{args:?} parsed"));
+            assert_ne!(err.kind(), ErrorKind::DisplayHelp, "{args:?}");
+            assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
+        }
+        assert_eq!(parse(&["set", "--help"]).unwrap_err().exit_code(), 0);
+        assert_eq!(
+            parse(&["defaults", "set", "--help"])
+                .unwrap_err()
+                .exit_code(),
+            0
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! `keepalive set PID [--fd FD] (-D SECONDS [--probes N] | [-d] [-i] [-c] [-u])`:
+//! retunes a running process's TCP sockets through the core's `set`, on
+//! duplicates of its descriptors, printing before -> after for each.
+
+use std::collections::HashMap;
+
+use keepalive::{Config, Deadline, Settings};
+
+use crate::fail::{self, Failure};
+use crate::fmt;
+use crate::procfs::{self, Pid, TcpTables};
+use crate::target::{self, FdProblem, Proto, Socket};
+
+/// The values from the command line, as given (the core checks them).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Values {
+    pub deadline: Option<i64>,
+    pub probes: Option<i64>,
+    pub idle: Option<i64>,
+    pub interval: Option<i64>,
+    pub count: Option<i64>,
+    pub user_timeout_ms: Option<i64>,
+}
+
+/// The configuration the values stand for, checked by the core: a bad value
+/// is a usage error before any process is touched.
+pub fn config(v: &Values) -> Result<Config, Failure> {
+    if let Some(secs) = v.deadline {
+        return Deadline::from_secs(secs, v.probes)
+            .and_then(|d| d.config())
+            .map_err(fail::invalid);
+    }
+    if v.probes.is_some() {
+        return Err(Failure::Usage("--probes goes with -D/--deadline".into()));
+    }
+    let mut c = Config::from_secs(v.idle, v.interval, v.count).map_err(fail::invalid)?;
+    if let Some(ms) = v.user_timeout_ms {
+        c.user_timeout = Some(keepalive::user_timeout_from_millis(ms).map_err(fail::invalid)?);
+    }
+    if c == Config::new() {
+        return Err(Failure::Usage(
+            "nothing to set: give -D SECONDS, or at least one of -d, -i, -c, -u".into(),
+        ));
+    }
+    Ok(c)
+}
+
+/// `on 2/1/3 5000 ms`: keepalive, idle/interval/count, user timeout.
+pub fn describe(s: &Settings) -> String {
+    format!(
+        "{} {}/{}/{} {} ms",
+        if s.enabled { "on" } else { "off" },
+        s.idle.as_secs(),
+        s.interval.as_secs(),
+        s.count,
+        fmt::ms(s.user_timeout)
+    )
+}
+
+/// `dead after 5 s idle, 5 s busy`, by the kernel's rule.
+pub fn dead_after(s: &Settings) -> String {
+    let busy = match s.dead_after_busy() {
+        Some(d) => format!("{} busy", fmt::spoken(d)),
+        None => "busy by tcp_retries2".into(),
+    };
+    format!("dead after {} idle, {busy}", fmt::spoken(s.dead_after()))
+}
+
+/// `pid 1234 fd 5 192.0.2.1:40000 -> 192.0.2.2:5050 ESTABLISHED` (a
+/// listener has no `-> remote`).
+fn socket_name(sock: &Socket) -> String {
+    let local = sock.local().map(fmt::addr).unwrap_or_else(|| "-".into());
+    let state = keepalive::status(&sock.handle)
+        .map(|st| st.state.name())
+        .unwrap_or("?");
+    match sock.remote() {
+        Some(remote) => format!(
+            "pid {} fd {} {local} -> {} {state}",
+            sock.pid,
+            sock.fd,
+            fmt::addr(remote)
+        ),
+        None => format!("pid {} fd {} {local} {state}", sock.pid, sock.fd),
+    }
+}
+
+/// Applies `config` to one socket, all or nothing (the core's `set`).
+/// `Ok(line)`: `NAME: keepalive BEFORE -> AFTER (dead after ...)`.
+fn retune(sock: &Socket, config: &Config) -> Result<String, String> {
+    let name = socket_name(sock);
+    let before = keepalive::get(&sock.handle).map_err(|e| format!("{name}: {e}"))?;
+    if let Err(e) = keepalive::set(&sock.handle, config) {
+        let hint = if sock.protocol == Proto::Mptcp && config.user_timeout.is_some() {
+            " (an MPTCP socket has no TCP_USER_TIMEOUT, so no deadline: use -d/-i/-c)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "{name}: refused: {e}{hint}; nothing changed on this socket"
+        ));
+    }
+    let after = keepalive::get(&sock.handle).map_err(|e| format!("{name}: set, but {e}"))?;
+    Ok(format!(
+        "{name}: keepalive {} -> {} ({})",
+        describe(&before),
+        describe(&after),
+        dead_after(&after)
+    ))
+}
+
+/// The sockets to retune: the one FD, or every TCP socket of the process.
+/// Every one is taken before any is changed, so that a refusal (permission,
+/// an old kernel) changes nothing.
+fn take(pid: Pid, fd: Option<i32>) -> Result<Vec<Socket>, Failure> {
+    if let Some(fd) = fd {
+        return match target::take_fd(pid, fd) {
+            Ok(sock) => Ok(vec![sock]),
+            Err(FdProblem::Denied(why)) => Err(Failure::Refused(fail::denied(pid, &why))),
+            Err(FdProblem::NoSuchFd) => Err(Failure::Refused(format!(
+                "pid {pid} ({}) has no file descriptor {fd}",
+                procfs::comm(pid)
+            ))),
+            Err(FdProblem::NotTcp(what)) => Err(Failure::Refused(format!(
+                "pid {pid} fd {fd} is {what}, not a TCP socket: keepalive applies to TCP sockets \
+                 (IPv4, IPv6, MPTCP) only; `keepalive show {pid}` lists them"
+            ))),
+        };
+    }
+    let taken = target::take_tcp(pid, &mut TcpTables::default())
+        .map_err(|why| Failure::Refused(fail::denied(pid, &why)))?;
+    for (fd, why) in &taken.skipped {
+        say!("pid {pid} fd {fd}: skipped: {why}");
+    }
+    if taken.sockets.is_empty() {
+        return Err(Failure::Refused(if taken.skipped.is_empty() {
+            format!("pid {pid} ({}) has no TCP sockets", procfs::comm(pid))
+        } else {
+            format!("pid {pid}: nothing retuned: every TCP socket listed changed before it was taken; try again")
+        }));
+    }
+    Ok(taken.sockets)
+}
+
+/// Runs `keepalive set`. `config` was checked already.
+pub fn run(pid: Pid, fd: Option<i32>, config: &Config) -> Result<(), Failure> {
+    if !procfs::exists(pid) {
+        return Err(Failure::Refused(format!("no such process: {pid}")));
+    }
+    if let Some(tgid) = procfs::tgid(pid).filter(|&t| t != pid) {
+        return Err(Failure::Refused(fail::denied(
+            pid,
+            &target::Denied::Thread(tgid),
+        )));
+    }
+    let sockets = take(pid, fd)?;
+    // The same socket under two numbers (dup) is retuned once.
+    let mut seen: HashMap<u64, i32> = HashMap::new();
+    let mut refused = 0usize;
+    let mut done = 0usize;
+    for sock in &sockets {
+        if let Some(first) = seen.get(&sock.inode) {
+            say!(
+                "pid {pid} fd {}: the same socket as fd {first}, done once",
+                sock.fd
+            );
+            continue;
+        }
+        seen.insert(sock.inode, sock.fd);
+        match retune(sock, config) {
+            Ok(line) => {
+                done += 1;
+                say!("{line}");
+            }
+            Err(line) => {
+                refused += 1;
+                eprintln!("keepalive set: {line}");
+            }
+        }
+    }
+    if refused > 0 {
+        return Err(Failure::Refused(format!(
+            "{refused} of {} sockets refused, {done} retuned",
+            refused + done
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn v() -> Values {
+        Values::default()
+    }
+
+    #[test]
+    fn values_are_checked_by_the_core() {
+        let c = config(&Values {
+            deadline: Some(5),
+            ..v()
+        })
+        .unwrap();
+        assert_eq!(c, Deadline::new(Duration::from_secs(5)).config().unwrap());
+        let c = config(&Values {
+            deadline: Some(60),
+            probes: Some(5),
+            ..v()
+        })
+        .unwrap();
+        assert_eq!(c.count, Some(5));
+        let c = config(&Values {
+            idle: Some(30),
+            user_timeout_ms: Some(45000),
+            ..v()
+        })
+        .unwrap();
+        assert_eq!(c.idle, Some(Duration::from_secs(30)));
+        assert_eq!(c.user_timeout, Some(Duration::from_millis(45000)));
+        assert_eq!(c.interval, None);
+
+        let usage = |values: Values| match config(&values) {
+            Err(Failure::Usage(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            usage(Values {
+                deadline: Some(1),
+                ..v()
+            }),
+            "deadline must be 2..131068 seconds, got 1"
+        );
+        assert_eq!(
+            usage(Values {
+                idle: Some(0),
+                ..v()
+            }),
+            "idle must be 1..32767 seconds, got 0"
+        );
+        assert_eq!(
+            usage(Values {
+                count: Some(128),
+                ..v()
+            }),
+            "count must be 1..127 probes, got 128"
+        );
+        assert_eq!(
+            usage(Values {
+                user_timeout_ms: Some(-1),
+                ..v()
+            }),
+            "user_timeout must be 0..2147483647 milliseconds, got -1"
+        );
+        assert!(usage(v()).starts_with("nothing to set"));
+        assert!(usage(Values {
+            probes: Some(3),
+            idle: Some(3),
+            ..v()
+        })
+        .contains("--probes"));
+    }
+
+    #[test]
+    fn before_and_after_in_words() {
+        let sock = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let before = keepalive::get(&sock).unwrap();
+        assert!(describe(&before).starts_with("off "));
+        assert!(describe(&before).ends_with(" 0 ms"));
+        keepalive::set_deadline(&sock, Duration::from_secs(5)).unwrap();
+        let after = keepalive::get(&sock).unwrap();
+        assert_eq!(describe(&after), "on 2/1/3 5000 ms");
+        assert_eq!(dead_after(&after), "dead after 5 s idle, 5 s busy");
+        keepalive::set_user_timeout(&sock, Duration::ZERO).unwrap();
+        let plain = keepalive::get(&sock).unwrap();
+        assert_eq!(
+            dead_after(&plain),
+            "dead after 5 s idle, busy by tcp_retries2"
+        );
+    }
+}
