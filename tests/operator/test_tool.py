@@ -330,6 +330,44 @@ class ErrorTest(unittest.TestCase):
         self.assertEqual(t.options(), before, "a bad value changed something")
 
 
+# A program that prints its own TCP socket's five options, made under the
+# preload library that `keepalive run` puts in front of it.
+OWN_OPTIONS = """
+import socket
+s = socket.socket()
+print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+      *(s.getsockopt(socket.IPPROTO_TCP, o) for o in (4, 5, 6, 18)))
+"""
+
+
+class RunTest(unittest.TestCase):
+    """`keepalive run` is keepalive-run under another name: one implementation."""
+
+    def test_run_gives_the_programs_sockets_the_values(self):
+        for args, want in ((["-D", "5"], "1 2 1 3 5000"), (["-d", "30", "-i", "7", "-c", "4"],
+                                                              None)):
+            with self.subTest(args=args):
+                done = tool("run", *args, "--", sys.executable, "-I", "-c", OWN_OPTIONS)
+                self.assertEqual(done.returncode, 0, done.stderr)
+                got = done.stdout.split()
+                self.assertEqual(got[0], "1")
+                if want is not None:
+                    self.assertEqual(" ".join(got), want)
+                else:
+                    self.assertEqual(got[1:4], ["30", "7", "4"])
+
+    def test_run_speaks_as_keepalive_run_under_its_own_name(self):
+        done = tool("run", "-D", "1", "--", "true")
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("keepalive run: deadline must be 2..131068 seconds, got 1", done.stderr)
+        self.assertIn("usage: keepalive run ", done.stderr)
+        done = tool("run", "--help")
+        self.assertEqual(done.returncode, 0)
+        self.assertIn("usage: keepalive run ", done.stdout)
+        self.assertEqual(tool("run", "--", "/nonexistent/program").returncode, 127)
+        self.assertEqual(tool("run", "-d", "7", "--", "sh", "-c", "exit 42").returncode, 42)
+
+
 class HelpTest(unittest.TestCase):
 
     def test_help_on_every_subcommand(self):

@@ -57,6 +57,17 @@ enum Command {
     Show(ShowArgs),
     Set(SetArgs),
     Defaults(DefaultsArgs),
+    Run(RunArgs),
+}
+
+/// Run PROGRAM with keepalive on every TCP socket it creates (LD_PRELOAD):
+/// the same program as keepalive-run.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+struct RunArgs {
+    /// keepalive-run's options, `--`, PROGRAM and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    args: Vec<std::ffi::OsString>,
 }
 
 const SHOW_HELP: &str = "\
@@ -278,6 +289,7 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let (path, result): (&[&str], Result<(), Failure>) = match cli.command {
+        Command::Run(a) => return keepalive_run::main("keepalive run", a.args),
         Command::Show(a) => (&["show"], show::run(&a.pids, a.json)),
         Command::Set(a) => {
             let values = set::Values {
