@@ -12,7 +12,7 @@
  * idle or busy (keepalive_set_deadline); it cannot be combined with the other
  * four. HOST is an IPv4 address, a bracketed IPv6 address ([::1]:5050) or a
  * name. Once connected the program sends nothing (with -w, 16 bytes every
- * 0.2 s): it polls and reads until the peer closes (exit 0) or the kernel
+ * 0.1 s): it polls and reads until the peer closes (exit 0) or the kernel
  * declares the connection dead (exit 1), printing once a second how long until
  * then while the peer is overdue, and at the end the reason and how long ago
  * data and an ACK were last received. Bad arguments print a usage message
@@ -42,7 +42,7 @@
 enum {
     EXIT_USAGE = 2,
     SAMPLE_MS = 1000,     /* the liveness is read once a second */
-    WRITE_MS = 200,       /* -w: 16 bytes every 0.2 s */
+    WRITE_MS = 100,       /* -w: 16 bytes every 0.1 s */
     OVERDUE_ACK_MS = 1000 /* data unacknowledged for a second: the peer is overdue */
 };
 
@@ -75,7 +75,7 @@ static void print_usage(FILE *out)
             "                      seconds after it was last heard from, idle or busy; sets\n"
             "                      TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT\n"
             "                      together, so it cannot be given with -d, -i, -c or -u\n"
-            "  -w                  keep the connection busy: send 16 bytes every 0.2 s\n"
+            "  -w                  keep the connection busy: send 16 bytes every 0.1 s\n"
             "  -h, --help          this text, on stdout (exit status 0)\n"
             "  HOST:PORT           192.0.2.1:5050, [2001:db8::1]:5050 or example.org:5050\n"
             "Values are whole numbers, checked by libkeepalive before anything is done;\n"

@@ -363,7 +363,7 @@ class Demo:
         say("declared dead DEADLINE seconds after it was last heard from, idle or busy.")
         say()
         say(f"One server, three clients: idle with -D {d}; busy with -D {d} -w (16 bytes")
-        say("every 0.2 s, echoed; its reads are not shown); busy with plain keepalive")
+        say("every 0.1 s, echoed; its reads are not shown); busy with plain keepalive")
         say("-d 2 -i 1 -c 3 -w and no user timeout. Each client prints, once a second while")
         say("its peer is overdue, what the library reads from the kernel (keepalive_get_status).")
         shown_reads = set()

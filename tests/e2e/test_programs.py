@@ -706,14 +706,14 @@ class ClientTest(unittest.TestCase):
             srv.stop()
 
     def test_busy_client_writes_and_reads_the_echo(self):
-        """-w: 16 bytes every 0.2 s, echoed by the server; a healthy busy peer
+        """-w: 16 bytes every 0.1 s, echoed by the server; a healthy busy peer
         prints no liveness line; the clean close still exits 0."""
         srv, port = start_server()
         try:
             cli = Proc("client", [program(CLIENT), "-D", "5", "-w", f"127.0.0.1:{port}"])
             cli.expect(r"\] connected to ")
             got = 0
-            while got < 16 * 8:  # about 1.6 s of echoes: past the first liveness sample
+            while got < 16 * 15:  # about 1.5 s of echoes: past the first liveness sample
                 m, _ = cli.expect(r"^\[[\d :.-]+\] read (\d+) bytes$")
                 got += int(m.group(1))
             srv.signal(signal.SIGTERM)
