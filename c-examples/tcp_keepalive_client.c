@@ -2,17 +2,25 @@
  * tcp_keepalive_client: connect to a TCP server with keepalive on, then wait
  * until the connection ends, saying why and when.
  *
- *   tcp_keepalive_client [-c CNT] [-d IDLE] [-i INTVL] [-u USER_TIMEOUT_MS] HOST:PORT
+ *   tcp_keepalive_client [-c CNT] [-d IDLE] [-i INTVL] [-u USER_TIMEOUT_MS] [-D DEADLINE] [-w]
+ *                        HOST:PORT
  *
  * The port of the article's client (after tcpkatest), on libkeepalive: -d sets
  * TCP_KEEPIDLE, -i TCP_KEEPINTVL, -c TCP_KEEPCNT, -u TCP_USER_TIMEOUT; an option
- * left out keeps the system default. HOST is an IPv4 address, a bracketed IPv6
- * address ([::1]:5050) or a name. Once connected the program sends nothing: it
- * polls and reads until the peer closes (exit 0) or the kernel declares the
- * connection dead (exit 1), and then prints the reason and how long ago data
- * and an ACK were last received. Bad arguments print a usage message (exit 2).
+ * left out keeps the system default. -D DEADLINE sets all four at once, so that
+ * a silent peer is declared dead DEADLINE seconds after it was last heard from,
+ * idle or busy (keepalive_set_deadline); it cannot be combined with the other
+ * four. HOST is an IPv4 address, a bracketed IPv6 address ([::1]:5050) or a
+ * name. Once connected the program sends nothing (with -w, 16 bytes every
+ * 0.1 s): it polls and reads until the peer closes (exit 0) or the kernel
+ * declares the connection dead (exit 1), printing once a second how long until
+ * then while the peer is overdue, and at the end the reason and how long ago
+ * data and an ACK were last received. Bad arguments print a usage message
+ * (exit 2) before anything is done.
  *
- * Keepalive is set only through libkeepalive; TCP_INFO is read for the report.
+ * Values are checked, keepalive set and the kernel's liveness read only
+ * through libkeepalive: the ranges, the deadline's split and when the kernel
+ * declares a peer dead are the library's to know, not this program's.
  */
 #include <keepalive.h>
 
@@ -21,7 +29,6 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -32,7 +39,12 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { EXIT_USAGE = 2 };
+enum {
+    EXIT_USAGE = 2,
+    SAMPLE_MS = 1000,     /* the liveness is read once a second */
+    WRITE_MS = 100,       /* -w: 16 bytes every 0.1 s */
+    OVERDUE_ACK_MS = 1000 /* data unacknowledged for a second: the peer is overdue */
+};
 
 static const char *progname = "tcp_keepalive_client";
 
@@ -42,20 +54,32 @@ struct client_params {
     char port[8];
     keepalive_config config;
     uint32_t user_timeout_ms;
+    int user_timeout_given;
+    uint32_t deadline;           /* -D seconds; 0 = no deadline */
+    keepalive_schedule schedule; /* the four values -D stands for, from the library */
+    int busy;                    /* -w: keep writing */
 };
 
 /* Prints the usage message on out. */
 static void print_usage(FILE *out)
 {
     fprintf(out,
-            "usage: %s [-c CNT] [-d IDLE] [-i INTVL] [-u USER_TIMEOUT_MS] HOST:PORT\n"
+            "usage: %s [-c CNT] [-d IDLE] [-i INTVL] [-u USER_TIMEOUT_MS] [-D DEADLINE] [-w]"
+            " HOST:PORT\n"
             "  -c CNT              TCP_KEEPCNT: unanswered probes before the peer is dead\n"
             "  -d IDLE             TCP_KEEPIDLE: idle seconds before the first probe\n"
             "  -i INTVL            TCP_KEEPINTVL: seconds between probes\n"
-            "  -u USER_TIMEOUT_MS  TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged\n"
+            "  -u USER_TIMEOUT_MS  TCP_USER_TIMEOUT: milliseconds sent data may stay\n"
+            "                      unacknowledged (0: the kernel's default)\n"
+            "  -D DEADLINE         dead-peer deadline: the peer is declared dead DEADLINE\n"
+            "                      seconds after it was last heard from, idle or busy; sets\n"
+            "                      TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT\n"
+            "                      together, so it cannot be given with -d, -i, -c or -u\n"
+            "  -w                  keep the connection busy: send 16 bytes every 0.1 s\n"
             "  -h, --help          this text, on stdout (exit status 0)\n"
             "  HOST:PORT           192.0.2.1:5050, [2001:db8::1]:5050 or example.org:5050\n"
-            "Options must be positive integers; left out, the system default applies.\n",
+            "Values are whole numbers, checked by libkeepalive before anything is done;\n"
+            "an option left out keeps the system default.\n",
             progname);
 }
 
@@ -87,23 +111,104 @@ static void bad_argument(const char *fmt, ...)
     usage();
 }
 
-/*
- * Parses the argument of option -opt as a decimal integer in 1..max. Returns
- * it; anything else (empty, sign, junk, trailing characters, 0, overflow) is a
- * usage error.
- */
-static long long parse_positive_option(int opt, const char *arg, long long max)
+/* Whether arg is a whole number written in decimal: an optional '-', then
+ * digits and nothing else (however large). */
+static int is_whole_number(const char *arg)
 {
-    char *end;
+    const char *digits = arg[0] == '-' ? arg + 1 : arg;
+
+    return digits[0] != '\0' && strspn(digits, "0123456789") == strlen(digits);
+}
+
+/*
+ * Parses arg as a whole number in min..max, the range of the C type it is
+ * passed in. Returns 0 with *out set, or -1 for anything else (empty, '+',
+ * spaces, junk, trailing characters, overflow). Whether libkeepalive takes
+ * the value is not decided here.
+ */
+static int parse_decimal(const char *arg, long long min, long long max, long long *out)
+{
     long long value;
 
-    if (arg[0] < '0' || arg[0] > '9')
-        bad_argument("-%c needs a positive integer, got \"%s\"", opt, arg);
+    if (!is_whole_number(arg))
+        return -1;
     errno = 0;
-    value = strtoll(arg, &end, 10);
-    if (errno != 0 || *end != '\0' || value < 1 || value > max)
-        bad_argument("-%c needs a positive integer, got \"%s\"", opt, arg);
-    return value;
+    value = strtoll(arg, NULL, 10);
+    if (errno != 0 || value < min || value > max)
+        return -1;
+    *out = value;
+    return 0;
+}
+
+/*
+ * Refuses the argument of option -opt after a libkeepalive check failed:
+ * prints the library's sentence, which names the value and the range, and
+ * exits with status 2. stand_in: the check was made with a value known to be
+ * out of range, because arg itself cannot reach the library (not a whole
+ * number, too large for the C type, or 0, which the C API reads as "leave
+ * unchanged"); the sentence's "got N" then shows what was given instead.
+ */
+static void refuse_value(int opt, const char *arg, int stand_in)
+{
+    const char *sentence = keepalive_last_error();
+    const char *got = NULL, *at;
+
+    if (!stand_in)
+        bad_argument("-%c: %s", opt, sentence);
+    for (at = strstr(sentence, ", got "); at != NULL; at = strstr(at + 1, ", got "))
+        got = at;
+    if (got == NULL)
+        bad_argument("-%c: %s (given \"%s\")", opt, sentence, arg);
+    bad_argument(is_whole_number(arg) ? "-%c: %.*s, got %s"
+                                      : "-%c: %.*s, got \"%s\" (not a whole number)",
+                 opt, (int)(got - sentence), sentence, arg);
+}
+
+/*
+ * Parses -d, -i or -c and checks it with keepalive_config_check(). Returns the
+ * value; one libkeepalive does not take is a usage error with its sentence.
+ */
+static int32_t parse_knob(int opt, const char *arg)
+{
+    keepalive_config check = { 0, 0, 0 };
+    int32_t *field = opt == 'd' ? &check.idle : opt == 'i' ? &check.interval : &check.count;
+    long long value;
+    int stand_in = parse_decimal(arg, INT32_MIN, INT32_MAX, &value) == -1 || value == 0;
+
+    *field = stand_in ? INT32_MAX : (int32_t)value;
+    if (keepalive_config_check(&check) == -1)
+        refuse_value(opt, arg, stand_in);
+    if (stand_in)
+        bad_argument("-%c: \"%s\" is not a value libkeepalive takes", opt, arg);
+    return *field;
+}
+
+/* Parses -u and checks it with keepalive_user_timeout_check(). */
+static uint32_t parse_user_timeout(const char *arg)
+{
+    long long value;
+    int stand_in = parse_decimal(arg, 0, UINT32_MAX, &value) == -1;
+    uint32_t ms = stand_in ? UINT32_MAX : (uint32_t)value;
+
+    if (keepalive_user_timeout_check(ms) == -1)
+        refuse_value('u', arg, stand_in);
+    if (stand_in)
+        bad_argument("-u: \"%s\" is not a value libkeepalive takes", arg);
+    return ms;
+}
+
+/* Parses -D and computes its schedule with keepalive_deadline_schedule(). */
+static uint32_t parse_deadline(const char *arg, keepalive_schedule *schedule)
+{
+    long long value;
+    int stand_in = parse_decimal(arg, 0, UINT32_MAX, &value) == -1;
+    uint32_t seconds = stand_in ? UINT32_MAX : (uint32_t)value;
+
+    if (keepalive_deadline_schedule(seconds, 0, schedule) == -1)
+        refuse_value('D', arg, stand_in);
+    if (stand_in)
+        bad_argument("-D: \"%s\" is not a value libkeepalive takes", arg);
+    return seconds;
 }
 
 /*
@@ -163,6 +268,25 @@ static void log_time(const char *fmt, ...)
     putchar('\n');
 }
 
+/* Returns the monotonic clock in milliseconds. */
+static long long now_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Formats milliseconds as seconds: "5" when whole, else "3.500". Returns out. */
+static const char *seconds_text(long long ms, char *out, size_t outlen)
+{
+    if (ms % 1000 == 0)
+        snprintf(out, outlen, "%lld", ms / 1000);
+    else
+        snprintf(out, outlen, "%.3f", (double)ms / 1000.0);
+    return out;
+}
+
 /* Formats a socket address as "192.0.2.1:5050" or "[2001:db8::1]:5050". */
 static void format_address(const struct sockaddr *sa, socklen_t len, char *out, size_t outlen)
 {
@@ -176,37 +300,65 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out, 
     snprintf(out, outlen, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
 }
 
-/* Prints a value to set: the number given, or the system default it keeps. */
-static void print_setting(const char *name, int32_t given, int32_t system_default)
-{
-    if (given != 0)
-        printf("set %-13s = %d\n", name, given);
-    else
-        printf("set %-13s = system default (%d)\n", name, system_default);
-}
-
 /*
- * Applies the requested keepalive values to fd through libkeepalive. Returns 0;
- * on failure prints libkeepalive's sentence and returns -1 with errno set
- * (EINVAL means the value itself is out of range).
+ * Applies the requested keepalive values to fd through libkeepalive: the
+ * deadline, or the knobs and the user timeout. Returns 0; on failure prints
+ * libkeepalive's sentence and returns -1 with errno set.
  */
 static int apply_keepalive(int fd, const struct client_params *params)
 {
-    if (keepalive_set(fd, &params->config) == -1) {
-        int saved = errno;
-        fprintf(stderr, "%s: keepalive_set: %s\n", progname, keepalive_last_error());
-        errno = saved;
-        return -1;
+    const char *call = "keepalive_set_deadline";
+    int rc;
+
+    if (params->deadline != 0) {
+        rc = keepalive_set_deadline(fd, params->deadline);
+    } else {
+        call = "keepalive_set";
+        rc = keepalive_set(fd, &params->config);
+        if (rc == 0 && params->user_timeout_given) {
+            call = "keepalive_set_user_timeout";
+            rc = keepalive_set_user_timeout(fd, params->user_timeout_ms);
+        }
     }
-    if (params->user_timeout_ms != 0 &&
-        keepalive_set_user_timeout(fd, params->user_timeout_ms) == -1) {
+    if (rc == -1) {
         int saved = errno;
-        fprintf(stderr, "%s: keepalive_set_user_timeout: %s\n", progname,
-                keepalive_last_error());
+        fprintf(stderr, "%s: %s: %s\n", progname, call, keepalive_last_error());
         errno = saved;
-        return -1;
     }
-    return 0;
+    return rc;
+}
+
+/* Prints a knob just set: the number given, or the system default it kept,
+ * as read back from the socket. */
+static void print_setting(const char *name, int32_t given, int32_t effective)
+{
+    if (given != 0)
+        printf("set %-16s = %d\n", name, given);
+    else
+        printf("set %-16s = system default (%d)\n", name, effective);
+}
+
+/* Prints the values just set on fd (after they were set, not before). */
+static void print_set(int fd, const struct client_params *params)
+{
+    const keepalive_schedule *d = &params->schedule;
+    keepalive_settings s = { false, 0, 0, 0, 0 };
+
+    printf("set %-16s = 1\n", "SO_KEEPALIVE");
+    if (params->deadline != 0) {
+        printf("set deadline %u s: TCP_KEEPIDLE %d, TCP_KEEPINTVL %d, TCP_KEEPCNT %d, "
+               "TCP_USER_TIMEOUT %u ms\n",
+               params->deadline, d->idle, d->interval, d->count, d->user_timeout_ms);
+        return;
+    }
+    if (keepalive_get(fd, &s) == -1)
+        fprintf(stderr, "%s: keepalive_get: %s\n", progname, keepalive_last_error());
+    print_setting("TCP_KEEPIDLE", params->config.idle, s.idle);
+    print_setting("TCP_KEEPCNT", params->config.count, s.count);
+    print_setting("TCP_KEEPINTVL", params->config.interval, s.interval);
+    if (params->user_timeout_given)
+        printf("set %-16s = %u ms%s\n", "TCP_USER_TIMEOUT", params->user_timeout_ms,
+               params->user_timeout_ms == 0 ? " (the kernel's default)" : "");
 }
 
 /*
@@ -235,15 +387,14 @@ static int connect_blocking(int fd, const struct sockaddr *addr, socklen_t len)
 
 /*
  * Resolves the host and connects to the first address that answers, with
- * keepalive set before connecting. Returns the connected descriptor, -1 when
- * no address could be reached, or exits with status 2 when libkeepalive
- * rejects a value as invalid.
+ * keepalive set before connecting (and the values printed once set). Returns
+ * the connected descriptor, or -1 when no address could be reached.
  */
 static int connect_with_keepalive(const struct client_params *params)
 {
     struct addrinfo hints, *res, *ai;
     char addr[NI_MAXHOST + NI_MAXSERV + 4];
-    int fd = -1, rc;
+    int fd = -1, rc, printed = 0;
 
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -262,14 +413,13 @@ static int connect_with_keepalive(const struct client_params *params)
             continue;
         }
         if (apply_keepalive(fd, params) == -1) {
-            if (errno == EINVAL) {
-                freeaddrinfo(res);
-                close(fd);
-                usage();
-            }
             close(fd);
             fd = -1;
             continue;
+        }
+        if (!printed) {
+            print_set(fd, params);
+            printed = 1;
         }
         log_time("connecting to %s", addr);
         if (connect_blocking(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
@@ -284,71 +434,143 @@ static int connect_with_keepalive(const struct client_params *params)
     return fd;
 }
 
-/* Prints the keepalive values the kernel now uses for fd, read back. */
+/*
+ * Prints the keepalive values the kernel now uses for fd, read back, and what
+ * the kernel will do with them (keepalive_settings_dead_after: a set
+ * TCP_USER_TIMEOUT replaces TCP_KEEPCNT for an idle connection too).
+ */
 static void print_effective(int fd)
 {
     keepalive_settings s;
+    keepalive_dead_after d;
+    char idle[32], busy[32];
 
-    if (keepalive_get(fd, &s) == -1) {
-        fprintf(stderr, "%s: keepalive_get: %s\n", progname, keepalive_last_error());
+    if (keepalive_get(fd, &s) == -1 || keepalive_settings_dead_after(&s, &d) == -1) {
+        fprintf(stderr, "%s: reading keepalive back: %s\n", progname, keepalive_last_error());
         return;
     }
-    printf("keepalive %s: idle %d s, interval %d s, count %d: a silent peer is declared "
-           "dead %d s after its last ACK\n",
-           s.enabled ? "on" : "OFF", s.idle, s.interval, s.count,
-           s.idle + s.interval * s.count);
-    if (s.user_timeout_ms != 0)
-        printf("TCP_USER_TIMEOUT %u ms: unacknowledged data fails the connection after that\n",
-               s.user_timeout_ms);
+    printf("keepalive %s: idle %d s, interval %d s, count %d, TCP_USER_TIMEOUT %u ms (read "
+           "back)\n",
+           s.enabled ? "on" : "OFF", s.idle, s.interval, s.count, s.user_timeout_ms);
+    if (!s.enabled)
+        return;
+    printf("a silent peer is declared dead %s s after its last ACK (after %u probe%s)",
+           seconds_text(d.idle_ms, idle, sizeof idle), d.probes, d.probes == 1 ? "" : "s");
+    if (d.busy_ms >= 0)
+        printf("; with data unacknowledged, %s s after its last ACK",
+               seconds_text(d.busy_ms, busy, sizeof busy));
+    putchar('\n');
 }
 
 /*
  * Prints why the connection ended (err: an errno value) and how long ago data
- * and an ACK were last received, from TCP_INFO read at once.
+ * and an ACK were last received, read at once (keepalive_get_status).
  */
 static void report_end(int fd, int err)
 {
-    struct tcp_info info;
-    socklen_t len = sizeof info;
+    keepalive_status st;
 
-    memset(&info, 0, sizeof info);
-    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == -1) {
-        log_time("connection lost: %s (TCP_INFO unavailable: %s)", strerror(err),
-                 strerror(errno));
+    if (keepalive_get_status(fd, &st) == -1) {
+        log_time("connection lost: %s (last receive times unavailable: %s)", strerror(err),
+                 keepalive_last_error());
         return;
     }
     log_time("connection lost: %s (last data received %.3f s ago, last ACK received "
              "%.3f s ago)",
-             strerror(err), info.tcpi_last_data_recv / 1000.0,
-             info.tcpi_last_ack_recv / 1000.0);
+             strerror(err), st.last_data_ms / 1000.0, st.last_ack_ms / 1000.0);
 }
 
 /*
- * Waits on the connected socket, printing each read, until the peer closes
- * (returns 0) or the connection fails (returns -1 after report_end).
+ * Reads the connection's liveness and prints it while the peer is overdue:
+ * keepalive probes out unanswered, or sent data unacknowledged for a second.
+ * Prints one line more when the peer is heard from again. *overdue carries
+ * the state from one call to the next.
  */
-static int wait_until_closed(int fd)
+static void report_liveness(int fd, int *overdue)
+{
+    keepalive_status st;
+    uint32_t silent;
+    int now_overdue;
+
+    if (keepalive_get_status(fd, &st) == -1)
+        return; /* the connection is ending: the next read says why */
+    silent = st.last_ack_ms < st.last_data_ms ? st.last_ack_ms : st.last_data_ms;
+    now_overdue = st.probes_out > 0 || (st.unacked > 0 && st.last_ack_ms >= OVERDUE_ACK_MS);
+    if (now_overdue && st.dead_in_ms < 0)
+        return; /* no longer a connection: it just ended, and the next read says why */
+    if (now_overdue && st.unacked > 0)
+        log_time("peer silent %.3f s: %u segment%s unacknowledged, dead in %.3f s",
+                 silent / 1000.0, st.unacked, st.unacked == 1 ? "" : "s",
+                 (double)st.dead_in_ms / 1000.0);
+    else if (now_overdue)
+        log_time("peer silent %.3f s: %u probe%s out, dead in %.3f s", silent / 1000.0,
+                 st.probes_out, st.probes_out == 1 ? "" : "s", (double)st.dead_in_ms / 1000.0);
+    else if (*overdue)
+        log_time("peer heard from again (last ACK %.3f s ago)", st.last_ack_ms / 1000.0);
+    *overdue = now_overdue;
+}
+
+/*
+ * -w: sends 16 bytes without waiting. Returns 0 (also when the socket is
+ * full), or -1 with errno set when the connection has failed.
+ */
+static int send_some(int fd, unsigned long long n)
+{
+    char msg[17];
+
+    snprintf(msg, sizeof msg, "busy %10llu\n", n % 10000000000ULL);
+    if (send(fd, msg, 16, MSG_NOSIGNAL | MSG_DONTWAIT) == -1 && errno != EAGAIN &&
+        errno != EWOULDBLOCK && errno != EINTR)
+        return -1;
+    return 0;
+}
+
+/*
+ * Waits on the connected socket, printing each read and, once a second, the
+ * liveness while the peer is overdue (with busy, sending all along), until the
+ * peer closes (returns 0) or the connection fails (returns -1 after
+ * report_end).
+ */
+static int wait_until_closed(int fd, int busy)
 {
     struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    long long now = now_ms(), next_sample = now + SAMPLE_MS, next_write = now, wake;
+    unsigned long long sent = 0;
     char buf[4096];
+    int overdue = 0, rc;
     ssize_t n;
 
     for (;;) {
-        if (poll(&pfd, 1, -1) == -1) {
-            if (errno == EINTR)
-                continue;
+        wake = busy && next_write < next_sample ? next_write : next_sample;
+        rc = poll(&pfd, 1, wake > now ? (int)(wake - now) : 0);
+        if (rc == -1 && errno != EINTR) {
             report_end(fd, errno);
             return -1;
         }
-        n = read(fd, buf, sizeof buf);
-        if (n > 0) {
-            log_time("read %zd bytes", n);
-        } else if (n == 0) {
-            log_time("connection closed by peer");
-            return 0;
-        } else if (errno != EINTR && errno != EAGAIN) {
-            report_end(fd, errno);
-            return -1;
+        if (rc > 0) {
+            n = read(fd, buf, sizeof buf);
+            if (n > 0) {
+                log_time("read %zd bytes", n);
+            } else if (n == 0) {
+                log_time("connection closed by peer");
+                return 0;
+            } else if (errno != EINTR && errno != EAGAIN) {
+                report_end(fd, errno);
+                return -1;
+            }
+        }
+        now = now_ms();
+        if (busy && now >= next_write) {
+            if (send_some(fd, sent++) == -1) {
+                report_end(fd, errno);
+                return -1;
+            }
+            next_write = next_write + WRITE_MS > now ? next_write + WRITE_MS : now + WRITE_MS;
+        }
+        if (now >= next_sample) {
+            report_liveness(fd, &overdue);
+            next_sample = next_sample + SAMPLE_MS > now ? next_sample + SAMPLE_MS
+                                                        : now + SAMPLE_MS;
         }
     }
 }
@@ -362,30 +584,41 @@ static const struct option long_options[] = {
 int main(int argc, char *argv[])
 {
     struct client_params params;
-    keepalive_config defaults = { 0, 0, 0 };
-    int c, fd, rv;
+    int c, fd, rv, knobs = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     setvbuf(stderr, NULL, _IOLBF, 0);
     memset(&params, 0, sizeof params);
 
+    /* Every option is checked (by libkeepalive) before anything is done. */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:d:i:u:h", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:d:i:u:D:wh", long_options, NULL)) != -1) {
         switch (c) {
         case 'h':
             help();
             break;
         case 'c':
-            params.config.count = (int32_t)parse_positive_option(c, optarg, INT32_MAX);
+            params.config.count = parse_knob(c, optarg);
+            knobs = c;
             break;
         case 'd':
-            params.config.idle = (int32_t)parse_positive_option(c, optarg, INT32_MAX);
+            params.config.idle = parse_knob(c, optarg);
+            knobs = c;
             break;
         case 'i':
-            params.config.interval = (int32_t)parse_positive_option(c, optarg, INT32_MAX);
+            params.config.interval = parse_knob(c, optarg);
+            knobs = c;
             break;
         case 'u':
-            params.user_timeout_ms = (uint32_t)parse_positive_option(c, optarg, UINT32_MAX);
+            params.user_timeout_ms = parse_user_timeout(optarg);
+            params.user_timeout_given = 1;
+            knobs = c;
+            break;
+        case 'D':
+            params.deadline = parse_deadline(optarg, &params.schedule);
+            break;
+        case 'w':
+            params.busy = 1;
             break;
         case ':':
             bad_argument("option requires an argument: -%c", optopt);
@@ -397,26 +630,21 @@ int main(int argc, char *argv[])
             break;
         }
     }
+    if (params.deadline != 0 && knobs != 0)
+        bad_argument("-D cannot be given with -%c: the deadline sets TCP_KEEPIDLE, "
+                     "TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT itself",
+                     knobs);
     if (optind != argc - 1)
         bad_argument(optind > argc - 1 ? "missing HOST:PORT" : "too many arguments");
     if (parse_hostport(argv[optind], &params) == -1)
         bad_argument("invalid HOST:PORT: \"%s\"", argv[optind]);
 
-    if (keepalive_system_defaults(&defaults) == -1)
-        fprintf(stderr, "%s: keepalive_system_defaults: %s\n", progname, keepalive_last_error());
     printf("going to connect to %s port %s\n", params.host, params.port);
-    printf("set %-13s = 1\n", "SO_KEEPALIVE");
-    print_setting("TCP_KEEPIDLE", params.config.idle, defaults.idle);
-    print_setting("TCP_KEEPCNT", params.config.count, defaults.count);
-    print_setting("TCP_KEEPINTVL", params.config.interval, defaults.interval);
-    if (params.user_timeout_ms != 0)
-        printf("set %-13s = %u ms\n", "TCP_USER_TIMEOUT", params.user_timeout_ms);
-
     fd = connect_with_keepalive(&params);
     if (fd == -1)
         return EXIT_FAILURE;
     print_effective(fd);
-    rv = wait_until_closed(fd);
+    rv = wait_until_closed(fd, params.busy);
     close(fd);
     return rv == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

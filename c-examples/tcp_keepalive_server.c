@@ -1,27 +1,33 @@
 /*
  * tcp_keepalive_server: an echo server that notices crashed clients in time.
  *
- *   tcp_keepalive_server [-c CNT] [-d IDLE] [-i INTVL] PORT
+ *   tcp_keepalive_server [-c CNT] [-d IDLE] [-i INTVL] [-D DEADLINE] PORT
  *
  * The port of the article's server, on libkeepalive. It shows whether
- * SO_KEEPALIVE is on by default, turns it on (with -d TCP_KEEPIDLE,
- * -i TCP_KEEPINTVL and -c TCP_KEEPCNT when given), prints the effective values
- * read back from the kernel, and listens on PORT on every IPv4 and IPv6
- * address (PORT 0 picks a free port). One epoll loop serves thousands of
- * clients at once and echoes what they send. A client that vanishes without a
- * word (power cut, cable pulled) stops answering keepalive probes and the
- * kernel fails its socket after idle + interval x count seconds: the server
- * prints a line with the reason and how long the client was connected.
+ * SO_KEEPALIVE is on by default, turns it on on the listening socket (with
+ * -d TCP_KEEPIDLE, -i TCP_KEEPINTVL and -c TCP_KEEPCNT when given; or -D, the
+ * dead-peer deadline, which sets those three and TCP_USER_TIMEOUT together),
+ * prints the effective values read back from the kernel and when the kernel
+ * will declare a silent client dead with them, and listens on PORT on every
+ * IPv4 and IPv6 address (PORT 0 picks a free port). Accepted connections
+ * inherit the listener's keepalive settings; each client's line shows them,
+ * read back. One epoll loop serves thousands of clients at once and echoes
+ * what they send. A client that vanishes without a word (power cut, cable
+ * pulled) stops answering keepalive probes and the kernel fails its socket:
+ * the server prints a line with the reason, how long the client was
+ * connected and how long ago it was last heard from.
  *
  * SIGPIPE is ignored (a write to a dead client fails with EPIPE instead of
  * killing the server); SIGINT and SIGTERM close every connection and exit 0.
- * Keepalive is set only through libkeepalive.
+ * Values are checked, keepalive set and read back only through libkeepalive,
+ * before anything else is done; bad arguments are a usage error (exit 2).
  */
 #include <keepalive.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -63,6 +69,8 @@ struct server {
     int listener_paused; /* at the limit with no spare: listener out of the epoll set */
     int said_paused;     /* the line saying so was printed (once per process) */
     keepalive_config config;
+    uint32_t deadline;           /* -D seconds; 0 = none */
+    keepalive_schedule schedule; /* the four values -D stands for, from the library */
     struct client *clients;
     size_t nclients;
     char buffer[ECHO_BUFFER]; /* every client's data is read into this one buffer */
@@ -75,13 +83,19 @@ static char listener_tag, signal_tag;
 static void print_usage(FILE *out)
 {
     fprintf(out,
-            "usage: %s [-c CNT] [-d IDLE] [-i INTVL] PORT\n"
-            "  -c CNT    TCP_KEEPCNT: unanswered probes before a client is dead\n"
-            "  -d IDLE   TCP_KEEPIDLE: idle seconds before the first probe\n"
-            "  -i INTVL  TCP_KEEPINTVL: seconds between probes\n"
-            "  -h, --help  this text, on stdout (exit status 0)\n"
-            "  PORT      0..65535; 0 picks a free port\n"
-            "Options must be positive integers; left out, the system default applies.\n",
+            "usage: %s [-c CNT] [-d IDLE] [-i INTVL] [-D DEADLINE] PORT\n"
+            "  -c CNT       TCP_KEEPCNT: unanswered probes before a client is dead\n"
+            "  -d IDLE      TCP_KEEPIDLE: idle seconds before the first probe\n"
+            "  -i INTVL     TCP_KEEPINTVL: seconds between probes\n"
+            "  -D DEADLINE  dead-peer deadline for every client: declared dead DEADLINE\n"
+            "               seconds after it was last heard from, idle or busy; sets\n"
+            "               TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT\n"
+            "               together, so it cannot be given with -d, -i or -c\n"
+            "  -h, --help   this text, on stdout (exit status 0)\n"
+            "  PORT         0..65535; 0 picks a free port\n"
+            "Values are whole numbers, checked by libkeepalive before anything is done;\n"
+            "an option left out keeps the system default. Accepted connections inherit\n"
+            "the listening socket's settings.\n",
             progname);
 }
 
@@ -131,14 +145,90 @@ static long parse_integer(const char *arg, long min, long max)
     return value;
 }
 
-/* Parses the argument of option -opt as a positive int32; else usage error. */
-static int32_t parse_positive_option(int opt, const char *arg)
+/* Whether arg is a whole number written in decimal: an optional '-', then
+ * digits and nothing else (however large). */
+static int is_whole_number(const char *arg)
 {
-    long value = parse_integer(arg, 1, INT32_MAX);
+    const char *digits = arg[0] == '-' ? arg + 1 : arg;
 
-    if (value == -1)
-        bad_argument("-%c needs a positive integer, got \"%s\"", opt, arg);
-    return (int32_t)value;
+    return digits[0] != '\0' && strspn(digits, "0123456789") == strlen(digits);
+}
+
+/*
+ * Parses arg as a whole number in min..max, the range of the C type it is
+ * passed in. Returns 0 with *out set, or -1 for anything else (empty, '+',
+ * spaces, junk, trailing characters, overflow). Whether libkeepalive takes
+ * the value is not decided here.
+ */
+static int parse_decimal(const char *arg, long long min, long long max, long long *out)
+{
+    long long value;
+
+    if (!is_whole_number(arg))
+        return -1;
+    errno = 0;
+    value = strtoll(arg, NULL, 10);
+    if (errno != 0 || value < min || value > max)
+        return -1;
+    *out = value;
+    return 0;
+}
+
+/*
+ * Refuses the argument of option -opt after a libkeepalive check failed:
+ * prints the library's sentence, which names the value and the range, and
+ * exits with status 2. stand_in: the check was made with a value known to be
+ * out of range, because arg itself cannot reach the library (not a whole
+ * number, too large for the C type, or 0, which the C API reads as "leave
+ * unchanged"); the sentence's "got N" then shows what was given instead.
+ */
+static void refuse_value(int opt, const char *arg, int stand_in)
+{
+    const char *sentence = keepalive_last_error();
+    const char *got = NULL, *at;
+
+    if (!stand_in)
+        bad_argument("-%c: %s", opt, sentence);
+    for (at = strstr(sentence, ", got "); at != NULL; at = strstr(at + 1, ", got "))
+        got = at;
+    if (got == NULL)
+        bad_argument("-%c: %s (given \"%s\")", opt, sentence, arg);
+    bad_argument(is_whole_number(arg) ? "-%c: %.*s, got %s"
+                                      : "-%c: %.*s, got \"%s\" (not a whole number)",
+                 opt, (int)(got - sentence), sentence, arg);
+}
+
+/*
+ * Parses -d, -i or -c and checks it with keepalive_config_check(). Returns the
+ * value; one libkeepalive does not take is a usage error with its sentence.
+ */
+static int32_t parse_knob(int opt, const char *arg)
+{
+    keepalive_config check = { 0, 0, 0 };
+    int32_t *field = opt == 'd' ? &check.idle : opt == 'i' ? &check.interval : &check.count;
+    long long value;
+    int stand_in = parse_decimal(arg, INT32_MIN, INT32_MAX, &value) == -1 || value == 0;
+
+    *field = stand_in ? INT32_MAX : (int32_t)value;
+    if (keepalive_config_check(&check) == -1)
+        refuse_value(opt, arg, stand_in);
+    if (stand_in)
+        bad_argument("-%c: \"%s\" is not a value libkeepalive takes", opt, arg);
+    return *field;
+}
+
+/* Parses -D and computes its schedule with keepalive_deadline_schedule(). */
+static uint32_t parse_deadline(const char *arg, keepalive_schedule *schedule)
+{
+    long long value;
+    int stand_in = parse_decimal(arg, 0, UINT32_MAX, &value) == -1;
+    uint32_t seconds = stand_in ? UINT32_MAX : (uint32_t)value;
+
+    if (keepalive_deadline_schedule(seconds, 0, schedule) == -1)
+        refuse_value('D', arg, stand_in);
+    if (stand_in)
+        bad_argument("-D: \"%s\" is not a value libkeepalive takes", arg);
+    return seconds;
 }
 
 /* Prints a line on stdout that starts with the local time to the millisecond. */
@@ -227,29 +317,56 @@ static void raise_fd_limit(void)
     }
 }
 
+/* Formats milliseconds as seconds: "5" when whole, else "3.500". Returns out. */
+static const char *seconds_text(long long ms, char *out, size_t outlen)
+{
+    if (ms % 1000 == 0)
+        snprintf(out, outlen, "%lld", ms / 1000);
+    else
+        snprintf(out, outlen, "%.3f", (double)ms / 1000.0);
+    return out;
+}
+
 /*
  * Shows SO_KEEPALIVE's default on the listening socket, turns keepalive on with
- * the requested values and prints what the kernel now uses. Sockets accepted
- * from it inherit these settings. Returns 0, or -1 (EINVAL: a value is out of
- * range) after printing libkeepalive's sentence.
+ * the requested values (or the deadline) and prints what the kernel now uses,
+ * and when it will declare a silent client dead with it
+ * (keepalive_settings_dead_after: a set TCP_USER_TIMEOUT replaces TCP_KEEPCNT).
+ * Sockets accepted from it inherit these settings. Returns 0, or -1 after
+ * printing libkeepalive's sentence.
  */
-static int setup_keepalive(int fd, const keepalive_config *config)
+static int setup_keepalive(int fd, const struct server *srv)
 {
+    const keepalive_schedule *d = &srv->schedule;
     keepalive_settings s;
+    keepalive_dead_after dead;
+    char idle[32], busy[32];
 
     if (keepalive_get(fd, &s) == -1)
         goto fail;
     printf("SO_KEEPALIVE default is %s\n", s.enabled ? "ON" : "OFF");
-    if (keepalive_set(fd, config) == -1)
+    if (srv->deadline != 0 ? keepalive_set_deadline(fd, srv->deadline) == -1
+                           : keepalive_set(fd, &srv->config) == -1)
         goto fail;
     printf("SO_KEEPALIVE set on socket\n");
-    if (keepalive_get(fd, &s) == -1)
+    if (keepalive_get(fd, &s) == -1 || keepalive_settings_dead_after(&s, &dead) == -1)
         goto fail;
     printf("TCP_KEEPIDLE is %d\n", s.idle);
     printf("TCP_KEEPCNT is %d\n", s.count);
     printf("TCP_KEEPINTVL is %d\n", s.interval);
-    printf("a silent client is declared dead %d s after its last ACK\n",
-           s.idle + s.interval * s.count);
+    if (s.user_timeout_ms != 0)
+        printf("TCP_USER_TIMEOUT is %u ms\n", s.user_timeout_ms);
+    if (srv->deadline != 0)
+        printf("deadline %u s set: TCP_KEEPIDLE %d, TCP_KEEPINTVL %d, TCP_KEEPCNT %d, "
+               "TCP_USER_TIMEOUT %u ms\n",
+               srv->deadline, d->idle, d->interval, d->count, d->user_timeout_ms);
+    printf("a silent client is declared dead %s s after its last ACK (after %u probe%s)",
+           seconds_text(dead.idle_ms, idle, sizeof idle), dead.probes,
+           dead.probes == 1 ? "" : "s");
+    if (dead.busy_ms >= 0)
+        printf("; with data unacknowledged, %s s after its last ACK",
+               seconds_text(dead.busy_ms, busy, sizeof busy));
+    putchar('\n');
     return 0;
 fail:;
     int saved = errno;
@@ -260,11 +377,11 @@ fail:;
 
 /*
  * Creates the listening socket for PORT on all addresses: one IPv6 socket that
- * also accepts IPv4 (IPV6_V6ONLY off), or an IPv4 one where IPv6 is missing.
- * Returns the descriptor, or -1 after printing why. Exits with status 2 when
- * libkeepalive rejects a keepalive value as invalid.
+ * also accepts IPv4 (IPV6_V6ONLY off), or an IPv4 one where IPv6 is missing,
+ * with srv's keepalive settings. Returns the descriptor, or -1 after printing
+ * why.
  */
-static int create_listener(int port, const keepalive_config *config)
+static int create_listener(int port, const struct server *srv)
 {
     struct sockaddr_storage ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
@@ -292,10 +409,8 @@ static int create_listener(int port, const keepalive_config *config)
         fprintf(stderr, "%s: socket: %s\n", progname, strerror(errno));
         return -1;
     }
-    if (setup_keepalive(fd, config) == -1) {
+    if (setup_keepalive(fd, srv) == -1) {
         close(fd);
-        if (errno == EINVAL)
-            usage();
         return -1;
     }
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
@@ -398,23 +513,48 @@ static void resume_listener(struct server *srv)
 /*
  * Ends a client's connection and prints the line for it: err is 0 when the
  * client closed the connection itself, otherwise the errno that ended it
- * (ETIMEDOUT: it stopped answering keepalive probes). A descriptor is free
- * again, so a paused listener is watched again.
+ * (ETIMEDOUT: it stopped answering keepalive probes, or left data
+ * unacknowledged past the user timeout), with how long ago data and an ACK
+ * were last received from it, read before its socket is closed. A descriptor
+ * is free again, so a paused listener is watched again.
  */
 static void drop_client(struct server *srv, struct client *cl, int err)
 {
     double secs = seconds_since(&cl->since);
-    char peer[sizeof cl->peer];
+    char peer[sizeof cl->peer], heard[96] = "";
+    keepalive_status st;
 
     memcpy(peer, cl->peer, sizeof peer);
+    if (err != 0 && keepalive_get_status(cl->fd, &st) == 0)
+        snprintf(heard, sizeof heard,
+                 "; last data received %.3f s ago, last ACK received %.3f s ago",
+                 st.last_data_ms / 1000.0, st.last_ack_ms / 1000.0);
     forget_client(srv, cl);
     resume_listener(srv);
     if (err == 0)
         log_time("client %s closed the connection after %.3f s (%zu connected)", peer, secs,
                  srv->nclients);
     else
-        log_time("client %s lost after %.3f s: %s (%zu connected)", peer, secs, strerror(err),
-                 srv->nclients);
+        log_time("client %s lost after %.3f s: %s%s (%zu connected)", peer, secs, strerror(err),
+                 heard, srv->nclients);
+}
+
+/*
+ * Formats the keepalive settings an accepted socket has, read back from the
+ * kernel (inherited from the listening socket), as "keepalive on, idle 2 s,
+ * interval 1 s, count 3, TCP_USER_TIMEOUT 5000 ms".
+ */
+static void format_settings(int fd, char *out, size_t outlen)
+{
+    keepalive_settings s;
+
+    if (keepalive_get(fd, &s) == -1) {
+        snprintf(out, outlen, "keepalive unreadable: %s", keepalive_last_error());
+        return;
+    }
+    snprintf(out, outlen, "keepalive %s, idle %d s, interval %d s, count %d, "
+             "TCP_USER_TIMEOUT %u ms",
+             s.enabled ? "on" : "OFF", s.idle, s.interval, s.count, s.user_timeout_ms);
 }
 
 /*
@@ -439,15 +579,17 @@ static void refuse_one(struct server *srv)
 }
 
 /*
- * Accepts every waiting client, applies the keepalive values to it (as
- * accepted sockets inherit them from the listener, this only makes sure) and
- * adds it to the epoll set.
+ * Accepts every waiting client and adds it to the epoll set. Its keepalive
+ * settings are the listener's, inherited by the kernel (all four, the user
+ * timeout included): the line for it shows them, read back, rather than
+ * setting them again, which would only hide a socket that did not inherit.
  */
 static void accept_clients(struct server *srv)
 {
     struct sockaddr_storage ss;
     socklen_t len;
     struct client *cl;
+    char settings[128];
     int fd;
 
     for (;;) {
@@ -472,13 +614,6 @@ static void accept_clients(struct server *srv)
         cl->fd = fd;
         format_peer(&ss, cl->peer, sizeof cl->peer);
         clock_gettime(CLOCK_MONOTONIC, &cl->since);
-        if (keepalive_set(fd, &srv->config) == -1) {
-            fprintf(stderr, "%s: client %s refused: %s\n", progname, cl->peer,
-                    keepalive_last_error());
-            close(fd);
-            free(cl);
-            continue;
-        }
         if (watch(srv, EPOLL_CTL_ADD, fd, EPOLLIN, cl) == -1) {
             fprintf(stderr, "%s: client %s refused: %s\n", progname, cl->peer, strerror(errno));
             close(fd);
@@ -490,7 +625,8 @@ static void accept_clients(struct server *srv)
             cl->next->prev = cl;
         srv->clients = cl;
         srv->nclients++;
-        log_time("client %s connected (%zu connected)", cl->peer, srv->nclients);
+        format_settings(fd, settings, sizeof settings);
+        log_time("client %s connected (%zu connected): %s", cl->peer, srv->nclients, settings);
     }
 }
 
@@ -667,26 +803,33 @@ static const struct option long_options[] = {
 int main(int argc, char *argv[])
 {
     struct server srv = { .listen_fd = -1, .epoll_fd = -1, .signal_fd = -1, .spare_fd = -1 };
-    int c, rv = EXIT_FAILURE;
+    int c, rv = EXIT_FAILURE, knobs = 0;
     long port;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     setvbuf(stderr, NULL, _IOLBF, 0);
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:d:i:h", long_options, NULL)) != -1) {
+    /* Every option is checked (by libkeepalive) before anything is done. */
+    while ((c = getopt_long(argc, argv, ":c:d:i:D:h", long_options, NULL)) != -1) {
         switch (c) {
         case 'h':
             help();
             break;
         case 'c':
-            srv.config.count = parse_positive_option(c, optarg);
+            srv.config.count = parse_knob(c, optarg);
+            knobs = c;
             break;
         case 'd':
-            srv.config.idle = parse_positive_option(c, optarg);
+            srv.config.idle = parse_knob(c, optarg);
+            knobs = c;
             break;
         case 'i':
-            srv.config.interval = parse_positive_option(c, optarg);
+            srv.config.interval = parse_knob(c, optarg);
+            knobs = c;
+            break;
+        case 'D':
+            srv.deadline = parse_deadline(optarg, &srv.schedule);
             break;
         case ':':
             bad_argument("option requires an argument: -%c", optopt);
@@ -698,6 +841,10 @@ int main(int argc, char *argv[])
             break;
         }
     }
+    if (srv.deadline != 0 && knobs != 0)
+        bad_argument("-D cannot be given with -%c: the deadline sets TCP_KEEPIDLE, "
+                     "TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT itself",
+                     knobs);
     if (optind != argc - 1)
         bad_argument(optind > argc - 1 ? "missing PORT" : "too many arguments");
     port = parse_integer(argv[optind], 0, 65535);
@@ -708,7 +855,7 @@ int main(int argc, char *argv[])
     srv.signal_fd = setup_signals();
     if (srv.signal_fd == -1)
         goto cleanup;
-    srv.listen_fd = create_listener((int)port, &srv.config);
+    srv.listen_fd = create_listener((int)port, &srv);
     if (srv.listen_fd == -1)
         goto cleanup;
     srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -4,9 +4,11 @@
 #   make build-examples  build/bin/tcp_keepalive_client and tcp_keepalive_server,
 #                        built with pkg-config against build/ like any user's program
 #   make test-e2e        loopback tests of both programs (also ASan+UBSan builds),
-#                        then the dead-peer scenarios in network namespaces (root)
+#                        then the dead-peer scenarios and the -D deadline in
+#                        network namespaces (root)
 #   make demo            server and client on loopback, probes on the wire, then
-#                        (root) a peer cut off and its death measured
+#                        (root) a peer cut off and its death measured, the
+#                        deadline kept idle and busy, a crash and reboot
 
 .PHONY: build-examples test-e2e demo demo-note
 BUILD_TARGETS += build-examples
@@ -43,7 +45,7 @@ test-e2e: build-examples
 
 # demo-note comes first: on a fresh clone the build below compiles the Rust
 # core and its dependencies in release mode, which takes about a minute (38 s
-# measured on 2 cores with the crates already downloaded, then 12 s of demo),
+# measured on 2 cores with the crates already downloaded, then 23 s of demo),
 # and nothing else would say why the demo has not started.
 demo: demo-note build-examples
 	$(APT_ENSURE) python3=python3
@@ -55,5 +57,5 @@ demo-note:
 		echo "== make demo: first, a release build of the Rust core, the C library (libkeepalive.so)"; \
 		echo "   and the two example programs. This first build takes about a minute (more while"; \
 		echo "   cargo downloads crates); later ones a few seconds. Then the demo runs for about"; \
-		echo "   12 s (6 s when not root)."; \
+		echo "   25 s (5 s when not root)."; \
 	fi

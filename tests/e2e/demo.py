@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make demo`: TCP keepalive seen working, for a newcomer, in about 12 seconds.
+"""`make demo`: TCP keepalive seen working, for a newcomer, in about 25 seconds.
 
     python3 tests/e2e/demo.py [--bin DIR]
 
@@ -9,7 +9,10 @@
 2. As root with `ip netns`: the two programs on two hosts (network
    namespaces joined by a virtual cable); the server's host is cut off and
    the client declares it dead after idle + interval x count, measured.
-3. Then a crash and reboot: the rebooted host answers the next probe with RST.
+3. The dead-peer deadline (-D 5): an idle and a busy connection cut off, each
+   declared dead at about 5 s, beside a busy connection with plain keepalive
+   (2/1/3, no user timeout) that the kernel still calls alive long after.
+4. Then a crash and reboot: the rebooted host answers the next probe with RST.
 
 Every process and namespace it makes is removed at the end, on Ctrl-C too.
 
@@ -36,6 +39,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from common import stamp_of  # noqa: E402
 from netlab import Lab, Proc, why_no_lab  # noqa: E402
 
 TTY = sys.stdout.isatty()
@@ -97,7 +101,8 @@ def section(title):
     say(color("1;36", f"━━ {title} " + "━" * max(0, 74 - len(title))))
 
 
-TAGS = {"server": "33", "client": "32", "wire": "35", "ss": "35"}
+TAGS = {"server": "33", "client": "32", "wire": "35", "ss": "35",
+        "idle": "32", "busy": "36", "plain": "31"}
 
 
 class WireNotes:
@@ -349,8 +354,79 @@ class Demo:
             say("The server, with the same settings, lost its client at the same moment:")
             say("its own probes went unanswered too.")
 
+    def deadline(self, d=5):
+        section(f"3. The dead-peer deadline: one promise, dead {d} s after the last word")
+        say("Keepalive only watches an idle connection. With data sent and not yet")
+        say("acknowledged, the kernel does not probe: it retransmits, for about 15 minutes")
+        say("by default. -D DEADLINE sets TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and")
+        say("TCP_USER_TIMEOUT together (keepalive_set_deadline), so that a silent peer is")
+        say("declared dead DEADLINE seconds after it was last heard from, idle or busy.")
+        say()
+        say(f"One server, three clients: idle with -D {d}; busy with -D {d} -w (16 bytes")
+        say("every 0.1 s, echoed; its reads are not shown); busy with plain keepalive")
+        say("-d 2 -i 1 -c 3 -w and no user timeout. Each client prints, once a second while")
+        say("its peer is overdue, what the library reads from the kernel (keepalive_get_status).")
+        shown_reads = set()
+
+        def echo(name, line):
+            if name in ("busy", "plain") and re.search(r"\] read \d+ bytes$", line):
+                if name in shown_reads:
+                    return
+                shown_reads.add(name)
+            show(name, line)
+
+        with Lab(echo=echo) as lab:
+            srv = lab.start("server", [self.server, "5050"])
+            srv.expect(r"listening on port")
+            clients = {}
+            for name, args in (("idle", ["-D", str(d)]), ("busy", ["-D", str(d), "-w"]),
+                               ("plain", ["-d", "2", "-i", "1", "-c", "3", "-w"])):
+                cli = lab.start("client", [self.client, *args, f"{lab.server_ip}:5050"],
+                                name=name)
+                cli.expect(r"^a silent peer is declared dead ")
+                clients[name] = cli
+            srv.expect(r"\(3 connected\)")
+            for name in ("busy", "plain"):
+                clients[name].expect(r"\] read \d+ bytes$")
+            time.sleep(1)
+            say()
+            say("Pulling the plug on the server's host:")
+            how = lab.cut("server")
+            cut = time.time()
+            say(f"  ({how})")
+            lost = r"connection lost: (.+) \(last data received [\d.]+ s ago, " \
+                   r"last ACK received ([\d.]+) s ago\)"
+            results = {}
+            for name in ("idle", "busy"):
+                m, _ = clients[name].expect(lost, timeout=d + 10)
+                results[name] = (m.group(1), stamp_of(m.string) - cut, float(m.group(2)))
+                clients[name].wait()
+            left = cut + 2 * d - time.time()
+            if left > 0:
+                time.sleep(left)  # the plain one: nothing happens, which is the point
+            plain = clients["plain"]
+            plain.drain()
+            dead_in = [m.group(1) for _, line in plain.lines
+                       if (m := re.search(r"dead in ([\d.]+) s$", line))]
+            alive = plain.popen.poll() is None
+            still = time.time() - cut
+        say()
+        say(color("1", f"The deadline, D = {d} s, measured (from the clients' own lines):"))
+        for name, args in (("idle", f"-D {d}"), ("busy", f"-D {d} -w")):
+            reason, after_cut, after_ack = results[name]
+            say(f"  {name:5} {args:20} {reason} {after_ack:.3f} s after the last ACK "
+                f"({after_cut:.3f} s after the cut)")
+        say(f"  plain -d 2 -i 1 -c 3 -w    {'still alive' if alive else 'ended'} "
+            f"{still:.3f} s after the cut: the kernel says dead in "
+            f"{dead_in[-1] if dead_in else '?'} s")
+        say("The idle one had heard nothing since it connected, a second before the cut:")
+        say("its D counts from that last ACK. The busy one dies a little after D: the")
+        say("kernel counts the user timeout from its first retransmission, a few hundred")
+        say("milliseconds after the last ACK. The plain one retransmits and never probes:")
+        say("without a user timeout, a busy connection to a dead peer lives ~15 minutes.")
+
     def crash_and_reboot(self):
-        section("3. Crash and reboot: the host comes back without the connection")
+        section("4. Crash and reboot: the host comes back without the connection")
         with Lab(echo=show) as lab:
             say("A fresh server starts with no options: the TCP_KEEPIDLE/TCP_KEEPCNT/")
             say("TCP_KEEPINTVL lines it prints are its own listening socket's, the system")
@@ -404,12 +480,13 @@ def main():
         reason = why_no_lab()
         if reason is None:
             demo.two_hosts()
+            demo.deadline()
             demo.crash_and_reboot()
         else:
             section("2. Pulling the plug: skipped")
             say(f"Cutting a peer off needs two network namespaces: {reason}.")
             say("Run `make demo` as root (for example `sudo make demo`) to see a dead peer")
-            say("detected and measured.")
+            say("detected and measured, and the dead-peer deadline (-D) kept, idle and busy.")
     except KeyboardInterrupt:
         say()
         say("Interrupted: cleaning up.")

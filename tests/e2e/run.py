@@ -5,8 +5,9 @@
 
 --bin names the directory holding tcp_keepalive_client and
 tcp_keepalive_server (default: build/bin). With no names, runs every module:
-test_programs (loopback, anyone) and test_namespaces (root and `ip netns`;
-skipped with the reason otherwise). Exits non-zero when a test fails.
+test_programs (loopback, anyone), test_namespaces and test_deadline (root and
+`ip netns`; skipped with the reason otherwise). Exits non-zero when a test
+fails.
 """
 
 import argparse
@@ -20,7 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", help="directory of the two programs (default: build/bin)")
-    parser.add_argument("names", nargs="*", default=["test_programs", "test_namespaces"])
+    parser.add_argument("names", nargs="*",
+                        default=["test_programs", "test_namespaces", "test_deadline"])
     args = parser.parse_args()
     if args.bin:
         os.environ["KAT_BIN"] = os.path.abspath(args.bin)

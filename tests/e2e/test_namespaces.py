@@ -83,7 +83,7 @@ class DeadPeerTest(unittest.TestCase):
             peer, connected = m.group(1), stamp_of(m.string)
             self.assertEqual(peer.rsplit(":", 1)[0], lab.client_ip)
             report(f"client cut off: {lab.cut('client')}")
-            m, _ = srv.expect(rf"client {re.escape(peer)} lost after ([\d.]+) s: ([^(]+) \(",
+            m, _ = srv.expect(rf"client {re.escape(peer)} lost after ([\d.]+) s: ([^;(]+)[;(]",
                               timeout=DEAD_AFTER + 10)
             self.assertEqual(m.group(2).strip(), "Connection timed out", m.string)
             assert_near(self, float(m.group(1)), DEAD_AFTER, BOUND,

@@ -45,11 +45,35 @@ def ipv6_loopback():
         return False
 
 
+# A name that cannot resolve: a client that got as far as resolving it would
+# exit 1 saying so; one that checks its options first exits 2 before that.
+UNRESOLVABLE = "nonexistent.invalid:80"
+
+# The ranges libkeepalive documents, as its sentences name them (the programs
+# take them from the library; the test pins what the user reads).
+RANGES = {
+    "-c": "count must be 1..127 probes",
+    "-d": "idle must be 1..32767 seconds",
+    "-i": "interval must be 1..32767 seconds",
+    "-u": "user_timeout must be 0..2147483647 milliseconds",
+    "-D": "deadline must be 2..131068 seconds",
+}
+
+
+def refusal(opt, value):
+    """The message for a value the library refuses: its range and what was given."""
+    shown = value if re.fullmatch(r"-?\d+", value) else f'"{value}" (not a whole number)'
+    return f"{opt}: {RANGES[opt]}, got {shown}"
+
+
 class BadArgumentsTest(unittest.TestCase):
-    """Anything but a positive integer is a usage error: message, exit 2."""
+    """A value libkeepalive does not take is a usage error: its range, what was
+    given, exit 2, and nothing done before (no resolving, no socket, no line
+    on stdout)."""
 
     BAD_OPTIONS = ["0", "-1", "+1", "", " 1", "1 ", "1x", "x", "0x10", "1.5", "1e3",
-                   "99999999999999999999", "2147483648"]
+                   "99999999999999999999", "2147483648", "4294967296", "32768", "128"]
+    BAD_DEADLINES = ["0", "1", "-1", "131069", "99999999999", "junk", "", "5s", "4294967296"]
 
     def assert_usage(self, name, args, message=None):
         status, out, err = run(name, *args)
@@ -57,22 +81,66 @@ class BadArgumentsTest(unittest.TestCase):
         self.assertIn("usage:", err, f"{name} {args}")
         if message is not None:
             self.assertIn(message, err, f"{name} {args}")
-        return err
+        return out, err
+
+    def assert_refused_first(self, name, args, message):
+        """Exit 2 with message, and nothing printed on stdout: refused before anything."""
+        operand = UNRESOLVABLE if name == CLIENT else "0"
+        out, err = self.assert_usage(name, [*args, operand], message)
+        self.assertEqual(out, "", f"{name} {args}: printed before refusing")
+        self.assertNotIn("nonexistent.invalid", err, f"{name} {args}: resolved the host first")
+
+    # Of BAD_OPTIONS, what each option takes after all.
+    TAKEN = {"-d": {"128"}, "-i": {"128"}, "-u": {"0", "128", "32768"}}
 
     def test_client_bad_option_values(self):
         for opt in ("-c", "-d", "-i", "-u"):
-            # -u takes milliseconds up to 4294967295 (uint32_t): 2147483648 parses.
-            for value in self.BAD_OPTIONS[:-1] if opt == "-u" else self.BAD_OPTIONS:
+            for value in self.BAD_OPTIONS:
+                if value in self.TAKEN.get(opt, ()):
+                    continue
                 with self.subTest(opt=opt, value=value):
-                    self.assert_usage(CLIENT, [opt, value, "127.0.0.1:9"],
-                                      f"{opt} needs a positive integer")
+                    self.assert_refused_first(CLIENT, [opt, value], refusal(opt, value))
 
     def test_server_bad_option_values(self):
         for opt in ("-c", "-d", "-i"):
             for value in self.BAD_OPTIONS:
+                if value in self.TAKEN.get(opt, ()):
+                    continue
                 with self.subTest(opt=opt, value=value):
-                    self.assert_usage(SERVER, [opt, value, "0"],
-                                      f"{opt} needs a positive integer")
+                    self.assert_refused_first(SERVER, [opt, value], refusal(opt, value))
+
+    def test_bad_deadlines(self):
+        """-D 0, 1, -1, too large, junk: the library's range, exit 2, nothing started."""
+        for name in (CLIENT, SERVER):
+            for value in self.BAD_DEADLINES:
+                with self.subTest(program=name, value=value):
+                    self.assert_refused_first(name, ["-D", value], refusal("-D", value))
+
+    def test_checked_before_resolving(self):
+        """Issue 13: -c 200 and -u 3000000000 used to resolve the host first, print
+        "set TCP_KEEPCNT = 200" and exit 1; -u 4294967296 said "needs a positive
+        integer" without the range."""
+        for args, message in ((["-c", "200"], "-c: count must be 1..127 probes, got 200"),
+                              (["-u", "3000000000"], "-u: user_timeout must be "
+                               "0..2147483647 milliseconds, got 3000000000"),
+                              (["-u", "4294967296"], "-u: user_timeout must be "
+                               "0..2147483647 milliseconds, got 4294967296"),
+                              (["-d", "2", "-c", "3", "-i", "0"],
+                               "-i: interval must be 1..32767 seconds, got 0")):
+            with self.subTest(args=args):
+                self.assert_refused_first(CLIENT, args, message)
+
+    def test_deadline_with_knobs_is_a_usage_error(self):
+        """-D sets all four: giving -d, -i, -c or -u beside it, in either order, is refused."""
+        cases = [(CLIENT, k) for k in ("-d", "-i", "-c", "-u")] + \
+                [(SERVER, k) for k in ("-d", "-i", "-c")]
+        for name, knob in cases:
+            for args in (["-D", "5", knob, "3"], [knob, "3", "-D", "5"]):
+                with self.subTest(program=name, args=args):
+                    self.assert_refused_first(
+                        name, args, f"-D cannot be given with {knob}: the deadline sets "
+                                    "TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and "
+                                    "TCP_USER_TIMEOUT itself")
 
     def test_client_bad_command_lines(self):
         cases = {
@@ -120,20 +188,11 @@ class BadArgumentsTest(unittest.TestCase):
                     self.assertEqual(status, 0, f"{name} {args}: status {status}\n{out}{err}")
                     self.assertTrue(out.startswith(f"usage: {name} "), out)
                     self.assertIn("-h, --help", out)
+                    self.assertIn("-D DEADLINE", out)
+                    self.assertIn("cannot be given with -d, -i", out)
                     self.assertEqual(err, "")
             with self.subTest(program=name, args=["--bogus"]):
                 self.assert_usage(name, ["--bogus", operand], "unrecognized option: --bogus")
-
-    def test_values_libkeepalive_rejects_are_usage_errors(self):
-        """Ranges are libkeepalive's to check: its sentence is shown, exit 2."""
-        for opt, value, word in (("-c", "128", "count"), ("-d", "32768", "idle"),
-                                 ("-i", "40000", "interval")):
-            with self.subTest(program=CLIENT, opt=opt):
-                err = self.assert_usage(CLIENT, [opt, value, "127.0.0.1:9"])
-                self.assertRegex(err, rf"{word}.*{value}")
-            with self.subTest(program=SERVER, opt=opt):
-                err = self.assert_usage(SERVER, [opt, value, "0"])
-                self.assertRegex(err, rf"{word}.*{value}")
 
 
 class ServerTest(unittest.TestCase):
@@ -147,8 +206,57 @@ class ServerTest(unittest.TestCase):
             at = [lines.index(w) for w in wanted]
             self.assertEqual(at, sorted(at), lines)
             self.assertEqual(at[-1] - at[0], len(wanted) - 1, "contract lines are consecutive")
+            # What the kernel will do with them, from keepalive_settings_dead_after():
+            # no user timeout, so idle + interval x count, and no busy bound.
+            self.assertEqual(lines[at[-1] + 1],
+                             "a silent client is declared dead 19 s after its last ACK "
+                             "(after 4 probes)")
         finally:
             srv.stop()
+
+    def test_deadline_is_set_on_the_listener_and_inherited(self):
+        """-D 5: the listener reads back 2/1/3 and 5000 ms, the schedule is printed,
+        the dead-after line has the busy bound, and an accepted connection
+        carries all four (read back from its own socket, not set again)."""
+        srv, port = start_server("-D", "5")
+        try:
+            lines = [line for _, line in srv.lines]
+            wanted = ["SO_KEEPALIVE default is OFF", "SO_KEEPALIVE set on socket",
+                      "TCP_KEEPIDLE is 2", "TCP_KEEPCNT is 3", "TCP_KEEPINTVL is 1",
+                      "TCP_USER_TIMEOUT is 5000 ms",
+                      "deadline 5 s set: TCP_KEEPIDLE 2, TCP_KEEPINTVL 1, TCP_KEEPCNT 3, "
+                      "TCP_USER_TIMEOUT 5000 ms",
+                      "a silent client is declared dead 5 s after its last ACK (after 3 probes);"
+                      " with data unacknowledged, 5 s after its last ACK",
+                      f"listening on port {port}"]
+            at = lines.index(wanted[0])
+            self.assertEqual(lines[at:at + len(wanted)], wanted, lines)
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                me = f"127.0.0.1:{s.getsockname()[1]}"
+                srv.expect(rf"client {re.escape(me)} connected \(1 connected\): keepalive on, "
+                           r"idle 2 s, interval 1 s, count 3, TCP_USER_TIMEOUT 5000 ms$")
+            srv.expect(r"closed the connection")
+        finally:
+            srv.stop()
+
+    def test_deadline_edges_are_the_librarys_split(self):
+        """-D 2 (one probe) and -D 131068 (the longest with 3 probes)."""
+        for deadline, idle, interval, count, dead in (("2", 1, 1, 1, "after 1 probe)"),
+                                                      ("131068", 32767, 32767, 3,
+                                                       "after 3 probes)")):
+            with self.subTest(deadline=deadline):
+                srv, _ = start_server("-D", deadline)
+                try:
+                    lines = [line for _, line in srv.lines]
+                    self.assertIn(f"TCP_KEEPIDLE is {idle}", lines)
+                    self.assertIn(f"TCP_KEEPINTVL is {interval}", lines)
+                    self.assertIn(f"TCP_KEEPCNT is {count}", lines)
+                    self.assertIn(f"TCP_USER_TIMEOUT is {deadline}000 ms", lines)
+                    self.assertIn(f"a silent client is declared dead {deadline} s after its "
+                                  f"last ACK ({dead}; with data unacknowledged, {deadline} s "
+                                  f"after its last ACK", lines)
+                finally:
+                    srv.stop()
 
     def test_unset_values_are_the_system_defaults(self):
         with open("/proc/sys/net/ipv4/tcp_keepalive_time") as f:
@@ -203,7 +311,8 @@ class ServerTest(unittest.TestCase):
             # SO_LINGER 0: close() sends RST instead of FIN.
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             s.close()
-            srv.expect(r"lost after [\d.]+ s: Connection reset by peer \(0 connected\)")
+            srv.expect(r"lost after [\d.]+ s: Connection reset by peer; last data received "
+                       r"[\d.]+ s ago, last ACK received [\d.]+ s ago \(0 connected\)$")
         finally:
             srv.stop()
 
@@ -456,9 +565,13 @@ class ClientTest(unittest.TestCase):
                 r"^set TCP_KEEPIDLE\s+= 2$",
                 r"^set TCP_KEEPCNT\s+= 3$",
                 r"^set TCP_KEEPINTVL\s+= 1$",
+                rf"^\[[\d :.-]+\] connecting to 127\.0\.0\.1:{port}$",
                 rf"^\[[\d :.-]+\] connected to 127\.0\.0\.1:{port}$",
-                r"^keepalive on: idle 2 s, interval 1 s, count 3: .* dead 5 s after")]
-            self.assertTrue(lines)
+                r"^keepalive on: idle 2 s, interval 1 s, count 3, TCP_USER_TIMEOUT 0 ms "
+                r"\(read back\)$",
+                r"^a silent peer is declared dead 5 s after its last ACK \(after 3 probes\)$")]
+            cli.drain()
+            self.assertEqual([line for _, line in cli.lines], lines, "the lines, in this order")
             srv.expect(r"\(1 connected\)")
             srv.signal(signal.SIGTERM)
             cli.expect(r"^\[[\d :.-]+\] connection closed by peer$")
@@ -535,9 +648,79 @@ class ClientTest(unittest.TestCase):
         try:
             cli = Proc("client", [program(CLIENT), "-u", "4500", f"127.0.0.1:{port}"])
             cli.expect(r"^set TCP_USER_TIMEOUT\s+= 4500 ms$")
-            cli.expect(r"^TCP_USER_TIMEOUT 4500 ms")
+            cli.expect(r"^keepalive on: .*, TCP_USER_TIMEOUT 4500 ms \(read back\)$")
+            cli.expect(r"; with data unacknowledged, 4\.500 s after its last ACK$")
             srv.signal(signal.SIGTERM)
             self.assertEqual(cli.wait(), 0)
+        finally:
+            srv.stop()
+
+    def test_user_timeout_0_is_the_kernels_default(self):
+        """-u 0 is in the library's range: it sets the kernel's default, no busy bound."""
+        srv, port = start_server()
+        try:
+            cli = Proc("client", [program(CLIENT), "-u", "0", f"127.0.0.1:{port}"])
+            cli.expect(r"^set TCP_USER_TIMEOUT\s+= 0 ms \(the kernel's default\)$")
+            m, _ = cli.expect(r"^a silent peer is declared dead ")
+            self.assertNotIn("unacknowledged", m.string)
+            srv.signal(signal.SIGTERM)
+            self.assertEqual(cli.wait(), 0)
+        finally:
+            srv.stop()
+
+    def test_the_trap_is_told_before_it_happens(self):
+        """-d 2 -i 1 -c 3 -u 3500: the user timeout replaces TCP_KEEPCNT, so the
+        kernel declares an idle peer dead at 4 s after 2 probes, not at
+        idle + interval x count = 5 s; the client says so (from the library)."""
+        srv, port = start_server()
+        try:
+            cli = Proc("client", [program(CLIENT), "-d", "2", "-i", "1", "-c", "3", "-u", "3500",
+                                  f"127.0.0.1:{port}"])
+            cli.expect(r"^a silent peer is declared dead 4 s after its last ACK \(after 2 "
+                       r"probes\); with data unacknowledged, 3\.500 s after its last ACK$")
+            srv.signal(signal.SIGTERM)
+            self.assertEqual(cli.wait(), 0)
+        finally:
+            srv.stop()
+
+    def test_deadline_prints_the_schedule_then_reads_it_back(self):
+        srv, port = start_server()
+        try:
+            cli = Proc("client", [program(CLIENT), "-D", "5", f"127.0.0.1:{port}"])
+            lines = [cli.expect(p)[0].string for p in (
+                rf"^going to connect to 127\.0\.0\.1 port {port}$",
+                r"^set SO_KEEPALIVE\s+= 1$",
+                r"^set deadline 5 s: TCP_KEEPIDLE 2, TCP_KEEPINTVL 1, TCP_KEEPCNT 3, "
+                r"TCP_USER_TIMEOUT 5000 ms$",
+                rf"^\[[\d :.-]+\] connecting to 127\.0\.0\.1:{port}$",
+                rf"^\[[\d :.-]+\] connected to 127\.0\.0\.1:{port}$",
+                r"^keepalive on: idle 2 s, interval 1 s, count 3, TCP_USER_TIMEOUT 5000 ms "
+                r"\(read back\)$",
+                r"^a silent peer is declared dead 5 s after its last ACK \(after 3 probes\); "
+                r"with data unacknowledged, 5 s after its last ACK$")]
+            cli.drain()
+            self.assertEqual([line for _, line in cli.lines], lines, "the lines, in this order")
+            srv.signal(signal.SIGTERM)
+            self.assertEqual(cli.wait(), 0)
+        finally:
+            srv.stop()
+
+    def test_busy_client_writes_and_reads_the_echo(self):
+        """-w: 16 bytes every 0.1 s, echoed by the server; a healthy busy peer
+        prints no liveness line; the clean close still exits 0."""
+        srv, port = start_server()
+        try:
+            cli = Proc("client", [program(CLIENT), "-D", "5", "-w", f"127.0.0.1:{port}"])
+            cli.expect(r"\] connected to ")
+            got = 0
+            while got < 16 * 15:  # about 1.5 s of echoes: past the first liveness sample
+                m, _ = cli.expect(r"^\[[\d :.-]+\] read (\d+) bytes$")
+                got += int(m.group(1))
+            srv.signal(signal.SIGTERM)
+            cli.expect(r"connection closed by peer")
+            self.assertEqual(cli.wait(), 0, cli.transcript())
+            self.assertFalse([line for _, line in cli.lines if "peer silent" in line],
+                             cli.transcript())
         finally:
             srv.stop()
 
