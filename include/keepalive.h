@@ -127,9 +127,11 @@ typedef struct keepalive_dead_after {
    */
   int64_t idle_ms;
   /**
-   * Milliseconds after the peer's last ACK that a connection with data
-   * unacknowledged is declared dead: the user timeout; -1 without one
-   * (then tcp_retries2 decides, about 924.6 s with the default 15).
+   * Milliseconds a connection with data unacknowledged lives on once the
+   * peer is silent: the user timeout, counted by the kernel from the first
+   * retransmission (one retransmission timeout, at least 200 ms, after
+   * the oldest unacknowledged data was sent); -1 without one (then
+   * tcp_retries2 decides, about 924.6 s with the default 15).
    */
   int64_t busy_ms;
   /**

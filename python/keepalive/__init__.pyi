@@ -54,9 +54,11 @@ class Settings:
         (2/1/3 with 3500 ms dies at 4000 ms after two probes, not at 5000)."""
     @property
     def dead_after_busy_ms(self) -> int | None:
-        """Milliseconds after the peer's last ACK that a connection with data
-        unacknowledged is declared dead: the user timeout; ``None`` without
-        one (then ``tcp_retries2`` decides, about 924.6 s by default)."""
+        """Milliseconds a connection with data unacknowledged lives on once the
+        peer is silent: the user timeout, counted by the kernel from the first
+        retransmission (one retransmission timeout, at least 200 ms, after the
+        oldest unacknowledged data was sent); ``None`` without one (then
+        ``tcp_retries2`` decides, about 924.6 s by default)."""
     @property
     def probes_until_dead(self) -> int:
         """Unanswered probes an idle connection sends before it is declared dead."""

@@ -103,9 +103,11 @@ pub struct keepalive_dead_after {
     /// TCP_KEEPCNT here (Linux): idle 2, interval 1, count 3 dies at 5000 ms,
     /// but with a 3500 ms user timeout at 4000 ms, after two probes.
     pub idle_ms: i64,
-    /// Milliseconds after the peer's last ACK that a connection with data
-    /// unacknowledged is declared dead: the user timeout; -1 without one
-    /// (then tcp_retries2 decides, about 924.6 s with the default 15).
+    /// Milliseconds a connection with data unacknowledged lives on once the
+    /// peer is silent: the user timeout, counted by the kernel from the first
+    /// retransmission (one retransmission timeout, at least 200 ms, after
+    /// the oldest unacknowledged data was sent); -1 without one (then
+    /// tcp_retries2 decides, about 924.6 s with the default 15).
     pub busy_ms: i64,
     /// Unanswered probes an idle connection sends before it is declared dead.
     pub probes: u32,

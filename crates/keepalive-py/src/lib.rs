@@ -60,9 +60,10 @@ impl Settings {
         millis(self.core().dead_after())
     }
 
-    /// Milliseconds after the peer's last ACK that a connection with data
-    /// unacknowledged is declared dead: the user timeout; `None` without one
-    /// (then `tcp_retries2` decides, about 924.6 s by default).
+    /// Milliseconds a connection with data unacknowledged lives on once the
+    /// peer is silent: the user timeout, counted by the kernel from the first
+    /// retransmission; `None` without one (then `tcp_retries2` decides,
+    /// about 924.6 s by default).
     #[getter]
     fn dead_after_busy_ms(&self) -> Option<u64> {
         self.core().dead_after_busy().map(millis)

@@ -571,9 +571,12 @@ impl Settings {
         self.timers().probes_before_death()
     }
 
-    /// How long after the peer's last ACK a busy connection (data sent and
-    /// unacknowledged, which keepalive does not probe) is declared dead: the
-    /// user timeout. `None` without one: then `tcp_retries2`
+    /// How long a busy connection (data sent and unacknowledged, which
+    /// keepalive does not probe) lives on once the peer is silent: the user
+    /// timeout, which the kernel counts from the first retransmission, one
+    /// retransmission timeout (at least 200 ms) after the oldest
+    /// unacknowledged data was sent; so about the user timeout + RTO after
+    /// the peer's last ACK. `None` without one: then `tcp_retries2`
     /// retransmissions decide, about 924.6 s (15 min 25 s) with the default
     /// 15, more on a slow path ([`status`] gives the estimate for a live
     /// connection).

@@ -19,9 +19,14 @@
 //!
 //! The busy rule is `tcp_retransmit_timer()`/`retransmits_timed_out()`: with
 //! data unacknowledged, keepalive does not probe; the connection dies
-//! `TCP_USER_TIMEOUT` after the oldest unacknowledged data was sent (the
-//! retransmission timer is clamped to fire then), or, with no user timeout,
-//! after `tcp_retries2` retransmissions, modelled by `tcp_model_timeout()`.
+//! `TCP_USER_TIMEOUT` after the *first retransmission* (`retrans_stamp`,
+//! "the stamp of the first (attempted) retransmit" in
+//! `tcp_retransmit_skb()`; the retransmission timer is clamped to fire then),
+//! or, with no user timeout, once `tcp_retries2` retransmissions' worth of
+//! time has passed since then, modelled by `tcp_model_timeout()`. The first
+//! retransmission comes one retransmission timeout (RTO, at least 200 ms)
+//! after the oldest unacknowledged segment was sent, so a busy connection
+//! dies about D + RTO after the peer's last ACK.
 
 use std::time::Duration;
 
@@ -95,6 +100,36 @@ impl Timers {
         }
         next + self.interval * j
     }
+}
+
+/// How long until the retransmission timer declares a busy connection dead,
+/// `bound` (the user timeout, or [`retries_timeout`]) after the first
+/// retransmission. What `TCP_INFO` tells: `rto` (the current, backed-off
+/// timeout), `retransmits` (of the oldest segment), `last_ack` and
+/// `last_send` (the ages of the peer's last ACK and of our last
+/// transmission, retransmissions included).
+///
+/// Before any retransmission, the first comes `rto` after the oldest
+/// unacknowledged segment was sent, taken to be the peer's last ACK (for a
+/// connection that was sending when the peer went silent, the same moment
+/// within a round trip). After `r` of them, each doubling the timeout, the
+/// first was sent `rto × (1 − 2^(1−r))` before the last (exact until the
+/// timeout reaches its 120 s ceiling, an estimate past it).
+pub(crate) fn busy_dead_in(
+    bound: Duration,
+    rto: Duration,
+    retransmits: u32,
+    last_ack: Duration,
+    last_send: Duration,
+) -> Duration {
+    if retransmits == 0 {
+        return (bound + rto).saturating_sub(last_ack);
+    }
+    let halvings = (retransmits - 1).min(63);
+    let first_to_last = rto.saturating_sub(Duration::from_nanos(
+        (rto.as_nanos() >> halvings).min(u128::from(u64::MAX)) as u64,
+    ));
+    bound.saturating_sub(last_send + first_to_last)
 }
 
 /// The kernel's model of how long `boundary` retransmissions take from the
@@ -197,6 +232,36 @@ mod tests {
         assert_eq!(timers.idle_dead_in(s(3600.0), 0), s(1.0));
         assert_eq!(timers.idle_dead_in(s(3600.0), 1), s(0.0));
         assert_eq!(t(2, 1, 3, 0).idle_dead_in(s(3600.0), 0), s(3.0));
+    }
+
+    #[test]
+    fn busy_counts_from_the_first_retransmission() {
+        let ms = Duration::from_millis;
+        // Not retransmitted yet: the first comes one RTO after the last ACK.
+        assert_eq!(
+            busy_dead_in(ms(5000), ms(400), 0, ms(300), ms(10)),
+            ms(5100)
+        );
+        // One retransmission, 250 ms ago: it is the first.
+        assert_eq!(
+            busy_dead_in(ms(5000), ms(800), 1, ms(900), ms(250)),
+            ms(4750)
+        );
+        // Three, the RTO doubled to 3.2 s: the first was 0.8 + 1.6 = 2.4 s
+        // before the last, which was 100 ms ago.
+        assert_eq!(
+            busy_dead_in(ms(5000), ms(3200), 3, ms(3000), ms(100)),
+            ms(2500)
+        );
+        // Past the bound: zero, never negative.
+        assert_eq!(
+            busy_dead_in(ms(1000), ms(3200), 3, ms(3000), ms(100)),
+            ms(0)
+        );
+        assert_eq!(
+            busy_dead_in(ms(1000), ms(120_000), 200, ms(0), ms(0)),
+            ms(0)
+        );
     }
 
     #[test]

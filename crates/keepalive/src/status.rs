@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::rule::retries_timeout;
+use crate::rule::{busy_dead_in, retries_timeout};
 use crate::Settings;
 
 /// A connection's liveness, read by [`status`](crate::status) from the
@@ -56,11 +56,11 @@ pub struct Status {
     /// the later of the last ACK and the last data received; exact on a
     /// regular probe schedule, a lower bound after keepalive was retuned on a
     /// connection that had long been silent. Busy: the user timeout counted
-    /// from the last ACK (the kernel counts from when the oldest
-    /// unacknowledged segment was sent, which for a connection that was
-    /// sending when the peer went silent is the same moment within a round
-    /// trip); with no user timeout, `tcp_retries2`'s retransmissions
-    /// (about 924.6 s with the default 15), at the earliest.
+    /// from the first retransmission, as the kernel counts it (which comes
+    /// one retransmission timeout after the oldest unacknowledged segment was
+    /// sent, taken to be the peer's last ACK; so a busy connection dies about
+    /// D + RTO after it); with no user timeout, `tcp_retries2`'s
+    /// retransmissions (about 924.6 s with the default 15), at the earliest.
     pub dead_in: Option<Duration>,
 }
 
@@ -207,6 +207,7 @@ pub(crate) struct TcpInfo {
     pub(crate) backoff: u8,
     pub(crate) rto_us: u32,
     pub(crate) unacked: u32,
+    pub(crate) last_data_sent_ms: u32,
     pub(crate) last_data_recv_ms: u32,
     pub(crate) last_ack_recv_ms: u32,
 }
@@ -243,7 +244,13 @@ pub(crate) fn assess(settings: Settings, info: &TcpInfo, retries2: impl FnOnce()
             } else {
                 settings.user_timeout
             };
-            Some(bound.saturating_sub(last_ack))
+            Some(busy_dead_in(
+                bound,
+                Duration::from_micros(u64::from(info.rto_us)),
+                u32::from(info.retransmits),
+                last_ack,
+                ms(info.last_data_sent_ms),
+            ))
         }
     };
     Status {
@@ -308,21 +315,43 @@ mod tests {
     }
 
     #[test]
-    fn busy_counts_the_user_timeout_from_the_last_ack() {
-        let st = assess(settings(true, 5000), &info(1, 4, 0, 1200, 9000), || 15);
+    fn busy_counts_the_user_timeout_from_the_first_retransmission() {
+        // Nothing retransmitted yet, RTO 400 ms: 5 s after the first
+        // retransmission, due 400 ms after the last ACK (1.2 s ago).
+        let busy = TcpInfo {
+            rto_us: 400_000,
+            ..info(1, 4, 0, 1200, 9000)
+        };
+        let st = assess(settings(true, 5000), &busy, || 15);
         assert_eq!(st.phase, Phase::Busy);
-        assert_eq!(st.dead_in, Some(Duration::from_millis(3800)));
+        assert_eq!(st.dead_in, Some(Duration::from_millis(4200)));
         // Even with keepalive off: the user timeout bounds a busy connection.
-        let st = assess(settings(false, 5000), &info(1, 4, 0, 1200, 9000), || 15);
-        assert_eq!(st.dead_in, Some(Duration::from_millis(3800)));
+        let st = assess(settings(false, 5000), &busy, || 15);
+        assert_eq!(st.dead_in, Some(Duration::from_millis(4200)));
+        // Two retransmissions, RTO now 1.6 s, the last 300 ms ago: the first
+        // was 0.8 s before it.
+        let rtx = TcpInfo {
+            rto_us: 1_600_000,
+            retransmits: 2,
+            last_data_sent_ms: 300,
+            ..info(1, 4, 0, 2500, 9000)
+        };
+        let st = assess(settings(true, 5000), &rtx, || 15);
+        assert_eq!(st.dead_in, Some(Duration::from_millis(3900)));
     }
 
     #[test]
     fn busy_without_a_user_timeout_follows_tcp_retries2() {
-        let st = assess(settings(true, 0), &info(1, 4, 0, 4600, 0), || 15);
-        assert_eq!(st.dead_in, Some(Duration::from_secs(920)));
-        let st = assess(settings(true, 0), &info(1, 4, 0, 1000, 0), || 8);
-        assert_eq!(st.dead_in, Some(Duration::from_millis(101_200)));
+        let rtx = |ack_ms| TcpInfo {
+            rto_us: 200_000,
+            retransmits: 1,
+            last_data_sent_ms: 100,
+            ..info(1, 4, 0, ack_ms, 0)
+        };
+        let st = assess(settings(true, 0), &rtx(4600), || 15);
+        assert_eq!(st.dead_in, Some(Duration::from_millis(924_500)));
+        let st = assess(settings(true, 0), &rtx(1000), || 8);
+        assert_eq!(st.dead_in, Some(Duration::from_millis(102_100)));
     }
 
     #[test]

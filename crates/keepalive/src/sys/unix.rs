@@ -259,6 +259,7 @@ pub(crate) fn tcp_info(sock: Sock<'_>) -> Result<TcpInfo, Error> {
         backoff: raw.backoff,
         rto_us: raw.rto,
         unacked: raw.unacked,
+        last_data_sent_ms: raw.last_data_sent,
         last_data_recv_ms: raw.last_data_recv,
         last_ack_recv_ms: raw.last_ack_recv,
     })
