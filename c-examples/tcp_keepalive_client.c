@@ -111,103 +111,29 @@ static void bad_argument(const char *fmt, ...)
     usage();
 }
 
-/* Whether arg is a whole number written in decimal: an optional '-', then
- * digits and nothing else (however large). */
-static int is_whole_number(const char *arg)
-{
-    const char *digits = arg[0] == '-' ? arg + 1 : arg;
-
-    return digits[0] != '\0' && strspn(digits, "0123456789") == strlen(digits);
-}
-
 /*
- * Parses arg as a whole number in min..max, the range of the C type it is
- * passed in. Returns 0 with *out set, or -1 for anything else (empty, '+',
- * spaces, junk, trailing characters, overflow). Whether libkeepalive takes
- * the value is not decided here.
+ * Parses the argument of option -opt as libkeepalive's value `name` ("idle",
+ * "interval", "count", "user_timeout", "deadline"): the library checks the
+ * syntax and the range, so no range is written here. Returns the value; one
+ * the library refuses is a usage error with its sentence, which names the
+ * value, its range and what was given.
  */
-static int parse_decimal(const char *arg, long long min, long long max, long long *out)
+static int64_t parse_value(int opt, const char *name, const char *arg)
 {
-    long long value;
+    int64_t value;
 
-    if (!is_whole_number(arg))
-        return -1;
-    errno = 0;
-    value = strtoll(arg, NULL, 10);
-    if (errno != 0 || value < min || value > max)
-        return -1;
-    *out = value;
-    return 0;
-}
-
-/*
- * Refuses the argument of option -opt after a libkeepalive check failed:
- * prints the library's sentence, which names the value and the range, and
- * exits with status 2. stand_in: the check was made with a value known to be
- * out of range, because arg itself cannot reach the library (not a whole
- * number, too large for the C type, or 0, which the C API reads as "leave
- * unchanged"); the sentence's "got N" then shows what was given instead.
- */
-static void refuse_value(int opt, const char *arg, int stand_in)
-{
-    const char *sentence = keepalive_last_error();
-    const char *got = NULL, *at;
-
-    if (!stand_in)
-        bad_argument("-%c: %s", opt, sentence);
-    for (at = strstr(sentence, ", got "); at != NULL; at = strstr(at + 1, ", got "))
-        got = at;
-    if (got == NULL)
-        bad_argument("-%c: %s (given \"%s\")", opt, sentence, arg);
-    bad_argument(is_whole_number(arg) ? "-%c: %.*s, got %s"
-                                      : "-%c: %.*s, got \"%s\" (not a whole number)",
-                 opt, (int)(got - sentence), sentence, arg);
-}
-
-/*
- * Parses -d, -i or -c and checks it with keepalive_config_check(). Returns the
- * value; one libkeepalive does not take is a usage error with its sentence.
- */
-static int32_t parse_knob(int opt, const char *arg)
-{
-    keepalive_config check = { 0, 0, 0 };
-    int32_t *field = opt == 'd' ? &check.idle : opt == 'i' ? &check.interval : &check.count;
-    long long value;
-    int stand_in = parse_decimal(arg, INT32_MIN, INT32_MAX, &value) == -1 || value == 0;
-
-    *field = stand_in ? INT32_MAX : (int32_t)value;
-    if (keepalive_config_check(&check) == -1)
-        refuse_value(opt, arg, stand_in);
-    if (stand_in)
-        bad_argument("-%c: \"%s\" is not a value libkeepalive takes", opt, arg);
-    return *field;
-}
-
-/* Parses -u and checks it with keepalive_user_timeout_check(). */
-static uint32_t parse_user_timeout(const char *arg)
-{
-    long long value;
-    int stand_in = parse_decimal(arg, 0, UINT32_MAX, &value) == -1;
-    uint32_t ms = stand_in ? UINT32_MAX : (uint32_t)value;
-
-    if (keepalive_user_timeout_check(ms) == -1)
-        refuse_value('u', arg, stand_in);
-    if (stand_in)
-        bad_argument("-u: \"%s\" is not a value libkeepalive takes", arg);
-    return ms;
+    if (keepalive_value_parse(name, arg, &value) == -1)
+        bad_argument("-%c: %s", opt, keepalive_last_error());
+    return value;
 }
 
 /* Parses -D and computes its schedule with keepalive_deadline_schedule(). */
 static uint32_t parse_deadline(const char *arg, keepalive_schedule *schedule)
 {
-    long long value;
-    int stand_in = parse_decimal(arg, 0, UINT32_MAX, &value) == -1;
-    uint32_t seconds = stand_in ? UINT32_MAX : (uint32_t)value;
+    uint32_t seconds = (uint32_t)parse_value('D', "deadline", arg);
 
     if (keepalive_deadline_schedule(seconds, 0, schedule) == -1)
-        refuse_value('D', arg, stand_in);
-    if (stand_in)
-        bad_argument("-D: \"%s\" is not a value libkeepalive takes", arg);
+        bad_argument("-D: %s", keepalive_last_error());
     return seconds;
 }
 
@@ -598,19 +524,19 @@ int main(int argc, char *argv[])
             help();
             break;
         case 'c':
-            params.config.count = parse_knob(c, optarg);
+            params.config.count = (int32_t)parse_value(c, "count", optarg);
             knobs = c;
             break;
         case 'd':
-            params.config.idle = parse_knob(c, optarg);
+            params.config.idle = (int32_t)parse_value(c, "idle", optarg);
             knobs = c;
             break;
         case 'i':
-            params.config.interval = parse_knob(c, optarg);
+            params.config.interval = (int32_t)parse_value(c, "interval", optarg);
             knobs = c;
             break;
         case 'u':
-            params.user_timeout_ms = parse_user_timeout(optarg);
+            params.user_timeout_ms = (uint32_t)parse_value(c, "user_timeout", optarg);
             params.user_timeout_given = 1;
             knobs = c;
             break;

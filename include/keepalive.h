@@ -268,6 +268,18 @@ int keepalive_config_check(const struct keepalive_config *config);
 int keepalive_user_timeout_check(uint32_t ms);
 
 /**
+ * Parses `text` as the value `name` ("idle", "interval", "count",
+ * "user_timeout" or "deadline") and checks its range, without touching any
+ * socket: for programs that read options from a command line or the
+ * environment. The syntax is every front door's: a whole number in decimal,
+ * with an optional sign and blanks around it. Returns 0 with *out set, or -1
+ * with errno EINVAL (NULL pointer, unknown name, not a number, out of range;
+ * keepalive_last_error() names the value, its range and what was given, e.g.
+ * "count must be 1..127 probes, got \"abc\""); on failure *out is not written.
+ */
+int keepalive_value_parse(const char *name, const char *text, int64_t *out);
+
+/**
  * The library's version, "MAJOR.MINOR.PATCH". A static string; never NULL.
  */
 const char *keepalive_version(void);

@@ -61,7 +61,7 @@ expected_exports() {
         keepalive_enable keepalive_get keepalive_get_status keepalive_last_error keepalive_set \
         keepalive_set_deadline keepalive_set_deadline_probes keepalive_set_system_defaults \
         keepalive_set_user_timeout keepalive_settings_dead_after keepalive_system_defaults \
-        keepalive_user_timeout_check keepalive_version
+        keepalive_user_timeout_check keepalive_value_parse keepalive_version
 }
 exports_are_exactly_the_api() {
     local got
@@ -70,7 +70,7 @@ exports_are_exactly_the_api() {
 }
 echo "nm -D --defined-only build/lib/libkeepalive.so.1:"
 nm -D --defined-only "$BUILD/lib/libkeepalive.so.1" | sed 's/^/    /'
-check "nm -D --defined-only lists exactly the sixteen keepalive_* functions" exports_are_exactly_the_api
+check "nm -D --defined-only lists exactly the seventeen keepalive_* functions" exports_are_exactly_the_api
 check "SONAME is libkeepalive.so.1" \
     bash -c "readelf -d '$BUILD/lib/libkeepalive.so.1' | grep -q 'Library soname: \[libkeepalive.so.1\]'"
 check "lib/libkeepalive.so is a symlink to libkeepalive.so.1" \

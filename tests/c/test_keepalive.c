@@ -900,6 +900,31 @@ static void test_checks(void)
                 "user_timeout must be 0..2147483647 milliseconds, got 2147483648");
 }
 
+static void test_value_parse(void)
+{
+    int64_t v = 7;
+    CHECK(keepalive_value_parse("idle", "60", &v) == 0 && v == 60);
+    CHECK(keepalive_value_parse("count", " +5 ", &v) == 0 && v == 5);
+    CHECK(keepalive_value_parse("user_timeout", "0", &v) == 0 && v == 0);
+    CHECK(keepalive_value_parse("deadline", "131068", &v) == 0 && v == 131068);
+    v = 7;
+    CHECK_FAILS(keepalive_value_parse("count", "200", &v), EINVAL,
+                "count must be 1..127 probes, got 200");
+    CHECK_FAILS(keepalive_value_parse("count", "abc", &v), EINVAL,
+                "count must be 1..127 probes, got \"abc\"");
+    CHECK_FAILS(keepalive_value_parse("idle", "0", &v), EINVAL, "idle must be 1..32767 seconds, got 0");
+    CHECK_FAILS(keepalive_value_parse("user_timeout", "99999999999999999999", &v), EINVAL,
+                "user_timeout must be 0..2147483647 milliseconds, got 99999999999999999999");
+    CHECK_FAILS(keepalive_value_parse("deadline", "1", &v), EINVAL,
+                "deadline must be 2..131068 seconds, got 1");
+    CHECK_FAILS(keepalive_value_parse("probes", "3", &v), EINVAL,
+                "unknown value name \"probes\": one of idle, interval, count, user_timeout, deadline");
+    CHECK_FAILS(keepalive_value_parse(NULL, "3", &v), EINVAL, "name must not be NULL");
+    CHECK_FAILS(keepalive_value_parse("idle", NULL, &v), EINVAL, "text must not be NULL");
+    CHECK_FAILS(keepalive_value_parse("idle", "3", NULL), EINVAL, "out must not be NULL");
+    CHECK(v == 7);                                 /* not written on failure */
+}
+
 static void test_mptcp(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 262 /* IPPROTO_MPTCP */);
@@ -1019,6 +1044,7 @@ int main(void)
     run("settings_dead_after follows the kernel's rule (user timeout replaces count)",
         test_settings_dead_after);
     run("config_check and user_timeout_check validate without a socket", test_checks);
+    run("value_parse: every field, junk, huge numbers, unknown names, NULL", test_value_parse);
     run("MPTCP: get and set work, a deadline is refused with nothing changed", test_mptcp);
     run("UDP: set_deadline refused, SO_KEEPALIVE still off", test_udp_deadline);
     run("set_system_defaults: bad values and NULL refused, nothing written",

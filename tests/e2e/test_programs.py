@@ -61,8 +61,10 @@ RANGES = {
 
 
 def refusal(opt, value):
-    """The message for a value the library refuses: its range and what was given."""
-    shown = value if re.fullmatch(r"-?\d+", value) else f'"{value}" (not a whole number)'
+    """The message for a value the library refuses: its range and what was
+    given (a whole number as written, anything else in quotes)."""
+    value = value.strip()
+    shown = value if re.fullmatch(r"[-+]?\d+", value) else f'"{value}"'
     return f"{opt}: {RANGES[opt]}, got {shown}"
 
 
@@ -71,7 +73,9 @@ class BadArgumentsTest(unittest.TestCase):
     given, exit 2, and nothing done before (no resolving, no socket, no line
     on stdout)."""
 
-    BAD_OPTIONS = ["0", "-1", "+1", "", " 1", "1 ", "1x", "x", "0x10", "1.5", "1e3",
+    # One syntax for every front door (the library's): a whole number in
+    # decimal, a sign and blanks around it allowed ("+1", " 1" are 1).
+    BAD_OPTIONS = ["0", "-1", "", "1x", "x", "0x10", "1.5", "1e3", "1 2",
                    "99999999999999999999", "2147483648", "4294967296", "32768", "128"]
     BAD_DEADLINES = ["0", "1", "-1", "131069", "99999999999", "junk", "", "5s", "4294967296"]
 

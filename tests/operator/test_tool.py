@@ -359,7 +359,7 @@ class RunTest(unittest.TestCase):
     def test_run_speaks_as_keepalive_run_under_its_own_name(self):
         done = tool("run", "-D", "1", "--", "true")
         self.assertEqual(done.returncode, 2)
-        self.assertIn("keepalive run: deadline must be 2..131068 seconds, got 1", done.stderr)
+        self.assertIn("keepalive run: -D: deadline must be 2..131068 seconds, got 1", done.stderr)
         self.assertIn("usage: keepalive run ", done.stderr)
         done = tool("run", "--help")
         self.assertEqual(done.returncode, 0)

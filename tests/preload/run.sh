@@ -427,7 +427,7 @@ done <<'EOF'
 -c 128 --|count must be 1..127 probes, got 128
 -u -5 --|user_timeout must be 0..2147483647 milliseconds, got -5
 -u 2147483648 --|user_timeout must be 0..2147483647 milliseconds, got 2147483648
--d ten --|-d: not a whole number
+-d ten --|-d: idle must be 1..32767 seconds, got "ten"
 -u 99999999999999999999 --|user_timeout must be 0..2147483647 milliseconds, got 99999999999999999999
 -d 99999999999999999999 --|idle must be 1..32767 seconds, got 99999999999999999999
 -c -99999999999999999999 --|count must be 1..127 probes, got -99999999999999999999

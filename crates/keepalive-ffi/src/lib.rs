@@ -228,6 +228,16 @@ fn read_in<T: Copy>(ptr: *const T, name: &str) -> Result<T, Failure> {
     Ok(unsafe { ptr.read_unaligned() })
 }
 
+/// The bytes of a caller's NUL-terminated string, refusing NULL.
+fn c_string<'a>(ptr: *const c_char, name: &str) -> Result<&'a [u8], Failure> {
+    if ptr.is_null() {
+        return Err(Failure::null(name));
+    }
+    // SAFETY: non-NULL (checked); the C contract is that it points to a
+    // NUL-terminated string that outlives the call.
+    Ok(unsafe { std::ffi::CStr::from_ptr(ptr) }.to_bytes())
+}
+
 /// Checks a caller's output pointer, refusing NULL.
 fn out_ptr<T>(ptr: *mut T, name: &str) -> Result<NonNull<T>, Failure> {
     NonNull::new(ptr).ok_or_else(|| Failure::null(name))
@@ -514,6 +524,40 @@ pub extern "C" fn keepalive_config_check(config: *const keepalive_config) -> c_i
 pub extern "C" fn keepalive_user_timeout_check(ms: u32) -> c_int {
     boundary(|| {
         keepalive::user_timeout_from_millis(i64::from(ms))?;
+        Ok(())
+    })
+}
+
+/// Parses `text` as the value `name` ("idle", "interval", "count",
+/// "user_timeout" or "deadline") and checks its range, without touching any
+/// socket: for programs that read options from a command line or the
+/// environment. The syntax is every front door's: a whole number in decimal,
+/// with an optional sign and blanks around it. Returns 0 with *out set, or -1
+/// with errno EINVAL (NULL pointer, unknown name, not a number, out of range;
+/// keepalive_last_error() names the value, its range and what was given, e.g.
+/// "count must be 1..127 probes, got \"abc\""); on failure *out is not written.
+#[no_mangle]
+pub extern "C" fn keepalive_value_parse(
+    name: *const c_char,
+    text: *const c_char,
+    out: *mut i64,
+) -> c_int {
+    boundary(|| {
+        let name = c_string(name, "name")?;
+        let text = c_string(text, "text")?;
+        let out = out_ptr(out, "out")?;
+        let field = std::str::from_utf8(name)
+            .ok()
+            .and_then(keepalive::Field::from_name)
+            .ok_or_else(|| Failure {
+                errno: libc::EINVAL,
+                message: format!(
+                    "unknown value name \"{}\": one of {}",
+                    name.escape_ascii(),
+                    keepalive::Field::ALL.map(keepalive::Field::name).join(", ")
+                ),
+            })?;
+        write_out(out, field.parse(text)?);
         Ok(())
     })
 }

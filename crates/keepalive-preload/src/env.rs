@@ -9,7 +9,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use keepalive::{Config, Error};
+use keepalive::{Config, Field};
 
 /// What the environment asks every new TCP socket to get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,12 +59,8 @@ pub(crate) fn read<'e>(
     // A valid deadline stands for all four values: it wins over the
     // separate ones, which are then ignored (one warning names them) rather
     // than mixed in, since any one of them would break its promise.
-    let deadline = number(
-        &lookup,
-        DEADLINE,
-        |n| keepalive::Deadline::from_secs(n, None).and_then(|d| d.config()),
-        &mut warn,
-    );
+    let deadline = number(&lookup, DEADLINE, Field::Deadline, &mut warn)
+        .and_then(|d| keepalive::Deadline::from_secs(d, None).ok()?.config().ok());
     if let Some(config) = deadline {
         let separate = [KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT]
             .map(|name| lookup(name).filter(|v| !v.is_empty()).map(|v| (name, v)));
@@ -98,28 +94,12 @@ pub(crate) fn read<'e>(
             user_timeout: config.user_timeout,
         };
     }
-    let secs = |n| Config::from_secs(Some(n), None, None).map(|c| c.idle);
-    let idle = number(&lookup, KEEPIDLE, secs, &mut warn).flatten();
-    let interval = number(
-        &lookup,
-        KEEPINTVL,
-        |n| Config::from_secs(None, Some(n), None).map(|c| c.interval),
-        &mut warn,
-    )
-    .flatten();
-    let count = number(
-        &lookup,
-        KEEPCNT,
-        |n| Config::from_secs(None, None, Some(n)).map(|c| c.count),
-        &mut warn,
-    )
-    .flatten();
-    let user_timeout = number(
-        &lookup,
-        USER_TIMEOUT,
-        keepalive::user_timeout_from_millis,
-        &mut warn,
-    );
+    let secs = |n: i64| Duration::from_secs(n as u64);
+    let idle = number(&lookup, KEEPIDLE, Field::Idle, &mut warn).map(secs);
+    let interval = number(&lookup, KEEPINTVL, Field::Interval, &mut warn).map(secs);
+    let count = number(&lookup, KEEPCNT, Field::Count, &mut warn).map(|n| n as u32);
+    let user_timeout = number(&lookup, USER_TIMEOUT, Field::UserTimeout, &mut warn)
+        .map(|ms| Duration::from_millis(ms as u64));
     Wanted {
         enabled,
         keepalive: Config {
@@ -146,48 +126,22 @@ impl fmt::Display for Ignored<'_, '_> {
 }
 
 /// One numeric variable: `None` when unset, empty or invalid (then warned
-/// about), else what `check` (the core's validation) made of it.
-fn number<'e, T>(
+/// about), else its value, parsed and checked by the core ([`Field`]: the
+/// one syntax and range for every front door; surrounding blanks and a `+`
+/// are allowed, as `atoi` in libkeepalive 0.3 allows them).
+fn number<'e>(
     lookup: &impl Fn(&str) -> Option<&'e [u8]>,
     name: &str,
-    check: impl Fn(i64) -> Result<T, Error>,
+    field: Field,
     warn: &mut impl FnMut(fmt::Arguments<'_>),
-) -> Option<T> {
+) -> Option<i64> {
     let raw = lookup(name).filter(|v| !v.is_empty())?;
-    let parsed = std::str::from_utf8(raw)
-        .ok()
-        .and_then(|s| s.trim().parse::<i64>().ok());
-    match parsed.map(&check) {
-        Some(Ok(value)) => Some(value),
-        Some(Err(e)) => {
+    match field.parse(raw) {
+        Ok(value) => Some(value),
+        Err(e) => {
             warn(format_args!("ignoring {name}=\"{}\": {e}", Shown(raw)));
             None
         }
-        None => {
-            // Not an integer at all: the core names the range when asked
-            // about a value every range refuses, and we show what was given.
-            match check(-1) {
-                Err(e) => warn(format_args!(
-                    "ignoring {name}=\"{}\": {}",
-                    Shown(raw),
-                    e.with_given(&Quoted(raw))
-                )),
-                Ok(_) => warn(format_args!(
-                    "ignoring {name}=\"{}\": not a number",
-                    Shown(raw)
-                )),
-            }
-            None
-        }
-    }
-}
-
-/// A raw value in quotes, escaped and cut as [`Shown`] does.
-struct Quoted<'a>(&'a [u8]);
-
-impl fmt::Display for Quoted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\"", Shown(self.0))
     }
 }
 
@@ -360,7 +314,7 @@ mod tests {
             (
                 "KEEPIDLE",
                 "99999999999999999999",
-                "idle must be 1..32767 seconds, got \"99999999999999999999\"",
+                "idle must be 1..32767 seconds, got 99999999999999999999",
             ),
             (
                 "KEEPINTVL",
@@ -490,7 +444,7 @@ mod tests {
             ("5s", "deadline must be 2..131068 seconds, got \"5s\""),
             (
                 "99999999999999999999",
-                "deadline must be 2..131068 seconds, got \"99999999999999999999\"",
+                "deadline must be 2..131068 seconds, got 99999999999999999999",
             ),
         ] {
             let (w, warnings) = read_vars(&[("KEEPALIVE_DEADLINE", value), ("KEEPIDLE", "60")]);

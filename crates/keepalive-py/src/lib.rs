@@ -231,7 +231,7 @@ fn checked<T>(
     result.map_err(|err| match (obj, saturated, &err) {
         (Some(obj), true, Error::InvalidValue { .. }) => {
             let given = obj.str().map(|s| s.to_string()).unwrap_or_default();
-            PyValueError::new_err(err.with_given(&given).to_string())
+            PyValueError::new_err(err.given_as(given).to_string())
         }
         _ => to_py(err),
     })

@@ -36,6 +36,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use keepalive::Field;
+
 mod elf;
 
 /// The preload library's file name, in `../lib` relative to this program.
@@ -198,30 +200,6 @@ fn say(text: &str) {
     let _ = writeln!(io::stderr().lock(), "{text}");
 }
 
-/// An option's value as given: the integer (saturated when it overflows
-/// i64) and the text, for messages.
-struct Given {
-    value: i64,
-    text: String,
-    overflowed: bool,
-}
-
-/// Checks `given` with the core's `check` (so the ranges live in one place).
-/// A number too large for i64 is out of range like any other: the message
-/// gives the range and the text as given.
-fn checked<T>(
-    given: &Given,
-    check: impl Fn(i64) -> Result<T, keepalive::Error>,
-) -> Result<T, String> {
-    check(given.value).map_err(|e| {
-        if given.overflowed {
-            e.with_given(&given.text).to_string()
-        } else {
-            e.to_string()
-        }
-    })
-}
-
 /// Parses the arguments (without the program name). Option values are
 /// checked by the core crate, so the ranges live in one place. Everything
 /// from PROGRAM on is PROGRAM's, even arguments that look like options.
@@ -236,22 +214,23 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
             break None;
         };
         match arg {
-            Short('d') | Long("idle") => idle = Some(integer(&mut parser, "-d")?),
-            Short('i') | Long("interval") => interval = Some(integer(&mut parser, "-i")?),
-            Short('c') | Long("count") => count = Some(integer(&mut parser, "-c")?),
-            Short('u') | Long("user-timeout") => {
-                user_timeout = Some(integer(&mut parser, "-u")?);
+            Short('d') | Long("idle") => idle = Some(value(&mut parser, "-d", Field::Idle)?),
+            Short('i') | Long("interval") => {
+                interval = Some(value(&mut parser, "-i", Field::Interval)?);
             }
-            Short('D') | Long("deadline") => deadline = Some(integer(&mut parser, "-D")?),
+            Short('c') | Long("count") => count = Some(value(&mut parser, "-c", Field::Count)?),
+            Short('u') | Long("user-timeout") => {
+                user_timeout = Some(value(&mut parser, "-u", Field::UserTimeout)?);
+            }
+            Short('D') | Long("deadline") => {
+                deadline = Some(value(&mut parser, "-D", Field::Deadline)?);
+            }
             Short('h') | Long("help") => return Ok(Request::Help),
             Short('V') | Long("version") => return Ok(Request::Version),
             Value(program) => break Some(program),
             other => return Err(other.unexpected().to_string()),
         }
     };
-    // Values are checked even without a program, so the message names the
-    // first real problem.
-    let secs = |d: std::time::Duration| d.as_secs().to_string();
     let mut vars = vec![("KEEPALIVE", "on".to_string())];
     let knobs = [
         idle.is_some(),
@@ -259,7 +238,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
         count.is_some(),
         user_timeout.is_some(),
     ];
-    let unset = if let Some(g) = &deadline {
+    let unset = if let Some(d) = deadline {
         if knobs.iter().any(|given| *given) {
             return Err(
                 "-D sets idle, interval, count and the user timeout together: \
@@ -267,8 +246,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
                     .into(),
             );
         }
-        let d = checked(g, |n| keepalive::Deadline::from_secs(n, None))?;
-        vars.push(("KEEPALIVE_DEADLINE", d.after().as_secs().to_string()));
+        vars.push((DEADLINE, d.to_string()));
         // The deadline replaces whatever values were inherited.
         vec![KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT]
     } else {
@@ -276,21 +254,13 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
         // otherwise win over them in the library.
         vec![DEADLINE]
     };
-    if let Some(g) = &idle {
-        let c = checked(g, |n| keepalive::Config::from_secs(Some(n), None, None))?;
-        vars.extend(c.idle.map(|d| (KEEPIDLE, secs(d))));
-    }
-    if let Some(g) = &interval {
-        let c = checked(g, |n| keepalive::Config::from_secs(None, Some(n), None))?;
-        vars.extend(c.interval.map(|d| (KEEPINTVL, secs(d))));
-    }
-    if let Some(g) = &count {
-        let c = checked(g, |n| keepalive::Config::from_secs(None, None, Some(n)))?;
-        vars.extend(c.count.map(|n| (KEEPCNT, n.to_string())));
-    }
-    if let Some(g) = &user_timeout {
-        let t = checked(g, keepalive::user_timeout_from_millis)?;
-        vars.push((USER_TIMEOUT, t.as_millis().to_string()));
+    for (name, value) in [
+        (KEEPIDLE, idle),
+        (KEEPINTVL, interval),
+        (KEEPCNT, count),
+        (USER_TIMEOUT, user_timeout),
+    ] {
+        vars.extend(value.map(|n| (name, n.to_string())));
     }
     let program = program.ok_or("missing PROGRAM")?;
     let args = parser.raw_args().map_err(|e| e.to_string())?.collect();
@@ -309,26 +279,13 @@ const KEEPCNT: &str = "KEEPCNT";
 const USER_TIMEOUT: &str = "KEEPALIVE_USER_TIMEOUT_MS";
 const DEADLINE: &str = "KEEPALIVE_DEADLINE";
 
-/// The value of option `flag` as a whole number (the range is the core's to
-/// check): optional sign, decimal digits, surrounding blanks allowed.
-fn integer(parser: &mut lexopt::Parser, flag: &str) -> Result<Given, String> {
-    let value = parser.value().map_err(|e| e.to_string())?;
-    let not_a_number = || format!("{flag}: not a whole number: {:?}", value);
-    let text = value.to_str().map(str::trim).ok_or_else(not_a_number)?;
-    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(not_a_number());
-    }
-    let (value, overflowed) = match text.parse::<i64>() {
-        Ok(n) => (n, false),
-        Err(_) if text.starts_with('-') => (i64::MIN, true),
-        Err(_) => (i64::MAX, true),
-    };
-    Ok(Given {
-        value,
-        text: text.to_string(),
-        overflowed,
-    })
+/// The value of option `flag`, parsed and checked by the core (one syntax,
+/// one range, one message for every front door).
+fn value(parser: &mut lexopt::Parser, flag: &str, field: Field) -> Result<i64, String> {
+    let text = parser.value().map_err(|e| e.to_string())?;
+    field
+        .parse(text.as_bytes())
+        .map_err(|e| format!("{flag}: {e}"))
 }
 
 /// `../lib/libkeepalive-preload.so` relative to this executable, checked to
@@ -701,10 +658,22 @@ mod tests {
                 &["-u", "-1", "p"],
                 "user_timeout must be 0..2147483647 milliseconds, got -1",
             ),
-            (&["-d", "abc", "p"], "-d: not a whole number: \"abc\""),
-            (&["-c", "1.5", "p"], "-c: not a whole number: \"1.5\""),
-            (&["-c", "+", "p"], "-c: not a whole number: \"+\""),
-            (&["-c", "", "p"], "-c: not a whole number: \"\""),
+            (
+                &["-d", "abc", "p"],
+                "-d: idle must be 1..32767 seconds, got \"abc\"",
+            ),
+            (
+                &["-c", "1.5", "p"],
+                "-c: count must be 1..127 probes, got \"1.5\"",
+            ),
+            (
+                &["-c", "+", "p"],
+                "-c: count must be 1..127 probes, got \"+\"",
+            ),
+            (
+                &["-c", "", "p"],
+                "-c: count must be 1..127 probes, got \"\"",
+            ),
             (&["-x", "p"], "invalid option '-x'"),
             (&["--bogus", "p"], "invalid option '--bogus'"),
             (&["-d"], "missing argument for option '-d'"),
@@ -732,7 +701,10 @@ mod tests {
                 &["-D", "99999999999999999999", "p"],
                 "deadline must be 2..131068 seconds, got 99999999999999999999",
             ),
-            (&["-D", "5s", "p"], "-D: not a whole number: \"5s\""),
+            (
+                &["-D", "5s", "p"],
+                "-D: deadline must be 2..131068 seconds, got \"5s\"",
+            ),
             (
                 &["-D", "5", "-d", "2", "p"],
                 "give either -D or -d/-i/-c/-u",
@@ -760,23 +732,23 @@ mod tests {
         let cases: &[(&[&str], &str)] = &[
             (
                 &["-u", "99999999999999999999", "p"],
-                "user_timeout must be 0..2147483647 milliseconds, got 99999999999999999999",
+                "-u: user_timeout must be 0..2147483647 milliseconds, got 99999999999999999999",
             ),
             (
                 &["-d", "99999999999999999999", "p"],
-                "idle must be 1..32767 seconds, got 99999999999999999999",
+                "-d: idle must be 1..32767 seconds, got 99999999999999999999",
             ),
             (
                 &["-i", "-99999999999999999999", "p"],
-                "interval must be 1..32767 seconds, got -99999999999999999999",
+                "-i: interval must be 1..32767 seconds, got -99999999999999999999",
             ),
             (
                 &["-c", "+18446744073709551616", "p"],
-                "count must be 1..127 probes, got +18446744073709551616",
+                "-c: count must be 1..127 probes, got +18446744073709551616",
             ),
             (
                 &["-c", "9223372036854775807", "p"],
-                "count must be 1..127 probes, got 9223372036854775807",
+                "-c: count must be 1..127 probes, got 9223372036854775807",
             ),
         ];
         for (list, expected) in cases {

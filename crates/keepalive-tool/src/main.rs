@@ -16,6 +16,7 @@
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
+use keepalive::Field;
 
 /// `println!` that does not panic when standard output is closed (`| head`):
 /// what was done is done, and the rest of the output has no reader.
@@ -163,6 +164,7 @@ struct SetValues {
     /// Dead-peer deadline: dead about SECONDS after the peer was last heard
     /// from, idle or busy (2..131068 with 3 probes).
     #[arg(short = 'D', long, value_name = "SECONDS", allow_negative_numbers = true,
+          value_parser = deadline_secs,
           conflicts_with_all = ["idle", "interval", "count", "user_timeout"])]
     deadline: Option<i64>,
     /// With -D: unanswered probes that declare the peer dead (default 3).
@@ -172,7 +174,8 @@ struct SetValues {
     knobs: Knobs,
     /// TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged,
     /// 0..2147483647 (0: the kernel's default).
-    #[arg(short = 'u', long, value_name = "MS", allow_negative_numbers = true)]
+    #[arg(short = 'u', long, value_name = "MS", allow_negative_numbers = true,
+          value_parser = user_timeout_ms)]
     user_timeout: Option<i64>,
 }
 
@@ -180,13 +183,16 @@ struct SetValues {
 #[derive(Debug, Args)]
 struct Knobs {
     /// TCP_KEEPIDLE: seconds idle before the first probe, 1..32767.
-    #[arg(short = 'd', long, value_name = "IDLE", allow_negative_numbers = true)]
+    #[arg(short = 'd', long, value_name = "IDLE", allow_negative_numbers = true,
+          value_parser = idle_secs)]
     idle: Option<i64>,
     /// TCP_KEEPINTVL: seconds between unanswered probes, 1..32767.
-    #[arg(short = 'i', long, value_name = "INTVL", allow_negative_numbers = true)]
+    #[arg(short = 'i', long, value_name = "INTVL", allow_negative_numbers = true,
+          value_parser = interval_secs)]
     interval: Option<i64>,
     /// TCP_KEEPCNT: unanswered probes before the peer is dead, 1..127.
-    #[arg(short = 'c', long, value_name = "CNT", allow_negative_numbers = true)]
+    #[arg(short = 'c', long, value_name = "CNT", allow_negative_numbers = true,
+          value_parser = count_probes)]
     count: Option<i64>,
 }
 
@@ -247,6 +253,28 @@ struct DefaultsSetArgs {
     /// reboot.
     #[arg(long)]
     persist: bool,
+}
+
+/// The values, parsed and checked by the core: one syntax, range and message
+/// with keepalive-run, the preload library and the C examples.
+fn idle_secs(text: &str) -> Result<i64, String> {
+    Field::Idle.parse(text).map_err(|e| e.to_string())
+}
+
+fn interval_secs(text: &str) -> Result<i64, String> {
+    Field::Interval.parse(text).map_err(|e| e.to_string())
+}
+
+fn count_probes(text: &str) -> Result<i64, String> {
+    Field::Count.parse(text).map_err(|e| e.to_string())
+}
+
+fn user_timeout_ms(text: &str) -> Result<i64, String> {
+    Field::UserTimeout.parse(text).map_err(|e| e.to_string())
+}
+
+fn deadline_secs(text: &str) -> Result<i64, String> {
+    Field::Deadline.parse(text).map_err(|e| e.to_string())
 }
 
 /// A process id: a whole number, 1 or more.
@@ -379,14 +407,22 @@ mod tests {
             (a.fd, a.values.deadline, a.values.probes),
             (Some(5), Some(60), Some(4))
         );
-        let Command::Set(a) = parse(&["set", "42", "--idle", "-5"]).unwrap().command else {
-            panic!()
-        };
-        assert_eq!(
-            a.values.knobs.idle,
-            Some(-5),
-            "negative values reach the core's check"
+        // Negative values reach the core's check, which refuses them with
+        // its range, like any other front door.
+        let err = parse(&["set", "42", "--idle", "-5"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("idle must be 1..32767 seconds, got -5"),
+            "{err}"
         );
+        let err = parse(&["set", "42", "-u", "99999999999999999999"]).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "user_timeout must be 0..2147483647 milliseconds, got 99999999999999999999"
+            ),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), 2);
         let Command::Defaults(d) = parse(&["defaults", "set", "-d", "600", "--persist"])
             .unwrap()
             .command

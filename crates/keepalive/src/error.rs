@@ -15,11 +15,16 @@ use std::time::Duration;
 /// assert!(matches!(err, Error::InvalidValue { given: Given::Int(-3), .. }));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Given {
     /// A plain integer (seconds, a count, or milliseconds).
     Int(i64),
     /// A [`Duration`], as given to [`Config::idle`](crate::Config::idle) and friends.
     Duration(Duration),
+    /// Text that is no number in range of any integer type, as given to
+    /// [`Field::parse`](crate::Field::parse) (a command-line argument, an
+    /// environment variable).
+    Text(GivenText),
 }
 
 impl fmt::Display for Given {
@@ -27,6 +32,72 @@ impl fmt::Display for Given {
         match self {
             Given::Int(n) => write!(f, "{n}"),
             Given::Duration(d) => write!(f, "{d:?}"),
+            Given::Text(t) => t.fmt(f),
+        }
+    }
+}
+
+/// Text as the caller gave it, kept inline (no allocation) for a message:
+/// up to 40 bytes, the rest cut. Displayed as written when it is a whole
+/// number (one too large for any integer type), otherwise in quotes with
+/// unprintable bytes escaped.
+///
+/// ```
+/// let err = keepalive::Field::Count.parse("99999999999999999999").unwrap_err();
+/// assert_eq!(err.to_string(), "count must be 1..127 probes, got 99999999999999999999");
+/// let err = keepalive::Field::Count.parse("a\x1b[31m").unwrap_err();
+/// assert_eq!(err.to_string(), r#"count must be 1..127 probes, got "a\x1b[31m""#);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct GivenText {
+    bytes: [u8; GivenText::MAX],
+    len: u8,
+    cut: bool,
+    number: bool,
+}
+
+impl GivenText {
+    const MAX: usize = 40;
+
+    /// Keeps `text` (its first 40 bytes); a whole number (an optional sign,
+    /// then digits) is shown as written, anything else in quotes.
+    pub(crate) fn new(text: &[u8]) -> Self {
+        let digits = text
+            .strip_prefix(b"+")
+            .or_else(|| text.strip_prefix(b"-"))
+            .unwrap_or(text);
+        let number = !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
+        let len = text.len().min(Self::MAX);
+        let mut bytes = [0; Self::MAX];
+        bytes[..len].copy_from_slice(&text[..len]);
+        GivenText {
+            bytes,
+            len: len as u8,
+            cut: text.len() > Self::MAX,
+            number,
+        }
+    }
+
+    /// The bytes kept (the first 40 of what was given).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl fmt::Debug for GivenText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GivenText({self})")
+    }
+}
+
+impl fmt::Display for GivenText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = self.as_bytes().escape_ascii();
+        let more = if self.cut { "..." } else { "" };
+        if self.number {
+            write!(f, "{shown}{more}")
+        } else {
+            write!(f, "\"{shown}{more}\"")
         }
     }
 }
@@ -84,21 +155,34 @@ impl Error {
         Error::Os { option, source }
     }
 
-    /// The message of an invalid value, with `given` (the value as the
-    /// caller wrote it) in place of the number the range was checked with.
-    /// For front doors that receive numbers too large for any integer type,
-    /// or text that is no number at all (a Python `int`, a command-line
-    /// argument, an environment variable): they check a stand-in value, and
-    /// report the one they were given. Other errors display as themselves.
-    /// Formats lazily, so it allocates nothing.
+    /// The same error with `text` (the value as the caller wrote it) as what
+    /// was given: for front doors that check a stand-in for a value no
+    /// integer type holds (a Python `int` of any size, text that is no
+    /// number), so that the message shows what the caller gave. Errors
+    /// other than [`Error::InvalidValue`] are returned as they are.
     ///
     /// ```
     /// let err = keepalive::Config::from_secs(Some(i64::MAX), None, None).unwrap_err();
-    /// assert_eq!(err.with_given(&"18446744073709551616").to_string(),
+    /// assert_eq!(err.given_as("18446744073709551616").to_string(),
     ///            "idle must be 1..32767 seconds, got 18446744073709551616");
     /// ```
-    pub fn with_given<'a>(&'a self, given: &'a dyn fmt::Display) -> WithGiven<'a> {
-        WithGiven { err: self, given }
+    pub fn given_as(self, text: impl AsRef<[u8]>) -> Error {
+        match self {
+            Error::InvalidValue {
+                name,
+                min,
+                max,
+                unit,
+                ..
+            } => Error::InvalidValue {
+                name,
+                given: Given::Text(GivenText::new(text.as_ref())),
+                min,
+                max,
+                unit,
+            },
+            other => other,
+        }
     }
 
     /// The `errno` (or Windows error code) this error stands for, the way a C
@@ -116,35 +200,6 @@ impl Error {
             Error::InvalidValue { .. } => crate::sys::EINVAL,
             Error::Os { source, .. } => source.raw_os_error().unwrap_or(crate::sys::EINVAL),
             Error::Unsupported { .. } => crate::sys::EOPNOTSUPP,
-        }
-    }
-}
-
-/// An error displayed with the value as the caller gave it
-/// ([`Error::with_given`]).
-#[derive(Clone, Copy)]
-pub struct WithGiven<'a> {
-    err: &'a Error,
-    given: &'a dyn fmt::Display,
-}
-
-impl fmt::Debug for WithGiven<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl fmt::Display for WithGiven<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.err {
-            Error::InvalidValue {
-                name,
-                min,
-                max,
-                unit,
-                ..
-            } => range(f, name, *min, *max, unit, self.given),
-            other => fmt::Display::fmt(other, f),
         }
     }
 }
@@ -184,6 +239,7 @@ impl fmt::Display for Error {
                 }
                 Given::Duration(d) => range(f, name, *min, *max, unit, &d.as_millis()),
                 Given::Int(n) => range(f, name, *min, *max, unit, n),
+                Given::Text(t) => range(f, name, *min, *max, unit, t),
             },
             Error::Os { option, source } => {
                 // The description alone: std's " (os error N)" suffix would

@@ -120,6 +120,7 @@ use std::time::Duration;
 
 mod deadline;
 mod error;
+mod field;
 mod rule;
 mod status;
 mod sys;
@@ -130,7 +131,8 @@ mod sys;
 struct ReadmeDoctests;
 
 pub use deadline::Deadline;
-pub use error::{Error, Given, WithGiven};
+pub use error::{Error, Given, GivenText};
+pub use field::Field;
 pub use status::{Phase, Status, TcpState};
 /// What every function of the crate accepts: a socket descriptor, lent for
 /// the duration of the call.

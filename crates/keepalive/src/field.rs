@@ -1,0 +1,241 @@
+//! Values given as text: one syntax and one message for every front door
+//! that reads numbers from a command line or the environment.
+
+use crate::{limits, user_timeout_from_millis, Config, Deadline, Error, Given};
+
+/// One of the values a front door may receive as text: a command-line
+/// option (`keepalive-run -d 60`, `keepalive set -D 5`, the C examples), an
+/// environment variable (`KEEPIDLE=60`), a Python `int` too large for any
+/// integer type.
+///
+/// [`Field::parse`] is the one syntax, [`Field::check`] the one range check,
+/// and their errors the one message: `idle must be 1..32767 seconds, got
+/// 40000`, with what was given shown as given (`got 99999999999999999999`,
+/// `got "abc"`).
+///
+/// ```
+/// use keepalive::Field;
+/// assert_eq!(Field::Idle.parse("60")?, 60);
+/// assert_eq!(Field::Count.parse(" +5 ")?, 5);
+/// assert_eq!(Field::Deadline.parse("1").unwrap_err().to_string(),
+///            "deadline must be 2..131068 seconds, got 1");
+/// assert_eq!(Field::UserTimeout.parse("5s").unwrap_err().to_string(),
+///            r#"user_timeout must be 0..2147483647 milliseconds, got "5s""#);
+/// assert_eq!(Field::from_name("interval"), Some(Field::Interval));
+/// # Ok::<(), keepalive::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// `TCP_KEEPIDLE`, seconds (1..=32767).
+    Idle,
+    /// `TCP_KEEPINTVL`, seconds (1..=32767).
+    Interval,
+    /// `TCP_KEEPCNT`, probes (1..=127).
+    Count,
+    /// `TCP_USER_TIMEOUT`, milliseconds (0..=2147483647).
+    UserTimeout,
+    /// A dead-peer deadline ([`Deadline`]), seconds, with the default
+    /// probes (2..=131068).
+    Deadline,
+}
+
+impl Field {
+    /// Every field, in the order above.
+    pub const ALL: [Field; 5] = [
+        Field::Idle,
+        Field::Interval,
+        Field::Count,
+        Field::UserTimeout,
+        Field::Deadline,
+    ];
+
+    /// The field's name in messages: `"idle"`, `"interval"`, `"count"`,
+    /// `"user_timeout"`, `"deadline"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Field::Idle => "idle",
+            Field::Interval => "interval",
+            Field::Count => "count",
+            Field::UserTimeout => "user_timeout",
+            Field::Deadline => "deadline",
+        }
+    }
+
+    /// The field of that [`name`](Self::name), if any.
+    pub fn from_name(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Checks `value` against the field's range (the same check as
+    /// everywhere: [`Config::from_secs`], [`user_timeout_from_millis`],
+    /// [`Deadline::from_secs`]) and returns it.
+    pub fn check(self, value: i64) -> Result<i64, Error> {
+        match self {
+            Field::Idle => Config::from_secs(Some(value), None, None).map(drop),
+            Field::Interval => Config::from_secs(None, Some(value), None).map(drop),
+            Field::Count => Config::from_secs(None, None, Some(value)).map(drop),
+            Field::UserTimeout => user_timeout_from_millis(value).map(drop),
+            Field::Deadline => Deadline::from_secs(value, None).map(drop),
+        }
+        .map(|()| value)
+    }
+
+    /// Parses `text` as a whole number in decimal (ASCII blanks around it
+    /// and a `+` or `-` sign allowed, nothing else) and checks it. A number
+    /// too large for any integer type is out of range like any other, and
+    /// text that is no number is refused with the range too; both errors show
+    /// the text as given. `text` may be any bytes (an environment variable).
+    pub fn parse(self, text: impl AsRef<[u8]>) -> Result<i64, Error> {
+        let trimmed = trim_ascii(text.as_ref());
+        // `i64::from_str`: an optional sign, then decimal digits only.
+        let parsed = std::str::from_utf8(trimmed)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok());
+        match parsed {
+            Some(n) => self.check(n),
+            // i64::MIN is out of every field's range: the check gives the
+            // field's range, shown with what was given.
+            None => Err(match self.check(i64::MIN) {
+                Err(e) => e.given_as(trimmed),
+                Ok(_) => unreachable_range(),
+            }),
+        }
+    }
+}
+
+/// `raw` without ASCII whitespace around it (`<[u8]>::trim_ascii` needs a
+/// newer Rust than this crate's minimum).
+fn trim_ascii(raw: &[u8]) -> &[u8] {
+    let start = raw
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(raw.len());
+    let end = raw
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &raw[start..end]
+}
+
+/// `check(i64::MIN)` is refused by every field; should a future field take
+/// it, this keeps the message honest instead of panicking.
+fn unreachable_range() -> Error {
+    Error::InvalidValue {
+        name: "value",
+        given: Given::Int(i64::MIN),
+        min: 0,
+        max: limits::MAX_USER_TIMEOUT_MS,
+        unit: "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_range_and_the_syntax() {
+        assert_eq!(Field::Idle.parse("32767").unwrap(), 32767);
+        for (text, value) in [
+            ("60", 60),
+            (" 60", 60),
+            ("60\n", 60),
+            ("+60", 60),
+            ("0060", 60),
+        ] {
+            assert_eq!(Field::Idle.parse(text).unwrap(), value, "{text:?}");
+        }
+        assert_eq!(Field::UserTimeout.parse("0").unwrap(), 0);
+        assert_eq!(Field::Deadline.parse("131068").unwrap(), 131068);
+    }
+
+    #[test]
+    fn every_refusal_names_the_range_and_what_was_given() {
+        let cases = [
+            (Field::Idle, "0", "idle must be 1..32767 seconds, got 0"),
+            (Field::Idle, "-5", "idle must be 1..32767 seconds, got -5"),
+            (
+                Field::Interval,
+                "40000",
+                "interval must be 1..32767 seconds, got 40000",
+            ),
+            (Field::Count, "128", "count must be 1..127 probes, got 128"),
+            (
+                Field::Count,
+                "abc",
+                "count must be 1..127 probes, got \"abc\"",
+            ),
+            (
+                Field::Count,
+                "1.5",
+                "count must be 1..127 probes, got \"1.5\"",
+            ),
+            (Field::Count, "", "count must be 1..127 probes, got \"\""),
+            (Field::Count, "+", "count must be 1..127 probes, got \"+\""),
+            (
+                Field::Count,
+                "1 2",
+                "count must be 1..127 probes, got \"1 2\"",
+            ),
+            (
+                Field::Count,
+                "0x10",
+                "count must be 1..127 probes, got \"0x10\"",
+            ),
+            (
+                Field::UserTimeout,
+                "99999999999999999999",
+                "user_timeout must be 0..2147483647 milliseconds, got 99999999999999999999",
+            ),
+            (
+                Field::UserTimeout,
+                "-99999999999999999999",
+                "user_timeout must be 0..2147483647 milliseconds, got -99999999999999999999",
+            ),
+            (
+                Field::UserTimeout,
+                "4294967296",
+                "user_timeout must be 0..2147483647 milliseconds, got 4294967296",
+            ),
+            (
+                Field::Deadline,
+                "1",
+                "deadline must be 2..131068 seconds, got 1",
+            ),
+            (
+                Field::Deadline,
+                "5s",
+                "deadline must be 2..131068 seconds, got \"5s\"",
+            ),
+        ];
+        for (field, text, message) in cases {
+            let err = field.parse(text).unwrap_err();
+            assert!(matches!(err, Error::InvalidValue { .. }), "{err:?}");
+            assert_eq!(err.to_string(), message, "{field:?} {text:?}");
+        }
+    }
+
+    #[test]
+    fn odd_bytes_are_escaped_and_long_text_cut() {
+        let err = Field::Idle.parse(b"\x1b[31m\xff").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "idle must be 1..32767 seconds, got \"\\x1b[31m\\xff\""
+        );
+        let long = "9".repeat(500);
+        let text = Field::Count.parse(&long).unwrap_err().to_string();
+        assert_eq!(
+            text,
+            format!("count must be 1..127 probes, got {}...", "9".repeat(40))
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for field in Field::ALL {
+            assert_eq!(Field::from_name(field.name()), Some(field));
+        }
+        assert_eq!(Field::from_name("probes"), None);
+    }
+}
