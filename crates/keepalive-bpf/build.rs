@@ -6,7 +6,8 @@
 //! `attach` then says why, and `make build-cgroup` (which installs clang
 //! first) refuses such a build. A clang that fails to compile them
 //! (libbpf-dev's headers missing) does the same, with clang's first error
-//! as a warning.
+//! as a warning. `KEEPALIVE_BPF_REQUIRE=1` (set by `make build-cgroup`) turns
+//! both into a build error instead.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,10 @@ fn main() {
 
 /// The crate without programs: `attach` reports `why`.
 fn without(why: &str) {
+    // Not a rerun-if-env-changed: with clang there, it changes nothing.
+    if env::var_os("KEEPALIVE_BPF_REQUIRE").is_some_and(|v| !v.is_empty() && v != "0") {
+        panic!("KEEPALIVE_BPF_REQUIRE is set, but the BPF programs cannot be built: {why}");
+    }
     println!("cargo:rustc-env=KEEPALIVE_BPF_MISSING={why}");
 }
 

@@ -117,9 +117,9 @@ pub(crate) fn error_text(err: &io::Error) -> String {
     }
 }
 
-/// What every command checks first, in this order: the build has the
-/// programs, the caller may load them, cgroup v2 and the BPF filesystem are
-/// there. Returns the BPF filesystem's mount point.
+/// What attach and detach check first, in this order: the build has the
+/// programs, the caller may load and attach them, cgroup v2 and the BPF
+/// filesystem are there. Returns the BPF filesystem's mount point.
 fn preflight() -> Result<PathBuf, Error> {
     programs::built()?;
     let missing = system::missing_capabilities();
@@ -283,7 +283,9 @@ pub fn detach(cgroup: &Path) -> Result<DetachReport, Error> {
 /// that was removed since (its programs went with it) are removed, and
 /// listed once with `cgroup: None`.
 pub fn list() -> Result<Vec<Attachment>, Error> {
-    let bpffs = preflight()?;
+    // Reading needs no capability, only access to the pins (root's, mode 0600).
+    system::cgroup2_mount()?;
+    let bpffs = system::bpffs()?;
     let top = bpffs.join(programs::TOP);
     let entries = match fs::read_dir(&top) {
         Ok(entries) => entries,
