@@ -47,3 +47,9 @@ test-cgroup: build-cgroup build-preload
 bench-cgroup: build-cgroup
 	$(APT_ENSURE) cc=gcc
 	$(BENCH_ENV) CGROUPCTL=$(CGROUPCTL) bench/cgroup.sh
+
+# In `make bench`, after the other benchmarks, never beside them: they must
+# not share the CPUs.
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+bench-cgroup: bench-all
+endif
