@@ -484,7 +484,9 @@ class TestReachTable(CgroupCase):
         shutil.copy(probe("probe-c-dynamic"), setuid_probe)
         os.chown(setuid_probe, 0, 0)
         os.chmod(setuid_probe, 0o4755)
-        preload = {"LD_PRELOAD": PRELOAD, "KEEPALIVE_DEADLINE": "5"}
+        # The values of -D 5, in the variables every preload library reads.
+        preload = {"LD_PRELOAD": PRELOAD, "KEEPIDLE": "2", "KEEPINTVL": "1", "KEEPCNT": "3",
+                   "KEEPALIVE_USER_TIMEOUT_MS": "5000"}
         kinds = [
             ("dynamic C", [probe("probe-c-dynamic"), "connect", a], None),
             ("static C", [probe("probe-c-static"), "connect", a], None),
@@ -508,7 +510,8 @@ class TestReachTable(CgroupCase):
 
         def word(line):
             return "reached" if line == POLICY else "not reached"
-        table = ["| program | LD_PRELOAD (KEEPALIVE_DEADLINE=5) | cgroup (attach -D 5) |",
+        table = ["| program | LD_PRELOAD (KEEPIDLE=2 KEEPINTVL=1 KEEPCNT=3 "
+                 "KEEPALIVE_USER_TIMEOUT_MS=5000) | cgroup (attach -D 5) |",
                  "|---|---|---|"]
         table += [f"| {n} | {word(p)}: {p[9:]} | {word(c)}: {c[9:]} |" for n, p, c in rows]
         print("\n" + "\n".join(table), file=sys.stderr)
