@@ -272,7 +272,7 @@ fn print_attach(r: &AttachReport) {
 
 fn print_detach(r: &DetachReport) {
     println!(
-        "{}: detached the policy {}{}; it had tuned {} connections, kept {} values of their own, \
+        "{}: detached the policy {}{}; it had tuned {} sockets, kept {} values of their own, \
          rewritten {} calls, {} refused",
         r.cgroup.display(),
         describe(&r.policy),

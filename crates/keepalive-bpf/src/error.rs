@@ -124,7 +124,8 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "the kernel refused to load the {program} program ({}): the verifier said: \
-                 {verifier}; this needs Linux 5.16 or later with BTF (this kernel is {})",
+                 {verifier}; the programs need a kernel with BTF, Linux 5.10 or later (tested on 6.18; \
+                 this kernel is {})",
                 plain(source),
                 kernel_release()
             ),

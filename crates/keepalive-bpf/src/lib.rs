@@ -24,7 +24,8 @@
 //!   policy; [`detach`] removes exactly what [`attach`] made.
 //!
 //! Needs root (CAP_SYS_ADMIN, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN),
-//! cgroup v2, a mounted BPF filesystem and Linux 5.16 or later with BTF.
+//! cgroup v2, a mounted BPF filesystem and a kernel with BTF (Linux 5.10 or
+//! later by the helpers used; tested on 6.18).
 //! See docs/cgroup.md.
 
 #![warn(missing_docs)]

@@ -80,8 +80,9 @@ impl Policy {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Connections the sock_ops program gave the policy, as they were
-    /// established.
+    /// Sockets the sock_ops program gave the policy as their connection
+    /// was established (a connection made and accepted in the cgroup has
+    /// two).
     pub tuned: u64,
     /// Values of their own those connections kept (no `--enforce`).
     pub kept: u64,
