@@ -1,7 +1,6 @@
 //! `keepalive cgroup attach|detach|list`, without clap: the operator's tool
-//! hands its arguments after `cgroup` to [`run`] (and examples/cgroupctl.rs
-//! does the same until then). Exit status: 0 done, 1 the system refused
-//! (with the reason), 2 usage.
+//! (crates/keepalive-tool) hands its arguments after `cgroup` to [`run`].
+//! Exit status: 0 done, 1 the system refused (with the reason), 2 usage.
 //!
 //! ```text
 //! keepalive cgroup attach CGROUP (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
@@ -17,6 +16,15 @@ use std::time::Duration;
 use keepalive::{Config, Deadline, Settings};
 
 use crate::{AttachReport, Attachment, DetachReport};
+
+/// `println!` that does not panic when standard output is closed (`| head`):
+/// what was done is done, and the rest of the output has no reader.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 /// The usage message.
 pub const USAGE: &str = "\
@@ -239,7 +247,7 @@ fn enforce_words(enforce: bool) -> &'static str {
 }
 
 fn print_attach(r: &AttachReport) {
-    println!(
+    say!(
         "{} (cgroup id {}): policy {} ({}), {}",
         r.cgroup.display(),
         r.cgroup_id,
@@ -248,7 +256,7 @@ fn print_attach(r: &AttachReport) {
         enforce_words(r.enforce)
     );
     if let Some((old, old_enforce)) = &r.replaced {
-        println!(
+        say!(
             "  replaced the policy {}{}",
             describe(old),
             if *old_enforce { " (enforced)" } else { "" }
@@ -259,19 +267,22 @@ fn print_attach(r: &AttachReport) {
     } else {
         "sockops"
     };
-    println!("  attached: {programs}; pinned in {}", r.pins.display());
+    say!("  attached: {programs}; pinned in {}", r.pins.display());
     let e = &r.existing;
-    println!(
+    say!(
         "  existing connections: {} retuned, {} kept their own keepalive, by {} over {} processes",
-        e.retuned, e.kept, e.method, e.processes
+        e.retuned,
+        e.kept,
+        e.method,
+        e.processes
     );
     for p in &e.problems {
-        println!("  existing connections: not retuned: {p}");
+        say!("  existing connections: not retuned: {p}");
     }
 }
 
 fn print_detach(r: &DetachReport) {
-    println!(
+    say!(
         "{}: detached the policy {}{}; it had tuned {} sockets, kept {} values of their own, \
          rewritten {} calls, {} refused",
         r.cgroup.display(),
@@ -283,9 +294,9 @@ fn print_detach(r: &DetachReport) {
         r.stats.failed
     );
     for path in &r.removed {
-        println!("  removed {}", path.display());
+        say!("  removed {}", path.display());
     }
-    println!("  connections keep the values they were given; new ones get none");
+    say!("  connections keep the values they were given; new ones get none");
 }
 
 fn json_str(s: &str) -> String {
@@ -341,7 +352,7 @@ pub fn list_json(all: &[Attachment]) -> String {
 
 fn print_list(all: &[Attachment]) {
     if all.is_empty() {
-        println!("no keepalive policy is attached to any cgroup");
+        say!("no keepalive policy is attached to any cgroup");
         return;
     }
     let name = |a: &Attachment| {
@@ -351,12 +362,18 @@ fn print_list(all: &[Attachment]) {
         )
     };
     let width = all.iter().map(|a| name(a).len()).max().unwrap_or(6).max(6);
-    println!(
+    say!(
         "{:<width$}  {:<18} {:<8} {:>7} {:>6} {:>9} {:>6}",
-        "CGROUP", "POLICY", "ENFORCE", "TUNED", "KEPT", "REWRITTEN", "FAILED"
+        "CGROUP",
+        "POLICY",
+        "ENFORCE",
+        "TUNED",
+        "KEPT",
+        "REWRITTEN",
+        "FAILED"
     );
     for a in all {
-        println!(
+        say!(
             "{:<width$}  {:<18} {:<8} {:>7} {:>6} {:>9} {:>6}",
             name(a),
             describe(&a.policy),
@@ -382,7 +399,7 @@ pub fn run<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
     };
     let (verb, result) = match command {
         Command::Help => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Command::Attach {
@@ -398,7 +415,7 @@ pub fn run<I: IntoIterator<Item = String>>(args: I) -> ExitCode {
             "list",
             crate::list().map(|all| {
                 if json {
-                    println!("{}", list_json(&all));
+                    say!("{}", list_json(&all));
                 } else {
                     print_list(&all);
                 }
