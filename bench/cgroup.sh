@@ -9,8 +9,8 @@
 # setsockopt on both ends, no BPF (what turning keepalive on costs anyway).
 #
 # Usage: cgroup.sh [ROUNDS [CONNECTIONS]]
-#   (root; needs CGROUPCTL, the crate's cgroupctl built with its programs:
-#   make build-cgroup. Mounts the BPF filesystem at /sys/fs/bpf if none is,
+#   (root; needs build/bin/keepalive built with the BPF programs:
+#   make build-cgroup build-tool. Mounts the BPF filesystem at /sys/fs/bpf if none is,
 #   and unmounts it again.)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -19,7 +19,8 @@ rounds=${1:-9} conns=${2:-100000}
 figure="cgroup: $conns x connect+close, policy vs none"
 target="<= 1.10x"
 bench_begin cgroup
-ctl=${CGROUPCTL:-$TOP/target/release/examples/cgroupctl}
+tool=$BUILD/bin/keepalive
+ctl() { "$tool" cgroup "$@"; }
 
 if [[ $(id -u) != 0 ]]; then
     log "cgroup: needs root (cgroups, BPF): skipped"
@@ -31,16 +32,16 @@ if [[ -z $v2 ]]; then
     bench_skip "$figure" "$target" "no cgroup v2 mounted"
     exit 0
 fi
-if [[ ! -x $ctl ]]; then
-    log "not built yet: $ctl (make build-cgroup)"
-    bench_skip "$figure" "$target" "not built yet: cgroupctl"
+if [[ ! -x $tool ]]; then
+    log "not built yet: $tool (make build-tool)"
+    bench_skip "$figure" "$target" "not built yet: build/bin/keepalive"
     exit 0
 fi
 connloop=$(bench_cc connloop)
 
 with=$v2/ka-bench-$$-policy without=$v2/ka-bench-$$-none mounted=
 cleanup() {
-    "$ctl" detach "$with" >/dev/null 2>&1 || true
+    ctl detach "$with" >/dev/null 2>&1 || true
     rmdir "$with" "$without" 2>/dev/null || true
     if [[ -n $mounted ]]; then umount /sys/fs/bpf; fi
 }
@@ -49,7 +50,7 @@ if ! awk '$3 == "bpf" { found = 1 } END { exit !found }' /proc/mounts; then
     mount -t bpf bpf /sys/fs/bpf && mounted=1
 fi
 mkdir "$with" "$without"
-"$ctl" attach "$with" -D 5 >&2
+ctl attach "$with" -D 5 >&2
 
 # run CGROUP WANT [--set]: prints the loop's nanoseconds, run inside
 # CGROUP, after checking that a connection's two ends hold WANT.
@@ -92,5 +93,5 @@ mss=$(printf '%s\n' "${selft[@]}" | median)
 bench_row "  (the same values set by the program itself, for scale)" \
     "$(awk -v m="$ms" -v w="$mss" -v o="$mo" -v s="$conns" \
         'BEGIN { printf "%.3fx (%.0f vs %.0f ns)", m, w / s, o / s }')" "-" "-"
-tuned=$("$ctl" list --json | python3 -c "import json,sys; print([r['tuned'] for r in json.load(sys.stdin) if r['cgroup'] == sys.argv[1]][0])" "$with")
+tuned=$(ctl list --json | python3 -c "import json,sys; print([r['tuned'] for r in json.load(sys.stdin) if r['cgroup'] == sys.argv[1]][0])" "$with")
 log "cgroup: the sock_ops program counted $tuned connection ends tuned"

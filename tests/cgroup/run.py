@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the `keepalive cgroup` tests (test_cgroup.py).
 
-    python3 tests/cgroup/run.py --ctl CGROUPCTL --probes DIR --preload LIB [TEST ...]
+    python3 tests/cgroup/run.py --keepalive build/bin/keepalive --probes DIR --preload LIB [TEST ...]
 
 Needs root, a cgroup v2 hierarchy, bpftool and a kernel that loads the
 programs; where one is missing every test is skipped with the reason, and
@@ -12,6 +12,7 @@ again at the end.
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -35,12 +36,12 @@ def why_not():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ctl", required=True)
+    parser.add_argument("--keepalive", required=True, help="the operator's tool")
     parser.add_argument("--probes", required=True)
     parser.add_argument("--preload", default="")
     parser.add_argument("names", nargs="*", default=["test_cgroup"])
     args = parser.parse_args()
-    os.environ["KAC_CTL"] = os.path.abspath(args.ctl)
+    os.environ["KAC_CTL"] = shlex.join([os.path.abspath(args.keepalive), "cgroup"])
     os.environ["KAC_PROBES"] = os.path.abspath(args.probes)
     os.environ["KAC_PRELOAD"] = os.path.abspath(args.preload) if args.preload else ""
     reason = why_not()

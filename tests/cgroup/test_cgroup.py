@@ -11,6 +11,7 @@ skips where there is no root, cgroup v2 or BPF.
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -23,7 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import netlab  # noqa: E402
 
-CTL = os.environ.get("KAC_CTL", "")
+# The command, e.g. "build/bin/keepalive cgroup".
+CTL = shlex.split(os.environ.get("KAC_CTL", ""))
 PROBES = os.environ.get("KAC_PROBES", "")
 PRELOAD = os.environ.get("KAC_PRELOAD", "")
 PROBE_PY = os.path.join(HERE, "probe.py")
@@ -60,10 +62,10 @@ def defaults():
 
 
 def ctl(*args, check=True):
-    """Runs cgroupctl (what `keepalive cgroup` runs); returns the finished process."""
-    done = subprocess.run([CTL, *args], capture_output=True, text=True, timeout=60)
+    """Runs `keepalive cgroup ARGS`; returns the finished process."""
+    done = subprocess.run([*CTL, *args], capture_output=True, text=True, timeout=60)
     if check and done.returncode != 0:
-        raise AssertionError(f"cgroupctl {' '.join(args)}: status {done.returncode}\n"
+        raise AssertionError(f"keepalive cgroup {' '.join(args)}: status {done.returncode}\n"
                              f"{done.stdout}{done.stderr}")
     return done
 
@@ -373,7 +375,7 @@ class TestList(CgroupCase):
 
 class TestErrors(CgroupCase):
     def refused(self, *args, status=1, env=None, prefix=()):
-        done = subprocess.run([*prefix, CTL, *args], capture_output=True, text=True, timeout=60,
+        done = subprocess.run([*prefix, *CTL, *args], capture_output=True, text=True, timeout=60,
                               env={**os.environ, **(env or {})})
         self.assertEqual(done.returncode, status, done.stdout + done.stderr)
         self.assertEqual(done.stdout, "")
