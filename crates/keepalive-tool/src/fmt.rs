@@ -18,7 +18,7 @@ pub fn ms(d: Duration) -> u64 {
 /// A duration in a sentence: `5 s`, `7875 s`, `4.8 s`, `340 ms`.
 pub fn spoken(d: Duration) -> String {
     let ms = ms(d);
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else if ms < 1000 {
         format!("{ms} ms")
@@ -34,7 +34,7 @@ pub fn compact(d: Duration) -> String {
     if ms < 1000 {
         return format!("{ms}ms");
     }
-    if ms < 10_000 && ms % 1000 != 0 {
+    if ms < 10_000 && !ms.is_multiple_of(1000) {
         return format!("{:.1}s", d.as_secs_f64());
     }
     let s = (ms + 500) / 1000;

@@ -7,6 +7,9 @@
 //! keepalive set PID [--fd FD] (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])
 //! keepalive defaults [--json]
 //! keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]
+//! keepalive cgroup attach CGROUP (-D SECONDS | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
+//! keepalive cgroup detach CGROUP
+//! keepalive cgroup list [--json]
 //! ```
 //!
 //! The tool only translates: every value is checked, every rule applied and
@@ -59,6 +62,21 @@ enum Command {
     Set(SetArgs),
     Defaults(DefaultsArgs),
     Run(RunArgs),
+    Cgroup(CgroupArgs),
+}
+
+/// Keepalive for every TCP connection of a cgroup v2, static and Go
+/// programs included (BPF)
+///
+/// attach CGROUP (-D SECONDS | -d/-i/-c/-u) [--enforce], detach CGROUP,
+/// list [--json]. See docs/cgroup.md.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+struct CgroupArgs {
+    /// attach, detach or list, and their arguments (crates/keepalive-bpf
+    /// parses them: `keepalive cgroup --help`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    args: Vec<String>,
 }
 
 /// Run PROGRAM with keepalive on every TCP socket it creates (LD_PRELOAD):
@@ -318,6 +336,7 @@ fn main() -> ExitCode {
     };
     let (path, result): (&[&str], Result<(), Failure>) = match cli.command {
         Command::Run(a) => return keepalive_run::main("keepalive run", a.args),
+        Command::Cgroup(a) => return keepalive_bpf::cli::run(a.args),
         Command::Show(a) => (&["show"], show::run(&a.pids, a.json)),
         Command::Set(a) => {
             let values = set::Values {

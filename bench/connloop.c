@@ -1,0 +1,138 @@
+/*
+ * connloop: N loopback TCP connections made and closed one after the
+ * other, for timing what a cgroup's BPF sock_ops program adds to each.
+ *
+ * Usage: connloop N [--set]
+ *
+ * --set: the program sets SO_KEEPALIVE, TCP_KEEPIDLE 2, TCP_KEEPINTVL 1,
+ * TCP_KEEPCNT 3 and TCP_USER_TIMEOUT 5000 on both ends itself (what the
+ * policy of `attach -D 5` sets), for comparison with the BPF program.
+ *
+ * One listener on 127.0.0.1; each round: socket(), connect(), accept(),
+ * close() of both ends (the client's with SO_LINGER 0, so that no
+ * TIME_WAIT is left to run the ephemeral ports out). First prints what a
+ * connection's two ends hold, so a caller can check that a policy is in
+ * force:
+ *   client=<on>/<idle>/<intvl>/<cnt>/<user_timeout_ms> accepted=<same>
+ * then times the N rounds with CLOCK_MONOTONIC:
+ *   ns=<elapsed>
+ * Exit status 1 when a call fails, 2 on bad arguments.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *what)
+{
+    fprintf(stderr, "connloop: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        die("clock_gettime");
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int get_int(int fd, int level, int opt)
+{
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (getsockopt(fd, level, opt, &v, &len) != 0)
+        die("getsockopt");
+    return v;
+}
+
+static void describe(const char *name, int fd)
+{
+    printf("%s=%d/%d/%d/%d/%d", name, get_int(fd, SOL_SOCKET, SO_KEEPALIVE),
+           get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE), get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL),
+           get_int(fd, IPPROTO_TCP, TCP_KEEPCNT), get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT));
+}
+
+/* What `attach -D 5` sets, set by the program itself: values, then on. */
+static void set_policy(int fd)
+{
+    static const int opts[][3] = {{IPPROTO_TCP, TCP_KEEPIDLE, 2},
+                                  {IPPROTO_TCP, TCP_KEEPINTVL, 1},
+                                  {IPPROTO_TCP, TCP_KEEPCNT, 3},
+                                  {IPPROTO_TCP, TCP_USER_TIMEOUT, 5000},
+                                  {SOL_SOCKET, SO_KEEPALIVE, 1}};
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+        if (setsockopt(fd, opts[i][0], opts[i][1], &opts[i][2], sizeof(int)) != 0)
+            die("setsockopt");
+}
+
+static int set_by_program;
+
+/* One connection: returns its client and accepted descriptors. */
+static void connect_one(int listener, const struct sockaddr_in *to, int *client, int *accepted)
+{
+    *client = socket(AF_INET, SOCK_STREAM, 0);
+    if (*client < 0)
+        die("socket");
+    if (connect(*client, (const struct sockaddr *)to, sizeof(*to)) != 0)
+        die("connect");
+    *accepted = accept(listener, NULL, NULL);
+    if (*accepted < 0)
+        die("accept");
+    if (set_by_program) {
+        set_policy(*client);
+        set_policy(*accepted);
+    }
+}
+
+static void close_both(int client, int accepted)
+{
+    struct linger abort_close = {.l_onoff = 1, .l_linger = 0};
+    if (setsockopt(client, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close)) != 0)
+        die("SO_LINGER");
+    if (close(client) != 0 || close(accepted) != 0)
+        die("close");
+}
+
+int main(int argc, char **argv)
+{
+    char *end = NULL;
+    set_by_program = argc == 3 && strcmp(argv[2], "--set") == 0;
+    long n = argc >= 2 ? strtol(argv[1], &end, 10) : 0;
+    if (argc < 2 || argc > 3 || (argc == 3 && !set_by_program) || *argv[1] == '\0' ||
+        *end != '\0' || n < 1) {
+        fprintf(stderr, "usage: connloop N [--set]\n");
+        return 2;
+    }
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(addr);
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+        listen(listener, 128) != 0 || getsockname(listener, (struct sockaddr *)&addr, &len) != 0)
+        die("listen");
+
+    int client, accepted;
+    connect_one(listener, &addr, &client, &accepted);
+    describe("client", client);
+    putchar(' ');
+    describe("accepted", accepted);
+    putchar('\n');
+    close_both(client, accepted);
+
+    int64_t t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        connect_one(listener, &addr, &client, &accepted);
+        close_both(client, accepted);
+    }
+    printf("ns=%lld\n", (long long)(now_ns() - t0));
+    return 0;
+}

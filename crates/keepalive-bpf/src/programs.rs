@@ -1,0 +1,347 @@
+//! The BPF objects build.rs compiled, embedded; loading and attaching them
+//! with aya; and the pins that make an attachment outlast the command:
+//!
+//! ```text
+//! <bpffs>/keepalive/cgroup-<ID>/policy      the policy map (both programs read it)
+//!                              /stats       the counters (both programs write them)
+//!                              /sockops     the sock_ops link to the cgroup
+//!                              /setsockopt  the cgroup/setsockopt link (--enforce only)
+//! ```
+//!
+//! The links hold the programs: nothing else is pinned. Removing a link's
+//! pin detaches its program.
+
+use std::fs;
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use aya::maps::{Array, MapData, PerCpuArray};
+use aya::programs::{CgroupSockopt, ProgramError, SockOps};
+use aya::{Ebpf, EbpfLoader};
+
+use crate::maps::{Policy, Stats};
+use crate::system::Cgroup;
+use crate::Error;
+
+/// Why this build has no programs ("" when it has them).
+const MISSING: &str = env!("KEEPALIVE_BPF_MISSING");
+
+#[cfg(keepalive_bpf_built)]
+fn object(name: &str) -> &'static [u8] {
+    match name {
+        "sockops" => aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sockops.bpf.o")),
+        _ => aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/setsockopt.bpf.o")),
+    }
+}
+
+#[cfg(not(keepalive_bpf_built))]
+fn object(_name: &str) -> &'static [u8] {
+    &[]
+}
+
+/// Whether this build carries the BPF programs; if not, why.
+pub(crate) fn built() -> Result<(), Error> {
+    if MISSING.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::NotBuilt { why: MISSING })
+    }
+}
+
+/// The two programs, by the names their pins and messages use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Program {
+    SockOps,
+    Setsockopt,
+}
+
+impl Program {
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Program::SockOps => "sockops",
+            Program::Setsockopt => "setsockopt",
+        }
+    }
+
+    /// The function's name in its .bpf.c.
+    const fn function(self) -> &'static str {
+        match self {
+            Program::SockOps => "keepalive_sockops",
+            Program::Setsockopt => "keepalive_setsockopt",
+        }
+    }
+}
+
+/// The pin directory of one cgroup.
+#[derive(Debug, Clone)]
+pub(crate) struct Pins {
+    pub(crate) dir: PathBuf,
+}
+
+/// The directory of our own in the BPF filesystem.
+pub(crate) const TOP: &str = "keepalive";
+
+impl Pins {
+    pub(crate) fn new(bpffs: &Path, cgroup_id: u64) -> Pins {
+        Pins {
+            dir: bpffs.join(TOP).join(format!("cgroup-{cgroup_id}")),
+        }
+    }
+
+    /// The cgroup id a pin directory's name stands for.
+    pub(crate) fn id_of(name: &str) -> Option<u64> {
+        name.strip_prefix("cgroup-")?.parse().ok()
+    }
+
+    pub(crate) fn policy(&self) -> PathBuf {
+        self.dir.join("policy")
+    }
+    pub(crate) fn stats(&self) -> PathBuf {
+        self.dir.join("stats")
+    }
+    pub(crate) fn link(&self, p: Program) -> PathBuf {
+        self.dir.join(p.name())
+    }
+
+    /// Every pin we may have made, in the order they are removed: links
+    /// first (detaching the programs), then the maps.
+    pub(crate) fn all(&self) -> [PathBuf; 4] {
+        [
+            self.link(Program::Setsockopt),
+            self.link(Program::SockOps),
+            self.policy(),
+            self.stats(),
+        ]
+    }
+
+    pub(crate) fn has_link(&self, p: Program) -> bool {
+        self.link(p).exists()
+    }
+
+    /// The policy the pinned map holds.
+    pub(crate) fn read_policy(&self) -> Result<Policy, Error> {
+        let path = self.policy();
+        let what = || format!("reading the policy pinned at {}", path.display());
+        let map = MapData::from_pin(&path).map_err(|e| aya_error(what(), e))?;
+        let array: Array<MapData, Policy> =
+            Array::try_from(aya::maps::Map::Array(map)).map_err(|e| aya_error(what(), e))?;
+        array.get(&0, 0).map_err(|e| aya_error(what(), e))
+    }
+
+    /// Writes the policy into the pinned map: the programs see it at their
+    /// next connection or call.
+    pub(crate) fn write_policy(&self, policy: &Policy) -> Result<(), Error> {
+        let path = self.policy();
+        let what = || format!("writing the policy pinned at {}", path.display());
+        let map = MapData::from_pin(&path).map_err(|e| aya_error(what(), e))?;
+        let mut array: Array<MapData, Policy> =
+            Array::try_from(aya::maps::Map::Array(map)).map_err(|e| aya_error(what(), e))?;
+        array.set(0, policy, 0).map_err(|e| aya_error(what(), e))
+    }
+
+    /// The counters, summed over the CPUs.
+    pub(crate) fn read_stats(&self) -> Result<Stats, Error> {
+        let path = self.stats();
+        let what = || format!("reading the counters pinned at {}", path.display());
+        let map = MapData::from_pin(&path).map_err(|e| aya_error(what(), e))?;
+        let array: PerCpuArray<MapData, Stats> =
+            PerCpuArray::try_from(aya::maps::Map::PerCpuArray(map))
+                .map_err(|e| aya_error(what(), e))?;
+        let values = array.get(&0, 0).map_err(|e| aya_error(what(), e))?;
+        Ok(values.iter().fold(Stats::default(), |sum, s| sum + *s))
+    }
+}
+
+/// An aya error as ours: what was being done, and aya's words.
+pub(crate) fn aya_error(what: String, err: impl std::error::Error) -> Error {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    Error::os(what, io::Error::other(text))
+}
+
+/// Loads `program`'s object, with its maps taken from (or, the first time,
+/// created and pinned at) `pins`. Returns the object, to attach from.
+pub(crate) fn load(program: Program, pins: &Pins) -> Result<Ebpf, Error> {
+    let policy = pins.policy();
+    let stats = pins.stats();
+    EbpfLoader::new()
+        .map_pin_path("policy", policy.as_path())
+        .map_pin_path("stats", stats.as_path())
+        .load(object(program.name()))
+        .map_err(|e| aya_error(format!("loading the {} BPF object", program.name()), e))
+}
+
+/// The line of the verifier's log that says what it refused: the last one
+/// before its statistics.
+fn verifier_reason(log: &str) -> String {
+    log.lines()
+        .map(str::trim)
+        .rfind(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed ")
+                && !l.starts_with("verification time")
+                && !l.starts_with("stack depth")
+                && !l.starts_with("-- END")
+        })
+        .unwrap_or("(no verifier output)")
+        .to_string()
+}
+
+fn load_error(program: Program, err: ProgramError) -> Error {
+    match err {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => Error::Load {
+            program: program.name(),
+            source: io_error,
+            verifier: verifier_reason(&verifier_log.to_string()),
+        },
+        other => aya_error(format!("loading the {} program", program.name()), other),
+    }
+}
+
+/// Loads `program` from `ebpf`, attaches it to `cgroup` with a BPF link and
+/// pins the link. Nothing is left attached if a step fails: a link that is
+/// not pinned detaches when its descriptor closes.
+pub(crate) fn attach(
+    program: Program,
+    ebpf: &mut Ebpf,
+    cgroup: &Cgroup,
+    pins: &Pins,
+) -> Result<(), Error> {
+    let name = program.name();
+    let attaching = || format!("attaching the {name} program to {}", cgroup.path.display());
+    let prog = ebpf.program_mut(program.function()).ok_or_else(|| {
+        Error::os(
+            format!("the embedded {name} object"),
+            io::Error::other(format!("has no function {}", program.function())),
+        )
+    })?;
+    let link = match program {
+        Program::SockOps => {
+            let p: &mut SockOps = prog.try_into().map_err(|e| aya_error(attaching(), e))?;
+            p.load().map_err(|e| load_error(program, e))?;
+            let fd = p.fd().map_err(|e| aya_error(attaching(), e))?;
+            link::create(fd.as_fd(), cgroup.dir.as_fd(), link::CGROUP_SOCK_OPS)
+        }
+        Program::Setsockopt => {
+            let p: &mut CgroupSockopt = prog.try_into().map_err(|e| aya_error(attaching(), e))?;
+            p.load().map_err(|e| load_error(program, e))?;
+            let fd = p.fd().map_err(|e| aya_error(attaching(), e))?;
+            link::create(fd.as_fd(), cgroup.dir.as_fd(), link::CGROUP_SETSOCKOPT)
+        }
+    }
+    .map_err(|e| Error::os(attaching(), e))?;
+    let path = pins.link(program);
+    link::pin(link.as_fd(), &path).map_err(|e| Error::os(format!("pinning {}", path.display()), e))
+}
+
+/// The two `bpf(2)` commands aya 0.14 does not offer for every program
+/// type (it has no `FdLink` for a cgroup/setsockopt program): create a
+/// cgroup link, pin an object. Both programs go through them alike.
+mod link {
+    use std::ffi::CString;
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    /// `enum bpf_attach_type` (<linux/bpf.h>).
+    pub(super) const CGROUP_SOCK_OPS: u32 = 3;
+    pub(super) const CGROUP_SETSOCKOPT: u32 = 22;
+    /// `enum bpf_cmd`.
+    const BPF_OBJ_PIN: libc::c_long = 6;
+    const BPF_LINK_CREATE: libc::c_long = 28;
+
+    /// `union bpf_attr`, zeroed past the fields a command uses (the kernel
+    /// requires that), large enough for every command used here.
+    #[repr(C, align(8))]
+    struct Attr([u8; 128]);
+
+    impl Attr {
+        fn new() -> Attr {
+            Attr([0; 128])
+        }
+        fn u32_at(&mut self, offset: usize, v: u32) {
+            self.0[offset..offset + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+        fn u64_at(&mut self, offset: usize, v: u64) {
+            self.0[offset..offset + 8].copy_from_slice(&v.to_ne_bytes());
+        }
+    }
+
+    fn bpf(cmd: libc::c_long, attr: &mut Attr) -> io::Result<i64> {
+        let size = std::mem::size_of::<Attr>() as libc::c_uint;
+        // SAFETY: attr points to a zero-filled bpf_attr of `size` bytes.
+        let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut Attr, size) };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r)
+        }
+    }
+
+    /// BPF_LINK_CREATE: attaches `prog` to the cgroup `target` (links
+    /// always allow other programs beside them: BPF_F_ALLOW_MULTI).
+    pub(super) fn create(
+        prog: BorrowedFd<'_>,
+        target: BorrowedFd<'_>,
+        attach_type: u32,
+    ) -> io::Result<OwnedFd> {
+        let mut attr = Attr::new();
+        attr.u32_at(0, prog.as_raw_fd() as u32); // link_create.prog_fd
+        attr.u32_at(4, target.as_raw_fd() as u32); // link_create.target_fd
+        attr.u32_at(8, attach_type); // link_create.attach_type
+        let fd = bpf(BPF_LINK_CREATE, &mut attr)?;
+        // SAFETY: the kernel just returned this descriptor to us.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
+
+    /// BPF_OBJ_PIN: `fd`'s object outlives this process at `path`.
+    pub(super) fn pin(fd: BorrowedFd<'_>, path: &Path) -> io::Result<()> {
+        let c = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let mut attr = Attr::new();
+        attr.u64_at(0, c.as_ptr() as u64); // obj_pin.pathname
+        attr.u32_at(8, fd.as_raw_fd() as u32); // obj_pin.bpf_fd
+        bpf(BPF_OBJ_PIN, &mut attr).map(drop)
+    }
+}
+
+/// Removes one pin; a pin that is not there is fine. Returns whether it was.
+pub(crate) fn unpin(path: &Path) -> Result<bool, Error> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::os(format!("removing {}", path.display()), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verifier_reason_is_its_last_word() {
+        let log = "0: R1=ctx() R10=fp0\n27: (85) call bpf_skc_to_tcp_sock#137\n\
+                   unknown func bpf_skc_to_tcp_sock#137\n\
+                   processed 30 insns (limit 1000000) max_states_per_insn 0\n";
+        assert_eq!(verifier_reason(log), "unknown func bpf_skc_to_tcp_sock#137");
+        assert_eq!(verifier_reason(""), "(no verifier output)");
+    }
+
+    #[test]
+    fn pin_directories_are_named_by_cgroup_id() {
+        let pins = Pins::new(Path::new("/sys/fs/bpf"), 1234);
+        assert_eq!(pins.dir, Path::new("/sys/fs/bpf/keepalive/cgroup-1234"));
+        assert_eq!(Pins::id_of("cgroup-1234"), Some(1234));
+        assert_eq!(Pins::id_of("other"), None);
+        assert_eq!(pins.link(Program::Setsockopt), pins.dir.join("setsockopt"));
+    }
+}

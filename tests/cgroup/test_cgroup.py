@@ -1,0 +1,522 @@
+"""`keepalive cgroup` end to end, as root, on real programs and sockets.
+
+Every check reads the settings back from the program's own socket (the
+probes print them with getsockopt), in a fresh cgroup v2 made for the test
+and removed after it. The programs: a static C binary, a static Go binary
+and a cgo one (built at test time from probe.go), python3, and a dynamic C
+binary for the comparison with LD_PRELOAD. Run by run.py, which says why it
+skips where there is no root, cgroup v2 or BPF.
+"""
+
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import netlab  # noqa: E402
+
+# The command, e.g. "build/bin/keepalive cgroup".
+CTL = shlex.split(os.environ.get("KAC_CTL", ""))
+PROBES = os.environ.get("KAC_PROBES", "")
+PRELOAD = os.environ.get("KAC_PRELOAD", "")
+PROBE_PY = os.path.join(HERE, "probe.py")
+
+# -D 5: the core's split, 2 s idle, 1 s apart, 3 probes, a 5000 ms user timeout.
+POLICY = "settings 1 2 1 3 5000"
+
+
+def probe(name):
+    return os.path.join(PROBES, name)
+
+
+def v2_mount():
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == "cgroup2":
+                return fields[1]
+    return None
+
+
+def bpffs():
+    with open("/proc/mounts") as f:
+        mounts = [line.split()[1] for line in f if line.split()[2] == "bpf"]
+    return "/sys/fs/bpf" if "/sys/fs/bpf" in mounts else (mounts[0] if mounts else None)
+
+
+def defaults():
+    """The line a socket nobody touched prints, from this namespace's sysctls."""
+    def read(name):
+        with open(f"/proc/sys/net/ipv4/tcp_keepalive_{name}") as f:
+            return f.read().strip()
+    return f"settings 0 {read('time')} {read('intvl')} {read('probes')} 0"
+
+
+def ctl(*args, check=True):
+    """Runs `keepalive cgroup ARGS`; returns the finished process."""
+    done = subprocess.run([*CTL, *args], capture_output=True, text=True, timeout=60)
+    if check and done.returncode != 0:
+        raise AssertionError(f"keepalive cgroup {' '.join(args)}: status {done.returncode}\n"
+                             f"{done.stdout}{done.stderr}")
+    return done
+
+
+def in_cgroup(cgroup, argv):
+    """argv, run by a shell that first moves itself into cgroup."""
+    return ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, *argv]
+
+
+def settings_of(argv, cgroup=None, env=None, user=None):
+    """Runs a probe to its end and returns its settings line."""
+    if user is not None:
+        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
+    if cgroup is not None:
+        argv = in_cgroup(cgroup, argv)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **(env or {})})
+    found = re.findall(r"^settings .*$", done.stdout, re.M)
+    if done.returncode != 0 or not found:
+        raise AssertionError(f"{argv}: status {done.returncode}\n{done.stdout}{done.stderr}")
+    return found[-1]
+
+
+class Listener:
+    """A loopback listener outside every test cgroup, accepting in a thread
+    and holding what it accepts until closed."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.accepted = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for c in self.accepted:
+            c.close()
+
+
+class Held:
+    """A probe started with --hold/-hold: prints its settings again for
+    every line written to it."""
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.first = self._settings()
+
+    def _settings(self):
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"probe ended: status {self.proc.wait()}")
+            if line.startswith("settings "):
+                return line.strip()
+
+    def again(self):
+        self.proc.stdin.write("again\n")
+        self.proc.stdin.flush()
+        return self._settings()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+class CgroupCase(unittest.TestCase):
+    """Each test gets a fresh cgroup under the v2 mount, removed after it
+    (its processes are gone by then), and nothing of ours left in bpffs."""
+
+    def setUp(self):
+        self.root = v2_mount()
+        self.cg = os.path.join(self.root, f"ka-test-{os.getpid()}-{self._testMethodName[5:25]}")
+        os.mkdir(self.cg)
+        self.listener = Listener()
+        self.cleanups = []
+
+    def tearDown(self):
+        for fn in reversed(self.cleanups):
+            fn()
+        self.listener.close()
+        if os.path.exists(os.path.join(bpffs(), "keepalive", f"cgroup-{self.cg_id()}")):
+            ctl("detach", self.cg, check=False)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                os.rmdir(self.cg)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # a probe still exiting
+
+    def cg_id(self):
+        return os.stat(self.cg).st_ino
+
+    def attach(self, *args):
+        return ctl("attach", self.cg, *args).stdout
+
+    def programs(self):
+        """The programs `bpftool cgroup show` lists on the test cgroup."""
+        out = subprocess.run(["bpftool", "cgroup", "show", self.cg], capture_output=True,
+                             text=True, check=True).stdout
+        return sorted(re.findall(r"\b(keepalive_\w+)", out))
+
+
+class TestReach(CgroupCase):
+    def test_every_kind_of_program_gets_the_policy(self):
+        self.attach("-D", "5")
+        a = self.listener.addr
+        for name, argv in [
+            ("static C", [probe("probe-c-static"), "connect", a]),
+            ("static Go, keepalive left alone", [probe("probe-go"), "-keepalive", "-1s", a]),
+            ("cgo Go, keepalive left alone", [probe("probe-go-cgo"), "-keepalive", "-1s", a]),
+            ("python3", [sys.executable, PROBE_PY, a]),
+        ]:
+            with self.subTest(name):
+                self.assertEqual(settings_of(argv, cgroup=self.cg), POLICY)
+                self.assertEqual(settings_of(argv), defaults(), "outside the cgroup")
+
+    def test_the_accepted_side_of_a_server_in_the_cgroup(self):
+        self.attach("-D", "5")
+        for where, cgroup, expected in [("inside", self.cg, POLICY), ("outside", None, defaults())]:
+            with self.subTest(where):
+                argv = [probe("probe-c-static"), "serve"]
+                server = subprocess.Popen(in_cgroup(cgroup, argv) if cgroup else argv,
+                                          stdout=subprocess.PIPE, text=True)
+                port = re.search(r"listening on port (\d+)", server.stdout.readline()).group(1)
+                client = socket.create_connection(("127.0.0.1", int(port)))
+                out = server.communicate(timeout=10)[0]
+                client.close()
+                self.assertIn(expected, out)
+
+    def test_the_cgroups_below_get_it_too(self):
+        self.attach("-D", "5")
+        child = os.path.join(self.cg, "child")
+        os.mkdir(child)
+        self.cleanups.append(lambda: os.rmdir(child))
+        argv = [probe("probe-go"), "-keepalive", "-1s", self.listener.addr]
+        self.assertEqual(settings_of(argv, cgroup=child), POLICY)
+
+
+class TestEnforce(CgroupCase):
+    CASES = [
+        # name, argv (after the address is filled in), without --enforce
+        ("Go's default dialer (15 s / 15 s)", ["probe-go", "{a}"], "settings 1 15 15 3 5000"),
+        ("TCP_KEEPIDLE 600 after connecting", ["probe-c-static", "connect", "{a}", "--idle", "600"],
+         "settings 1 600 1 3 5000"),
+        ("TCP_KEEPIDLE 600 before connecting",
+         ["probe-c-static", "connect", "{a}", "--idle-before", "600"], "settings 1 600 1 3 5000"),
+    ]
+
+    def run_cases(self, enforced):
+        for name, argv, own in self.CASES:
+            argv = [probe(argv[0]), *(x.format(a=self.listener.addr) for x in argv[1:])]
+            with self.subTest(name, enforce=enforced):
+                self.assertEqual(settings_of(argv, cgroup=self.cg), POLICY if enforced else own)
+
+    def test_without_enforce_programs_keep_their_own(self):
+        out = self.attach("-D", "5")
+        self.assertIn("not enforced: a program that sets its own keepalive keeps it", out)
+        self.assertEqual(self.programs(), ["keepalive_sockops"])
+        self.run_cases(enforced=False)
+        row = json.loads(ctl("list", "--json").stdout)
+        mine = [r for r in row if r["cgroup_id"] == self.cg_id()]
+        self.assertEqual(len(mine), 1)
+        self.assertGreaterEqual(mine[0]["kept"], 1)  # the value set before connecting
+        self.assertEqual(mine[0]["rewritten"], 0)
+
+    def test_with_enforce_the_policy_wins(self):
+        self.attach("-D", "5", "--enforce")
+        self.assertEqual(self.programs(), ["keepalive_setsockopt", "keepalive_sockops"])
+        self.run_cases(enforced=True)
+        mine = [r for r in json.loads(ctl("list", "--json").stdout)
+                if r["cgroup_id"] == self.cg_id()][0]
+        self.assertTrue(mine["enforce"])
+        self.assertGreaterEqual(mine["rewritten"], 3)  # Go's three calls, at least
+        self.assertEqual(mine["failed"], 0)
+
+    def test_attaching_again_replaces_never_stacks(self):
+        self.attach("-D", "60", "--enforce")
+        out = self.attach("-D", "5")
+        self.assertIn("replaced the policy on 30/10/3 60000 ms (enforced)", out)
+        self.assertEqual(self.programs(), ["keepalive_sockops"])
+        self.run_cases(enforced=False)
+        self.attach("-D", "5", "--enforce")
+        self.assertEqual(self.programs(), ["keepalive_setsockopt", "keepalive_sockops"])
+        self.run_cases(enforced=True)
+        pins = os.path.join(bpffs(), "keepalive", f"cgroup-{self.cg_id()}")
+        self.assertEqual(sorted(os.listdir(pins)), ["policy", "setsockopt", "sockops", "stats"])
+
+
+class TestExisting(CgroupCase):
+    def test_connections_that_exist_at_attach_time_are_retuned(self):
+        a = self.listener.addr
+        held = [Held(in_cgroup(self.cg, [probe("probe-c-static"), "connect", a, "--hold"])),
+                Held(in_cgroup(self.cg, [probe("probe-go"), "-keepalive", "-1s", "-hold", a]))]
+        own = Held(in_cgroup(self.cg, [probe("probe-c-static"), "connect", a, "--idle", "600",
+                                       "--hold"]))
+        outside = Held([probe("probe-c-static"), "connect", a, "--hold"])
+        for h in (*held, own, outside):
+            self.cleanups.append(h.close)
+        for h in held:
+            self.assertEqual(h.first, defaults())
+        out = self.attach("-D", "5")
+        self.assertRegex(out, r"existing connections: 3 retuned, 0 kept their own keepalive, "
+                              r"by pidfd_getfd over 3 processes")
+        for h in held:
+            self.assertEqual(h.again(), POLICY)
+        self.assertEqual(own.again(), "settings 1 600 1 3 5000", "its own idle is kept")
+        self.assertEqual(outside.again(), defaults(), "outside the cgroup")
+        self.attach("-D", "5", "--enforce")
+        self.assertEqual(own.again(), POLICY, "--enforce retunes its idle too")
+
+
+class TestDetach(CgroupCase):
+    def test_detach_leaves_nothing_behind(self):
+        self.attach("-D", "5", "--enforce")
+        pins = os.path.join(bpffs(), "keepalive", f"cgroup-{self.cg_id()}")
+        self.assertTrue(os.path.isdir(pins))
+        out = ctl("detach", self.cg).stdout
+        for name in ("setsockopt", "sockops", "policy", "stats"):
+            self.assertIn(f"removed {pins}/{name}", out)
+        self.assertIn(f"removed {pins}\n", out)
+        self.assertEqual(self.programs(), [])
+        self.assertFalse(os.path.exists(pins))
+        top = os.path.join(bpffs(), "keepalive")
+        self.assertFalse(os.path.exists(top) and not os.listdir(top), "an empty top directory")
+        argv = [probe("probe-go"), "-keepalive", "-1s", self.listener.addr]
+        self.assertEqual(settings_of(argv, cgroup=self.cg), defaults())
+        again = ctl("detach", self.cg, check=False)
+        self.assertEqual(again.returncode, 1)
+        self.assertIn("no keepalive policy is attached to this cgroup", again.stderr)
+
+    def test_a_failed_attach_leaves_nothing_half_attached(self):
+        # The kernel allows 64 programs per hook and cgroup: with 64 other
+        # cgroup/setsockopt programs there, --enforce fails after sock_ops
+        # was attached, and everything must be undone.
+        if not shutil.which("clang"):
+            self.skipTest("clang is needed to build the filler programs")
+        filler = os.path.join(PROBES, "filler.bpf.o")
+        fill_dir = os.path.join(bpffs(), f"ka-test-filler-{os.getpid()}")
+        os.mkdir(fill_dir)
+        self.cleanups.append(lambda: shutil.rmtree(fill_dir))
+        for i in range(64):
+            pin = os.path.join(fill_dir, str(i))
+            subprocess.run(["bpftool", "prog", "load", filler, pin, "type", "cgroup/setsockopt"],
+                           check=True, capture_output=True)
+            subprocess.run(["bpftool", "cgroup", "attach", self.cg, "setsockopt", "pinned", pin,
+                            "multi"], check=True, capture_output=True)
+
+        def unfill():
+            for i in range(64):
+                subprocess.run(["bpftool", "cgroup", "detach", self.cg, "setsockopt", "pinned",
+                                os.path.join(fill_dir, str(i))], capture_output=True)
+        self.cleanups.append(unfill)
+        failed = ctl("attach", self.cg, "-D", "5", "--enforce", check=False)
+        self.assertEqual(failed.returncode, 1, failed.stdout + failed.stderr)
+        self.assertIn("attaching the setsockopt program to", failed.stderr)
+        self.assertIn("Argument list too long", failed.stderr)
+        self.assertNotIn("keepalive_sockops", self.programs())
+        self.assertFalse(os.path.exists(os.path.join(bpffs(), "keepalive",
+                                                     f"cgroup-{self.cg_id()}")))
+        argv = [probe("probe-go"), "-keepalive", "-1s", self.listener.addr]
+        self.assertEqual(settings_of(argv, cgroup=self.cg), defaults())
+
+
+class TestList(CgroupCase):
+    def test_list_reads_the_policy_back(self):
+        self.attach("-d", "600", "-u", "30000")
+        out = ctl("list").stdout
+        self.assertRegex(out, re.escape(self.cg) + r"\s+on 600/-/- 30000 ms\s+no ")
+        rows = [r for r in json.loads(ctl("list", "--json").stdout)
+                if r["cgroup_id"] == self.cg_id()]
+        self.assertEqual(rows, [{
+            "cgroup": self.cg, "cgroup_id": self.cg_id(), "idle": 600, "interval": None,
+            "count": None, "user_timeout_ms": 30000, "enforce": False, "tuned": 0, "kept": 0,
+            "rewritten": 0, "failed": 0,
+            "pins": os.path.join(bpffs(), "keepalive", f"cgroup-{self.cg_id()}")}])
+        argv = [probe("probe-c-static"), "connect", self.listener.addr]
+        _, _, _, interval, count, _ = defaults().split()
+        self.assertEqual(settings_of(argv, cgroup=self.cg),
+                         f"settings 1 600 {interval} {count} 30000")
+
+    def test_a_removed_cgroup_s_pins_are_cleaned_up(self):
+        gone = os.path.join(self.root, f"ka-test-{os.getpid()}-gone")
+        os.mkdir(gone)
+        gone_id = os.stat(gone).st_ino
+        ctl("attach", gone, "-D", "5")
+        os.rmdir(gone)
+        rows = json.loads(ctl("list", "--json").stdout)
+        self.assertIn(None, [r["cgroup"] for r in rows if r["cgroup_id"] == gone_id])
+        self.assertFalse(os.path.exists(os.path.join(bpffs(), "keepalive", f"cgroup-{gone_id}")))
+        self.assertNotIn(gone_id, [r["cgroup_id"] for r in json.loads(ctl("list", "--json").stdout)])
+
+
+class TestErrors(CgroupCase):
+    def refused(self, *args, status=1, env=None, prefix=()):
+        done = subprocess.run([*prefix, *CTL, *args], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **(env or {})})
+        self.assertEqual(done.returncode, status, done.stdout + done.stderr)
+        self.assertEqual(done.stdout, "")
+        return done.stderr
+
+    def test_usage_errors_exit_2_before_anything_is_touched(self):
+        for args, message in [
+            (["attach", self.cg, "-D", "1"], "deadline must be 2..131068 seconds, got 1"),
+            (["attach", self.cg, "-c", "128"], "count must be 1..127 probes, got 128"),
+            (["attach", self.cg, "-i", "0"], "interval must be 1..32767 seconds, got 0"),
+            (["attach", self.cg, "-u", "-5"], "user_timeout must be 0..2147483647 milliseconds"),
+            (["attach", self.cg, "-D", "5", "-d", "3"], "-D SECONDS sets idle, interval"),
+            (["attach", "-D", "5"], "attach: missing CGROUP"),
+            (["attach", self.cg, "--bogus"], "unknown option '--bogus'"),
+            (["detach"], "detach: missing CGROUP"),
+            (["frobnicate"], "unknown command 'frobnicate'"),
+        ]:
+            with self.subTest(args=args):
+                err = self.refused(*args, status=2)
+                self.assertIn(message, err)
+                self.assertIn("usage: keepalive cgroup attach", err)
+        self.assertEqual(self.programs(), [])
+
+    def test_paths_that_are_not_cgroup_v2_directories(self):
+        v1 = next((m for m in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu")
+                   if os.path.isdir(m) and os.path.ismount(m)), None)
+        cases = [("/tmp", "/tmp: not a cgroup v2 directory: not on a cgroup v2 filesystem"),
+                 ("/nonexistent/x", "/nonexistent/x: not a cgroup v2 directory: No such file"),
+                 (os.path.join(self.cg, "cgroup.procs"), "not a directory")]
+        if v1:
+            cases.append((v1, "a cgroup v1 directory (BPF programs attach to cgroup v2 only)"))
+        for path, message in cases:
+            with self.subTest(path):
+                self.assertIn(message, self.refused("attach", path, "-D", "5"))
+        self.assertIn("no keepalive policy is attached", self.refused("detach", self.cg))
+
+    def test_without_root(self):
+        err = self.refused("attach", self.cg, "-D", "5",
+                           prefix=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        self.assertIn("permission denied: loading and attaching the BPF programs needs root", err)
+        self.assertIn("lacks CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN", err)
+        # Root without CAP_NET_ADMIN (the capability that attaching needs).
+        err = self.refused("attach", self.cg, "-D", "5", prefix=[
+            "setpriv", "--inh-caps=-all", "--bounding-set=-net_admin", "--"])
+        self.assertIn("lacks CAP_NET_ADMIN", err)
+        self.assertEqual(self.programs(), [])
+
+    def test_without_bpffs_or_cgroup_v2(self):
+        # In a mount namespace of its own, where they are unmounted.
+        fs = bpffs()
+        err = self.refused("attach", self.cg, "-D", "5", prefix=[
+            "unshare", "-m", "--propagation", "private", "sh", "-c",
+            f'umount "{fs}" && exec "$0" "$@"'])
+        self.assertIn("no BPF filesystem is mounted", err)
+        self.assertIn("mount -t bpf bpf /sys/fs/bpf", err)
+        err = self.refused("attach", "/sys/fs/cgroup", "-D", "5", prefix=[
+            "unshare", "-m", "--propagation", "private", "sh", "-c",
+            f'umount "{self.root}" && exec "$0" "$@"'])
+        self.assertIn("no cgroup v2 hierarchy is mounted", err)
+        self.assertEqual(self.programs(), [])
+
+
+class TestDeadPeer(CgroupCase):
+    def test_a_go_client_in_the_cgroup_learns_of_a_dead_peer_in_5_s(self):
+        self.attach("-D", "5")
+        with netlab.Lab() as lab:
+            server = lab.start("server", [sys.executable, "-c", (
+                "import signal,socket\n"
+                "s=socket.socket(); s.bind(('0.0.0.0',5051)); s.listen(8)\n"
+                "print('listening', flush=True)\n"
+                "held=[s.accept()[0] for _ in range(2)]\n"
+                "signal.pause()\n")])
+            server.expect("listening")
+            go = [probe("probe-go"), "-keepalive", "-1s", "-wait", f"{lab.server_ip}:5051"]
+            netns = ["ip", "netns", "exec", lab.ns["client"]]
+            inside = netlab.Proc("inside", in_cgroup(self.cg, [*netns, *go]))
+            outside = netlab.Proc("outside", [*netns, *go])
+            lab.procs += [inside, outside]
+            inside.expect(r"^settings " + re.escape(POLICY[9:]) + "$")
+            outside.expect("^" + re.escape(defaults()) + "$")
+            cut_at = time.monotonic()
+            lab.cut("server")
+            m, failed_at = inside.expect(r"failed (\S+) last_ack_ms=(\d+)", timeout=15)
+            self.assertEqual(m.group(1), "ETIMEDOUT")
+            after_ack = int(m.group(2)) / 1000
+            print(f"\n    dead peer: ETIMEDOUT {after_ack:.3f} s after the last ACK, "
+                  f"{failed_at - cut_at:.3f} s after the cut", file=sys.stderr)
+            self.assertAlmostEqual(after_ack, 5.0, delta=0.3)
+            self.assertLessEqual(failed_at - cut_at, 5.3)
+            # The same client outside the cgroup: still waiting 20 s after the cut.
+            with self.assertRaises(AssertionError):
+                outside.expect(r"failed", timeout=max(0.0, cut_at + 20 - time.monotonic()))
+            self.assertIsNone(outside.popen.poll(), "the outside client is still waiting")
+
+
+class TestReachTable(CgroupCase):
+    """What LD_PRELOAD reaches, and what the cgroup policy reaches, measured
+    on the same probes; docs/cgroup.md has the table this prints."""
+
+    def test_the_table(self):
+        if not os.path.exists(PRELOAD):
+            self.skipTest(f"{PRELOAD} is not built (make build-preload)")
+        a = self.listener.addr
+        setuid_dir = os.path.join(PROBES, "setuid")
+        os.makedirs(setuid_dir, exist_ok=True)
+        os.chmod(setuid_dir, 0o755)
+        setuid_probe = os.path.join(setuid_dir, "probe-c-setuid")
+        shutil.copy(probe("probe-c-dynamic"), setuid_probe)
+        os.chown(setuid_probe, 0, 0)
+        os.chmod(setuid_probe, 0o4755)
+        # The values of -D 5, in the variables every preload library reads.
+        preload = {"LD_PRELOAD": PRELOAD, "KEEPIDLE": "2", "KEEPINTVL": "1", "KEEPCNT": "3",
+                   "KEEPALIVE_USER_TIMEOUT_MS": "5000"}
+        kinds = [
+            ("dynamic C", [probe("probe-c-dynamic"), "connect", a], None),
+            ("static C", [probe("probe-c-static"), "connect", a], None),
+            ("Go, static", [probe("probe-go"), "-keepalive", "-1s", a], None),
+            ("Go, cgo (dynamic)", [probe("probe-go-cgo"), "-keepalive", "-1s", a], None),
+            ("setuid root, run by nobody", [setuid_probe, "connect", a], 65534),
+        ]
+        rows = []
+        self.attach("-D", "5")
+        for name, argv, user in kinds:
+            by_preload = settings_of(argv, env=preload, user=user)
+            by_cgroup = settings_of(argv, cgroup=self.cg, user=user)
+            rows.append((name, by_preload, by_cgroup))
+        # Already running: started before anyone could preload anything into it.
+        ctl("detach", self.cg)
+        held = Held(in_cgroup(self.cg, [probe("probe-c-dynamic"), "connect", a, "--hold"]))
+        self.cleanups.append(held.close)
+        before = held.first
+        self.attach("-D", "5")
+        rows.append(("already running", before, held.again()))
+
+        def word(line):
+            return "reached" if line == POLICY else "not reached"
+        table = ["| program | LD_PRELOAD (KEEPIDLE=2 KEEPINTVL=1 KEEPCNT=3 "
+                 "KEEPALIVE_USER_TIMEOUT_MS=5000) | cgroup (attach -D 5) |",
+                 "|---|---|---|"]
+        table += [f"| {n} | {word(p)}: {p[9:]} | {word(c)}: {c[9:]} |" for n, p, c in rows]
+        print("\n" + "\n".join(table), file=sys.stderr)
+        self.assertEqual([word(c) for _, _, c in rows], ["reached"] * len(rows))
+        self.assertEqual([word(p) for _, p, _ in rows],
+                         ["reached"] + ["not reached"] * (len(rows) - 1))
