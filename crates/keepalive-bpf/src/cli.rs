@@ -74,7 +74,7 @@ fn number(flag: &str, text: &str) -> Result<(i64, String), String> {
 
 /// The core's message, with the number as the user wrote it.
 fn invalid(err: keepalive::Error, given: &str) -> String {
-    err.with_given(&given).to_string()
+    err.given_as(given).to_string()
 }
 
 fn parse(args: &[String]) -> Result<Command, String> {
