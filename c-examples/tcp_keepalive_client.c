@@ -56,7 +56,7 @@ struct client_params {
     uint32_t user_timeout_ms;
     int user_timeout_given;
     uint32_t deadline;           /* -D seconds; 0 = no deadline */
-    keepalive_schedule schedule; /* the four values -D stands for, from the library */
+    keepalive_settings schedule; /* the settings -D stands for, from the library */
     int busy;                    /* -w: keep writing */
 };
 
@@ -128,7 +128,7 @@ static int64_t parse_value(int opt, const char *name, const char *arg)
 }
 
 /* Parses -D and computes its schedule with keepalive_deadline_schedule(). */
-static uint32_t parse_deadline(const char *arg, keepalive_schedule *schedule)
+static uint32_t parse_deadline(const char *arg, keepalive_settings *schedule)
 {
     uint32_t seconds = (uint32_t)parse_value('D', "deadline", arg);
 
@@ -267,7 +267,7 @@ static void print_setting(const char *name, int32_t given, int32_t effective)
 /* Prints the values just set on fd (after they were set, not before). */
 static void print_set(int fd, const struct client_params *params)
 {
-    const keepalive_schedule *d = &params->schedule;
+    const keepalive_settings *d = &params->schedule;
     keepalive_settings s = { false, 0, 0, 0, 0 };
 
     printf("set %-16s = 1\n", "SO_KEEPALIVE");

@@ -70,7 +70,7 @@ struct server {
     int said_paused;     /* the line saying so was printed (once per process) */
     keepalive_config config;
     uint32_t deadline;           /* -D seconds; 0 = none */
-    keepalive_schedule schedule; /* the four values -D stands for, from the library */
+    keepalive_settings schedule; /* the settings -D stands for, from the library */
     struct client *clients;
     size_t nclients;
     char buffer[ECHO_BUFFER]; /* every client's data is read into this one buffer */
@@ -162,7 +162,7 @@ static int64_t parse_value(int opt, const char *name, const char *arg)
 }
 
 /* Parses -D and computes its schedule with keepalive_deadline_schedule(). */
-static uint32_t parse_deadline(const char *arg, keepalive_schedule *schedule)
+static uint32_t parse_deadline(const char *arg, keepalive_settings *schedule)
 {
     uint32_t seconds = (uint32_t)parse_value('D', "deadline", arg);
 
@@ -277,7 +277,7 @@ static const char *seconds_text(long long ms, char *out, size_t outlen)
  */
 static int setup_keepalive(int fd, const struct server *srv)
 {
-    const keepalive_schedule *d = &srv->schedule;
+    const keepalive_settings *d = &srv->schedule;
     keepalive_settings s;
     keepalive_dead_after dead;
     char idle[32], busy[32];

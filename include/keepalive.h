@@ -63,29 +63,6 @@ typedef struct keepalive_settings {
 } keepalive_settings;
 
 /**
- * The four values a dead-peer deadline stands for, as
- * keepalive_deadline_schedule() computes them without applying them.
- */
-typedef struct keepalive_schedule {
-  /**
-   * TCP_KEEPIDLE, seconds.
-   */
-  int32_t idle;
-  /**
-   * TCP_KEEPINTVL, seconds.
-   */
-  int32_t interval;
-  /**
-   * TCP_KEEPCNT: the probes.
-   */
-  int32_t count;
-  /**
-   * TCP_USER_TIMEOUT, milliseconds: the deadline.
-   */
-  uint32_t user_timeout_ms;
-} keepalive_schedule;
-
-/**
  * A connection's liveness, read from the kernel (TCP_INFO) by
  * keepalive_get_status().
  */
@@ -214,12 +191,14 @@ int keepalive_set_deadline(int fd, uint32_t seconds);
 int keepalive_set_deadline_probes(int fd, uint32_t seconds, uint32_t probes);
 
 /**
- * Writes into *out the four values keepalive_set_deadline_probes(fd,
- * seconds, probes) would set, without touching any socket (probes 0 = the
- * default). Returns 0, or -1 with errno EINVAL (NULL out, seconds or probes
- * out of range); on failure *out is not written.
+ * Writes into *out the settings keepalive_set_deadline_probes(fd, seconds,
+ * probes) would give a socket, without touching any (probes 0 = the
+ * default): enabled, idle, interval, count and user_timeout_ms, so that
+ * keepalive_settings_dead_after() can say what the kernel will do with
+ * them. Returns 0, or -1 with errno EINVAL (NULL out, seconds or probes out
+ * of range); on failure *out is not written.
  */
-int keepalive_deadline_schedule(uint32_t seconds, uint32_t probes, struct keepalive_schedule *out);
+int keepalive_deadline_schedule(uint32_t seconds, uint32_t probes, struct keepalive_settings *out);
 
 /**
  * Reads a connection's liveness from the kernel (TCP_INFO) into *out: time

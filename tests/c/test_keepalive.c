@@ -810,9 +810,13 @@ static void test_set_deadline_probes(void)
 
 static void test_deadline_schedule(void)
 {
-    keepalive_schedule s = { -1, -1, -1, 1 }, untouched = s;
+    keepalive_settings s = { false, -1, -1, -1, 1 }, untouched = s;
+    keepalive_dead_after d;
     CHECK(keepalive_deadline_schedule(150, 0, &s) == 0);
-    CHECK(s.idle == 75 && s.interval == 25 && s.count == 3 && s.user_timeout_ms == 150000);
+    CHECK(s.enabled && s.idle == 75 && s.interval == 25 && s.count == 3 &&
+          s.user_timeout_ms == 150000);
+    CHECK(keepalive_settings_dead_after(&s, &d) == 0 && d.idle_ms == 150000 &&
+          d.busy_ms == 150000 && d.probes == 3);
     CHECK(keepalive_deadline_schedule(3, 0, &s) == 0);
     CHECK(s.idle == 1 && s.interval == 1 && s.count == 2 && s.user_timeout_ms == 3000);
     CHECK(keepalive_deadline_schedule(3600, 0, &s) == 0);

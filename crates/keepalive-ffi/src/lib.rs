@@ -78,21 +78,6 @@ pub struct keepalive_status {
     pub dead_in_ms: i64,
 }
 
-/// The four values a dead-peer deadline stands for, as
-/// keepalive_deadline_schedule() computes them without applying them.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct keepalive_schedule {
-    /// TCP_KEEPIDLE, seconds.
-    pub idle: i32,
-    /// TCP_KEEPINTVL, seconds.
-    pub interval: i32,
-    /// TCP_KEEPCNT: the probes.
-    pub count: i32,
-    /// TCP_USER_TIMEOUT, milliseconds: the deadline.
-    pub user_timeout_ms: u32,
-}
-
 /// What the kernel will do with a socket's settings, by its rules
 /// (keepalive_settings_dead_after()).
 #[repr(C)]
@@ -397,22 +382,25 @@ pub extern "C" fn keepalive_set_deadline_probes(fd: c_int, seconds: u32, probes:
     })
 }
 
-/// Writes into *out the four values keepalive_set_deadline_probes(fd,
-/// seconds, probes) would set, without touching any socket (probes 0 = the
-/// default). Returns 0, or -1 with errno EINVAL (NULL out, seconds or probes
-/// out of range); on failure *out is not written.
+/// Writes into *out the settings keepalive_set_deadline_probes(fd, seconds,
+/// probes) would give a socket, without touching any (probes 0 = the
+/// default): enabled, idle, interval, count and user_timeout_ms, so that
+/// keepalive_settings_dead_after() can say what the kernel will do with
+/// them. Returns 0, or -1 with errno EINVAL (NULL out, seconds or probes out
+/// of range); on failure *out is not written.
 #[no_mangle]
 pub extern "C" fn keepalive_deadline_schedule(
     seconds: u32,
     probes: u32,
-    out: *mut keepalive_schedule,
+    out: *mut keepalive_settings,
 ) -> c_int {
     boundary(|| {
         let out = out_ptr(out, "out")?;
         let c = deadline(seconds, probes)?.config()?;
         write_out(
             out,
-            keepalive_schedule {
+            keepalive_settings {
+                enabled: true,
                 idle: c.idle.map_or(0, secs),
                 interval: c.interval.map_or(0, secs),
                 count: c.count.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
