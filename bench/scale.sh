@@ -47,7 +47,7 @@ skip_all() {
     bench_skip "$(f "server peak RSS (VmHWM)")" "<= $rss_limit MiB" "$1"
     bench_skip "$(f "false losses in $hold s healthy")" "0" "$1"
     bench_skip "$(f "losses reported after the blackout")" "$n of $n" "$1"
-    bench_skip "$(f "reports before the earliest possible time")" "0" "$1"
+    bench_skip "$(f "reports before the earliest possible time")" "0 before -5 ms" "$1"
     bench_skip "$(f "report lateness p50 / p99 / max")" "max <= 1.00 s" "$1"
 }
 
@@ -80,7 +80,26 @@ if ((n >= 50000)); then
         sleep 10 # deliberate: waiting for others' load to pass, not for an event
     done
 fi
-log "scale: $n clients from $nsrc source address(es); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Descriptors: one process holds at most its hard RLIMIT_NOFILE, which root
+# raises where it has CAP_SYS_RESOURCE (up to fs.nr_open). Where it cannot,
+# the N clients are split over as many servers (one process and port each,
+# all in the server namespace) and client processes as the limit needs, and
+# the report says so: no single server's RSS is then measured at N.
+nr_open=$(cat /proc/sys/fs/nr_open)
+want=$((n + 1024 < nr_open ? n + 1024 : nr_open))
+if (($(ulimit -Hn) < want)) && ! ulimit -Hn "$want" 2>/dev/null; then
+    log "scale: the descriptor limit cannot be raised above $(ulimit -Hn) here" \
+        "(setrlimit: no CAP_SYS_RESOURCE?)"
+fi
+ulimit -Sn "$(ulimit -Hn)"
+nofile=$(ulimit -Hn)
+per_proc=$((nofile - 100)) # room for each process's own descriptors
+shards=$(((n + per_proc - 1) / per_proc))
+sizes=()
+for ((s = 0; s < shards; s++)); do sizes+=($((n / shards + (s < n % shards)))); done
+log "scale: $n clients from $nsrc source address(es), $shards server(s) of ${sizes[*]};" \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 clients=$(bench_cc scale_clients)
 "$APT_ENSURE" tcpdump=tcpdump
@@ -126,15 +145,6 @@ if [[ $backlog != keep ]] && ((backlog > backlog_was)); then
     trap_backlog="sysctl -qw net.core.netdev_max_backlog=$backlog_was;"
     sysctl -qw net.core.netdev_max_backlog="$backlog"
 fi
-# Descriptors: the server raises its soft limit to this hard limit, the
-# clients raise their own (fs.nr_open, the ceiling, is checked below).
-nr_open=$(cat /proc/sys/fs/nr_open)
-if ((n + 1024 > nr_open)); then
-    log "scale: fs.nr_open is $nr_open, too low for $n clients"
-    exit 1
-fi
-if (($(ulimit -Hn) < n + 1024)); then ulimit -Hn $((n + 1024)); fi
-ulimit -Sn "$(ulimit -Hn)"
 
 # What the clients send the server, SYNs left out, 64 bytes of each: the last
 # packet from each client is the last ACK the server's keepalive heard from it.
@@ -147,48 +157,59 @@ until [[ ${line:-} == *listening* ]]; do
     read -r -t 30 line <&$tde || { log "tcpdump did not start"; exit 1; }
 done
 
-# The server, its log written by logtap.py, which also says on a fifo when
-# the server listens and when it has reported all N losses.
-mkfifo "$tmp/events"
-exec {events}<>"$tmp/events" # read-write: opening never blocks
-(TZ=UTC exec ip netns exec "$NS_SRV" "$server" -d $idle -i $intvl -c $cnt 0) |
-    python3 "$here/logtap.py" "$tmp/server.log" "$tmp/events" "$n" &
-read -r -t 30 what port <&$events && [[ $what == up ]] ||
-    { log "the server did not start; its log:"; cat "$tmp/server.log" >&2; exit 1; }
-server_pid=
-for p in $(ip netns pids "$NS_SRV"); do
-    [[ $(readlink "/proc/$p/exe") == "$(readlink -f "$server")" ]] && server_pid=$p
+# The servers, each one's log written by logtap.py, which also says on a
+# fifo when that server listens and when it has reported all its losses.
+server_exe=$(readlink -f "$server")
+ports=() evfds=() logs=()
+for ((s = 0; s < shards; s++)); do
+    mkfifo "$tmp/events-$s"
+    exec {fd}<>"$tmp/events-$s" # read-write: opening never blocks
+    evfds+=("$fd") logs+=("$tmp/server-$s.log")
+    (TZ=UTC exec ip netns exec "$NS_SRV" "$server" -d $idle -i $intvl -c $cnt 0) |
+        python3 "$here/logtap.py" "${logs[s]}" "$tmp/events-$s" "${sizes[s]}" &
+    read -r -t 30 what port <&"$fd" && [[ $what == up ]] ||
+        { log "server $s did not start; its log:"; cat "${logs[s]}" >&2; exit 1; }
+    ports+=("$port")
 done
-[[ -n $server_pid ]] || { log "no server process in $NS_SRV"; exit 1; }
-log "scale: server (pid $server_pid) listening on $SRV_IP:$port; connecting $n clients"
+server_pids=()
+for p in $(ip netns pids "$NS_SRV"); do
+    [[ $(readlink "/proc/$p/exe") == "$server_exe" ]] && server_pids+=("$p")
+done
+((${#server_pids[@]} == shards)) || { log "found ${#server_pids[@]} of $shards servers in $NS_SRV"; exit 1; }
+log "scale: server(s) (pid ${server_pids[*]}) listening on $SRV_IP port ${ports[*]}; connecting $n clients"
 
 mkfifo "$tmp/clients"
-in_cli "$clients" "$SRV_IP" "$port" "$n" "${sources[@]}" >"$tmp/clients" &
 exec {cl}<>"$tmp/clients"
-connect_time=
-while read -r -t 300 line <&$cl; do
+for ((s = 0; s < shards; s++)); do
+    in_cli "$clients" "$SRV_IP" "${ports[s]}" "${sizes[s]}" "${sources[@]}" >"$tmp/clients" &
+done
+connect_time= up=0
+while ((up < shards)) && read -r -t 300 line <&$cl; do
     log "  $line"
-    if [[ $line == "connected $n in "* ]]; then
-        connect_time=$(awk '{ print $4 }' <<<"$line")
-        break
+    if [[ $line =~ ^connected\ [0-9]+\ in\ ([0-9.]+)\ s$ ]]; then
+        up=$((up + 1))
+        connect_time=$(awk -v a="${connect_time:-0}" -v b="${BASH_REMATCH[1]}" 'BEGIN { print (b > a) ? b : a }')
     fi
 done
-[[ -n $connect_time ]] || { log "the clients did not all connect"; exit 1; }
+((up == shards)) || { log "the clients did not all connect"; exit 1; }
 held_from=$(date +%s.%N)
-log "scale: the server logged $(grep -c ' connected (' "$tmp/server.log" || true) connects;" \
+log "scale: the server(s) logged $(cat "${logs[@]}" | grep -c ' connected (' || true) connects;" \
     "healthy for $hold s ($((hold / deadline)) dead-peer periods of $deadline s)"
 sleep "$hold" # deliberate: the healthy period is the measurement; probes go back and forth
 
 log "scale: the clients' host goes dark"
 dark_at=$(date +%s.%N)
 go_dark "$NS_CLI"
-wait_s=$((deadline + 30))
-if read -r -t $wait_s what <&$events; then
-    log "scale: the server reported all $n losses"
-else
-    log "scale: the server did not report all $n losses within $wait_s s"
-fi
-rss_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
+wait_until=$((SECONDS + deadline + 30))
+for ((s = 0; s < shards; s++)); do
+    left=$((wait_until - SECONDS))
+    if ((left > 0)) && read -r -t $left what <&"${evfds[s]}"; then
+        log "scale: server $s reported all ${sizes[s]} of its losses"
+    else
+        log "scale: server $s did not report all ${sizes[s]} of its losses within $((deadline + 30)) s"
+    fi
+done
+rss_kib=$(for p in "${server_pids[@]}"; do awk '/^VmHWM:/ { print $2 }' "/proc/$p/status"; done | paste -sd,)
 tx_dropped=$(in_srv cat "/sys/class/net/kabs$$/statistics/tx_dropped")
 
 kill -INT $tcpdump_pid
@@ -204,8 +225,8 @@ log "scale: capture $(du -h "$tmp/acks.pcap" | cut -f1); $(tr '\n' ' ' <"$tmp/tc
 hz=$(zcat /proc/config.gz 2>/dev/null | awk -F= '/^CONFIG_HZ=/ { print $2 }' || true)
 python3 "$here/scale_report.py" --n "$n" --idle $idle --deadline $deadline --hz "${hz:-100}" \
     --connect-time "$connect_time" --rss-kib "$rss_kib" --rss-limit-mib $rss_limit \
-    --held-from "$held_from" --dark-at "$dark_at" --server-ip "$SRV_IP" \
-    --server-log "$tmp/server.log" --pcap "$tmp/acks.pcap" \
+    --nofile "$nofile" --held-from "$held_from" --dark-at "$dark_at" --server-ip "$SRV_IP" \
+    "${logs[@]/#/--server-log=}" --pcap "$tmp/acks.pcap" \
     --capture-stats "$tmp/tcpdump.stats" --tx-dropped "$tx_dropped" \
     --backlog "$(cat /proc/sys/net/core/netdev_max_backlog)" >"$tmp/rows"
 bench_rows_from "$tmp/rows"
