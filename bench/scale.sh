@@ -40,13 +40,14 @@ rss_limit=$((n <= 10000 ? 32 : 64))
 # kernel finds a free one fast while half of them are left.
 per_source=25000
 nsrc=$(((n + per_source - 1) / per_source))
+periods=$(awk -v h="$hold" -v d="$deadline" 'BEGIN { printf "%g", h / d }')
 bench_begin "scale-$n"
 
 f() { echo "Scale $n: $1"; }
 skip_all() {
     bench_skip "$(f "time to connect")" "-" "$1"
     bench_skip "$(f "server peak RSS (VmHWM)")" "<= $rss_limit MiB" "$1"
-    bench_skip "$(f "false losses in $hold s healthy")" "0" "$1"
+    bench_skip "$(f "false losses in $hold s healthy ($periods dead-peer periods)")" "0" "$1"
     bench_skip "$(f "losses reported after the blackout")" "$n of $n" "$1"
     bench_skip "$(f "reports before the earliest possible time")" "0 before -5 ms" "$1"
     bench_skip "$(f "report lateness p50 / p99 / max")" "max <= 1.00 s" "$1"
@@ -226,7 +227,7 @@ log "scale: capture $(du -h "$tmp/acks.pcap" | cut -f1); $(tr '\n' ' ' <"$tmp/tc
 hz=$(zcat /proc/config.gz 2>/dev/null | awk -F= '/^CONFIG_HZ=/ { print $2 }' || true)
 python3 "$here/scale_report.py" --n "$n" --idle $idle --deadline $deadline --hz "${hz:-100}" \
     --connect-time "$connect_time" --rss-kib "$rss_kib" --rss-limit-mib $rss_limit \
-    --nofile "$nofile" --held-from "$held_from" --dark-at "$dark_at" --server-ip "$SRV_IP" \
+    --nofile "$nofile" --hold "$hold" --held-from "$held_from" --dark-at "$dark_at" --server-ip "$SRV_IP" \
     "${logs[@]/#/--server-log=}" --pcap "$tmp/acks.pcap" \
     --capture-stats "$tmp/tcpdump.stats" --tx-dropped "$tx_dropped" \
     --backlog "$(cat /proc/sys/net/core/netdev_max_backlog)" >"$tmp/rows"

@@ -51,6 +51,7 @@ def main():
     ap.add_argument("--connect-time", required=True)
     ap.add_argument("--rss-kib", required=True, help="each server's VmHWM, comma-separated")
     ap.add_argument("--rss-limit-mib", type=int, required=True)
+    ap.add_argument("--hold", type=float, required=True, help="the healthy period asked for, s")
     ap.add_argument("--held-from", type=float, required=True, help="all connected, s since the epoch")
     ap.add_argument("--dark-at", type=float, required=True, help="the blackout, s since the epoch")
     ap.add_argument("--server-ip", required=True)
@@ -115,13 +116,12 @@ def main():
         row(fig(f"{servers} servers of {a.n // servers}, peak RSS together (each)"),
             f"{sum(rss_mib):.1f} MiB ({min(rss_mib):.1f}..{max(rss_mib):.1f})", "-", "-")
 
-    hold = a.dark_at - a.held_from
-    periods = hold / a.deadline
+    hold = a.dark_at - a.held_from  # as it was, a little longer than asked
     fewest = min((answers.get(p, 0) for p in last_ack), default=0)
     measured = f"{len(false_losses)} of {a.n}"
     if false_losses:
         measured += " (" + ", ".join(sorted(set(false_losses))) + ")"
-    row(fig(f"false losses in {hold:.0f} s healthy ({periods:.1f} dead-peer periods)"), measured, "0",
+    row(fig(f"false losses in {a.hold:g} s healthy ({a.hold / a.deadline:g} dead-peer periods)"), measured, "0",
         "PASS" if not false_losses and len(last_ack) == a.n else "MISS")
     row(fig("keepalive answers per client while healthy (fewest)"),
         f"{fewest} (at most {math.floor(hold / a.idle)}: one per {a.idle:g} s idle)", "-", "-")
