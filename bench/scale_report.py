@@ -113,7 +113,8 @@ def main():
         row(fig("server peak RSS (VmHWM)"),
             f"not measured: one process may hold {a.nofile} descriptors here", f"<= {a.rss_limit_mib} MiB",
             "SKIP")
-        row(fig(f"{servers} servers of {a.n // servers}, peak RSS together (each)"),
+        each = f"{a.n // servers}" if a.n % servers == 0 else f"{a.n // servers}-{a.n // servers + 1}"
+        row(fig(f"{servers} servers of {each} clients, peak RSS together (each)"),
             f"{sum(rss_mib):.1f} MiB ({min(rss_mib):.1f}..{max(rss_mib):.1f})", "-", "-")
 
     hold = a.dark_at - a.held_from  # as it was, a little longer than asked
