@@ -1,7 +1,7 @@
 /*
  * scale_clients: opens N TCP connections to one server and holds them.
  *
- * Usage: scale_clients HOST PORT N
+ * Usage: scale_clients HOST PORT N [SOURCE...]
  *
  * Raises RLIMIT_NOFILE as needed, then connects N non-blocking sockets (at
  * most 1000 handshakes in flight, so the server's accept queue never
@@ -11,6 +11,14 @@
  *   connected N in S s
  * and then holds every connection, silent, until it is killed: it never sets
  * keepalive itself, so its kernel only answers the server's probes.
+ *
+ * With SOURCE addresses, the connections take them in turn as their local
+ * address (IP_BIND_ADDRESS_NO_PORT: the port is still chosen at connect()),
+ * since one source address gives at most one connection per local port to a
+ * given server address and port. Every socket has SO_LINGER {on, 0}, so that
+ * when the program is killed its connections are reset at once instead of
+ * lingering as orphans in FIN_WAIT1 (counted against the machine-wide
+ * net.ipv4.tcp_max_orphans).
  * Exit status 1 when a connection fails before all are up, 2 on bad usage.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -29,6 +37,7 @@
 #include <unistd.h>
 
 #define IN_FLIGHT 1000
+#define MAX_SOURCES 64
 
 static void die(const char *what)
 {
@@ -58,12 +67,23 @@ static void raise_nofile(rlim_t n)
         die("setrlimit RLIMIT_NOFILE");
 }
 
-/* Starts a non-blocking connect and registers it for writability. */
-static void start(int ep, const struct sockaddr_in *a)
+/*
+ * Starts a non-blocking connect to a, from src when src is not NULL, and
+ * registers it for writability.
+ */
+static void start(int ep, const struct sockaddr_in *a, const struct sockaddr_in *src)
 {
+    int one = 1;
+    struct linger abort_on_close = {.l_onoff = 1, .l_linger = 0};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         die("socket");
+    if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close) != 0)
+        die("SO_LINGER");
+    if (src != NULL &&
+        (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0 ||
+         bind(fd, (const struct sockaddr *)src, sizeof *src) != 0))
+        die("bind to a source address");
     if (connect(fd, (const struct sockaddr *)a, sizeof *a) != 0 && errno != EINPROGRESS)
         die("connect");
     struct epoll_event ev = {.events = EPOLLOUT, .data.fd = fd};
@@ -74,12 +94,20 @@ static void start(int ep, const struct sockaddr_in *a)
 int main(int argc, char **argv)
 {
     struct sockaddr_in a = {.sin_family = AF_INET};
+    struct sockaddr_in srcs[MAX_SOURCES];
+    int nsrc = argc - 4;
     char *end = NULL;
-    long port = argc == 4 ? strtol(argv[2], &end, 10) : 0;
-    long n = argc == 4 && *end == '\0' ? strtol(argv[3], &end, 10) : 0;
-    if (argc != 4 || *end != '\0' || port < 1 || port > 65535 || n < 1 || n > 1000000 ||
-        inet_pton(AF_INET, argv[1], &a.sin_addr) != 1) {
-        fprintf(stderr, "usage: scale_clients HOST PORT N\n");
+    long port = argc >= 4 ? strtol(argv[2], &end, 10) : 0;
+    long n = argc >= 4 && *end == '\0' ? strtol(argv[3], &end, 10) : 0;
+    int ok = argc >= 4 && *end == '\0' && port >= 1 && port <= 65535 && n >= 1 &&
+             n <= 1000000 && nsrc <= MAX_SOURCES && inet_pton(AF_INET, argv[1], &a.sin_addr) == 1;
+    for (int i = 0; ok && i < nsrc; i++) {
+        srcs[i] = (struct sockaddr_in){.sin_family = AF_INET};
+        ok = inet_pton(AF_INET, argv[4 + i], &srcs[i].sin_addr) == 1;
+    }
+    if (!ok) {
+        fprintf(stderr, "usage: scale_clients HOST PORT N [SOURCE...] (at most %d)\n",
+                MAX_SOURCES);
         return 2;
     }
     a.sin_port = htons((uint16_t)port);
@@ -91,7 +119,7 @@ int main(int argc, char **argv)
     double t0 = now_s();
     long started = 0, done = 0;
     while (started < n && started < IN_FLIGHT) {
-        start(ep, &a);
+        start(ep, &a, nsrc > 0 ? &srcs[started % nsrc] : NULL);
         started++;
     }
     struct epoll_event evs[256];
@@ -128,10 +156,10 @@ int main(int argc, char **argv)
                     die("epoll_ctl");
                 done++;
                 if (started < n) {
-                    start(ep, &a);
+                    start(ep, &a, nsrc > 0 ? &srcs[started % nsrc] : NULL);
                     started++;
                 }
-                if (done % 1000 == 0 || done == n) {
+                if (done % 10000 == 0 || done == n) {
                     printf("connected %ld/%ld\n", done, n);
                     fflush(stdout);
                 }
