@@ -197,6 +197,20 @@ struct SetValues {
     user_timeout: Option<i64>,
 }
 
+impl SetValues {
+    /// The values as given, for `set::config`.
+    fn values(&self) -> set::Values {
+        set::Values {
+            deadline: self.deadline,
+            probes: self.probes,
+            idle: self.knobs.idle,
+            interval: self.knobs.interval,
+            count: self.knobs.count,
+            user_timeout_ms: self.user_timeout,
+        }
+    }
+}
+
 /// The three keepalive values, shared by `set` and `defaults set`.
 #[derive(Debug, Args)]
 struct Knobs {
@@ -338,20 +352,10 @@ fn main() -> ExitCode {
         Command::Run(a) => return keepalive_run::main("keepalive run", a.args),
         Command::Cgroup(a) => return keepalive_bpf::cli::run(a.args),
         Command::Show(a) => (&["show"], show::run(&a.pids, a.json)),
-        Command::Set(a) => {
-            let values = set::Values {
-                deadline: a.values.deadline,
-                probes: a.values.probes,
-                idle: a.values.knobs.idle,
-                interval: a.values.knobs.interval,
-                count: a.values.knobs.count,
-                user_timeout_ms: a.values.user_timeout,
-            };
-            (
-                &["set"],
-                set::config(&values).and_then(|c| set::run(a.pid, a.fd, &c)),
-            )
-        }
+        Command::Set(a) => (
+            &["set"],
+            set::config(&a.values.values()).and_then(|c| set::run(a.pid, a.fd, &c)),
+        ),
         Command::Defaults(DefaultsArgs {
             action: None, json, ..
         }) => (&["defaults"], defaults::show(json)),
