@@ -36,7 +36,6 @@ use std::path::{Path, PathBuf};
 
 use keepalive::Config;
 
-pub mod cli;
 mod error;
 mod existing;
 mod maps;
