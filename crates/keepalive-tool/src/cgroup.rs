@@ -1,16 +1,22 @@
 //! `keepalive cgroup attach|detach|list`: keepalive-bpf attaches, detaches
 //! and reads back; this says what it did, as lines for people and JSON for
-//! scripts.
+//! scripts. After an attach, the connections the cgroup's processes have
+//! already (which sock_ops never sees) are retuned here, with the sockets
+//! taken as `keepalive set` takes them (target.rs) and the values
+//! keepalive-bpf's `plan` gives each.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use keepalive::{Config, Settings};
+use keepalive::{Config, Settings, TcpState};
 use keepalive_bpf::{AttachReport, Attachment, DetachReport};
 use serde::Serialize;
 
 use crate::fail::{self, Failure};
+use crate::procfs::TcpTables;
 use crate::set;
+use crate::target::{self, Denied};
 
 /// `on 2/1/3 5000 ms`: keepalive on, idle/interval/count, user timeout; a
 /// `-` where the policy leaves the socket's own value.
@@ -47,6 +53,80 @@ fn enforce_words(enforce: bool) -> &'static str {
     }
 }
 
+/// What retuning the existing connections did.
+#[derive(Debug, Default)]
+struct Existing {
+    /// Processes looked at.
+    processes: usize,
+    /// Connections given the policy (all of it, or the values that were
+    /// not their own).
+    retuned: usize,
+    /// Connections that kept every value the policy sets as their own
+    /// (without `--enforce`).
+    kept: usize,
+    /// What could not be done, one sentence each (a process whose sockets
+    /// could not be taken, a socket the kernel refused).
+    problems: Vec<String>,
+}
+
+/// Gives the connected TCP sockets of the cgroup's processes what
+/// `keepalive_bpf::plan` says, each socket once (a fork or a dup shares
+/// one). Listeners are left alone: what they accept from now on gets the
+/// policy from sock_ops. A process that exited meanwhile is no problem.
+fn retune_existing(r: &AttachReport) -> Existing {
+    let mut done = Existing::default();
+    let pids = match keepalive_bpf::processes(&r.cgroup) {
+        Ok(pids) => pids,
+        Err(e) => {
+            done.problems.push(e.to_string());
+            return done;
+        }
+    };
+    let defaults = keepalive::system_defaults().unwrap_or_default();
+    let previous = r.replaced.as_ref().map(|(policy, _)| policy);
+    let me = std::process::id();
+    let mut tables = TcpTables::default();
+    let mut seen = HashSet::new();
+    for pid in pids.into_iter().filter(|&p| p != me) {
+        done.processes += 1;
+        let taken = match target::take_tcp(pid, &mut tables) {
+            Ok(taken) => taken,
+            Err(Denied::Gone) => continue,
+            // The same for every process: said once.
+            Err(Denied::NoPidfd { call }) => {
+                done.problems.push(fail::no_pidfd(call));
+                break;
+            }
+            Err(why) => {
+                done.problems.push(fail::denied(pid, &why));
+                continue;
+            }
+        };
+        // What changed between listing and taking is not there to retune.
+        for sock in taken.sockets {
+            let Ok(status) = keepalive::status(&sock.handle) else {
+                continue;
+            };
+            if matches!(status.state, TcpState::Listen | TcpState::Close)
+                || !seen.insert(sock.inode)
+            {
+                continue;
+            }
+            let plan =
+                keepalive_bpf::plan(&status.settings, &defaults, previous, &r.policy, r.enforce);
+            let Some(apply) = plan else {
+                done.kept += 1;
+                continue;
+            };
+            match keepalive::set(&sock.handle, &apply) {
+                Ok(()) => done.retuned += 1,
+                Err(e) => done.problems.push(format!("pid {pid} fd {}: {e}", sock.fd)),
+            }
+        }
+    }
+    done
+}
+
 fn print_attach(r: &AttachReport) {
     say!(
         "{} (cgroup id {}): policy {} ({}), {}",
@@ -69,12 +149,14 @@ fn print_attach(r: &AttachReport) {
         "sockops"
     };
     say!("  attached: {programs}; pinned in {}", r.pins.display());
-    let e = &r.existing;
+}
+
+fn print_existing(e: &Existing) {
     say!(
-        "  existing connections: {} retuned, {} kept their own keepalive, by {} over {} processes",
+        "  existing connections: {} retuned, {} kept their own keepalive, by pidfd_getfd over {} \
+         processes",
         e.retuned,
         e.kept,
-        e.method,
         e.processes
     );
     for p in &e.problems {
@@ -82,10 +164,14 @@ fn print_attach(r: &AttachReport) {
     }
 }
 
-/// Runs `keepalive cgroup attach`. `policy` was checked already.
+/// Runs `keepalive cgroup attach`. `policy` was checked already. In this
+/// order: the programs attached (every new connection covered from then
+/// on), then the connections that existed already retuned, so that none
+/// falls between the two.
 pub fn attach(cgroup: &Path, policy: &Config, enforce: bool) -> Result<(), Failure> {
     let report = keepalive_bpf::attach(cgroup, policy, enforce).map_err(fail::cgroup)?;
     print_attach(&report);
+    print_existing(&retune_existing(&report));
     Ok(())
 }
 
