@@ -105,7 +105,7 @@ pub struct Attachment {
     pub pins: PathBuf,
 }
 
-/// An `io::Error`'s text without std's " (os error N)".
+/// An `io::Error`'s text without std's " (os error N)", as the core words it.
 pub(crate) fn error_text(err: &io::Error) -> String {
     let text = err.to_string();
     match err.raw_os_error() {
