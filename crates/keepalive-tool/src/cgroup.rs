@@ -20,7 +20,7 @@ use crate::target::{self, Denied};
 
 /// `on 2/1/3 5000 ms`: keepalive on, idle/interval/count, user timeout; a
 /// `-` where the policy leaves the socket's own value.
-pub fn describe(c: &Config) -> String {
+fn describe(c: &Config) -> String {
     let dash = |v: Option<u64>| v.map_or("-".to_string(), |n| n.to_string());
     format!(
         "on {}/{}/{} {}",
