@@ -1,8 +1,7 @@
 # Keepalive for every connection of a cgroup, with BPF (issue 12):
-# crates/keepalive-bpf (the C programs in bpf/, their aya loader, and the
-# `keepalive cgroup` command in src/cli.rs, which the operator's tool runs),
-# its tests in tests/cgroup/ and its benchmark in bench/cgroup.sh. See
-# docs/cgroup.md.
+# crates/keepalive-bpf (the C programs in bpf/ and their aya loader, behind
+# the operator's tool's `keepalive cgroup`, crates/keepalive-tool), its tests
+# in tests/cgroup/ and its benchmark in bench/cgroup.sh. See docs/cgroup.md.
 #
 #   make build-cgroup  installs clang, llvm, libbpf-dev and bpftool, then builds
 #                      the crate and the tool (bin/keepalive) with the BPF

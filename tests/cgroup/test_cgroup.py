@@ -382,22 +382,48 @@ class TestErrors(CgroupCase):
         return done.stderr
 
     def test_usage_errors_exit_2_before_anything_is_touched(self):
-        for args, message in [
-            (["attach", self.cg, "-D", "1"], "deadline must be 2..131068 seconds, got 1"),
-            (["attach", self.cg, "-c", "128"], "count must be 1..127 probes, got 128"),
-            (["attach", self.cg, "-i", "0"], "interval must be 1..32767 seconds, got 0"),
-            (["attach", self.cg, "-u", "-5"], "user_timeout must be 0..2147483647 milliseconds"),
-            (["attach", self.cg, "-D", "5", "-d", "3"], "-D SECONDS sets idle, interval"),
-            (["attach", "-D", "5"], "attach: missing CGROUP"),
-            (["attach", self.cg, "--bogus"], "unknown option '--bogus'"),
-            (["detach"], "detach: missing CGROUP"),
-            (["frobnicate"], "unknown command 'frobnicate'"),
+        # The tool's clap parser words them; the values' messages are the core's.
+        attach_usage = "Usage: keepalive cgroup attach CGROUP (-D SECONDS"
+        for args, message, usage in [
+            (["attach", self.cg, "-D", "1"], "deadline must be 2..131068 seconds, got 1", None),
+            (["attach", self.cg, "-c", "128"], "count must be 1..127 probes, got 128", None),
+            (["attach", self.cg, "-i", "0"], "interval must be 1..32767 seconds, got 0", None),
+            (["attach", self.cg, "-u", "-5"], "user_timeout must be 0..2147483647 milliseconds",
+             None),
+            (["attach", self.cg, "-D", "5", "-d", "3"],
+             "the argument '--deadline <SECONDS>' cannot be used with '--idle <IDLE>'",
+             attach_usage),
+            (["attach", self.cg, "-d", "3", "--probes", "2"], "--probes goes with -D/--deadline",
+             attach_usage),
+            (["attach", "-D", "5"], "the following required arguments were not provided:\n"
+             "  <CGROUP>", attach_usage),
+            (["attach", self.cg, "--bogus"], "unexpected argument '--bogus' found", attach_usage),
+            (["detach"], "the following required arguments were not provided:\n  <CGROUP>",
+             "Usage: keepalive cgroup detach CGROUP"),
+            (["frobnicate"], "unrecognized subcommand 'frobnicate'",
+             "Usage: keepalive cgroup <COMMAND>"),
         ]:
             with self.subTest(args=args):
                 err = self.refused(*args, status=2)
+                self.assertTrue(err.startswith("error: "), err)
                 self.assertIn(message, err)
-                self.assertIn("usage: keepalive cgroup attach", err)
+                if usage:
+                    self.assertIn(usage, err)
+                self.assertIn("For more information, try '--help'.", err)
         self.assertEqual(self.programs(), [])
+
+    def test_help_on_each_verb(self):
+        for verb, usage in [
+            ("attach", "Usage: keepalive cgroup attach CGROUP (-D SECONDS [--probes N] | [-d IDLE] "
+                       "[-i INTVL] [-c CNT] [-u MS]) [--enforce]"),
+            ("detach", "Usage: keepalive cgroup detach CGROUP"),
+            ("list", "Usage: keepalive cgroup list [--json]"),
+        ]:
+            with self.subTest(verb):
+                done = ctl(verb, "--help")
+                self.assertIn(usage, done.stdout)
+                self.assertEqual(done.stderr, "")
+        self.assertIn("Usage: keepalive cgroup <COMMAND>", ctl("--help").stdout)
 
     def test_paths_that_are_not_cgroup_v2_directories(self):
         v1 = next((m for m in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu")

@@ -71,18 +71,6 @@ impl Error {
     }
 }
 
-/// An `io::Error` without std's " (os error N)" suffix, as the core words it.
-fn plain(err: &io::Error) -> String {
-    let text = err.to_string();
-    match err.raw_os_error() {
-        Some(code) => text
-            .strip_suffix(&format!(" (os error {code})"))
-            .unwrap_or(&text)
-            .to_owned(),
-        None => text,
-    }
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -126,10 +114,10 @@ impl fmt::Display for Error {
                 "the kernel refused to load the {program} program ({}): the verifier said: \
                  {verifier}; the programs need a kernel with BTF, Linux 5.10 or later (tested on 6.18; \
                  this kernel is {})",
-                plain(source),
+                crate::error_text(source),
                 kernel_release()
             ),
-            Error::Os { what, source } => write!(f, "{what}: {}", plain(source)),
+            Error::Os { what, source } => write!(f, "{what}: {}", crate::error_text(source)),
         }
     }
 }

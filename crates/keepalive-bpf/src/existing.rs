@@ -1,60 +1,54 @@
 //! The connections that already exist when a policy is attached: sock_ops
-//! only sees connections as they are established, so these are retuned
-//! from here, through the same core call as `keepalive set`: for every
-//! process of the cgroup (and of the cgroups below it), `pidfd_open` +
-//! `pidfd_getfd` give this process a duplicate of each TCP socket, and
-//! `keepalive::set` applies the policy to it.
-//!
-//! This is a small self-contained copy of what the operator's tool does for
-//! `keepalive set` (crates/keepalive-tool's target.rs); the two should
-//! become one once both are merged.
-//!
-//! The rule is the sock_ops program's, as far as userspace can see it:
-//! without `enforce`, a value the program chose itself is kept. The kernel
-//! does not tell userspace whether a value was set, only its effect, so a
-//! value counts as the program's own when it differs both from this network
-//! namespace's default and from the previous policy of this cgroup (a
-//! re-attach retunes what the old policy set).
+//! only sees connections as they are established, so those are the
+//! caller's to retune (the operator's tool takes each socket of
+//! [`processes`](crate::processes) with `pidfd_getfd`, as `keepalive set`
+//! does). What each of them gets is decided here, by [`plan`], the
+//! userspace mirror of the sock_ops program's rule.
 
-use std::collections::HashSet;
-use std::fs;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use keepalive::{Config, Settings, TcpState};
+use keepalive::{Config, Settings};
 
-use crate::system::Cgroup;
-
-/// What retuning the existing connections did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Existing {
-    /// How: `"pidfd_getfd"` (the descriptors of the cgroup's processes).
-    pub method: &'static str,
-    /// Processes looked at.
-    pub processes: usize,
-    /// Connections given the policy (all of it, or the values that were
-    /// not their own).
-    pub retuned: usize,
-    /// Connections that kept every value the policy sets as their own
-    /// (without `enforce`).
-    pub kept: usize,
-    /// What could not be done, one sentence each (a process that exited,
-    /// a socket the kernel refused).
-    pub problems: Vec<String>,
-}
-
-/// Which of `policy`'s values to apply to a connection whose settings are
-/// `current`: all of them with `enforce`; otherwise those the connection
-/// has not chosen itself. `defaults` are the system's (every field set).
-pub(crate) fn plan(
+/// Which of `policy`'s values an existing connection whose settings are
+/// `current` gets, as the sock_ops program decides it for a new one:
+/// `None` when it keeps its own keepalive and nothing is to be set.
+///
+/// With `enforce`, every value of the policy. Without, the values the
+/// connection has not chosen itself. The kernel does not tell userspace
+/// whether a value was set, only its effect, so a value counts as the
+/// program's own when it differs both from `defaults` (this network
+/// namespace's, [`keepalive::system_defaults`], every field set) and from
+/// `previous`, the policy this one replaced ([`AttachReport::replaced`]): a
+/// re-attach retunes what the old policy set. A user timeout counts as its
+/// own when it is not zero (the kernel's default) nor the previous policy's.
+///
+/// Keepalive itself is always turned on, so a connection whose keepalive is
+/// off gets `Some`, an empty [`Config`] at least; so does every connection
+/// when the policy sets no value.
+///
+/// ```
+/// use std::time::Duration;
+/// use keepalive::{Config, Deadline, Settings};
+/// let secs = Duration::from_secs;
+/// let defaults = Config::new().idle(secs(7200)).interval(secs(75)).count(9);
+/// let policy = Deadline::new(secs(5)).config()?;
+/// // Go's dialer: 15 s idle and interval of its own, kept.
+/// let go = Settings::new(true, secs(15), secs(15), 9, Duration::ZERO);
+/// let apply = keepalive_bpf::plan(&go, &defaults, None, &policy, false).unwrap();
+/// assert_eq!((apply.idle, apply.interval, apply.count), (None, None, Some(3)));
+/// // With enforce, the whole policy.
+/// assert_eq!(keepalive_bpf::plan(&go, &defaults, None, &policy, true), Some(policy));
+/// # Ok::<(), keepalive::Error>(())
+/// ```
+///
+/// [`AttachReport::replaced`]: crate::AttachReport::replaced
+pub fn plan(
     current: &Settings,
     defaults: &Config,
     previous: Option<&Config>,
     policy: &Config,
     enforce: bool,
-) -> Config {
+) -> Option<Config> {
     fn pick<T: PartialEq + Copy>(
         want: Option<T>,
         now: T,
@@ -66,7 +60,7 @@ pub(crate) fn plan(
         want.filter(|_| enforce || !own)
     }
     let prev = previous.copied().unwrap_or_default();
-    Config {
+    let apply = Config {
         idle: pick(policy.idle, current.idle, defaults.idle, prev.idle, enforce),
         interval: pick(
             policy.interval,
@@ -89,104 +83,9 @@ pub(crate) fn plan(
             prev.user_timeout,
             enforce,
         ),
-    }
-}
-
-fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: a plain system call; the result is a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-fn pidfd_getfd(pidfd: &OwnedFd, fd: i32) -> std::io::Result<OwnedFd> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a plain system call; the result is a new descriptor or -1.
-    let new = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
-    if new < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor to us.
-    Ok(unsafe { OwnedFd::from_raw_fd(new as RawFd) })
-}
-
-/// The descriptors of `pid` that are sockets.
-fn socket_fds(pid: i32) -> std::io::Result<Vec<i32>> {
-    let mut fds = Vec::new();
-    for entry in fs::read_dir(format!("/proc/{pid}/fd"))? {
-        let entry = entry?;
-        let is_socket = fs::read_link(entry.path())
-            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
-        if let (true, Ok(fd)) = (is_socket, entry.file_name().to_string_lossy().parse()) {
-            fds.push(fd);
-        }
-    }
-    Ok(fds)
-}
-
-/// Applies the policy to every connected TCP socket of the cgroup's
-/// processes (listeners pass it on by sock_ops to what they accept).
-pub(crate) fn retune(
-    cgroup: &Cgroup,
-    policy: &Config,
-    previous: Option<&Config>,
-    enforce: bool,
-) -> Existing {
-    let mut done = Existing {
-        method: "pidfd_getfd",
-        ..Existing::default()
     };
-    let defaults = keepalive::system_defaults().unwrap_or_default();
-    let me = std::process::id() as i32;
-    let mut seen = HashSet::new();
-    for pid in cgroup.processes() {
-        if pid == me {
-            continue;
-        }
-        done.processes += 1;
-        let (pidfd, fds) = match pidfd_open(pid).and_then(|p| Ok((p, socket_fds(pid)?))) {
-            Ok(x) => x,
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => continue, // exited
-            Err(e) => {
-                done.problems
-                    .push(format!("pid {pid}: {}", crate::error_text(&e)));
-                continue;
-            }
-        };
-        for fd in fds {
-            let Ok(sock) = pidfd_getfd(&pidfd, fd) else {
-                continue; // closed meanwhile
-            };
-            let Ok(status) = keepalive::status(&sock) else {
-                continue; // not TCP
-            };
-            if matches!(status.state, TcpState::Listen | TcpState::Close) {
-                continue;
-            }
-            // The same socket in two processes (fork) or under two numbers
-            // (dup) is done once.
-            let inode = fs::metadata(format!("/proc/{pid}/fd/{fd}")).map(|m| m.ino());
-            if inode.is_ok_and(|ino| !seen.insert(ino)) {
-                continue;
-            }
-            let Ok(current) = keepalive::get(&sock) else {
-                continue;
-            };
-            let apply = plan(&current, &defaults, previous, policy, enforce);
-            if apply == Config::new() && current.enabled && *policy != Config::new() {
-                done.kept += 1;
-                continue;
-            }
-            match keepalive::set(&sock, &apply) {
-                Ok(()) => done.retuned += 1,
-                Err(e) => done.problems.push(format!("pid {pid} fd {fd}: {e}")),
-            }
-        }
-    }
-    done
+    let keeps_its_own = apply == Config::new() && current.enabled && *policy != Config::new();
+    (!keeps_its_own).then_some(apply)
 }
 
 #[cfg(test)]
@@ -224,21 +123,42 @@ mod tests {
             &deadline5(),
             false,
         );
-        assert_eq!(p, deadline5());
+        assert_eq!(p, Some(deadline5()));
     }
 
     #[test]
     fn a_program_s_own_values_are_kept_unless_enforced() {
         // Go's dialer: 15 s idle and interval of its own.
         let go = settings(15, 15, 9, 0);
-        let p = plan(&go, &defaults(), None, &deadline5(), false);
+        let p = plan(&go, &defaults(), None, &deadline5(), false).unwrap();
         assert_eq!(p.idle, None);
         assert_eq!(p.interval, None);
         assert_eq!(p.count, Some(3));
         assert_eq!(p.user_timeout, Some(Duration::from_millis(5000)));
         assert_eq!(
             plan(&go, &defaults(), None, &deadline5(), true),
-            deadline5()
+            Some(deadline5())
+        );
+    }
+
+    #[test]
+    fn a_connection_with_every_value_its_own_keeps_them() {
+        let own = settings(600, 20, 4, 7000);
+        assert_eq!(plan(&own, &defaults(), None, &deadline5(), false), None);
+        assert_eq!(
+            plan(&own, &defaults(), None, &deadline5(), true),
+            Some(deadline5())
+        );
+        // Keepalive off: turned on, with none of its values changed.
+        let off = Settings::new(false, secs(600), secs(20), 4, Duration::from_millis(7000));
+        assert_eq!(
+            plan(&off, &defaults(), None, &deadline5(), false),
+            Some(Config::new())
+        );
+        // A policy of no values only turns keepalive on.
+        assert_eq!(
+            plan(&own, &defaults(), None, &Config::new(), false),
+            Some(Config::new())
         );
     }
 
@@ -253,6 +173,6 @@ mod tests {
             &new,
             false,
         );
-        assert_eq!(p, new);
+        assert_eq!(p, Some(new));
     }
 }

@@ -17,8 +17,10 @@
 //!   after). With `enforce`, a second program (`cgroup/setsockopt`)
 //!   rewrites the program's own keepalive calls to the policy, and the
 //!   policy wins over values set before connecting.
-//! - Connections that exist already are retuned at attach time
-//!   ([`Existing`]).
+//! - Connections that exist already are not seen by sock_ops: the caller
+//!   retunes them after [`attach`], taking the sockets of [`processes`]
+//!   and giving each what [`plan`] says (the operator's tool does, through
+//!   `pidfd_getfd`).
 //! - The attachment outlasts the command: its BPF links and maps are pinned
 //!   in `<bpffs>/keepalive/cgroup-<ID>/`. Attaching again replaces the
 //!   policy; [`detach`] removes exactly what [`attach`] made.
@@ -36,7 +38,6 @@ use std::path::{Path, PathBuf};
 
 use keepalive::Config;
 
-pub mod cli;
 mod error;
 mod existing;
 mod maps;
@@ -44,7 +45,7 @@ mod programs;
 mod system;
 
 pub use error::Error;
-pub use existing::Existing;
+pub use existing::plan;
 pub use maps::Stats;
 
 use maps::Policy;
@@ -67,8 +68,6 @@ pub struct AttachReport {
     pub replaced: Option<(Config, bool)>,
     /// Where the attachment is pinned.
     pub pins: PathBuf,
-    /// The connections that existed already.
-    pub existing: Existing,
 }
 
 /// What [`detach`] did.
@@ -106,7 +105,7 @@ pub struct Attachment {
     pub pins: PathBuf,
 }
 
-/// An `io::Error`'s text without std's " (os error N)".
+/// An `io::Error`'s text without std's " (os error N)", as the core words it.
 pub(crate) fn error_text(err: &io::Error) -> String {
     let text = err.to_string();
     match err.raw_os_error() {
@@ -133,7 +132,8 @@ fn preflight() -> Result<PathBuf, Error> {
 
 /// Gives every TCP connection that a process of `cgroup` (a cgroup v2
 /// directory, and the cgroups below it) makes or accepts from now on the
-/// keepalive `policy`, and retunes the connections it has already. With
+/// keepalive `policy`. The connections it has already are the caller's to
+/// retune, once this returned ([`processes`], [`plan`]). With
 /// `enforce`, the programs' own keepalive `setsockopt` calls are rewritten
 /// to the policy too. Attaching to a cgroup that has a policy replaces it.
 ///
@@ -156,7 +156,6 @@ pub fn attach(cgroup: &Path, policy: &Config, enforce: bool) -> Result<AttachRep
         fresh(&cg, &pins, &wanted)?;
         None
     };
-    let existing = existing::retune(&cg, policy, replaced.as_ref().map(|(c, _)| c), enforce);
     Ok(AttachReport {
         cgroup: cg.path.clone(),
         cgroup_id: cg.id,
@@ -164,8 +163,16 @@ pub fn attach(cgroup: &Path, policy: &Config, enforce: bool) -> Result<AttachRep
         enforce,
         replaced,
         pins: pins.dir,
-        existing,
     })
+}
+
+/// Every process of `cgroup` (a cgroup v2 directory) and of the cgroups
+/// below it, as their `cgroup.procs` list them, ascending: those whose
+/// connections made before [`attach`] sock_ops never saw. Needs no
+/// capability; [`Error::NotACgroup`] when `cgroup` is not (or no longer) a
+/// cgroup v2 directory.
+pub fn processes(cgroup: &Path) -> Result<Vec<u32>, Error> {
+    Ok(Cgroup::open(cgroup)?.processes())
 }
 
 /// A first attachment: the directory, the maps (policy written before any

@@ -130,13 +130,13 @@ impl Cgroup {
         Ok(Lock(self))
     }
 
-    /// Every process of the cgroup and of the cgroups below it.
-    pub(crate) fn processes(&self) -> Vec<i32> {
+    /// Every process of the cgroup and of the cgroups below it, ascending.
+    pub(crate) fn processes(&self) -> Vec<u32> {
         let mut pids = Vec::new();
         let mut dirs = vec![self.path.clone()];
         while let Some(dir) = dirs.pop() {
             if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
-                pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+                pids.extend(text.lines().filter_map(|l| l.trim().parse::<u32>().ok()));
             }
             if let Ok(entries) = fs::read_dir(&dir) {
                 dirs.extend(

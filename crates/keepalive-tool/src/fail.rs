@@ -20,6 +20,16 @@ pub fn invalid(err: keepalive::Error) -> Failure {
     Failure::Usage(err.to_string())
 }
 
+/// A refusal of `keepalive cgroup` (keepalive-bpf's error, which says what
+/// and why): exit 1, or 2 for an invalid value.
+pub fn cgroup(err: keepalive_bpf::Error) -> Failure {
+    if err.is_usage() {
+        Failure::Usage(err.to_string())
+    } else {
+        Failure::Refused(err.to_string())
+    }
+}
+
 /// What Yama's `ptrace_scope` means, for a permission message.
 fn yama(scope: u8) -> &'static str {
     match scope {

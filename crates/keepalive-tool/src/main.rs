@@ -7,7 +7,7 @@
 //! keepalive set PID [--fd FD] (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])
 //! keepalive defaults [--json]
 //! keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]
-//! keepalive cgroup attach CGROUP (-D SECONDS | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
+//! keepalive cgroup attach CGROUP (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
 //! keepalive cgroup detach CGROUP
 //! keepalive cgroup list [--json]
 //! ```
@@ -16,6 +16,7 @@
 //! every option read by the core crate `keepalive`. Exit status: 0 done, 1
 //! the system refused (the reason is printed), 2 usage.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
@@ -30,6 +31,7 @@ macro_rules! say {
     }};
 }
 
+mod cgroup;
 mod defaults;
 mod fail;
 mod fmt;
@@ -65,18 +67,93 @@ enum Command {
     Cgroup(CgroupArgs),
 }
 
+const CGROUP_HELP: &str = "\
+A BPF sock_ops program attached to a cgroup v2 gives every TCP connection a
+process of that cgroup (or of a cgroup below it) makes or accepts the policy,
+whatever the program is built with: static C, Go, setuid. The attachment is
+pinned in the BPF filesystem and outlasts the command. Needs root.
+
+See docs/cgroup.md.";
+
 /// Keepalive for every TCP connection of a cgroup v2, static and Go
 /// programs included (BPF)
-///
-/// attach CGROUP (-D SECONDS | -d/-i/-c/-u) [--enforce], detach CGROUP,
-/// list [--json]. See docs/cgroup.md.
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true)]
+#[command(after_help = CGROUP_HELP)]
 struct CgroupArgs {
-    /// attach, detach or list, and their arguments (crates/keepalive-bpf
-    /// parses them: `keepalive cgroup --help`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-    args: Vec<String>,
+    #[command(subcommand)]
+    action: CgroupAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum CgroupAction {
+    Attach(CgroupAttachArgs),
+    Detach(CgroupDetachArgs),
+    List(CgroupListArgs),
+}
+
+const CGROUP_ATTACH_HELP: &str = "\
+CGROUP is a cgroup v2 directory, e.g. /sys/fs/cgroup/system.slice/app.service.
+The values are those of `keepalive set`: -D SECONDS is the dead-peer deadline
+(-D 5 is 2/1/3 and 5000 ms); -d/-i/-c/-u set single values and leave the others
+as each socket has them; with none, the policy only turns keepalive on with the
+system's defaults. Attaching again replaces the cgroup's policy.
+
+Without --enforce a program that sets its own keepalive keeps it; with it, the
+programs' own keepalive setsockopt calls are rewritten to the policy too.
+
+New connections get the policy from the moment the program is attached; then the
+connections that exist already are retuned, through pidfd_getfd as `keepalive
+set` does (this needs ptrace rights over the cgroup's processes; root has them).
+
+Example:
+  keepalive cgroup attach /sys/fs/cgroup/system.slice/app.service -D 60";
+
+/// Give every TCP connection of CGROUP a keepalive policy, from now on and
+/// those it has already.
+#[derive(Debug, Args)]
+#[command(after_help = CGROUP_ATTACH_HELP, override_usage = "keepalive cgroup attach CGROUP \
+    (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]")]
+struct CgroupAttachArgs {
+    /// The cgroup v2 directory.
+    #[arg(value_name = "CGROUP")]
+    cgroup: PathBuf,
+    #[command(flatten)]
+    values: SetValues,
+    /// Also rewrite the programs' own keepalive setsockopt calls to the
+    /// policy (default: a program that sets its own keepalive keeps it).
+    #[arg(long)]
+    enforce: bool,
+}
+
+/// Remove the policy attached to CGROUP: connections keep the values they
+/// were given, new ones get none.
+#[derive(Debug, Args)]
+#[command(override_usage = "keepalive cgroup detach CGROUP")]
+struct CgroupDetachArgs {
+    /// The cgroup v2 directory.
+    #[arg(value_name = "CGROUP")]
+    cgroup: PathBuf,
+}
+
+const CGROUP_LIST_HELP: &str = "\
+POLICY reads `on IDLE/INTERVAL/COUNT USER_TIMEOUT`, with - where the policy
+leaves a socket's own value. TUNED counts sockets given the policy as their
+connection was established, KEPT values of their own that connections kept,
+REWRITTEN the programs' own keepalive calls rewritten under --enforce, FAILED
+bpf_setsockopt calls the kernel refused.
+
+--json prints one array of objects: cgroup (null once the cgroup is gone),
+cgroup_id, idle, interval, count, user_timeout_ms (null where the policy
+leaves the value), enforce, tuned, kept, rewritten, failed, pins.";
+
+/// Every policy attached, read back from the BPF filesystem, with what the
+/// programs counted.
+#[derive(Debug, Args)]
+#[command(after_help = CGROUP_LIST_HELP, override_usage = "keepalive cgroup list [--json]")]
+struct CgroupListArgs {
+    /// One JSON array of objects instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Run PROGRAM with keepalive on every TCP socket it creates (LD_PRELOAD):
@@ -177,6 +254,8 @@ struct SetArgs {
     values: SetValues,
 }
 
+/// The policy's values, shared by `set` and `cgroup attach`: one
+/// vocabulary, and `set::config` turns them into one configuration.
 #[derive(Debug, Args)]
 struct SetValues {
     /// Dead-peer deadline: dead about SECONDS after the peer was last heard
@@ -197,7 +276,22 @@ struct SetValues {
     user_timeout: Option<i64>,
 }
 
-/// The three keepalive values, shared by `set` and `defaults set`.
+impl SetValues {
+    /// The values as given, for `set::config`.
+    fn values(&self) -> set::Values {
+        set::Values {
+            deadline: self.deadline,
+            probes: self.probes,
+            idle: self.knobs.idle,
+            interval: self.knobs.interval,
+            count: self.knobs.count,
+            user_timeout_ms: self.user_timeout,
+        }
+    }
+}
+
+/// The three keepalive values, shared by `set`, `cgroup attach` and
+/// `defaults set`.
 #[derive(Debug, Args)]
 struct Knobs {
     /// TCP_KEEPIDLE: seconds idle before the first probe, 1..32767.
@@ -336,22 +430,23 @@ fn main() -> ExitCode {
     };
     let (path, result): (&[&str], Result<(), Failure>) = match cli.command {
         Command::Run(a) => return keepalive_run::main("keepalive run", a.args),
-        Command::Cgroup(a) => return keepalive_bpf::cli::run(a.args),
+        Command::Cgroup(CgroupArgs {
+            action: CgroupAction::Attach(a),
+        }) => (
+            &["cgroup", "attach"],
+            set::config(&a.values.values()).and_then(|c| cgroup::attach(&a.cgroup, &c, a.enforce)),
+        ),
+        Command::Cgroup(CgroupArgs {
+            action: CgroupAction::Detach(a),
+        }) => (&["cgroup", "detach"], cgroup::detach(&a.cgroup)),
+        Command::Cgroup(CgroupArgs {
+            action: CgroupAction::List(a),
+        }) => (&["cgroup", "list"], cgroup::list(a.json)),
         Command::Show(a) => (&["show"], show::run(&a.pids, a.json)),
-        Command::Set(a) => {
-            let values = set::Values {
-                deadline: a.values.deadline,
-                probes: a.values.probes,
-                idle: a.values.knobs.idle,
-                interval: a.values.knobs.interval,
-                count: a.values.knobs.count,
-                user_timeout_ms: a.values.user_timeout,
-            };
-            (
-                &["set"],
-                set::config(&values).and_then(|c| set::run(a.pid, a.fd, &c)),
-            )
-        }
+        Command::Set(a) => (
+            &["set"],
+            set::config(&a.values.values()).and_then(|c| set::run(a.pid, a.fd, &c)),
+        ),
         Command::Defaults(DefaultsArgs {
             action: None, json, ..
         }) => (&["defaults"], defaults::show(json)),
@@ -454,6 +549,87 @@ mod tests {
         ));
     }
 
+    /// `cgroup attach` has `set`'s flags, and `set::config`'s rule.
+    fn attach(args: &[&str]) -> Result<(CgroupAttachArgs, keepalive::Config), String> {
+        let all: Vec<&str> = ["cgroup", "attach"].iter().chain(args).copied().collect();
+        match parse(&all).map_err(|e| e.to_string())?.command {
+            Command::Cgroup(CgroupArgs {
+                action: CgroupAction::Attach(a),
+            }) => {
+                let config = match set::config(&a.values.values()) {
+                    Ok(c) => c,
+                    Err(f) => return Err(format!("{f:?}")),
+                };
+                Ok((a, config))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn cgroup_attach_speaks_set_s_vocabulary() {
+        use keepalive::{Config, Deadline};
+        use std::time::Duration;
+        let (a, c) = attach(&["/cg", "-D", "5"]).unwrap();
+        assert_eq!(a.cgroup, PathBuf::from("/cg"));
+        assert!(!a.enforce);
+        assert_eq!(c, Deadline::new(Duration::from_secs(5)).config().unwrap());
+        let (a, c) = attach(&["--deadline=60", "--probes", "5", "/cg", "--enforce"]).unwrap();
+        assert!(a.enforce);
+        assert_eq!(c.count, Some(5));
+        let (_, c) = attach(&["/cg", "-d", "600", "-u", "30000"]).unwrap();
+        assert_eq!(c.idle, Some(Duration::from_secs(600)));
+        assert_eq!(c.interval, None);
+        assert_eq!(c.user_timeout, Some(Duration::from_millis(30000)));
+        // No value: keepalive on with the system's defaults.
+        assert_eq!(attach(&["/cg"]).unwrap().1, Config::new());
+        for (args, message) in [
+            (
+                &["/cg", "-d", "0"][..],
+                "idle must be 1..32767 seconds, got 0",
+            ),
+            (
+                &["/cg", "-i", "40000"],
+                "interval must be 1..32767 seconds, got 40000",
+            ),
+            (
+                &["/cg", "-c", "128"],
+                "count must be 1..127 probes, got 128",
+            ),
+            (
+                &["/cg", "-u", "-1"],
+                "user_timeout must be 0..2147483647 milliseconds, got -1",
+            ),
+            (
+                &["/cg", "-d", "99999999999999999999"],
+                "idle must be 1..32767 seconds, got 99999999999999999999",
+            ),
+            (
+                &["/cg", "-D", "1"],
+                "deadline must be 2..131068 seconds, got 1",
+            ),
+            (
+                &["/cg", "-D", "4", "--probes", "4"],
+                "probes must be 1..3 probes for this deadline, got 4",
+            ),
+            (
+                &["/cg", "-d", "3", "--probes", "2"],
+                "--probes goes with -D/--deadline",
+            ),
+            (&["/cg", "-D", "5", "-c", "3"], "cannot be used with"),
+        ] {
+            let err = attach(args).err().unwrap_or_default();
+            assert!(err.contains(message), "{args:?}: {err}");
+        }
+        let Command::Cgroup(CgroupArgs {
+            action: CgroupAction::List(l),
+        }) = parse(&["cgroup", "list", "--json"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert!(l.json);
+    }
+
     #[test]
     fn usage_errors_exit_2() {
         use clap::error::ErrorKind;
@@ -468,12 +644,31 @@ mod tests {
             &["defaults", "set", "-u", "5000"], // no system-wide user timeout
             &["show", "abc"],
             &["frobnicate"],
+            &["cgroup"],                                        // no verb
+            &["cgroup", "frobnicate"],                          // no such verb
+            &["cgroup", "attach", "-D", "5"],                   // no CGROUP
+            &["cgroup", "attach", "/a", "/b"],                  // two
+            &["cgroup", "attach", "/cg", "-D", "5", "-d", "3"], // a deadline and a knob
+            &["cgroup", "attach", "/cg", "-D", "1"],            // out of range
+            &["cgroup", "attach", "/cg", "-d", "ten"],
+            &["cgroup", "attach", "/cg", "--force"],
+            &["cgroup", "detach"],
+            &["cgroup", "detach", "/a", "/b"],
+            &["cgroup", "list", "--all"],
         ] {
             let err = parse(args).expect_err(&format!("{args:?} parsed"));
             assert_ne!(err.kind(), ErrorKind::DisplayHelp, "{args:?}");
             assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
         }
-        assert_eq!(parse(&["set", "--help"]).unwrap_err().exit_code(), 0);
+        for help in [
+            &["set", "--help"][..],
+            &["cgroup", "--help"],
+            &["cgroup", "attach", "--help"],
+            &["cgroup", "detach", "--help"],
+            &["cgroup", "list", "--help"],
+        ] {
+            assert_eq!(parse(help).unwrap_err().exit_code(), 0, "{help:?}");
+        }
         assert_eq!(
             parse(&["defaults", "set", "--help"])
                 .unwrap_err()

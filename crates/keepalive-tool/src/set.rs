@@ -23,7 +23,11 @@ pub struct Values {
 }
 
 /// The configuration the values stand for, checked by the core: a bad value
-/// is a usage error before any process is touched.
+/// is a usage error before anything is touched. `-D` stands for idle,
+/// interval, count and user timeout together (clap refuses it beside
+/// `-d/-i/-c/-u`), `--probes` goes with it. No value at all is an empty
+/// configuration: `set` refuses it, `cgroup attach` turns keepalive on with
+/// the system's defaults.
 pub fn config(v: &Values) -> Result<Config, Failure> {
     if let Some(secs) = v.deadline {
         return Deadline::from_secs(secs, v.probes)
@@ -36,11 +40,6 @@ pub fn config(v: &Values) -> Result<Config, Failure> {
     let mut c = Config::from_secs(v.idle, v.interval, v.count).map_err(fail::invalid)?;
     if let Some(ms) = v.user_timeout_ms {
         c.user_timeout = Some(keepalive::user_timeout_from_millis(ms).map_err(fail::invalid)?);
-    }
-    if c == Config::new() {
-        return Err(Failure::Usage(
-            "nothing to set: give -D SECONDS, or at least one of -d, -i, -c, -u".into(),
-        ));
     }
     Ok(c)
 }
@@ -141,8 +140,14 @@ fn take(pid: Pid, fd: Option<i32>) -> Result<Vec<Socket>, Failure> {
     Ok(taken.sockets)
 }
 
-/// Runs `keepalive set`. `config` was checked already.
+/// Runs `keepalive set`. `config` was checked already; an empty one is a
+/// usage error (clap asks for a value already: this is the last guard).
 pub fn run(pid: Pid, fd: Option<i32>, config: &Config) -> Result<(), Failure> {
+    if *config == Config::new() {
+        return Err(Failure::Usage(
+            "nothing to set: give -D SECONDS, or at least one of -d, -i, -c, -u".into(),
+        ));
+    }
     if !procfs::exists(pid) {
         return Err(Failure::Refused(format!("no such process: {pid}")));
     }
@@ -252,7 +257,11 @@ mod tests {
             }),
             "user_timeout must be 0..2147483647 milliseconds, got -1"
         );
-        assert!(usage(v()).starts_with("nothing to set"));
+        assert_eq!(config(&v()), Ok(Config::new()));
+        assert!(matches!(
+            run(std::process::id(), None, &Config::new()),
+            Err(Failure::Usage(m)) if m.starts_with("nothing to set")
+        ));
         assert!(usage(Values {
             probes: Some(3),
             idle: Some(3),
