@@ -9,6 +9,7 @@
 
 .PHONY: build-tool test-tool
 BUILD_TARGETS += build-tool
+INSTALL_TARGETS += build-tool
 TEST_TARGETS  += test-tool
 
 build-tool: build-rust

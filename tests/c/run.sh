@@ -212,6 +212,21 @@ installs_with_hint() {
 }
 check "make install PREFIX=<tmp> without Python: lib/libkeepalive.so -> .so.1, says to use an rpath or LD_LIBRARY_PATH" \
     installs_with_hint
+# Every file of the contract's layout (build/ and every PREFIX), but the
+# wheel (build/ only).
+has_the_layout() {
+    local f missing=0
+    for f in lib/libkeepalive.so lib/libkeepalive.so.1 lib/libkeepalive.a \
+        lib/pkgconfig/keepalive.pc include/keepalive.h lib/libkeepalive-preload.so \
+        bin/tcp_keepalive_client bin/tcp_keepalive_server bin/keepalive-run bin/keepalive; do
+        [[ -e $inst/$f ]] || { echo "missing: $f"; missing=1; }
+    done
+    [[ ! -e $inst/wheels ]] || { echo "wheels/ installed"; missing=1; }
+    cmp -s "$TOP/include/keepalive.h" "$inst/include/keepalive.h" ||
+        { echo "include/keepalive.h differs from the committed one"; missing=1; }
+    "$inst/bin/keepalive" --version && return $missing
+}
+check "the installed prefix holds the contract's layout (bin/keepalive included)" has_the_layout
 ipc() { PKG_CONFIG_PATH=$inst/lib/pkgconfig pkg-config "$@" keepalive; }
 check "a program builds against the installed prefix without rpath" \
     "$CC" "${CFLAGS[@]}" $(ipc --cflags) "$HERE/smoke.c" -o "$OUT/smoke_norpath" $(ipc --libs)
