@@ -61,7 +61,7 @@ class Settings:
     @property
     def probes_until_dead(self) -> int:
         """Unanswered probes an idle connection sends before it is declared dead."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -97,7 +97,7 @@ class Status:
     @property
     def settings(self) -> Settings:
         """The keepalive settings the prediction is made from."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 def enable(
     sock: _SocketLike,

@@ -14,3 +14,20 @@ from keepalive import (
     status as status,
     system_defaults as system_defaults,
 )
+
+# pyo3 gives the module an __all__ of what it adds; the private _<name>_py39
+# functions (CPython 3.10+ only) are not in it, so stubtest does not ask for them.
+__all__ = [
+    "Settings",
+    "Status",
+    "__version__",
+    "disable",
+    "enable",
+    "get",
+    "set_deadline",
+    "set_system_defaults",
+    "set_user_timeout",
+    "socket_options",
+    "status",
+    "system_defaults",
+]
