@@ -58,6 +58,8 @@ build-py: build-rust $(PY_VENV)/.ready
 	if [[ $${#wheels[@]} != 1 || $${wheels[0]} != *-cp39-abi3-$(PY_MANYLINUX)_*.manylinux_2_17_*.whl ]]; then \
 		echo "build-py: expected one cp39-abi3-$(PY_MANYLINUX) (manylinux_2_17) wheel, got: $${wheels[*]}" >&2; exit 1; \
 	fi; echo "== wheel: $${wheels[0]#$(TOP)/}"
+	@# (maturin sdist first says "manifest path `Cargo.toml` does not exist":
+	@# it looks in python/ before it reads pyproject's manifest-path. Harmless.)
 	rm -rf $(PY_SDIST)
 	cd python && $(PY_VENV)/bin/maturin sdist --out $(PY_SDIST)
 	@echo "== sdist: $$(cd $(TOP) && ls target/sdist/libkeepalive-*.tar.gz)"
