@@ -24,7 +24,6 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CString};
-use std::io;
 use std::os::fd::BorrowedFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
