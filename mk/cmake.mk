@@ -11,6 +11,8 @@
 
 .PHONY: build-cmake test-cmake
 BUILD_TARGETS += build-cmake
+# Part of what `make install` needs, for a Makefile that lists that apart.
+INSTALL_TARGETS += build-cmake
 TEST_TARGETS  += test-cmake
 
 CMAKE_IN  := $(TOP)/crates/keepalive-ffi/cmake
