@@ -137,3 +137,36 @@ def test_a_closed_socket_is_ebadf_on_both_paths() -> None:
         with pytest.raises(OSError) as e:
             enable(s, idle=5)
         assert e.value.errno == errno.EBADF
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"idle": 0},
+        {"idle": True},
+        {"interval": 2**70},
+        {"count": -(2**70)},
+        {"count": 1.5},
+        {"idle": 30, "interval": 7, "count": 128},
+        {"idle": "30"},
+    ],
+)
+def test_both_paths_refuse_alike(tcp: socket.socket, kwargs: dict[str, object]) -> None:
+    raised = []
+    for enable in paths("enable"):
+        with pytest.raises((TypeError, ValueError)) as e:
+            enable(tcp, **kwargs)
+        raised.append((type(e.value), str(e.value)))
+        assert raw(tcp).enabled is False
+    assert len(set(raised)) == 1, raised
+
+
+def test_int_subclasses_and_index_objects(tcp: socket.socket) -> None:
+    class Seconds(int):
+        pass
+
+    for enable in paths("enable"):
+        enable(tcp, idle=Seconds(17), count=Seconds(2))
+        assert (raw(tcp).idle, raw(tcp).count) == (17, 2)
+        enable(Seconds(tcp.fileno()), interval=Seconds(4))
+        assert raw(tcp).interval == 4

@@ -106,12 +106,16 @@ impl<const N: usize> Signature<N> {
             *slot = Some(arg(i));
         }
         if !kwnames.is_null() {
+            let interned = self.interned(py);
             // SAFETY: a non-NULL kwnames is a tuple of str, borrowed (caller).
             let count = unsafe { ffi::PyTuple_Size(kwnames) };
             for k in 0..count.max(0) {
                 // SAFETY: k is within the tuple's size; the item is borrowed.
                 let name = unsafe { ffi::PyTuple_GetItem(kwnames, k) };
-                let i = self.slot_of(py, name)?;
+                let i = match interned.iter().position(|s| s.as_ptr() == name) {
+                    Some(i) => i,
+                    None => self.slot_of(py, name)?,
+                };
                 if out[i].is_some() {
                     return Err(PyTypeError::new_err(format!(
                         "{}() got multiple values for argument '{}'",
@@ -132,15 +136,14 @@ impl<const N: usize> Signature<N> {
         Ok(out)
     }
 
-    /// Which parameter a keyword names. The interpreter passes the names
-    /// as written in the caller's code, which it interns, so a pointer
-    /// comparison with our interned names almost always decides; other
-    /// strings are compared by value.
+    /// Which parameter a keyword names, when it is not one of our interned
+    /// names itself. The interpreter passes the names as written in the
+    /// caller's code, which it interns, so [`bind`](Self::bind)'s pointer
+    /// comparison almost always decides; other strings (from `**kwargs`
+    /// built at run time) are compared here by value.
+    #[cold]
     fn slot_of(&self, py: Python<'_>, name: *mut ffi::PyObject) -> PyResult<usize> {
         let interned = self.interned(py);
-        if let Some(i) = interned.iter().position(|s| s.as_ptr() == name) {
-            return Ok(i);
-        }
         // SAFETY: `name` is a live str borrowed from kwnames (caller).
         let name = unsafe { Borrowed::from_ptr(py, name) };
         for (i, s) in interned.iter().enumerate() {

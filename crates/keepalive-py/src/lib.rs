@@ -219,6 +219,20 @@ fn int_value(obj: &Bound<'_, PyAny>) -> Option<PyResult<i64>> {
     int_arg(obj).map(|r| r.map(|(n, _)| n))
 }
 
+/// The common case on the hot paths, an exact `int` that fits an `i64`, in
+/// one pointer comparison and one call; `None` sends anything else (bool,
+/// subclasses, huge ints, other types) the long way, [`int_arg`].
+#[inline(always)]
+fn small_int(obj: &Bound<'_, PyAny>) -> Option<i64> {
+    if !obj.is_exact_instance_of::<PyInt>() {
+        return None;
+    }
+    let mut overflow: std::ffi::c_int = 0;
+    // SAFETY: `obj` is a live int; the call only reads it.
+    let n = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    (overflow == 0 && n != -1).then_some(n)
+}
+
 /// Like [`int_value`], also telling whether the int was saturated (then the
 /// message must show the int as given, not the saturated value).
 fn int_arg(obj: &Bound<'_, PyAny>) -> Option<PyResult<(i64, bool)>> {
@@ -269,6 +283,7 @@ static SOCKET_FILENO: PyOnceLock<Option<(Py<PyAny>, Py<PyAny>)>> = PyOnceLock::n
 /// do not look `fileno` up at all. Anything else gets the method call of
 /// `PyObject_CallMethodObjArgs` with an interned name (no string made, no
 /// bound method made).
+#[inline]
 fn call_fileno<'py>(sock: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = sock.py();
     let fast = SOCKET_FILENO.get_or_init(py, || {
@@ -302,6 +317,7 @@ fn call_fileno<'py>(sock: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 /// `bool` and `None` are refused with `TypeError`. A number that cannot be a
 /// descriptor (negative, as a closed `socket.socket` reports, or beyond a C
 /// `int`) is `OSError(EBADF)`, what the kernel says for a closed one.
+#[inline]
 fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
     let wrong = || {
         PyTypeError::new_err(format!(
@@ -310,7 +326,9 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
         ))
     };
     let shown = |obj: &Bound<'_, PyAny>| obj.str().map(|s| s.to_string()).unwrap_or_default();
-    let (n, given) = if let Some(n) = int_value(sock) {
+    let (n, given) = if let Some(n) = small_int(sock) {
+        (n, sock.clone())
+    } else if let Some(n) = int_value(sock) {
         (n?, sock.clone())
     } else if sock.is_none() || sock.is_instance_of::<PyBool>() {
         return Err(wrong());
@@ -328,7 +346,7 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
             }
             Err(e) => return Err(e),
         };
-        match int_value(&fd) {
+        match small_int(&fd).map(Ok).or_else(|| int_value(&fd)) {
             Some(n) => (n?, fd),
             None => {
                 return Err(PyTypeError::new_err(format!(
@@ -354,6 +372,7 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
 }
 
 /// Runs `f` on the descriptor. The GIL stays held: see the module's notes.
+#[inline]
 fn with_fd<T>(fd: RawFd, f: impl FnOnce(BorrowedFd<'_>) -> Result<T, Error>) -> PyResult<T> {
     // SAFETY: `fd` is non-negative (checked by `descriptor`), so this is a
     // valid `BorrowedFd` value. The borrow lasts for this call only; the core
@@ -365,7 +384,11 @@ fn with_fd<T>(fd: RawFd, f: impl FnOnce(BorrowedFd<'_>) -> Result<T, Error>) -> 
 
 /// An optional int argument: `None` stays `None`; `bool` and non-ints are a
 /// `TypeError` naming the argument. The flag tells a saturated int.
+#[inline]
 fn optional_int(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<(Option<i64>, bool)> {
+    if let Some(n) = value.and_then(small_int) {
+        return Ok((Some(n), false));
+    }
     match value {
         None => Ok((None, false)),
         Some(v) if v.is_none() => Ok((None, false)),
@@ -392,7 +415,35 @@ fn required_int(name: &str, value: &Bound<'_, PyAny>) -> PyResult<(i64, bool)> {
 
 /// idle, interval and count as the core's `Config`, checked; a saturated
 /// value is reported as given.
+#[inline]
 fn config_from(
+    idle: Option<&Bound<'_, PyAny>>,
+    interval: Option<&Bound<'_, PyAny>>,
+    count: Option<&Bound<'_, PyAny>>,
+) -> PyResult<keepalive::Config> {
+    // The hot path: each value absent, None or a small exact int, and all
+    // in range. Anything else, errors included, takes the long way, which
+    // checks the same and says what is wrong.
+    #[inline(always)]
+    fn plain(v: Option<&Bound<'_, PyAny>>) -> Option<Option<i64>> {
+        match v {
+            None => Some(None),
+            Some(v) if v.is_none() => Some(None),
+            Some(v) => small_int(v).map(Some),
+        }
+    }
+    if let (Some(i), Some(v), Some(c)) = (plain(idle), plain(interval), plain(count)) {
+        if let Ok(config) = keepalive::Config::from_secs(i, v, c) {
+            return Ok(config);
+        }
+    }
+    config_from_checked(idle, interval, count)
+}
+
+/// [`config_from`] the long way: every type checked (`TypeError` naming
+/// the argument), then the core's ranges.
+#[cold]
+fn config_from_checked(
     idle: Option<&Bound<'_, PyAny>>,
     interval: Option<&Bound<'_, PyAny>>,
     count: Option<&Bound<'_, PyAny>>,
@@ -428,6 +479,7 @@ fn enable(
 }
 
 /// `enable`, for both entry points (pyo3's and [`fastcall`]'s).
+#[inline]
 fn enable_impl(
     _py: Python<'_>,
     sock: &Bound<'_, PyAny>,
@@ -454,6 +506,7 @@ fn get(py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<Settings> {
 }
 
 /// `get`, for both entry points.
+#[inline]
 fn get_impl(_py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<Settings> {
     let fd = descriptor(sock)?;
     with_fd(fd, |fd| keepalive::get(&fd)).map(Settings::from)
