@@ -272,3 +272,28 @@ def test_examples_refuse_bad_usage(name: str) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "usage:" in done.stderr
+
+
+def readme_block(containing: str) -> str:
+    """The README's python block that contains `containing`."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```$", text, re.M | re.S)
+    found: list[str] = [b for b in blocks if containing in b]
+    assert len(found) == 1, f"{len(found)} README python blocks contain {containing!r}"
+    return found[0]
+
+
+def test_the_readme_snippet_works(url: str) -> None:
+    ns: dict[str, object] = {}
+    exec(readme_block("socket_options(deadline=60)"), ns)
+    import httpx
+    import requests
+
+    client, session = ns["client"], ns["session"]
+    assert isinstance(client, httpx.Client) and isinstance(session, requests.Session)
+    with client, client.stream("GET", url) as r:
+        assert raw(r.extensions["network_stream"].get_extra_info("socket")) == DEADLINE_60
+    with session, session.get(url, stream=True, timeout=10) as resp:
+        sock = connection_socket(resp.raw)
+        assert raw(sock) == DEADLINE_60
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

@@ -79,7 +79,14 @@
 //! ([`AsFd`](std::os::fd::AsFd) on Unix, `AsSocket` on Windows):
 //! `std::net::TcpStream` and `TcpListener`, `socket2::Socket`, tokio's
 //! sockets, and raw descriptors through [`BorrowedFd`](std::os::fd::BorrowedFd).
-//! Settings on a listening socket are inherited by the sockets it accepts.
+//! Settings on a listening socket are inherited by the sockets it accepts:
+//! `examples/tokio_server.rs` sets a deadline once on a tokio listener and
+//! reports each client's probes through [`status`] until a vanished one is
+//! declared dead (`cargo run -p keepalive --example tokio_server`).
+//!
+//! Programs that do not hold the socket (an HTTP client's connection pool,
+//! a C library's connect callback) get the same settings as
+//! `setsockopt(2)` arguments from [`socket_options`].
 //!
 //! # Guarantees
 //!
