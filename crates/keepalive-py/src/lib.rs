@@ -283,7 +283,7 @@ static SOCKET_FILENO: PyOnceLock<Option<(Py<PyAny>, Py<PyAny>)>> = PyOnceLock::n
 /// do not look `fileno` up at all. Anything else gets the method call of
 /// `PyObject_CallMethodObjArgs` with an interned name (no string made, no
 /// bound method made).
-#[inline]
+#[inline(always)]
 fn call_fileno<'py>(sock: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = sock.py();
     let fast = SOCKET_FILENO.get_or_init(py, || {
@@ -317,7 +317,7 @@ fn call_fileno<'py>(sock: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 /// `bool` and `None` are refused with `TypeError`. A number that cannot be a
 /// descriptor (negative, as a closed `socket.socket` reports, or beyond a C
 /// `int`) is `OSError(EBADF)`, what the kernel says for a closed one.
-#[inline]
+#[inline(always)]
 fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
     let wrong = || {
         PyTypeError::new_err(format!(
@@ -372,7 +372,7 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
 }
 
 /// Runs `f` on the descriptor. The GIL stays held: see the module's notes.
-#[inline]
+#[inline(always)]
 fn with_fd<T>(fd: RawFd, f: impl FnOnce(BorrowedFd<'_>) -> Result<T, Error>) -> PyResult<T> {
     // SAFETY: `fd` is non-negative (checked by `descriptor`), so this is a
     // valid `BorrowedFd` value. The borrow lasts for this call only; the core
@@ -415,7 +415,7 @@ fn required_int(name: &str, value: &Bound<'_, PyAny>) -> PyResult<(i64, bool)> {
 
 /// idle, interval and count as the core's `Config`, checked; a saturated
 /// value is reported as given.
-#[inline]
+#[inline(always)]
 fn config_from(
     idle: Option<&Bound<'_, PyAny>>,
     interval: Option<&Bound<'_, PyAny>>,
@@ -479,7 +479,7 @@ fn enable(
 }
 
 /// `enable`, for both entry points (pyo3's and [`fastcall`]'s).
-#[inline]
+#[inline(always)]
 fn enable_impl(
     _py: Python<'_>,
     sock: &Bound<'_, PyAny>,
@@ -506,7 +506,7 @@ fn get(py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<Settings> {
 }
 
 /// `get`, for both entry points.
-#[inline]
+#[inline(always)]
 fn get_impl(_py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<Settings> {
     let fd = descriptor(sock)?;
     with_fd(fd, |fd| keepalive::get(&fd)).map(Settings::from)
