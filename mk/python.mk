@@ -11,7 +11,8 @@
 #             examples and tests, mypy's stubtest against the installed module,
 #             pytest on python/tests; then the sdist, pip-installed (compiled
 #             here) into another fresh venv, and the suites that need nothing
-#             else run against it
+#             else run against it; and the wheel on CPython 3.9, 3.10, 3.12,
+#             3.13 where the machine has them
 
 .PHONY: build-py test-py
 BUILD_TARGETS += build-py
@@ -30,7 +31,10 @@ PY_MANYLINUX := manylinux2014
 # What the recipes' tests use; installed in the test venv only, never
 # required by the wheel (types-requests: requests has no inline types).
 PY_TEST_CLIENTS := requests urllib3 httpx redis types-requests
-# The suites that need no client library, run again on the sdist's build.
+# Other CPythons the wheel is tested on when the machine has them.
+PY_OTHER_VERSIONS := 3.9 3.10 3.12 3.13
+# The suites that need no client library, run again on the sdist's build
+# and on the other CPythons.
 PY_SDIST_SUITES := tests/test_api.py tests/test_errors.py tests/test_socket_options.py \
                    tests/test_call_paths.py tests/test_deadline.py tests/test_concurrency.py
 # maturin builds pyo3 with PYO3_BUILD_EXTENSION_MODULE set; a target dir of
@@ -90,3 +94,16 @@ test-py: build-py
 	CARGO_TARGET_DIR=$(TOP)/target/sdist-build $(PY_SDIST_VENV)/bin/python -m pip install -q \
 		$(PY_SDIST)/libkeepalive-*.tar.gz pytest
 	cd python && $(PY_SDIST_VENV)/bin/pytest -p no:cacheprovider $(PY_SDIST_SUITES)
+	@# The one abi3 wheel on the other CPythons this machine has (3.9 takes
+	@# pyo3's entry points, 3.10+ the vectorcall ones): each found on PATH or
+	@# under pyenv is tested, each missing one says so.
+	for v in $(PY_OTHER_VERSIONS); do \
+		py=; for c in $$(ls -d $$HOME/.pyenv/versions/$$v.*/bin/python$$v 2>/dev/null) $$(command -v python$$v); do \
+			if "$$c" -c 'import venv' 2>/dev/null; then py=$$c; fi; \
+		done; \
+		if [[ -z $$py ]]; then echo "SKIP CPython $$v: not on this machine"; continue; fi; \
+		echo "== CPython $$v ($$py)"; \
+		venv=$(TOP)/target/py-$$v-venv; rm -rf $$venv; \
+		$$py -m venv $$venv && $$venv/bin/python -m pip install -q $(PY_WHEELS)/libkeepalive-*.whl pytest && \
+		(cd python && $$venv/bin/pytest -q -p no:cacheprovider $(PY_SDIST_SUITES)) || exit 1; \
+	done
