@@ -3,7 +3,8 @@
 # libkeepalive (what `make install PREFIX=...` produced), built in OUT. Run by
 # `make test-cmake`.
 #
-#  1. PREFIX/lib/cmake/keepalive/ holds the config and version files
+#  1. PREFIX/lib/cmake/keepalive/ holds the config and version files, and the
+#     static target's link libraries are pkg-config --static's
 #  2. tests/cmake/c (keepalive::keepalive; -DKEEPALIVE_STATIC=ON for static) and
 #     tests/cmake/cxx (keepalive::keepalive_shared / _static), each built shared
 #     and static with CMAKE_PREFIX_PATH=PREFIX and run: a deadline set on a
@@ -33,6 +34,22 @@ check() {
 check "lib/cmake/keepalive/ has keepalive-config.cmake and keepalive-config-version.cmake" \
     test -f "$PREFIX/lib/cmake/keepalive/keepalive-config.cmake" -a \
     -f "$PREFIX/lib/cmake/keepalive/keepalive-config-version.cmake"
+
+# The static target links what `pkg-config --static --libs keepalive` lists
+# beyond -lkeepalive itself, in the same order (each library once, since
+# pkg-config may fold a repeated -l).
+static_libs_are_pkg_configs() {
+    local want got
+    want=$(PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig pkg-config --static --libs-only-l keepalive |
+        tr ' ' '\n' | grep -v '^-lkeepalive$' | sed -n 's/^-l//p' | awk '!seen[$0]++' | paste -sd';')
+    got=$(sed -n 's/.*INTERFACE_LINK_LIBRARIES "\([^"]*\)").*/\1/p' \
+        "$PREFIX/lib/cmake/keepalive/keepalive-config.cmake" | tr ';' '\n' | awk '!seen[$0]++' |
+        paste -sd';')
+    echo "pkg-config --static: $want"
+    echo "keepalive::keepalive_static: $got"
+    [[ -n $want && $want == "$got" ]]
+}
+check "keepalive::keepalive_static links what pkg-config --static --libs lists" static_libs_are_pkg_configs
 
 # build PROJECT LINK PREFIX BUILDDIR -CMAKE-ARGS...: configure, build, run.
 build_and_run() {
