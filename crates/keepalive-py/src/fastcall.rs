@@ -1,7 +1,8 @@
 //! Vectorcall entry points for the calls programs make per connection,
-//! `enable`, `set_deadline` and `get`: on CPython 3.10 and later, where `METH_FASTCALL` is
-//! part of the stable ABI, the interpreter hands them its argument array and
-//! the keyword names as they are, with no tuple and no dict built per call.
+//! `enable`, `set_deadline` and `get`: on CPython 3.10 and later, where
+//! `METH_FASTCALL` is part of the stable ABI, the interpreter hands them its
+//! argument array and the keyword names as they are, with no tuple and no
+//! dict built per call.
 //!
 //! pyo3 cannot do this for an `abi3-py39` module (it uses
 //! `METH_VARARGS | METH_KEYWORDS` there, for the benefit of 3.9), so these
