@@ -1,10 +1,18 @@
 # The Python wheel: crates/keepalive-py (pyo3) + python/ (the package, stubs,
 # tests, examples). See docs/python.md.
 #
-#   build-py  $(TOP)/.venv with maturin, pytest, mypy; the abi3 manylinux wheel
-#             into build/wheels/
-#   test-py   a fresh venv holding only that wheel (plus pytest, mypy); mypy
-#             --strict on the examples and tests, then pytest on python/tests
+#   build-py  $(TOP)/.venv with maturin, ziglang, auditwheel, abi3audit, pytest,
+#             mypy; the abi3 wheel, linked by zig against glibc 2.17
+#             (manylinux2014), into build/wheels/ (exactly one), and the sdist
+#             into target/sdist/
+#   test-py   auditwheel show (manylinux_2_17) and abi3audit (the stable ABI of
+#             3.9 only) on that wheel; a fresh venv with only that wheel, pytest,
+#             mypy and the recipes' HTTP/Redis clients: mypy --strict on the
+#             examples and tests, mypy's stubtest against the installed module,
+#             pytest on python/tests; then the sdist, pip-installed (compiled
+#             here) into another fresh venv, and the suites that need nothing
+#             else run against it; and the wheel on CPython 3.9, 3.10, 3.12,
+#             3.13 where the machine has them
 
 .PHONY: build-py test-py
 BUILD_TARGETS += build-py
@@ -13,8 +21,22 @@ TEST_TARGETS  += test-py
 PYTHON       ?= python3
 PY_VENV      := $(TOP)/.venv
 PY_WHEELS    := $(BUILD)/wheels
-# Outside build/ so that `make install` never copies it.
+# Outside build/ so that `make install` never copies them.
 PY_TEST_VENV := $(TOP)/target/py-test-venv
+PY_SDIST     := $(TOP)/target/sdist
+PY_SDIST_VENV := $(TOP)/target/py-sdist-venv
+# The tag the wheel must carry: glibc 2.17 (RHEL 7+, Amazon Linux 2, Ubuntu
+# 14.04+), which zig links against whatever glibc this machine has.
+PY_MANYLINUX := manylinux2014
+# What the recipes' tests use; installed in the test venv only, never
+# required by the wheel (types-requests: requests has no inline types).
+PY_TEST_CLIENTS := requests urllib3 httpx redis types-requests
+# Other CPythons the wheel is tested on when the machine has them.
+PY_OTHER_VERSIONS := 3.9 3.10 3.12 3.13
+# The suites that need no client library, run again on the sdist's build
+# and on the other CPythons.
+PY_SDIST_SUITES := tests/test_api.py tests/test_errors.py tests/test_socket_options.py \
+                   tests/test_call_paths.py tests/test_deadline.py tests/test_concurrency.py
 # maturin builds pyo3 with PYO3_BUILD_EXTENSION_MODULE set; a target dir of
 # its own keeps that from rebuilding pyo3 at every switch with build-rust.
 PY_TARGET    := $(TOP)/target/wheel
@@ -24,27 +46,64 @@ define py_make_venv
 	$(PYTHON) -m venv --clear $(1) 2>/dev/null || { $(APT_ENSURE) python3-venv && $(PYTHON) -m venv --clear $(1); }
 endef
 
-$(PY_VENV)/.ready:
+# Remade when this file changes, so that a new tool in the list arrives.
+$(PY_VENV)/.ready: $(TOP)/mk/python.mk
 	$(call py_make_venv,$(PY_VENV))
-	$(PY_VENV)/bin/python -m pip install -q --upgrade pip "maturin>=1.9.4,<2" pytest mypy
+	$(PY_VENV)/bin/python -m pip install -q --upgrade pip "maturin>=1.9.4,<2" ziglang auditwheel abi3audit pytest mypy
 	touch $@
 
+# maturin finds zig as `python -m ziglang` of the python on PATH: the venv's.
 build-py: build-rust $(PY_VENV)/.ready
 	rm -f $(PY_WHEELS)/libkeepalive-*.whl
-	cd python && $(PY_VENV)/bin/maturin build --release --out $(PY_WHEELS) --target-dir $(PY_TARGET)
-	@# One wheel, abi3 (CPython 3.9+) and manylinux-tagged (maturin's auditwheel check).
+	cd python && PATH=$(PY_VENV)/bin:$$PATH $(PY_VENV)/bin/maturin build --release \
+		--zig --compatibility $(PY_MANYLINUX) --out $(PY_WHEELS) --target-dir $(PY_TARGET)
+	@# One wheel, abi3 (CPython 3.9+), tagged manylinux2014 = manylinux_2_17.
 	@wheels=($(PY_WHEELS)/libkeepalive-*.whl); \
-	if [[ $${#wheels[@]} != 1 || $${wheels[0]} != *-cp39-abi3-manylinux_*.whl ]]; then \
-		echo "build-py: expected one cp39-abi3-manylinux wheel, got: $${wheels[*]}" >&2; exit 1; \
+	if [[ $${#wheels[@]} != 1 || $${wheels[0]} != *-cp39-abi3-$(PY_MANYLINUX)_*.manylinux_2_17_*.whl ]]; then \
+		echo "build-py: expected one cp39-abi3-$(PY_MANYLINUX) (manylinux_2_17) wheel, got: $${wheels[*]}" >&2; exit 1; \
 	fi; echo "== wheel: $${wheels[0]#$(TOP)/}"
+	@# (maturin sdist first says "manifest path `Cargo.toml` does not exist":
+	@# it looks in python/ before it reads pyproject's manifest-path. Harmless.)
+	rm -rf $(PY_SDIST)
+	cd python && $(PY_VENV)/bin/maturin sdist --out $(PY_SDIST)
+	@echo "== sdist: $$(cd $(TOP) && ls target/sdist/libkeepalive-*.tar.gz)"
 
 test-py: build-py
-	@# As root, the vanished-client test runs in a network namespace with an nftables rule.
-	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) nft=nftables unshare=util-linux ip=iproute2; fi
+	@# As root, the vanished-client test runs in a network namespace with an
+	@# nftables rule, and the redis-py recipe against Debian's redis-server.
+	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) nft=nftables unshare=util-linux ip=iproute2 redis-server=redis-server; fi
+	@# The wheel as auditwheel sees it: nothing newer than glibc 2.17. And
+	@# abi3audit: the module uses only the stable ABI of CPython 3.9.
+	$(PY_VENV)/bin/auditwheel show $(PY_WHEELS)/libkeepalive-*.whl | tee $(TOP)/target/auditwheel.txt
+	tr -s ' \n' ' ' <$(TOP)/target/auditwheel.txt | grep -q 'consistent with the following platform tag: "manylinux_2_17_x86_64"'
+	$(PY_VENV)/bin/abi3audit --strict --verbose $(PY_WHEELS)/libkeepalive-*.whl
 	rm -rf $(PY_TEST_VENV)
 	$(call py_make_venv,$(PY_TEST_VENV))
-	$(PY_TEST_VENV)/bin/python -m pip install -q $(PY_WHEELS)/libkeepalive-*.whl pytest mypy
+	$(PY_TEST_VENV)/bin/python -m pip install -q $(PY_WHEELS)/libkeepalive-*.whl pytest mypy $(PY_TEST_CLIENTS)
 	cd python && $(PY_TEST_VENV)/bin/mypy --strict --cache-dir $(PY_TEST_VENV)/mypy-cache examples tests
-	@# pytest last, so that its summary line ends the output; no test
-	@# collected (exit status 5) fails like any other failure.
+	@# The stubs against the installed module (from outside python/, so that
+	@# the source tree's package does not shadow it); no allowlist.
+	cd $(PY_TEST_VENV) && bin/python -m mypy.stubtest --mypy-config-file $(TOP)/python/pyproject.toml keepalive
+	@# pytest last but for the sdist, so that its summary line ends the output;
+	@# no test collected (exit status 5) fails like any other failure.
 	cd python && $(PY_TEST_VENV)/bin/pytest -p no:cacheprovider tests
+	@# The sdist, built from source by pip in a fresh venv (maturin from PyPI,
+	@# the Rust crates from crates.io, this machine's toolchain).
+	rm -rf $(PY_SDIST_VENV)
+	$(call py_make_venv,$(PY_SDIST_VENV))
+	CARGO_TARGET_DIR=$(TOP)/target/sdist-build $(PY_SDIST_VENV)/bin/python -m pip install -q \
+		$(PY_SDIST)/libkeepalive-*.tar.gz pytest
+	cd python && $(PY_SDIST_VENV)/bin/pytest -p no:cacheprovider $(PY_SDIST_SUITES)
+	@# The one abi3 wheel on the other CPythons this machine has (3.9 takes
+	@# pyo3's entry points, 3.10+ the vectorcall ones): each found on PATH or
+	@# under pyenv is tested, each missing one says so.
+	for v in $(PY_OTHER_VERSIONS); do \
+		py=; for c in $$(ls -d $$HOME/.pyenv/versions/$$v.*/bin/python$$v 2>/dev/null) $$(command -v python$$v); do \
+			if "$$c" -c 'import venv' 2>/dev/null; then py=$$c; fi; \
+		done; \
+		if [[ -z $$py ]]; then echo "SKIP CPython $$v: not on this machine"; continue; fi; \
+		echo "== CPython $$v ($$py)"; \
+		venv=$(TOP)/target/py-$$v-venv; rm -rf $$venv; \
+		$$py -m venv $$venv && $$venv/bin/python -m pip install -q $(PY_WHEELS)/libkeepalive-*.whl pytest && \
+		(cd python && $$venv/bin/pytest -q -p no:cacheprovider $(PY_SDIST_SUITES)) || exit 1; \
+	done

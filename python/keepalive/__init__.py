@@ -10,7 +10,9 @@ the kernel retransmits instead, for about 15 minutes, unless
 
 One call bounds both: ``set_deadline(sock, D)`` declares the peer dead about
 ``D`` seconds after it was last heard from, idle or busy, and ``status(sock)``
-says how long until that happens.
+says how long until that happens. For clients that make their sockets
+themselves (urllib3, requests, httpx, redis-py), ``socket_options(...)``
+gives the same settings as ``(level, option, value)`` triples.
 
     >>> import socket, keepalive
     >>> sock = socket.create_server(("127.0.0.1", 0))
@@ -33,62 +35,24 @@ The work is done by the Rust crate ``keepalive``; this package is a thin
 translation over it (the native module ``keepalive._keepalive``).
 """
 
-from typing import Optional
-
-from . import _keepalive
 from ._keepalive import (
     Settings,
     Status,
     __version__,
     disable,
+    enable,
     get,
+    set_deadline,
+    set_system_defaults,
     set_user_timeout,
+    socket_options,
     status,
     system_defaults,
 )
 
-# The native functions take their arguments by position: the interpreter
-# matches keywords here far more cheaply than an abi3 extension can.
-_enable = _keepalive.enable
-_set_deadline = _keepalive.set_deadline
-_set_system_defaults = _keepalive.set_system_defaults
-
-
-def enable(
-    sock: object,
-    *,
-    idle: Optional[int] = None,
-    interval: Optional[int] = None,
-    count: Optional[int] = None,
-) -> None:
-    """Turn keepalive on (``SO_KEEPALIVE``) and apply the given values, all or
-    nothing; ``None`` leaves a value unchanged.
-
-    ``idle`` and ``interval`` are seconds, 1..32767 (``TCP_KEEPIDLE``,
-    ``TCP_KEEPINTVL``); ``count`` is 1..127 (``TCP_KEEPCNT``)."""
-    _enable(sock, idle, interval, count)
-
-
-def set_deadline(sock: object, seconds: int, *, probes: Optional[int] = None) -> None:
-    """Declare the peer dead about ``seconds`` (2..131068) after it was last
-    heard from, idle or busy: sets idle, interval, count and
-    ``TCP_USER_TIMEOUT`` together, all or nothing, with
-    idle + interval * count = seconds. ``probes`` (default 3) is how many
-    unanswered probes it takes, 1..min(127, seconds - 1)."""
-    _set_deadline(sock, seconds, probes)
-
-
-def set_system_defaults(
-    *,
-    idle: Optional[int] = None,
-    interval: Optional[int] = None,
-    count: Optional[int] = None,
-) -> None:
-    """Set this network namespace's system-wide defaults (Linux:
-    ``/proc/sys/net/ipv4/tcp_keepalive_{time,intvl,probes}``), all or
-    nothing; ``None`` leaves a value unchanged. Needs root."""
-    _set_system_defaults(idle, interval, count)
-
+# Every function is the native one itself: no Python frame in between. On
+# CPython 3.10+ `enable`, `get` and `set_deadline` take the interpreter's
+# vectorcall arguments directly (crates/keepalive-py/src/fastcall.rs).
 
 __all__ = [
     "Settings",
@@ -100,6 +64,7 @@ __all__ = [
     "set_deadline",
     "set_system_defaults",
     "set_user_timeout",
+    "socket_options",
     "status",
     "system_defaults",
 ]

@@ -12,6 +12,7 @@ __all__ = [
     "set_deadline",
     "set_system_defaults",
     "set_user_timeout",
+    "socket_options",
     "status",
     "system_defaults",
 ]
@@ -62,7 +63,7 @@ class Settings:
     @property
     def probes_until_dead(self) -> int:
         """Unanswered probes an idle connection sends before it is declared dead."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -98,7 +99,7 @@ class Status:
     @property
     def settings(self) -> Settings:
         """The keepalive settings the prediction is made from."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 def enable(
     sock: _SocketLike,
@@ -168,3 +169,36 @@ def system_defaults() -> Settings:
     """The system-wide defaults a new socket starts with (Linux:
     ``/proc/sys/net/ipv4/tcp_keepalive_*``); ``enabled`` is False and
     ``user_timeout_ms`` 0."""
+
+def socket_options(
+    *,
+    idle: int | None = None,
+    interval: int | None = None,
+    count: int | None = None,
+    user_timeout_ms: int | None = None,
+    deadline: int | None = None,
+) -> list[tuple[int, int, int]]:
+    """The ``(level, option, value)`` triples that stand for these settings on
+    this platform, for clients that make the socket themselves and take
+    options to set on it before connecting: urllib3's and requests'
+    ``socket_options``, httpx's ``HTTPTransport(socket_options=...)``, and
+    (converted: ``{opt: value for level, opt, value in ... if level ==
+    socket.IPPROTO_TCP}``) redis-py's ``socket_keepalive_options``.
+
+    The same values and ranges as ``enable`` (``idle``, ``interval``,
+    ``count``) and ``set_user_timeout`` (``user_timeout_ms``), or
+    ``deadline`` alone: ``set_deadline``'s split (idle, interval, count and
+    the user timeout together, 3 probes). The list holds the options given,
+    in the order ``enable`` sets them (``TCP_USER_TIMEOUT``, then the idle
+    time, interval and count), and always ends with
+    ``(SOL_SOCKET, SO_KEEPALIVE, 1)``; the idle time is ``TCP_KEEPIDLE``
+    (``TCP_KEEPALIVE`` on macOS). On Linux::
+
+        >>> keepalive.socket_options(deadline=60)
+        [(6, 18, 60000), (6, 4, 30), (6, 5, 10), (6, 6, 3), (1, 9, 1)]
+
+    Everything is checked before anything is returned: ``TypeError`` for a
+    wrong type, ``ValueError`` for a value out of range or for ``deadline``
+    together with any of the others, ``OSError`` (``EOPNOTSUPP``) for an
+    option this platform lacks (``user_timeout_ms`` outside Linux).
+    """

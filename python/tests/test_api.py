@@ -43,6 +43,7 @@ def test_all_names_exported() -> None:
         "status",
         "Status",
         "set_system_defaults",
+        "socket_options",
     ):
         assert name in keepalive.__all__
         assert callable(getattr(keepalive, name))

@@ -11,8 +11,19 @@
 //! | [`Error::Os`], [`Error::Unsupported`] | `OSError` with `errno` set |
 //!
 //! Every range lives in the core ([`keepalive::Config::from_secs`],
-//! [`keepalive::user_timeout_from_millis`]); nothing here decides what a valid
-//! value is. The GIL is released around every system call.
+//! [`keepalive::user_timeout_from_millis`], [`keepalive::Deadline`],
+//! [`keepalive::socket_options`]); nothing here decides what a valid value
+//! is.
+//!
+//! The socket calls keep the GIL: they are a few `setsockopt`/`getsockopt`
+//! calls that never wait for the network (at most for another thread's
+//! in-kernel use of the same socket, microseconds), and releasing and
+//! retaking the GIL cost more than the calls themselves (BENCHMARKS.md). The
+//! `/proc` reads and writes of `system_defaults`/`set_system_defaults`
+//! release it.
+//!
+//! `enable`, `get` and `set_deadline` also have vectorcall entry points
+//! ([`fastcall`]), used on CPython 3.10 and later.
 //!
 //! The Python face is `python/keepalive/__init__.py`, which re-exports this
 //! module; the documented API is in `python/keepalive/__init__.pyi`.
@@ -21,10 +32,13 @@ use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
 use keepalive::Error;
-use pyo3::exceptions::{PyAttributeError, PyOSError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAttributeError, PyOSError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyInt};
+
+mod fastcall;
 
 /// A socket's keepalive state, as `keepalive.get()` reads it from the kernel
 /// (or the system defaults, from `keepalive.system_defaults()`).
@@ -206,19 +220,42 @@ fn int_value(obj: &Bound<'_, PyAny>) -> Option<PyResult<i64>> {
     int_arg(obj).map(|r| r.map(|(n, _)| n))
 }
 
+/// The common case on the hot paths, an exact `int` that fits an `i64`, in
+/// one pointer comparison and one call; `None` sends anything else (bool,
+/// subclasses, huge ints, other types) the long way, [`int_arg`].
+#[inline(always)]
+fn small_int(obj: &Bound<'_, PyAny>) -> Option<i64> {
+    if !obj.is_exact_instance_of::<PyInt>() {
+        return None;
+    }
+    let mut overflow: std::ffi::c_int = 0;
+    // SAFETY: `obj` is a live int; the call only reads it.
+    let n = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    (overflow == 0 && n != -1).then_some(n)
+}
+
 /// Like [`int_value`], also telling whether the int was saturated (then the
 /// message must show the int as given, not the saturated value).
 fn int_arg(obj: &Bound<'_, PyAny>) -> Option<PyResult<(i64, bool)>> {
-    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+    // An exact int (never a bool) is one pointer comparison; under the
+    // limited API the subclass checks below are function calls.
+    if !obj.is_exact_instance_of::<PyInt>()
+        && (obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>())
+    {
         return None;
     }
-    Some(match obj.extract::<i64>() {
-        Ok(n) => Ok((n, false)),
-        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => obj
-            .lt(0)
-            .map(|negative| (if negative { i64::MIN } else { i64::MAX }, true)),
-        Err(e) => Err(e),
-    })
+    let mut overflow: std::ffi::c_int = 0;
+    // SAFETY: `obj` is a live int (checked above); the call only reads it.
+    let n = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    if overflow != 0 {
+        return Some(Ok((if overflow < 0 { i64::MIN } else { i64::MAX }, true)));
+    }
+    if n == -1 {
+        if let Some(err) = PyErr::take(obj.py()) {
+            return Some(Err(err));
+        }
+    }
+    Some(Ok((n, false)))
 }
 
 /// An int argument checked by the core: the core's error, with the int as
@@ -237,11 +274,51 @@ fn checked<T>(
     })
 }
 
+/// `socket.socket` and its `fileno` as the class had it when first needed.
+static SOCKET_FILENO: PyOnceLock<Option<(Py<PyAny>, Py<PyAny>)>> = PyOnceLock::new();
+
+/// `sock.fileno()`. For an object whose type is exactly `socket.socket` (no
+/// instance `__dict__`, so nothing can shadow the method), the class's
+/// `fileno` found at the first call is called with it directly, which skips
+/// the attribute lookup; `socket.socket`'s own methods (`setsockopt`, ...)
+/// do not look `fileno` up at all. Anything else gets the method call of
+/// `PyObject_CallMethodObjArgs` with an interned name (no string made, no
+/// bound method made).
+#[inline(always)]
+fn call_fileno<'py>(sock: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = sock.py();
+    let fast = SOCKET_FILENO.get_or_init(py, || {
+        let class = py.import("socket").ok()?.getattr("socket").ok()?;
+        let fileno = class.getattr("fileno").ok()?;
+        Some((class.unbind(), fileno.unbind()))
+    });
+    if let Some((class, fileno)) = fast {
+        // SAFETY: `sock` is a live object; its type pointer is only compared.
+        let ty = unsafe { pyo3::ffi::Py_TYPE(sock.as_ptr()) };
+        if ty.cast::<pyo3::ffi::PyObject>() == class.as_ptr() {
+            // SAFETY: `fileno` and `sock` are live objects; the argument
+            // list ends with NULL as the variadic call requires.
+            return unsafe {
+                Bound::from_owned_ptr_or_err(
+                    py,
+                    pyo3::ffi::PyObject_CallFunctionObjArgs(
+                        fileno.as_ptr(),
+                        sock.as_ptr(),
+                        std::ptr::null_mut::<pyo3::ffi::PyObject>(),
+                    ),
+                )
+            };
+        }
+    }
+    sock.call_method0(intern!(py, "fileno"))
+}
+
 /// The descriptor of a `socket.socket`, an `int`, or anything with `fileno()`.
 ///
 /// `bool` and `None` are refused with `TypeError`. A number that cannot be a
 /// descriptor (negative, as a closed `socket.socket` reports, or beyond a C
 /// `int`) is `OSError(EBADF)`, what the kernel says for a closed one.
+#[inline(always)]
 fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
     let wrong = || {
         PyTypeError::new_err(format!(
@@ -250,19 +327,27 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
         ))
     };
     let shown = |obj: &Bound<'_, PyAny>| obj.str().map(|s| s.to_string()).unwrap_or_default();
-    let (n, given) = if let Some(n) = int_value(sock) {
+    let (n, given) = if let Some(n) = small_int(sock) {
+        (n, sock.clone())
+    } else if let Some(n) = int_value(sock) {
         (n?, sock.clone())
     } else if sock.is_none() || sock.is_instance_of::<PyBool>() {
         return Err(wrong());
     } else {
-        // One lookup of an interned name: no new string per call, and the
-        // type's attribute cache hits.
-        let fd = match sock.getattr(intern!(sock.py(), "fileno")) {
-            Ok(fileno) => fileno.call0()?,
-            Err(e) if e.is_instance_of::<PyAttributeError>(sock.py()) => return Err(wrong()),
+        let fd = match call_fileno(sock) {
+            Ok(fd) => fd,
+            // Only now is the lookup repeated, to tell a missing fileno
+            // (TypeError) from one that raised AttributeError itself.
+            Err(e) if e.is_instance_of::<PyAttributeError>(sock.py()) => {
+                return Err(if sock.hasattr(intern!(sock.py(), "fileno"))? {
+                    e
+                } else {
+                    wrong()
+                });
+            }
             Err(e) => return Err(e),
         };
-        match int_value(&fd) {
+        match small_int(&fd).map(Ok).or_else(|| int_value(&fd)) {
             Some(n) => (n?, fd),
             None => {
                 return Err(PyTypeError::new_err(format!(
@@ -287,27 +372,24 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
         })
 }
 
-/// Runs `f` on the descriptor with the GIL released.
-fn with_fd<T: Send>(
-    py: Python<'_>,
-    fd: RawFd,
-    f: impl FnOnce(BorrowedFd<'_>) -> Result<T, Error> + Send,
-) -> PyResult<T> {
-    py.detach(|| {
-        // SAFETY: `fd` is non-negative (checked by `descriptor`), so this is
-        // a valid `BorrowedFd` value. The borrow lasts for this call only; the
-        // core only passes the number to getsockopt/setsockopt, so a
-        // descriptor closed meanwhile by another thread gives EBADF, not
-        // undefined behaviour.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        f(fd)
-    })
-    .map_err(to_py)
+/// Runs `f` on the descriptor. The GIL stays held: see the module's notes.
+#[inline(always)]
+fn with_fd<T>(fd: RawFd, f: impl FnOnce(BorrowedFd<'_>) -> Result<T, Error>) -> PyResult<T> {
+    // SAFETY: `fd` is non-negative (checked by `descriptor`), so this is a
+    // valid `BorrowedFd` value. The borrow lasts for this call only; the core
+    // only passes the number to getsockopt/setsockopt, so a descriptor closed
+    // meanwhile by another thread gives EBADF, not undefined behaviour.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    f(fd).map_err(to_py)
 }
 
 /// An optional int argument: `None` stays `None`; `bool` and non-ints are a
 /// `TypeError` naming the argument. The flag tells a saturated int.
+#[inline]
 fn optional_int(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<(Option<i64>, bool)> {
+    if let Some(n) = value.and_then(small_int) {
+        return Ok((Some(n), false));
+    }
     match value {
         None => Ok((None, false)),
         Some(v) if v.is_none() => Ok((None, false)),
@@ -334,7 +416,35 @@ fn required_int(name: &str, value: &Bound<'_, PyAny>) -> PyResult<(i64, bool)> {
 
 /// idle, interval and count as the core's `Config`, checked; a saturated
 /// value is reported as given.
+#[inline(always)]
 fn config_from(
+    idle: Option<&Bound<'_, PyAny>>,
+    interval: Option<&Bound<'_, PyAny>>,
+    count: Option<&Bound<'_, PyAny>>,
+) -> PyResult<keepalive::Config> {
+    // The hot path: each value absent, None or a small exact int, and all
+    // in range. Anything else, errors included, takes the long way, which
+    // checks the same and says what is wrong.
+    #[inline(always)]
+    fn plain(v: Option<&Bound<'_, PyAny>>) -> Option<Option<i64>> {
+        match v {
+            None => Some(None),
+            Some(v) if v.is_none() => Some(None),
+            Some(v) => small_int(v).map(Some),
+        }
+    }
+    if let (Some(i), Some(v), Some(c)) = (plain(idle), plain(interval), plain(count)) {
+        if let Ok(config) = keepalive::Config::from_secs(i, v, c) {
+            return Ok(config);
+        }
+    }
+    config_from_checked(idle, interval, count)
+}
+
+/// [`config_from`] the long way: every type checked (`TypeError` naming
+/// the argument), then the core's ranges.
+#[cold]
+fn config_from_checked(
     idle: Option<&Bound<'_, PyAny>>,
     interval: Option<&Bound<'_, PyAny>>,
     count: Option<&Bound<'_, PyAny>>,
@@ -357,13 +467,8 @@ fn config_from(
 
 /// Turns keepalive on (`SO_KEEPALIVE`) and applies the given values, all or
 /// nothing. `None` leaves a value unchanged.
-///
-/// Positional only: `keepalive.enable` in `python/keepalive/__init__.py`
-/// gives it its keyword-only signature. Keywords matched by the Python
-/// interpreter cost a fraction of what matching them here costs under the
-/// limited API of 3.9 (a kwargs dict and a UTF-8 copy of every name per call).
 #[pyfunction]
-#[pyo3(signature = (sock, idle, interval, count, /))]
+#[pyo3(signature = (sock, *, idle=None, interval=None, count=None))]
 fn enable(
     py: Python<'_>,
     sock: &Bound<'_, PyAny>,
@@ -371,36 +476,50 @@ fn enable(
     interval: Option<&Bound<'_, PyAny>>,
     count: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
+    enable_impl(py, sock, idle, interval, count)
+}
+
+/// `enable`, for both entry points (pyo3's and [`fastcall`]'s).
+#[inline(always)]
+fn enable_impl(
+    _py: Python<'_>,
+    sock: &Bound<'_, PyAny>,
+    idle: Option<&Bound<'_, PyAny>>,
+    interval: Option<&Bound<'_, PyAny>>,
+    count: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
     let fd = descriptor(sock)?;
     let config = config_from(idle, interval, count)?;
-    with_fd(py, fd, |fd| keepalive::set(&fd, &config))
+    with_fd(fd, |fd| keepalive::set(&fd, &config))
 }
 
 /// Turns keepalive off (`SO_KEEPALIVE` = 0), keeping the tuned values.
 #[pyfunction]
-fn disable(py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<()> {
+fn disable(sock: &Bound<'_, PyAny>) -> PyResult<()> {
     let fd = descriptor(sock)?;
-    with_fd(py, fd, |fd| keepalive::disable(&fd))
+    with_fd(fd, |fd| keepalive::disable(&fd))
 }
 
 /// Reads the socket's keepalive state back from the kernel.
 #[pyfunction]
 fn get(py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<Settings> {
+    get_impl(py, sock)
+}
+
+/// `get`, for both entry points.
+#[inline(always)]
+fn get_impl(_py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<Settings> {
     let fd = descriptor(sock)?;
-    with_fd(py, fd, |fd| keepalive::get(&fd)).map(Settings::from)
+    with_fd(fd, |fd| keepalive::get(&fd)).map(Settings::from)
 }
 
 /// Sets `TCP_USER_TIMEOUT` in milliseconds; 0 restores the kernel's default.
 #[pyfunction]
-fn set_user_timeout(
-    py: Python<'_>,
-    sock: &Bound<'_, PyAny>,
-    ms: &Bound<'_, PyAny>,
-) -> PyResult<()> {
+fn set_user_timeout(sock: &Bound<'_, PyAny>, ms: &Bound<'_, PyAny>) -> PyResult<()> {
     let fd = descriptor(sock)?;
     let (n, saturated) = required_int("ms", ms)?;
     let timeout = checked(Some(ms), saturated, keepalive::user_timeout_from_millis(n))?;
-    with_fd(py, fd, |fd| keepalive::set_user_timeout(&fd, timeout))
+    with_fd(fd, |fd| keepalive::set_user_timeout(&fd, timeout))
 }
 
 /// The system-wide defaults a new socket starts with (`enabled` is False,
@@ -418,19 +537,26 @@ fn system_defaults(py: Python<'_>) -> PyResult<Settings> {
 }
 
 /// Sets a dead-peer deadline (idle, interval, count and `TCP_USER_TIMEOUT`
-/// together, all or nothing). Positional only: `keepalive.set_deadline` in
-/// `python/keepalive/__init__.py` gives it its keyword-only `probes`.
+/// together, all or nothing).
 #[pyfunction]
-#[pyo3(signature = (sock, seconds, probes, /))]
+#[pyo3(signature = (sock, seconds, *, probes=None))]
 fn set_deadline(
-    py: Python<'_>,
+    sock: &Bound<'_, PyAny>,
+    seconds: &Bound<'_, PyAny>,
+    probes: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    set_deadline_impl(sock, seconds, probes)
+}
+
+/// `set_deadline`, for both entry points.
+fn set_deadline_impl(
     sock: &Bound<'_, PyAny>,
     seconds: &Bound<'_, PyAny>,
     probes: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let fd = descriptor(sock)?;
     let config = deadline_config(seconds, probes)?;
-    with_fd(py, fd, |fd| keepalive::set(&fd, &config))
+    with_fd(fd, |fd| keepalive::set(&fd, &config))
 }
 
 /// The deadline's settings, checked by the core.
@@ -453,14 +579,71 @@ fn deadline_config(
 
 /// Reads a connection's liveness from the kernel (`TCP_INFO`).
 #[pyfunction]
-fn status(py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<Status> {
+fn status(sock: &Bound<'_, PyAny>) -> PyResult<Status> {
     let fd = descriptor(sock)?;
-    with_fd(py, fd, |fd| keepalive::status(&fd)).map(Status::from)
+    with_fd(fd, |fd| keepalive::status(&fd)).map(Status::from)
+}
+
+/// The `(level, option, value)` triples that stand for the given values on
+/// this platform, for clients that set options on a socket they make
+/// themselves. `deadline` gives `set_deadline`'s split and excludes the
+/// other values.
+#[pyfunction]
+#[pyo3(signature = (*, idle=None, interval=None, count=None, user_timeout_ms=None, deadline=None))]
+fn socket_options(
+    idle: Option<&Bound<'_, PyAny>>,
+    interval: Option<&Bound<'_, PyAny>>,
+    count: Option<&Bound<'_, PyAny>>,
+    user_timeout_ms: Option<&Bound<'_, PyAny>>,
+    deadline: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Vec<(i32, i32, i32)>> {
+    // Every type first, so that a wrong type is a TypeError whatever else
+    // is wrong.
+    let given = |v: Option<&Bound<'_, PyAny>>| v.is_some_and(|v| !v.is_none());
+    let (ut, ut_saturated) = optional_int("user_timeout_ms", user_timeout_ms)?;
+    let config = if let Some(deadline) = deadline.filter(|d| !d.is_none()) {
+        let knobs = [
+            ("idle", idle),
+            ("interval", interval),
+            ("count", count),
+            ("user_timeout_ms", user_timeout_ms),
+        ];
+        for (name, value) in knobs {
+            optional_int(name, value)?;
+        }
+        optional_int("deadline", Some(deadline))?;
+        let also: Vec<&str> = knobs
+            .iter()
+            .filter(|(_, v)| given(*v))
+            .map(|(name, _)| *name)
+            .collect();
+        if !also.is_empty() {
+            return Err(PyValueError::new_err(format!(
+                "deadline sets idle, interval, count and user_timeout_ms itself: \
+                 give either deadline or those, not both (also given: {})",
+                also.join(", ")
+            )));
+        }
+        deadline_config(deadline, None)?
+    } else {
+        let mut config = config_from(idle, interval, count)?;
+        if let Some(ms) = ut {
+            let timeout = checked(
+                user_timeout_ms,
+                ut_saturated,
+                keepalive::user_timeout_from_millis(ms),
+            )?;
+            config = config.user_timeout(timeout);
+        }
+        config
+    };
+    let options = keepalive::socket_options(&config).map_err(to_py)?;
+    Ok(options.iter().map(|o| (o.level, o.name, o.value)).collect())
 }
 
 /// Sets the system-wide defaults of this network namespace, all or nothing.
 #[pyfunction]
-#[pyo3(signature = (idle, interval, count, /))]
+#[pyo3(signature = (*, idle=None, interval=None, count=None))]
 fn set_system_defaults(
     py: Python<'_>,
     idle: Option<&Bound<'_, PyAny>>,
@@ -494,5 +677,7 @@ fn _keepalive(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_deadline, m)?)?;
     m.add_function(wrap_pyfunction!(status, m)?)?;
     m.add_function(wrap_pyfunction!(set_system_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(socket_options, m)?)?;
+    fastcall::install(m)?;
     Ok(())
 }

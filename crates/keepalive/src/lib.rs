@@ -79,7 +79,14 @@
 //! ([`AsFd`](std::os::fd::AsFd) on Unix, `AsSocket` on Windows):
 //! `std::net::TcpStream` and `TcpListener`, `socket2::Socket`, tokio's
 //! sockets, and raw descriptors through [`BorrowedFd`](std::os::fd::BorrowedFd).
-//! Settings on a listening socket are inherited by the sockets it accepts.
+//! Settings on a listening socket are inherited by the sockets it accepts:
+//! `examples/tokio_server.rs` sets a deadline once on a tokio listener and
+//! reports each client's probes through [`status`] until a vanished one is
+//! declared dead (`cargo run -p keepalive --example tokio_server`).
+//!
+//! Programs that do not hold the socket (an HTTP client's connection pool,
+//! a C library's connect callback) get the same settings as
+//! `setsockopt(2)` arguments from [`socket_options`].
 //!
 //! # Guarantees
 //!
@@ -107,6 +114,7 @@
 //! | user timeout, [`set_deadline`] | `TCP_USER_TIMEOUT` | unsupported | unsupported | unsupported |
 //! | read back ([`get`]) | every value | every value | every value | unsupported |
 //! | [`status`] | `TCP_INFO` | unsupported | unsupported | unsupported |
+//! | [`socket_options`] (no socket) | all five | no user timeout | no user timeout | `TCP_KEEPIDLE`/`TCP_KEEPINTVL` (10 1709+), `TCP_KEEPCNT`; no user timeout |
 //! | [`system_defaults`] | `/proc/sys/net/ipv4/tcp_keepalive_*` | `sysctl net.inet.tcp.keep*` | `sysctl net.inet.tcp.keep*` | documented 7200 s / 1 s / 10 |
 //! | [`set_system_defaults`] | `/proc/sys/net/ipv4/tcp_keepalive_*` | unsupported | unsupported | unsupported |
 //! | all-or-nothing [`set`] | first call reveals the socket kind, `SO_KEEPALIVE` last | old values read first, restored on refusal | same as macOS | one `WSAIoctl` |
@@ -783,6 +791,87 @@ pub fn status<S: AsSocketDescriptor + ?Sized>(sock: &S) -> Result<Status, Error>
     let settings = sys::get(sock)?;
     let info = sys::tcp_info(sock)?;
     Ok(status::assess(settings, &info, sys::tcp_retries2))
+}
+
+/// One socket option as `setsockopt(2)` takes it: `level`, `name` (the
+/// option) and an `int` `value`, with the option's name for messages. What
+/// [`socket_options`] returns.
+///
+/// ```
+/// let opts = keepalive::socket_options(&keepalive::Config::new().count(4))?;
+/// let count = opts.iter().find(|o| o.label == "TCP_KEEPCNT").unwrap();
+/// assert_eq!((count.level, count.name, count.value), (libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 4));
+/// # Ok::<(), keepalive::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct SocketOption {
+    /// The protocol level: `SOL_SOCKET` or `IPPROTO_TCP`.
+    pub level: i32,
+    /// The option at that level, e.g. `TCP_KEEPIDLE`'s number.
+    pub name: i32,
+    /// The value, as the `int` the option takes (seconds, a count,
+    /// milliseconds for `TCP_USER_TIMEOUT`, 1 for `SO_KEEPALIVE` on).
+    pub value: i32,
+    /// The option's name as the platform's headers spell it, e.g.
+    /// `"TCP_KEEPIDLE"` (`"TCP_KEEPALIVE"` on Apple platforms).
+    pub label: &'static str,
+}
+
+impl SocketOption {
+    pub(crate) const fn new(level: i32, name: i32, value: i32, label: &'static str) -> Self {
+        SocketOption {
+            level,
+            name,
+            value,
+            label,
+        }
+    }
+}
+
+/// The socket options that stand for `config` on this platform, as
+/// (level, option, value) for programs that do not hold the socket but hand
+/// a list of options to whatever makes it: urllib3's and requests'
+/// `socket_options`, httpx's `HTTPTransport(socket_options=...)`, redis-py's
+/// `socket_keepalive_options`, a C library's connect callback.
+///
+/// The values are checked first, exactly as [`set`] checks them (the same
+/// [`Error::InvalidValue`]); an option this platform lacks is
+/// [`Error::Unsupported`] (a `user_timeout` outside Linux). The list is in
+/// the order [`set`] applies them: `TCP_USER_TIMEOUT` when given, then the
+/// idle time, interval and count given, then `SO_KEEPALIVE` = 1, always
+/// present and always last. Setting them on a new socket gives what [`set`]
+/// would; a field left `None` is absent, so the system default applies.
+///
+/// | value | Linux, Android | macOS, iOS | FreeBSD, DragonFly, other Unix | Windows |
+/// |---|---|---|---|---|
+/// | on | `SOL_SOCKET` `SO_KEEPALIVE` | the same | the same | the same (`SOL_SOCKET` = 0xffff) |
+/// | idle | `IPPROTO_TCP` `TCP_KEEPIDLE` | `TCP_KEEPALIVE` | `TCP_KEEPIDLE` | `TCP_KEEPIDLE` (10 1709+) |
+/// | interval | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` (10 1709+) |
+/// | count | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` (10 1703+) |
+/// | user timeout | `TCP_USER_TIMEOUT` (ms) | unsupported | unsupported | unsupported |
+///
+/// ```
+/// use std::time::Duration;
+/// let config = keepalive::Deadline::new(Duration::from_secs(60)).config()?;
+/// let opts: Vec<(i32, i32, i32)> = keepalive::socket_options(&config)?
+///     .iter().map(|o| (o.level, o.name, o.value)).collect();
+/// # #[cfg(target_os = "linux")]
+/// assert_eq!(opts, [
+///     (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, 60_000),
+///     (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 30),
+///     (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 10),
+///     (libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3),
+///     (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
+/// ]);
+///
+/// // Checked like `set`: nothing is returned for a bad value.
+/// let err = keepalive::socket_options(&keepalive::Config::new().count(0)).unwrap_err();
+/// assert_eq!(err.to_string(), "count must be 1..127 probes, got 0");
+/// # Ok::<(), keepalive::Error>(())
+/// ```
+pub fn socket_options(config: &Config) -> Result<Vec<SocketOption>, Error> {
+    sys::options(&config.validate()?)
 }
 
 /// Sets the system-wide defaults that every socket which turns keepalive on

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use crate::status::TcpInfo;
-use crate::{Checked, Config, Error, Settings};
+use crate::{Checked, Config, Error, Settings, SocketOption};
 
 pub(crate) const EINVAL: i32 = libc::EINVAL;
 pub(crate) const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
@@ -101,7 +101,7 @@ pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
     if let Some(ms) = c.user_timeout {
         set_user_timeout(sock, ms)?;
     }
-    let steps = [(IDLE, c.idle), (INTERVAL, c.interval), (COUNT, c.count)];
+    let steps = tcp_steps(c);
     let mut applied: [Option<((libc::c_int, &'static str), i32)>; 3] = [None; 3];
     if c.user_timeout.is_none() && steps.iter().all(|(_, v)| v.is_none()) {
         check_tcp(sock)?;
@@ -123,6 +123,35 @@ pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
         rollback(fd, &applied);
         e
     })
+}
+
+/// The TCP-level keepalive options and the value each takes from `c`, in
+/// the order [`apply`] sets them; one list for [`apply`] and [`options`].
+fn tcp_steps(c: &Checked) -> [((libc::c_int, &'static str), Option<i32>); 3] {
+    [(IDLE, c.idle), (INTERVAL, c.interval), (COUNT, c.count)]
+}
+
+/// The `setsockopt(2)` calls that [`apply`] makes for `c`, in its order, as
+/// (level, option, value) for callers that set them themselves on a socket
+/// not yet made (HTTP clients' `socket_options`). The user timeout is
+/// [`Error::Unsupported`] where `TCP_USER_TIMEOUT` does not exist.
+pub(crate) fn options(c: &Checked) -> Result<Vec<SocketOption>, Error> {
+    let mut out = Vec::with_capacity(5);
+    if let Some(ms) = c.user_timeout {
+        out.push(user_timeout_option(ms)?);
+    }
+    for ((name, label), value) in tcp_steps(c) {
+        if let Some(value) = value {
+            out.push(SocketOption::new(libc::IPPROTO_TCP, name, value, label));
+        }
+    }
+    out.push(SocketOption::new(
+        libc::SOL_SOCKET,
+        libc::SO_KEEPALIVE,
+        1,
+        "SO_KEEPALIVE",
+    ));
+    Ok(out)
 }
 
 /// Whether to read each option before changing it so that a refusal midway
@@ -190,6 +219,23 @@ pub(crate) fn set_user_timeout(sock: Sock<'_>, ms: i32) -> Result<(), Error> {
 
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
 pub(crate) fn set_user_timeout(_sock: Sock<'_>, _ms: i32) -> Result<(), Error> {
+    Err(Error::Unsupported {
+        option: "TCP_USER_TIMEOUT",
+    })
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+fn user_timeout_option(ms: i32) -> Result<SocketOption, Error> {
+    Ok(SocketOption::new(
+        libc::IPPROTO_TCP,
+        USER_TIMEOUT.0,
+        ms,
+        USER_TIMEOUT.1,
+    ))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
+fn user_timeout_option(_ms: i32) -> Result<SocketOption, Error> {
     Err(Error::Unsupported {
         option: "TCP_USER_TIMEOUT",
     })

@@ -8,7 +8,7 @@ use std::time::Duration;
 use socket2::{SockRef, TcpKeepalive};
 
 use crate::status::TcpInfo;
-use crate::{Checked, Config, Error, Settings};
+use crate::{Checked, Config, Error, Settings, SocketOption};
 
 pub(crate) const EINVAL: i32 = 10022; // WSAEINVAL
 pub(crate) const EOPNOTSUPP: i32 = 10045; // WSAEOPNOTSUPP
@@ -57,6 +57,45 @@ pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
     SockRef::from(&sock)
         .set_tcp_keepalive(&ka)
         .map_err(|e| Error::os("SIO_KEEPALIVE_VALS", e))
+}
+
+/// `SOL_SOCKET`, `SO_KEEPALIVE`, `IPPROTO_TCP` and the per-option
+/// keepalive options of `ws2def.h`/`ws2ipdef.h`: `TCP_KEEPIDLE` (3, an alias
+/// of `TCP_KEEPALIVE`) and `TCP_KEEPINTVL` (17) from Windows 10 1709,
+/// `TCP_KEEPCNT` (16) from 1703, all in seconds. [`apply`] uses
+/// `SIO_KEEPALIVE_VALS` instead, which every Windows has; these are for
+/// callers that set the options themselves before connecting.
+const SOL_SOCKET: i32 = 0xffff;
+const SO_KEEPALIVE: i32 = 0x0008;
+const IPPROTO_TCP: i32 = 6;
+const TCP_KEEPIDLE: i32 = 3;
+const TCP_KEEPCNT: i32 = 16;
+const TCP_KEEPINTVL: i32 = 17;
+
+/// The `setsockopt` calls that stand for `c`, as [`crate::socket_options`]
+/// documents; `TCP_USER_TIMEOUT` does not exist here.
+pub(crate) fn options(c: &Checked) -> Result<Vec<SocketOption>, Error> {
+    if c.user_timeout.is_some() {
+        return Err(Error::Unsupported {
+            option: "TCP_USER_TIMEOUT",
+        });
+    }
+    let steps = [
+        (TCP_KEEPIDLE, "TCP_KEEPIDLE", c.idle),
+        (TCP_KEEPINTVL, "TCP_KEEPINTVL", c.interval),
+        (TCP_KEEPCNT, "TCP_KEEPCNT", c.count),
+    ];
+    let mut out: Vec<SocketOption> = steps
+        .into_iter()
+        .filter_map(|(name, label, v)| v.map(|v| SocketOption::new(IPPROTO_TCP, name, v, label)))
+        .collect();
+    out.push(SocketOption::new(
+        SOL_SOCKET,
+        SO_KEEPALIVE,
+        1,
+        "SO_KEEPALIVE",
+    ));
+    Ok(out)
 }
 
 pub(crate) fn get(_sock: Sock<'_>) -> Result<Settings, Error> {
