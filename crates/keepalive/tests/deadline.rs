@@ -4,52 +4,13 @@
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
 
+mod common;
+use common::*;
+
 use keepalive::{Config, Deadline, Error, Phase, TcpState};
-
-/// (SO_KEEPALIVE, idle, interval, count, user timeout ms) as the kernel has
-/// them; the user timeout is -1 where the socket has none (MPTCP).
-fn raw(fd: &impl AsRawFd) -> (i32, i32, i32, i32, i32) {
-    let get = |level, opt| {
-        let mut v: libc::c_int = -1;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: v and len are live locals of the right size.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd.as_raw_fd(),
-                level,
-                opt,
-                (&mut v as *mut i32).cast(),
-                &mut len,
-            )
-        };
-        if rc == 0 {
-            v
-        } else {
-            -1
-        }
-    };
-    (
-        get(libc::SOL_SOCKET, libc::SO_KEEPALIVE),
-        get(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
-        get(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
-        get(libc::IPPROTO_TCP, libc::TCP_KEEPCNT),
-        get(libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
-    )
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-fn pair() -> (TcpListener, TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (l, c, s)
-}
 
 #[test]
 fn set_deadline_sets_all_four_consistently() {

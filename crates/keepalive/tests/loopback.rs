@@ -6,59 +6,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+mod common;
+use common::*;
+
 use keepalive::{Config, Error};
 
-/// The five options as the kernel has them: (SO_KEEPALIVE, idle, interval, count, user timeout ms).
-fn raw(fd: &impl AsRawFd) -> (i32, i32, i32, i32, i32) {
-    let fd = fd.as_raw_fd();
-    let get = |level, opt| {
-        let mut v: libc::c_int = -1;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: v and len are live locals of the right size.
-        let rc = unsafe { libc::getsockopt(fd, level, opt, (&mut v as *mut i32).cast(), &mut len) };
-        assert_eq!(
-            rc,
-            0,
-            "getsockopt({opt}): {}",
-            std::io::Error::last_os_error()
-        );
-        v
-    };
-    (
-        get(libc::SOL_SOCKET, libc::SO_KEEPALIVE),
-        get(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
-        get(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
-        get(libc::IPPROTO_TCP, libc::TCP_KEEPCNT),
-        get(libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
-    )
-}
-
 fn so_keepalive(fd: &impl AsRawFd) -> i32 {
-    let mut v: libc::c_int = -1;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: v and len are live locals of the right size.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_KEEPALIVE,
-            (&mut v as *mut i32).cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(rc, 0);
-    v
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-fn pair() -> (TcpListener, TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (l, c, s)
+    opt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE)
 }
 
 fn defaults() -> (i32, i32, i32) {

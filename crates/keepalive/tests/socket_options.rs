@@ -6,36 +6,10 @@ use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
+mod common;
+use common::*;
+
 use keepalive::{Config, Error};
-
-/// The five options as the kernel has them: (SO_KEEPALIVE, idle, interval, count, user timeout ms).
-fn raw(fd: &impl AsRawFd) -> (i32, i32, i32, i32, i32) {
-    let fd = fd.as_raw_fd();
-    let get = |level, opt| {
-        let mut v: libc::c_int = -1;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: v and len are live locals of the right size.
-        let rc = unsafe { libc::getsockopt(fd, level, opt, (&mut v as *mut i32).cast(), &mut len) };
-        assert_eq!(
-            rc,
-            0,
-            "getsockopt({opt}): {}",
-            std::io::Error::last_os_error()
-        );
-        v
-    };
-    (
-        get(libc::SOL_SOCKET, libc::SO_KEEPALIVE),
-        get(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
-        get(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
-        get(libc::IPPROTO_TCP, libc::TCP_KEEPCNT),
-        get(libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
-    )
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
 
 /// `socket_options` gives the calls `set` makes: set with our own
 /// setsockopt on a fresh socket, they leave it as `set` leaves another.
