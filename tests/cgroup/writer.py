@@ -1,0 +1,75 @@
+"""The write-after-a-silence probe of the cgroup tests: a python3 program
+that sets no socket option of its own (the cgroup's policy gives it
+keepalive), and reads its socket only with getsockopt.
+
+    writer.py HOST:PORT SECONDS
+
+Connects, prints "connected", waits until the peer has been silent SECONDS
+(tcpi_last_ack_recv), then writes one request and waits for the connection
+to end. Lines, each with this process's CLOCK_MONOTONIC time:
+
+    connected M
+    wrote M SILENT_MS
+    user_timeout M MS          whenever TCP_USER_TIMEOUT changes
+    acked M                    the request was acknowledged
+    failed M ERRNO_NAME LAST_ACK_MS
+"""
+
+import errno
+import select
+import socket
+import struct
+import sys
+import time
+
+TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", 18)
+
+
+def say(*fields):
+    print(fields[0], f"{time.monotonic():.6f}", *fields[1:], flush=True)
+
+
+def tcp_info(sock):
+    """(unacked, ms since the peer's last ACK) from TCP_INFO."""
+    raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    unacked, = struct.unpack_from("I", raw, 24)
+    last_ack, = struct.unpack_from("I", raw, 56)
+    return unacked, last_ack
+
+
+def main():
+    host, port = sys.argv[1].rsplit(":", 1)
+    silence = float(sys.argv[2])
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.setblocking(False)
+    say("connected")
+    while tcp_info(sock)[1] < silence * 1000:
+        time.sleep(0.005)
+    sock.send(b"GET / HTTP/1.1\r\nHost: pool\r\n\r\n")
+    say("wrote", tcp_info(sock)[1])
+    ut = None
+    acked = False
+    while True:
+        now = sock.getsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT)
+        if now != ut:
+            ut = now
+            say("user_timeout", ut)
+        unacked, _ = tcp_info(sock)
+        if unacked == 0 and not acked:
+            acked = True
+            say("acked")
+        readable, _, _ = select.select([sock], [], [], 0.02)
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if not err and readable:
+            try:
+                if not sock.recv(4096):
+                    err = errno.ECONNRESET
+            except OSError as e:
+                err = e.errno
+        if err:
+            say("failed", errno.errorcode.get(err, str(err)), tcp_info(sock)[1])
+            return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
