@@ -2,10 +2,10 @@
 network namespace. Prints one line per event, each starting with the event's
 name and this process's CLOCK_MONOTONIC time (shared with the test):
 
-    client HOST PORT [--deadline D] [--busy] [--write-after S] [--close-after S]
-           [--sample SECONDS]
+    client HOST PORT [--deadline D | --knobs IDLE,INTVL,CNT] [--busy]
+           [--write-after S] [--close-after S] [--sample SECONDS]
         sets the deadline (before connecting: a connect that fails counts
-        too), connects, then: --busy writes all the time; --write-after
+        too), or keepalive alone (no user timeout), connects, then: --busy writes all the time; --write-after
         writes one request once the peer has been silent S seconds;
         --close-after shuts the sending side down (FIN) once the peer has
         been silent S seconds; with --sample, prints keepalive.status()
@@ -52,6 +52,9 @@ def client(args: argparse.Namespace) -> int:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if args.deadline is not None:
         keepalive.set_deadline(sock, args.deadline)
+    if args.knobs is not None:
+        idle, interval, count = (int(v) for v in args.knobs.split(","))
+        keepalive.enable(sock, idle=idle, interval=interval, count=count)
     say("connecting")
     try:
         sock.connect((args.host, args.port))
@@ -134,6 +137,7 @@ def main() -> int:
     c.add_argument("host")
     c.add_argument("port", type=int)
     c.add_argument("--deadline", type=int)
+    c.add_argument("--knobs")
     c.add_argument("--busy", action="store_true")
     c.add_argument("--write-after", type=float)
     c.add_argument("--close-after", type=float)

@@ -22,6 +22,9 @@ made of them. Under set_deadline(D) (D = 5 s unless said):
 - zero window (the peer alive and answering, not reading), D = 3 s: Linux
   aborts it D after the first window probe; status().phase is
   "zero-window" and dead_in predicts the abort within 1 s on every sample.
+  The same reader with keepalive 2/1/3 and no user timeout is still
+  connected three deadlines later (RFC 1122: probes answered, never
+  aborted).
 """
 
 from __future__ import annotations
@@ -181,8 +184,12 @@ def test_zero_window_is_seen_and_its_abort_predicted() -> None:
     zw = 3
     with Lab() as lab:
         server(lab, 5111, "--no-read")
+        server(lab, 5112, "--no-read")
         proc = client(lab, "zero window", 5111, "--deadline", str(zw), "--busy",
                       "--sample", "0.25")  # fmt: skip
+        spared = client(lab, "zero window, no user timeout", 5112, "--knobs", "2,1,3", "--busy",
+                        "--sample", "0.5")  # fmt: skip
+        start = time.monotonic()
         t_dead, e_dead, s_dead = death(proc, 30)
         assert e_dead == errno.ETIMEDOUT and s_dead is not None
         seen = [(t, dead_in) for t, phase, dead_in in samples(proc) if phase == "zero-window"]
@@ -199,3 +206,16 @@ def test_zero_window_is_seen_and_its_abort_predicted() -> None:
         # Every sample from the first zero-window one to the death says so.
         later = [phase for t, phase, _ in samples(proc) if t >= first]
         assert set(later) == {"zero-window"}, later
+
+        # Without a user timeout: never aborted while the probes are answered.
+        left = start + 3 * zw - time.monotonic()
+        if left > 0:
+            time.sleep(left)  # the property is "nothing happens for 3 x D"
+        spared.drain()
+        assert spared.popen.poll() is None, spared.transcript()
+        assert not [line for _, line in spared.lines if line.startswith("dead ")]
+        last = samples(spared)[-1]
+        report(f"zero window, keepalive 2/1/3 without a user timeout: still connected "
+               f"{time.monotonic() - start:.3f} s on, phase {last[1]}, dead_in "
+               f"{(last[2] or 0) / 1000:.1f} s if the probes went unanswered")  # fmt: skip
+        assert last[1] == "zero-window"

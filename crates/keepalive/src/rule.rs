@@ -131,6 +131,7 @@ pub(crate) fn busy_dead_in(
     retransmits: u32,
     last_ack: Duration,
     last_send: Duration,
+    tail_probe: Duration,
 ) -> Duration {
     if retransmits == 0 {
         // The timer runs from the last ACK that acknowledged new data, or,
@@ -139,18 +140,37 @@ pub(crate) fn busy_dead_in(
         // (one RTO after it): so when the last ACK is older than that, the
         // flight started after it (a write after a silence), at the last
         // send (the flight goes out at once: no ACK clocks it).
-        let start = if last_ack < rto {
-            last_ack
+        if last_ack < rto || last_send > last_ack {
+            return (bound + rto).saturating_sub(last_ack);
+        }
+        // A flight started by a send after the silence: a tail loss probe
+        // still due (`tail_probe` after the send) re-arms the timer one RTO
+        // after itself.
+        let probe = if last_send < tail_probe {
+            tail_probe
         } else {
-            last_ack.min(last_send)
+            Duration::ZERO
         };
-        return (bound + rto).saturating_sub(start);
+        return (bound + probe + rto).saturating_sub(last_send);
     }
     let halvings = (retransmits - 1).min(63);
     let first_to_last = rto.saturating_sub(Duration::from_nanos(
         (rto.as_nanos() >> halvings).min(u128::from(u64::MAX)) as u64,
     ));
     bound.saturating_sub(last_send + first_to_last)
+}
+
+/// When the tail loss probe follows a send that found nothing in flight
+/// (`tcp_schedule_loss_probe()`): two smoothed round trips, plus the
+/// minimum RTO (200 ms) when a single segment is out (a delayed ACK may be
+/// all that is missing), never after the RTO.
+pub(crate) fn tail_loss_probe(unacked: u32, srtt: Duration, rto: Duration) -> Duration {
+    let extra = if unacked == 1 {
+        Duration::from_millis(200)
+    } else {
+        Duration::ZERO
+    };
+    (srtt * 2 + extra).min(rto)
 }
 
 /// What `TCP_INFO` says of a connection probing a zero window, in the
@@ -324,27 +344,27 @@ mod tests {
         let ms = Duration::from_millis;
         // Not retransmitted yet: the first comes one RTO after the last ACK.
         assert_eq!(
-            busy_dead_in(ms(5000), ms(400), 0, ms(300), ms(10)),
+            busy_dead_in(ms(5000), ms(400), 0, ms(300), ms(10), ms(0)),
             ms(5100)
         );
         // One retransmission, 250 ms ago: it is the first.
         assert_eq!(
-            busy_dead_in(ms(5000), ms(800), 1, ms(900), ms(250)),
+            busy_dead_in(ms(5000), ms(800), 1, ms(900), ms(250), ms(0)),
             ms(4750)
         );
         // Three, the RTO doubled to 3.2 s: the first was 0.8 + 1.6 = 2.4 s
         // before the last, which was 100 ms ago.
         assert_eq!(
-            busy_dead_in(ms(5000), ms(3200), 3, ms(3000), ms(100)),
+            busy_dead_in(ms(5000), ms(3200), 3, ms(3000), ms(100), ms(0)),
             ms(2500)
         );
         // Past the bound: zero, never negative.
         assert_eq!(
-            busy_dead_in(ms(1000), ms(3200), 3, ms(3000), ms(100)),
+            busy_dead_in(ms(1000), ms(3200), 3, ms(3000), ms(100), ms(0)),
             ms(0)
         );
         assert_eq!(
-            busy_dead_in(ms(1000), ms(120_000), 200, ms(0), ms(0)),
+            busy_dead_in(ms(1000), ms(120_000), 200, ms(0), ms(0), ms(0)),
             ms(0)
         );
     }
@@ -355,12 +375,26 @@ mod tests {
         // Silent 9 s, then written to 50 ms ago: the first retransmission
         // is due one RTO after the write, the death D after it.
         assert_eq!(
-            busy_dead_in(ms(10_000), ms(200), 0, ms(9000), ms(50)),
+            busy_dead_in(ms(10_000), ms(200), 0, ms(9000), ms(50), ms(0)),
             ms(10_150)
         );
+        // One segment: the tail loss probe 200 ms after the write comes
+        // first, and the RTO one RTO after it.
+        let tlp = tail_loss_probe(1, ms(1), ms(204));
+        assert_eq!(tlp, ms(202));
+        assert_eq!(
+            busy_dead_in(ms(10_000), ms(204), 0, ms(9000), ms(50), tlp),
+            ms(10_356)
+        );
+        // The probe went out 20 ms ago (the last send): one RTO after it.
+        assert_eq!(
+            busy_dead_in(ms(10_000), ms(204), 0, ms(9200), ms(220), tlp),
+            ms(9_984)
+        );
+        assert_eq!(tail_loss_probe(10, ms(1), ms(204)), ms(2));
         // An ACK 100 ms ago, within one RTO: the timer may run from it.
         assert_eq!(
-            busy_dead_in(ms(10_000), ms(200), 0, ms(100), ms(20)),
+            busy_dead_in(ms(10_000), ms(200), 0, ms(100), ms(20), ms(0)),
             ms(10_100)
         );
     }

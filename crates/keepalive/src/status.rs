@@ -3,7 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::rule::{busy_dead_in, retries_timeout, zero_window_dead_in, ZeroWindow};
+use crate::rule::{
+    busy_dead_in, retries_timeout, tail_loss_probe, zero_window_dead_in, ZeroWindow,
+};
 use crate::Settings;
 
 /// A connection's liveness, read by [`status`](crate::status) from the
@@ -276,12 +278,15 @@ pub(crate) fn assess(settings: Settings, info: &TcpInfo, retries2: impl FnOnce()
             } else {
                 settings.user_timeout
             };
+            let rto = Duration::from_micros(u64::from(info.rto_us));
+            let srtt = Duration::from_micros(u64::from(info.rtt_us));
             Some(busy_dead_in(
                 bound,
-                Duration::from_micros(u64::from(info.rto_us)),
+                rto,
                 u32::from(info.retransmits),
                 last_ack,
                 ms(info.last_data_sent_ms),
+                tail_loss_probe(info.unacked, srtt, rto),
             ))
         }
         Phase::ZeroWindow => {
@@ -377,7 +382,8 @@ mod tests {
         // Even with keepalive off: the user timeout bounds a busy connection.
         let st = assess(settings(false, 5000), &busy, || 15);
         assert_eq!(st.dead_in, Some(Duration::from_millis(5100)));
-        // Written to 100 ms ago after 9 s of silence: from the write.
+        // One segment written 100 ms ago after 9 s of silence: from the
+        // write, after its tail loss probe (200 ms) and one RTO.
         let after_silence = TcpInfo {
             last_data_sent_ms: 100,
             ..info(1, 1, 0, 9000, 9000)
@@ -390,7 +396,7 @@ mod tests {
             },
             || 15,
         );
-        assert_eq!(st.dead_in, Some(Duration::from_millis(5300)));
+        assert_eq!(st.dead_in, Some(Duration::from_millis(5500)));
         // Two retransmissions, RTO now 1.6 s, the last 300 ms ago: the first
         // was 0.8 s before it.
         let rtx = TcpInfo {
