@@ -2,11 +2,11 @@
 that sets no socket option of its own (the cgroup's policy gives it
 keepalive), and reads its socket only with getsockopt.
 
-    writer.py HOST:PORT SECONDS
+    writer.py HOST:PORT SECONDS|busy
 
 Connects, prints "connected", waits until the peer has been silent SECONDS
 (tcpi_last_ack_recv), then writes one request and waits for the connection
-to end. Lines, each with this process's CLOCK_MONOTONIC time:
+to end; `busy` writes all the time instead, from the start. Lines, each with this process's CLOCK_MONOTONIC time:
 
     connected M
     wrote M SILENT_MS
@@ -39,14 +39,15 @@ def tcp_info(sock):
 
 def main():
     host, port = sys.argv[1].rsplit(":", 1)
-    silence = float(sys.argv[2])
+    busy = sys.argv[2] == "busy"
     sock = socket.create_connection((host, int(port)), timeout=10)
     sock.setblocking(False)
     say("connected")
-    while tcp_info(sock)[1] < silence * 1000:
-        time.sleep(0.005)
-    sock.send(b"GET / HTTP/1.1\r\nHost: pool\r\n\r\n")
-    say("wrote", tcp_info(sock)[1])
+    if not busy:
+        while tcp_info(sock)[1] < float(sys.argv[2]) * 1000:
+            time.sleep(0.005)
+        sock.send(b"GET / HTTP/1.1\r\nHost: pool\r\n\r\n")
+        say("wrote", tcp_info(sock)[1])
     ut = None
     acked = False
     while True:
@@ -55,11 +56,19 @@ def main():
             ut = now
             say("user_timeout", ut)
         unacked, _ = tcp_info(sock)
-        if unacked == 0 and not acked:
+        if unacked == 0 and not acked and not busy:
             acked = True
             say("acked")
-        readable, _, _ = select.select([sock], [], [], 0.02)
-        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        readable, writable, _ = select.select([sock], [sock] if busy else [], [], 0.02)
+        err = 0
+        if writable:
+            try:
+                sock.send(b"x" * 16384)
+            except BlockingIOError:
+                pass
+            except OSError as e:
+                err = e.errno
+        err = err or sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if not err and readable:
             try:
                 if not sock.recv(4096):
