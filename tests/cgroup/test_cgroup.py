@@ -570,8 +570,9 @@ class TestDeadlineInEveryState(CgroupCase):
     """Issue 18: `attach -D 10` keeps the deadline when a python3 program
     that sets nothing writes to a connection whose peer went silent 3 s or
     9 s before (Linux alone: dead 13 s and 19 s after the peer was last
-    heard), and when it was writing all along (Linux: D + RTO); a connection
-    whose peer comes back gets its full 10 s back."""
+    heard), when it was writing all along (Linux: D + RTO), and when it
+    connects to a host that is gone (Linux: 127 s); a connection whose peer
+    comes back gets its full 10 s back."""
 
     D = 10
 
@@ -638,6 +639,15 @@ class TestDeadlineInEveryState(CgroupCase):
                 uts = [int(line.split()[2]) for _, line in w.lines
                        if line.startswith("user_timeout ")]
                 self.assertLess(min(uts), self.D * 1000, w.transcript())
+            # Connecting to a host that is gone: the SYNs end D after the first
+            # (Linux's default without a user timeout: 127 s).
+            block(lab.ns["server"], "kasyn", [5065])
+            argv = in_cgroup(self.cg, [*netns, sys.executable, WRITER, f"{lab.server_ip}:5065",
+                                       "connect"])
+            syn = netlab.Proc("connect", argv)
+            lab.procs.append(syn)
+            m, _ = syn.expect(r"^connecting (\S+)$")
+            began = float(m.group(1))
             # Busy from the start: Linux alone, D + RTO after the last ACK.
             m, _ = writers["busy"].expect(r"^failed (\S+) (\S+) (\d+)$", timeout=self.D + 10)
             last_ack = int(m.group(3)) / 1000
@@ -645,6 +655,12 @@ class TestDeadlineInEveryState(CgroupCase):
                   "after the peer was last heard", file=sys.stderr)
             self.assertIn(m.group(2), ("ETIMEDOUT", "EHOSTUNREACH"))
             self.assertLessEqual(last_ack, self.D + 1)
+            m, _ = syn.expect(r"^failed (\S+) (\S+) -$", timeout=self.D + 10)
+            took = float(m.group(1)) - began
+            print(f"    attach -D {self.D}, connecting to a host that is gone: {m.group(2)} "
+                  f"{took:.3f} s after connect() began", file=sys.stderr)
+            self.assertEqual(m.group(2), "ETIMEDOUT")
+            self.assertLessEqual(took, self.D + 1)
             time.sleep(1)
             blip.drain()
             self.assertIsNone(blip.popen.poll(), blip.transcript())

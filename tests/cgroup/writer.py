@@ -2,11 +2,13 @@
 that sets no socket option of its own (the cgroup's policy gives it
 keepalive), and reads its socket only with getsockopt.
 
-    writer.py HOST:PORT SECONDS|busy
+    writer.py HOST:PORT SECONDS|busy|connect
 
 Connects, prints "connected", waits until the peer has been silent SECONDS
 (tcpi_last_ack_recv), then writes one request and waits for the connection
-to end; `busy` writes all the time instead, from the start. Lines, each with this process's CLOCK_MONOTONIC time:
+to end; `busy` writes all the time instead, from the start; `connect`
+only connects, with no timeout of its own ("connecting M", then "connected
+M" or "failed M ERRNO_NAME -"). Lines, each with this process's CLOCK_MONOTONIC time:
 
     connected M
     wrote M SILENT_MS
@@ -40,6 +42,15 @@ def tcp_info(sock):
 def main():
     host, port = sys.argv[1].rsplit(":", 1)
     busy = sys.argv[2] == "busy"
+    if sys.argv[2] == "connect":
+        say("connecting")
+        try:
+            socket.create_connection((host, int(port)), timeout=None).close()
+        except OSError as e:
+            say("failed", errno.errorcode.get(e.errno or 0, str(e.errno)), "-")
+            return 1
+        say("connected")
+        return 0
     sock = socket.create_connection((host, int(port)), timeout=10)
     sock.setblocking(False)
     say("connected")

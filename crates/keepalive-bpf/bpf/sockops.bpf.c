@@ -22,7 +22,9 @@
  * and ends the connection D after the peer was last heard. While shortened
  * it also asks for the RTT callback, which comes when an ACK acknowledges
  * new data: the peer is heard again, and gets its full D back (the idle rule
- * and the zero-window probes use the user timeout too).
+ * and the zero-window probes use the user timeout too). A connection being
+ * made (BPF_SOCK_OPS_TCP_CONNECT_CB, before its SYN) gets the user timeout
+ * at once, so that a SYN to a dead host fails D after it too.
  */
 #include "policy.h"
 #include <bpf/bpf_core_read.h>
@@ -79,6 +81,11 @@ static __always_inline void tune(struct bpf_sock_ops *ctx, struct keepalive_poli
         }
     }
 
+    /* A deadline's user timeout, set by connecting() below, is not the
+     * program's own. */
+    if ((p->set & POLICY_DEADLINE) && own_user_timeout == (__u32)p->user_timeout_ms)
+        own_user_timeout = 0;
+
     /* The values first, SO_KEEPALIVE last, as libkeepalive's set() does. */
     int enforce = p->enforce != 0;
     if (p->set & POLICY_IDLE)
@@ -112,6 +119,23 @@ static __always_inline void set_user_timeout(struct bpf_sock_ops *ctx, __u64 ms)
         if (st)
             st->failed++;
     }
+}
+
+/* A deadline bounds connecting too: the user timeout, set before the SYN
+ * goes out (tcp_connect()), ends the SYN retransmissions D after it instead
+ * of tcp_syn_retries' 127 s. The keepalive values wait for the connection. */
+static __always_inline void connecting(struct bpf_sock_ops *ctx, struct keepalive_policy *p)
+{
+    if (!(p->set & POLICY_DEADLINE) || !(p->set & POLICY_USER_TIMEOUT) || !ctx->sk)
+        return;
+    struct tcp_sock *tp = bpf_skc_to_tcp_sock(ctx->sk);
+    if (!tp)
+        return;
+    /* A user timeout of the program's own is counted once, as the
+     * connection is established. */
+    if (tp->inet_conn.icsk_user_timeout && !p->enforce)
+        return;
+    set_user_timeout(ctx, (__u64)p->user_timeout_ms);
 }
 
 /* A retransmission timeout (tcp_write_timeout(), after it decided whether
@@ -171,13 +195,16 @@ int keepalive_sockops(struct bpf_sock_ops *ctx)
 {
     __u32 op = ctx->op;
     if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB &&
-        op != BPF_SOCK_OPS_RTO_CB && op != BPF_SOCK_OPS_RTT_CB)
+        op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_RTO_CB &&
+        op != BPF_SOCK_OPS_RTT_CB)
         return 1;
 
     struct keepalive_policy *p = current_policy();
     if (!p)
         return 1;
-    if (op == BPF_SOCK_OPS_RTO_CB)
+    if (op == BPF_SOCK_OPS_TCP_CONNECT_CB)
+        connecting(ctx, p);
+    else if (op == BPF_SOCK_OPS_RTO_CB)
         keep_deadline(ctx, p);
     else if (op == BPF_SOCK_OPS_RTT_CB)
         restore_deadline(ctx, p);
