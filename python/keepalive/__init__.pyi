@@ -94,7 +94,9 @@ class Status:
     @property
     def phase(self) -> str:
         """Which timer governs: ``"idle"``, ``"probing"``, ``"busy"`` (data
-        unacknowledged), ``"unwatched"`` (keepalive off, nothing in flight) or
+        unacknowledged), ``"zero-window"`` (data waiting behind the peer's
+        closed window: with a user timeout Linux aborts even a peer that
+        answers), ``"unwatched"`` (keepalive off, nothing in flight) or
         ``"not-connected"``."""
     @property
     def settings(self) -> Settings:

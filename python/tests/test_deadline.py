@@ -152,6 +152,44 @@ def test_status_of_a_listener_and_of_connections(
     assert repr(st).startswith('Status(state="ESTABLISHED", phase="idle"')
 
 
+def test_a_closed_window_is_zero_window_and_its_abort_predicted() -> None:
+    # A reader that stops reading, on loopback: the window closes, the
+    # writer's data waits, and the kernel probes the window.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client = socket.create_connection(listener.getsockname())
+        reader, _ = listener.accept()
+        with client, reader:
+            keepalive.set_deadline(client, 30)
+            client.setblocking(False)
+            sent = 0
+            deadline = time.monotonic() + 5
+            st = keepalive.status(client)
+            while st.phase != "zero-window" and time.monotonic() < deadline:
+                try:
+                    sent += client.send(b"x" * 65536)
+                except BlockingIOError:
+                    time.sleep(0.01)
+                st = keepalive.status(client)
+            assert st.phase == "zero-window", st
+            assert st.unacked == 0
+            # Aborted 30 s after the first window probe (one RTO, at least
+            # 200 ms, after the window closed), however the reader answers.
+            assert st.dead_in_ms is not None and 29000 <= st.dead_in_ms <= 30000 + 1000
+            # The reader reads again: the window opens, the data flows.
+            reader.setblocking(False)
+            got = 0
+            while got < sent:
+                try:
+                    got += len(reader.recv(1 << 20))
+                except BlockingIOError:
+                    time.sleep(0.01)
+                    if time.monotonic() > deadline + 5:
+                        break
+            assert got == sent
+            assert keepalive.status(client).phase != "zero-window"
+
+
 def test_values_compare_but_do_not_order(tcp: socket.socket) -> None:
     a, b = keepalive.get(tcp), keepalive.get(tcp)
     assert a == b

@@ -10,6 +10,8 @@
     prog.py zoo              a pipe, a UDP socket, a Unix socket pair, a TCP
                              listener, and a second thread
     prog.py none             no socket at all
+    prog.py stalled          a loopback pair whose accepted end never reads: the
+                             client writes until its peer's window is closed
 
 Each prints one `ready pid=N ...` line when set up. On SIGUSR1 each prints,
 for each TCP socket it holds, `sockopts fd=N {json}` with what its own
@@ -123,6 +125,23 @@ def mptcp():
     pair(getattr(socket, "IPPROTO_MPTCP", 262))
 
 
+def stalled():
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+    SOCKS.extend([client, accepted])
+    client.setblocking(False)
+    try:
+        while True:
+            client.send(b"x" * 65536)
+    except BlockingIOError:
+        pass  # the send buffer is full: the rest waits behind the window
+    say(f"ready pid={os.getpid()} client={client.fileno()} accepted={accepted.fileno()}")
+    while True:
+        signal.pause()
+
+
 def zoo():
     r, w = os.pipe()
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -155,7 +174,7 @@ def main():
     signal.signal(signal.SIGUSR1, print_options)
     mode, *args = sys.argv[1:]
     {"hold": hold, "serve": serve, "pair": pair, "mptcp": mptcp, "zoo": zoo,
-     "none": none}[mode](*args)
+     "none": none, "stalled": stalled}[mode](*args)
 
 
 if __name__ == "__main__":

@@ -131,6 +131,29 @@ class ShowTest(unittest.TestCase):
 
 
 @unittest.skipIf(NO_PTRACE, NO_PTRACE)
+class ZeroWindowTest(unittest.TestCase):
+    """A peer that stopped reading (issue 18): `show` says phase zero-window
+    and when the kernel will abort the connection, which with a deadline
+    it does that long after its first window probe, however the peer
+    answers."""
+
+    def test_show_names_the_zero_window_and_predicts_its_abort(self):
+        t = start("stalled")
+        self.addCleanup(t.stop)
+        client = t.fd("client")
+        done = tool("set", str(t.pid), "--fd", str(client), "-D", "30")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        rows = {r["fd"]: r for r in tool_json(self, "show", str(t.pid))}
+        row = rows[client]
+        self.assertEqual((row["phase"], row["unacked"], row["user_timeout_ms"]),
+                         ("zero-window", 0, 30000), row)
+        # 30 s after the first window probe, one RTO (200 ms on loopback)
+        # after the window closed, a moment ago.
+        self.assertIsNotNone(row["dead_in_ms"])
+        self.assertTrue(25000 <= row["dead_in_ms"] <= 30500, row)
+        self.assertNotEqual(rows[t.fd("accepted")]["phase"], "zero-window")
+
+
 class SetTest(unittest.TestCase):
 
     def test_a_deadline_on_every_socket_prints_before_and_after(self):

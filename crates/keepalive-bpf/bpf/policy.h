@@ -20,6 +20,7 @@
 #define POLICY_INTERVAL     (1u << 1) /* TCP_KEEPINTVL, seconds */
 #define POLICY_COUNT        (1u << 2) /* TCP_KEEPCNT, probes */
 #define POLICY_USER_TIMEOUT (1u << 3) /* TCP_USER_TIMEOUT, milliseconds */
+#define POLICY_DEADLINE     (1u << 4) /* a dead-peer deadline, kept in every state */
 
 struct keepalive_policy {
     __u32 set;     /* POLICY_* bits */
@@ -28,6 +29,13 @@ struct keepalive_policy {
     __s32 interval;
     __s32 count;
     __s32 user_timeout_ms;
+    /* With POLICY_DEADLINE: D, in milliseconds (the user timeout the policy
+     * sets). At each retransmission timeout the sock_ops program shortens the
+     * user timeout to what is left of D since the peer was last heard. */
+    __s32 deadline_ms;
+    /* The kernel's HZ (jiffies per second), measured by the loader: the
+     * peer's last ACK is stamped in jiffies (tcp_sock.rcv_tstamp). */
+    __u32 hz;
 };
 
 /* Counters, per CPU, summed by the loader. */

@@ -36,7 +36,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use keepalive::Config;
+use std::time::Duration;
+
+use keepalive::{Config, Deadline};
 
 mod error;
 mod existing;
@@ -64,6 +66,8 @@ pub struct AttachReport {
     pub policy: Config,
     /// Whether the programs' own keepalive calls are rewritten.
     pub enforce: bool,
+    /// The deadline kept in every state ([`attach_deadline`]), if any.
+    pub deadline: Option<Duration>,
     /// The policy it replaced, when one was attached already.
     pub replaced: Option<(Config, bool)>,
     /// Where the attachment is pinned.
@@ -99,6 +103,8 @@ pub struct Attachment {
     pub policy: Config,
     /// Whether the setsockopt program is attached too.
     pub enforce: bool,
+    /// The deadline kept in every state, for a deadline policy.
+    pub deadline: Option<Duration>,
     /// What the programs counted so far.
     pub stats: Stats,
     /// Where it is pinned.
@@ -143,6 +149,30 @@ fn preflight() -> Result<PathBuf, Error> {
 /// call had made is removed again (a replaced policy stays as it was).
 pub fn attach(cgroup: &Path, policy: &Config, enforce: bool) -> Result<AttachReport, Error> {
     let wanted = Policy::new(policy, enforce)?;
+    attach_policy(cgroup, policy, wanted)
+}
+
+/// [`attach`] with a dead-peer deadline's policy (`deadline.config()`: idle
+/// plus interval × count = D, user timeout D), kept in every state: besides the
+/// values, the sock_ops program asks for each connection's retransmission
+/// timeouts, and there shortens the user timeout to what is left of D since
+/// the peer was last heard, so that a connection written to after a
+/// silence dies D after the peer was last heard, not D after the write; a
+/// connection that is heard again gets its full D back. A connection whose
+/// program set its own user timeout keeps it (without `enforce`).
+pub fn attach_deadline(
+    cgroup: &Path,
+    deadline: &Deadline,
+    enforce: bool,
+) -> Result<AttachReport, Error> {
+    let policy = deadline.config()?;
+    let wanted =
+        Policy::new(&policy, enforce)?.with_deadline(deadline.after(), system::kernel_hz()?);
+    attach_policy(cgroup, &policy, wanted)
+}
+
+fn attach_policy(cgroup: &Path, policy: &Config, wanted: Policy) -> Result<AttachReport, Error> {
+    let enforce = wanted.enforce();
     let bpffs = preflight()?;
     let cg = Cgroup::open(cgroup)?;
     let _lock = cg.lock()?;
@@ -161,6 +191,7 @@ pub fn attach(cgroup: &Path, policy: &Config, enforce: bool) -> Result<AttachRep
         cgroup_id: cg.id,
         policy: *policy,
         enforce,
+        deadline: wanted.deadline(),
         replaced,
         pins: pins.dir,
     })
@@ -317,6 +348,7 @@ pub fn list() -> Result<Vec<Attachment>, Error> {
             cgroup_id: id,
             policy: policy.config(),
             enforce: pins.has_link(Program::Setsockopt),
+            deadline: policy.deadline(),
             stats,
             pins: pins.dir,
         });

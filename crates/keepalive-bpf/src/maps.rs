@@ -12,6 +12,7 @@ const IDLE: u32 = 1 << 0;
 const INTERVAL: u32 = 1 << 1;
 const COUNT: u32 = 1 << 2;
 const USER_TIMEOUT: u32 = 1 << 3;
+const DEADLINE: u32 = 1 << 4;
 
 /// `struct keepalive_policy`.
 #[repr(C)]
@@ -23,9 +24,11 @@ pub(crate) struct Policy {
     interval: i32,
     count: i32,
     user_timeout_ms: i32,
+    deadline_ms: i32,
+    hz: u32,
 }
 
-// SAFETY: plain integers, no padding (six 4-byte fields), any bit pattern valid.
+// SAFETY: plain integers, no padding (eight 4-byte fields), any bit pattern valid.
 unsafe impl aya::Pod for Policy {}
 
 impl Policy {
@@ -56,6 +59,23 @@ impl Policy {
             p.user_timeout_ms = d.as_millis() as i32;
         }
         Ok(p)
+    }
+
+    /// The same policy, kept as a dead-peer deadline of `deadline` in every
+    /// state: the sock_ops program shortens the user timeout at each
+    /// retransmission timeout to what is left of it since the peer was last
+    /// heard, which it counts in the kernel's jiffies (`hz` a second).
+    pub(crate) fn with_deadline(mut self, deadline: Duration, hz: u32) -> Policy {
+        self.set |= DEADLINE;
+        // In range: a deadline's user timeout, which Config::check allowed.
+        self.deadline_ms = deadline.as_millis().min(i32::MAX as u128) as i32;
+        self.hz = hz;
+        self
+    }
+
+    /// The deadline kept in every state, if this is a deadline policy.
+    pub(crate) fn deadline(&self) -> Option<Duration> {
+        (self.set & DEADLINE != 0).then(|| Duration::from_millis(self.deadline_ms.max(0) as u64))
     }
 
     /// The configuration this policy stands for, as read back from the map.
@@ -115,7 +135,7 @@ mod tests {
 
     #[test]
     fn the_layout_is_the_c_one() {
-        assert_eq!(std::mem::size_of::<Policy>(), 24);
+        assert_eq!(std::mem::size_of::<Policy>(), 32);
         assert_eq!(std::mem::size_of::<Stats>(), 32);
     }
 
@@ -130,6 +150,12 @@ mod tests {
         assert_eq!(p.set, IDLE | INTERVAL | COUNT | USER_TIMEOUT);
         assert!(p.enforce());
         assert_eq!(p.config(), c);
+        assert_eq!(p.deadline(), None);
+        let kept = p.with_deadline(Duration::from_secs(5), 250);
+        assert_eq!((kept.deadline_ms, kept.hz), (5000, 250));
+        assert_eq!(kept.set, IDLE | INTERVAL | COUNT | USER_TIMEOUT | DEADLINE);
+        assert_eq!(kept.deadline(), Some(Duration::from_secs(5)));
+        assert_eq!(kept.config(), c);
 
         let only_idle = Config::new().idle(Duration::from_secs(600));
         let p = Policy::new(&only_idle, false).unwrap();

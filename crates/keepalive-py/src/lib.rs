@@ -142,7 +142,8 @@ struct Status {
     /// The TCP state, e.g. `"ESTABLISHED"`, `"LISTEN"`.
     #[pyo3(get)]
     state: &'static str,
-    /// Which timer governs: `"idle"`, `"probing"`, `"busy"`, `"unwatched"`
+    /// Which timer governs: `"idle"`, `"probing"`, `"busy"`, `"zero-window"`
+    /// (data waiting behind the peer's closed window), `"unwatched"`
     /// (keepalive off, nothing in flight) or `"not-connected"`.
     #[pyo3(get)]
     phase: &'static str,

@@ -149,6 +149,13 @@ fn print_attach(r: &AttachReport) {
         "sockops"
     };
     say!("  attached: {programs}; pinned in {}", r.pins.display());
+    if let Some(d) = r.deadline {
+        say!(
+            "  deadline kept in every state: at each retransmission timeout the user timeout is \
+             shortened to what is left of {} since the peer was last heard",
+            crate::fmt::spoken(d)
+        );
+    }
 }
 
 fn print_existing(e: &Existing) {
@@ -167,9 +174,19 @@ fn print_existing(e: &Existing) {
 /// Runs `keepalive cgroup attach`. `policy` was checked already. In this
 /// order: the programs attached (every new connection covered from then
 /// on), then the connections that existed already retuned, so that none
-/// falls between the two.
-pub fn attach(cgroup: &Path, policy: &Config, enforce: bool) -> Result<(), Failure> {
-    let report = keepalive_bpf::attach(cgroup, policy, enforce).map_err(fail::cgroup)?;
+/// falls between the two. With `-D`, `deadline` is that deadline (and
+/// `policy` its split): kept in every state by the sock_ops program.
+pub fn attach(
+    cgroup: &Path,
+    policy: &Config,
+    deadline: Option<&keepalive::Deadline>,
+    enforce: bool,
+) -> Result<(), Failure> {
+    let report = match deadline {
+        Some(d) => keepalive_bpf::attach_deadline(cgroup, d, enforce),
+        None => keepalive_bpf::attach(cgroup, policy, enforce),
+    }
+    .map_err(fail::cgroup)?;
     print_attach(&report);
     print_existing(&retune_existing(&report));
     Ok(())

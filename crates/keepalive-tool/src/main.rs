@@ -434,7 +434,10 @@ fn main() -> ExitCode {
             action: CgroupAction::Attach(a),
         }) => (
             &["cgroup", "attach"],
-            set::config(&a.values.values()).and_then(|c| cgroup::attach(&a.cgroup, &c, a.enforce)),
+            set::config(&a.values.values()).and_then(|c| {
+                let d = set::deadline(&a.values.values())?;
+                cgroup::attach(&a.cgroup, &c, d.as_ref(), a.enforce)
+            }),
         ),
         Command::Cgroup(CgroupArgs {
             action: CgroupAction::Detach(a),

@@ -29,10 +29,8 @@ pub struct Values {
 /// configuration: `set` refuses it, `cgroup attach` turns keepalive on with
 /// the system's defaults.
 pub fn config(v: &Values) -> Result<Config, Failure> {
-    if let Some(secs) = v.deadline {
-        return Deadline::from_secs(secs, v.probes)
-            .and_then(|d| d.config())
-            .map_err(fail::invalid);
+    if let Some(d) = deadline(v)? {
+        return d.config().map_err(fail::invalid);
     }
     if v.probes.is_some() {
         return Err(Failure::Usage("--probes goes with -D/--deadline".into()));
@@ -42,6 +40,14 @@ pub fn config(v: &Values) -> Result<Config, Failure> {
         c.user_timeout = Some(keepalive::user_timeout_from_millis(ms).map_err(fail::invalid)?);
     }
     Ok(c)
+}
+
+/// The deadline `-D` (with `--probes`) asks for, checked by the core; `None`
+/// without `-D`.
+pub fn deadline(v: &Values) -> Result<Option<Deadline>, Failure> {
+    v.deadline
+        .map(|secs| Deadline::from_secs(secs, v.probes).map_err(fail::invalid))
+        .transpose()
 }
 
 /// `on 2/1/3 5000 ms`: keepalive, idle/interval/count, user timeout.

@@ -40,7 +40,8 @@ pub struct Row {
     /// timeout; `null` without one (`tcp_retries2` decides).
     pub dead_after_busy_ms: Option<u64>,
     pub probes_until_dead: u32,
-    /// `idle`, `probing`, `busy`, `unwatched`, `not-connected`.
+    /// `idle`, `probing`, `busy`, `zero-window`, `unwatched`,
+    /// `not-connected`.
     pub phase: &'static str,
     pub probes_out: u32,
     pub last_ack_ms: u64,

@@ -26,7 +26,17 @@
 //! time has passed since then, modelled by `tcp_model_timeout()`. The first
 //! retransmission comes one retransmission timeout (RTO, at least 200 ms)
 //! after the oldest unacknowledged segment was sent, so a busy connection
-//! dies about D + RTO after the peer's last ACK.
+//! dies about D + RTO after the peer's last ACK, and a connection written to
+//! after a silence about D + RTO after the write (not after the peer was
+//! last heard: up to 2 D after it).
+//!
+//! The zero-window rule is `tcp_probe_timer()`: with data queued behind a
+//! closed window the kernel sends window probes, the first one base RTO
+//! after the window closed, each next one `base << backoff` after the
+//! previous probe or its answer (`tcp_send_probe0()`, `tcp_ack_probe()`),
+//! capped at 120 s. With a user timeout it aborts once that long has passed
+//! since the *first* probe (`icsk_probes_tstamp`), answered or not; without
+//! one, after `tcp_retries2` probes unanswered in a row.
 
 use std::time::Duration;
 
@@ -121,15 +131,110 @@ pub(crate) fn busy_dead_in(
     retransmits: u32,
     last_ack: Duration,
     last_send: Duration,
+    tail_probe: Duration,
 ) -> Duration {
     if retransmits == 0 {
-        return (bound + rto).saturating_sub(last_ack);
+        // The timer runs from the last ACK that acknowledged new data, or,
+        // when nothing was in flight, from the send that started this
+        // flight. Had it run from the last ACK, it would have fired already
+        // (one RTO after it): so when the last ACK is older than that, the
+        // flight started after it (a write after a silence), at the last
+        // send (the flight goes out at once: no ACK clocks it).
+        if last_ack < rto || last_send > last_ack {
+            return (bound + rto).saturating_sub(last_ack);
+        }
+        // A flight started by a send after the silence: a tail loss probe
+        // still due (`tail_probe` after the send) re-arms the timer one RTO
+        // after itself.
+        let probe = if last_send < tail_probe {
+            tail_probe
+        } else {
+            Duration::ZERO
+        };
+        return (bound + probe + rto).saturating_sub(last_send);
     }
     let halvings = (retransmits - 1).min(63);
     let first_to_last = rto.saturating_sub(Duration::from_nanos(
         (rto.as_nanos() >> halvings).min(u128::from(u64::MAX)) as u64,
     ));
     bound.saturating_sub(last_send + first_to_last)
+}
+
+/// When the tail loss probe follows a send that found nothing in flight
+/// (`tcp_schedule_loss_probe()`): two smoothed round trips, plus the
+/// minimum RTO (200 ms) when a single segment is out (a delayed ACK may be
+/// all that is missing), never after the RTO.
+pub(crate) fn tail_loss_probe(unacked: u32, srtt: Duration, rto: Duration) -> Duration {
+    let extra = if unacked == 1 {
+        Duration::from_millis(200)
+    } else {
+        Duration::ZERO
+    };
+    (srtt * 2 + extra).min(rto)
+}
+
+/// What `TCP_INFO` says of a connection probing a zero window, in the
+/// units the zero-window rule needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ZeroWindow {
+    /// The user timeout; `None`: not set.
+    pub(crate) user_timeout: Option<Duration>,
+    /// `tcp_retries2`, read only without a user timeout.
+    pub(crate) retries2: u32,
+    /// `tcpi_rto`: the base of the probe timer (at least 200 ms).
+    pub(crate) rto: Duration,
+    /// `tcpi_rtt`: how long after a probe its answer comes.
+    pub(crate) rtt: Duration,
+    /// `tcpi_backoff`: probes sent since the window closed.
+    pub(crate) backoff: u32,
+    /// `tcpi_probes`: probes unanswered since the peer's last ACK.
+    pub(crate) probes_out: u32,
+    /// `tcpi_last_ack_recv`: since the peer's last ACK.
+    pub(crate) last_ack: Duration,
+}
+
+impl ZeroWindow {
+    /// The probe timer's interval after `k` probes: `tcp_probe0_when()`.
+    fn interval(&self, k: u32) -> Duration {
+        const RTO_MIN: Duration = Duration::from_millis(200);
+        const RTO_MAX: Duration = Duration::from_secs(120);
+        // ilog2(TCP_RTO_MAX / TCP_RTO_MIN) + 1
+        let shift = k.min(10);
+        (self.rto.max(RTO_MIN) * (1u32 << shift)).min(RTO_MAX)
+    }
+}
+
+/// How long until the kernel aborts a connection probing a zero window if
+/// nothing more is heard (with a user timeout: whatever is heard).
+///
+/// The probes are reconstructed from the peer's last ACK: with `m` probes
+/// answered (`backoff − probes_out`), the last ACK answered probe `m` (or,
+/// with `m` = 0, closed the window), and the first probe was sent
+/// `interval(1) + … + interval(m−1) + m × rtt` before it (with `m` = 0: is
+/// due one base RTO after it).
+pub(crate) fn zero_window_dead_in(z: &ZeroWindow) -> Duration {
+    let answered = z.backoff.saturating_sub(z.probes_out);
+    let intervals = |from: u32, to: u32| (from..to).map(|k| z.interval(k)).sum::<Duration>();
+    match z.user_timeout {
+        Some(bound) => {
+            if answered == 0 {
+                // The first probe: one base interval after the closing ACK.
+                return (bound + z.interval(0)).saturating_sub(z.last_ack);
+            }
+            let since_first = z.last_ack + intervals(1, answered) + z.rtt * answered;
+            bound.saturating_sub(since_first)
+        }
+        None => {
+            // Probes answered-probe+1 ..= answered+retries2 unanswered, then the
+            // firing that finds retries2 out. The backoff stops growing at
+            // retries2.
+            let cap = z.retries2;
+            let total: Duration = (answered..=answered + cap)
+                .map(|k| z.interval(k.min(cap)))
+                .sum();
+            total.saturating_sub(z.last_ack)
+        }
+    }
 }
 
 /// The kernel's model of how long `boundary` retransmissions take from the
@@ -239,29 +344,103 @@ mod tests {
         let ms = Duration::from_millis;
         // Not retransmitted yet: the first comes one RTO after the last ACK.
         assert_eq!(
-            busy_dead_in(ms(5000), ms(400), 0, ms(300), ms(10)),
+            busy_dead_in(ms(5000), ms(400), 0, ms(300), ms(10), ms(0)),
             ms(5100)
         );
         // One retransmission, 250 ms ago: it is the first.
         assert_eq!(
-            busy_dead_in(ms(5000), ms(800), 1, ms(900), ms(250)),
+            busy_dead_in(ms(5000), ms(800), 1, ms(900), ms(250), ms(0)),
             ms(4750)
         );
         // Three, the RTO doubled to 3.2 s: the first was 0.8 + 1.6 = 2.4 s
         // before the last, which was 100 ms ago.
         assert_eq!(
-            busy_dead_in(ms(5000), ms(3200), 3, ms(3000), ms(100)),
+            busy_dead_in(ms(5000), ms(3200), 3, ms(3000), ms(100), ms(0)),
             ms(2500)
         );
         // Past the bound: zero, never negative.
         assert_eq!(
-            busy_dead_in(ms(1000), ms(3200), 3, ms(3000), ms(100)),
+            busy_dead_in(ms(1000), ms(3200), 3, ms(3000), ms(100), ms(0)),
             ms(0)
         );
         assert_eq!(
-            busy_dead_in(ms(1000), ms(120_000), 200, ms(0), ms(0)),
+            busy_dead_in(ms(1000), ms(120_000), 200, ms(0), ms(0), ms(0)),
             ms(0)
         );
+    }
+
+    #[test]
+    fn a_write_after_a_silence_counts_from_the_write() {
+        let ms = Duration::from_millis;
+        // Silent 9 s, then written to 50 ms ago: the first retransmission
+        // is due one RTO after the write, the death D after it.
+        assert_eq!(
+            busy_dead_in(ms(10_000), ms(200), 0, ms(9000), ms(50), ms(0)),
+            ms(10_150)
+        );
+        // One segment: the tail loss probe 200 ms after the write comes
+        // first, and the RTO one RTO after it.
+        let tlp = tail_loss_probe(1, ms(1), ms(204));
+        assert_eq!(tlp, ms(202));
+        assert_eq!(
+            busy_dead_in(ms(10_000), ms(204), 0, ms(9000), ms(50), tlp),
+            ms(10_356)
+        );
+        // The probe went out 20 ms ago (the last send): one RTO after it.
+        assert_eq!(
+            busy_dead_in(ms(10_000), ms(204), 0, ms(9200), ms(220), tlp),
+            ms(9_984)
+        );
+        assert_eq!(tail_loss_probe(10, ms(1), ms(204)), ms(2));
+        // An ACK 100 ms ago, within one RTO: the timer may run from it.
+        assert_eq!(
+            busy_dead_in(ms(10_000), ms(200), 0, ms(100), ms(20), ms(0)),
+            ms(10_100)
+        );
+    }
+
+    fn zw(ut_ms: Option<u64>, backoff: u32, probes_out: u32, last_ack_ms: u64) -> ZeroWindow {
+        ZeroWindow {
+            user_timeout: ut_ms.map(Duration::from_millis),
+            retries2: 15,
+            rto: Duration::from_millis(200),
+            rtt: Duration::ZERO,
+            backoff,
+            probes_out,
+            last_ack: Duration::from_millis(last_ack_ms),
+        }
+    }
+
+    /// A live reader that stopped reading, 3 s user timeout, probes at 0.2 s
+    /// (T1), then 0.4, 0.8, 1.6 s after each answer: T1 + 0.4 + 0.8 + 1.6 =
+    /// T1 + 2.8, abort at T1 + 3.
+    #[test]
+    fn zero_window_counts_the_user_timeout_from_the_first_probe() {
+        let ms = Duration::from_millis;
+        // The window closed 100 ms ago, no probe yet: abort at 0.2 + 3 s.
+        assert_eq!(zero_window_dead_in(&zw(Some(3000), 0, 0, 100)), ms(3100));
+        // One probe answered 50 ms ago (it was T1).
+        assert_eq!(zero_window_dead_in(&zw(Some(3000), 1, 0, 50)), ms(2950));
+        // Three answered, the last 100 ms ago: T1 was 0.4 + 0.8 + 0.1 s ago.
+        assert_eq!(zero_window_dead_in(&zw(Some(3000), 3, 0, 100)), ms(1700));
+        // Two sent, the second unanswered: counted from the first's answer.
+        assert_eq!(zero_window_dead_in(&zw(Some(3000), 2, 1, 500)), ms(2500));
+        // Past it: zero, never negative.
+        assert_eq!(zero_window_dead_in(&zw(Some(1000), 4, 0, 100)), ms(0));
+    }
+
+    #[test]
+    fn zero_window_without_a_user_timeout_needs_retries2_unanswered() {
+        // From the closing ACK: probes after 0.2, 0.4, ... s, capped at 120 s;
+        // the 16th firing (after 15 unanswered) aborts.
+        let z = ZeroWindow {
+            retries2: 3,
+            ..zw(None, 0, 0, 0)
+        };
+        // 0.2 + 0.4 + 0.8 + 1.6 = 3.0 s.
+        assert_eq!(zero_window_dead_in(&z), Duration::from_millis(3000));
+        let z = zw(None, 0, 0, 0);
+        assert!(zero_window_dead_in(&z) > Duration::from_secs(600));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::rule::{busy_dead_in, retries_timeout};
+use crate::rule::{
+    busy_dead_in, retries_timeout, tail_loss_probe, zero_window_dead_in, ZeroWindow,
+};
 use crate::Settings;
 
 /// A connection's liveness, read by [`status`](crate::status) from the
@@ -61,6 +63,12 @@ pub struct Status {
     /// sent, taken to be the peer's last ACK; so a busy connection dies about
     /// D + RTO after it); with no user timeout, `tcp_retries2`'s
     /// retransmissions (about 924.6 s with the default 15), at the earliest.
+    /// A write after a silence counts from the write: the first
+    /// retransmission comes one RTO after it, however long the peer had
+    /// been silent. Zero window: the user timeout counted from the first
+    /// zero-window probe, which the kernel enforces even while the peer
+    /// answers every probe ([`Phase::ZeroWindow`]); without one,
+    /// `tcp_retries2` probes unanswered in a row.
     pub dead_in: Option<Duration>,
 }
 
@@ -88,11 +96,19 @@ pub enum Phase {
     /// Data sent and not yet acknowledged: the retransmission timer governs
     /// (keepalive does not probe a busy connection).
     Busy,
+    /// Data waiting to be sent and the peer's receive window closed
+    /// (`tcpi_snd_wnd` 0, `tcpi_notsent_bytes` above 0, nothing in flight):
+    /// the zero-window probe timer governs. A live peer that stopped
+    /// reading answers every probe, yet with a user timeout set Linux aborts
+    /// the connection once that long has passed since the first probe
+    /// (`tcp_probe_timer()`); without one it waits for `tcp_retries2`
+    /// probes unanswered in a row. Known from Linux 5.4 (`tcpi_snd_wnd`).
+    ZeroWindow,
 }
 
 impl Phase {
     /// A lower-case word for it: `"idle"`, `"probing"`, `"busy"`,
-    /// `"unwatched"`, `"not-connected"`.
+    /// `"zero-window"`, `"unwatched"`, `"not-connected"`.
     pub fn name(self) -> &'static str {
         match self {
             Phase::NotConnected => "not-connected",
@@ -100,6 +116,7 @@ impl Phase {
             Phase::Idle => "idle",
             Phase::Probing => "probing",
             Phase::Busy => "busy",
+            Phase::ZeroWindow => "zero-window",
         }
     }
 }
@@ -210,6 +227,21 @@ pub(crate) struct TcpInfo {
     pub(crate) last_data_sent_ms: u32,
     pub(crate) last_data_recv_ms: u32,
     pub(crate) last_ack_recv_ms: u32,
+    /// Smoothed round-trip time (`tcpi_rtt`).
+    pub(crate) rtt_us: u32,
+    /// Bytes written and not yet sent (`tcpi_notsent_bytes`); `None` where
+    /// the kernel does not say (before 4.6).
+    pub(crate) notsent_bytes: Option<u32>,
+    /// The peer's receive window (`tcpi_snd_wnd`); `None` before 5.4.
+    pub(crate) snd_wnd: Option<u32>,
+}
+
+impl TcpInfo {
+    /// Data waiting behind a closed window, nothing in flight: the kernel
+    /// probes the window.
+    fn zero_window(&self) -> bool {
+        self.unacked == 0 && self.snd_wnd == Some(0) && self.notsent_bytes.is_some_and(|n| n > 0)
+    }
 }
 
 /// Puts the settings and `TCP_INFO` together by the kernel's rules.
@@ -224,6 +256,8 @@ pub(crate) fn assess(settings: Settings, info: &TcpInfo, retries2: impl FnOnce()
         Phase::NotConnected
     } else if info.unacked > 0 {
         Phase::Busy
+    } else if info.zero_window() {
+        Phase::ZeroWindow
     } else if !settings.enabled {
         Phase::Unwatched
     } else if probes_out > 0 {
@@ -244,13 +278,32 @@ pub(crate) fn assess(settings: Settings, info: &TcpInfo, retries2: impl FnOnce()
             } else {
                 settings.user_timeout
             };
+            let rto = Duration::from_micros(u64::from(info.rto_us));
+            let srtt = Duration::from_micros(u64::from(info.rtt_us));
             Some(busy_dead_in(
                 bound,
-                Duration::from_micros(u64::from(info.rto_us)),
+                rto,
                 u32::from(info.retransmits),
                 last_ack,
                 ms(info.last_data_sent_ms),
+                tail_loss_probe(info.unacked, srtt, rto),
             ))
+        }
+        Phase::ZeroWindow => {
+            let user_timeout = (!settings.user_timeout.is_zero()).then_some(settings.user_timeout);
+            Some(zero_window_dead_in(&ZeroWindow {
+                user_timeout,
+                retries2: if user_timeout.is_some() {
+                    0
+                } else {
+                    retries2()
+                },
+                rto: Duration::from_micros(u64::from(info.rto_us)),
+                rtt: Duration::from_micros(u64::from(info.rtt_us)),
+                backoff: u32::from(info.backoff),
+                probes_out,
+                last_ack,
+            }))
         }
     };
     Status {
@@ -317,17 +370,33 @@ mod tests {
     #[test]
     fn busy_counts_the_user_timeout_from_the_first_retransmission() {
         // Nothing retransmitted yet, RTO 400 ms: 5 s after the first
-        // retransmission, due 400 ms after the last ACK (1.2 s ago).
+        // retransmission, due 400 ms after the last ACK (300 ms ago).
         let busy = TcpInfo {
             rto_us: 400_000,
-            ..info(1, 4, 0, 1200, 9000)
+            last_data_sent_ms: 10,
+            ..info(1, 4, 0, 300, 9000)
         };
         let st = assess(settings(true, 5000), &busy, || 15);
         assert_eq!(st.phase, Phase::Busy);
-        assert_eq!(st.dead_in, Some(Duration::from_millis(4200)));
+        assert_eq!(st.dead_in, Some(Duration::from_millis(5100)));
         // Even with keepalive off: the user timeout bounds a busy connection.
         let st = assess(settings(false, 5000), &busy, || 15);
-        assert_eq!(st.dead_in, Some(Duration::from_millis(4200)));
+        assert_eq!(st.dead_in, Some(Duration::from_millis(5100)));
+        // One segment written 100 ms ago after 9 s of silence: from the
+        // write, after its tail loss probe (200 ms) and one RTO.
+        let after_silence = TcpInfo {
+            last_data_sent_ms: 100,
+            ..info(1, 1, 0, 9000, 9000)
+        };
+        let st = assess(
+            settings(true, 5000),
+            &TcpInfo {
+                rto_us: 400_000,
+                ..after_silence
+            },
+            || 15,
+        );
+        assert_eq!(st.dead_in, Some(Duration::from_millis(5500)));
         // Two retransmissions, RTO now 1.6 s, the last 300 ms ago: the first
         // was 0.8 s before it.
         let rtx = TcpInfo {
@@ -352,6 +421,45 @@ mod tests {
         assert_eq!(st.dead_in, Some(Duration::from_millis(924_500)));
         let st = assess(settings(true, 0), &rtx(1000), || 8);
         assert_eq!(st.dead_in, Some(Duration::from_millis(102_100)));
+    }
+
+    #[test]
+    fn a_closed_window_with_data_waiting_is_zero_window() {
+        let closed = TcpInfo {
+            rto_us: 200_000,
+            backoff: 1,
+            snd_wnd: Some(0),
+            notsent_bytes: Some(65_536),
+            ..info(1, 0, 0, 50, 9000)
+        };
+        let st = assess(settings(true, 3000), &closed, || panic!("not needed"));
+        assert_eq!(st.phase, Phase::ZeroWindow);
+        assert_eq!(st.phase.name(), "zero-window");
+        // One probe, answered 50 ms ago: it was the first.
+        assert_eq!(st.dead_in, Some(Duration::from_millis(2950)));
+        // Keepalive off changes nothing: the probe timer is not keepalive's.
+        let st = assess(settings(false, 3000), &closed, || 15);
+        assert_eq!(st.phase, Phase::ZeroWindow);
+        // Open window, or nothing waiting, or a kernel that does not say: not it.
+        for other in [
+            TcpInfo {
+                snd_wnd: Some(4096),
+                ..closed
+            },
+            TcpInfo {
+                notsent_bytes: Some(0),
+                ..closed
+            },
+            TcpInfo {
+                snd_wnd: None,
+                ..closed
+            },
+        ] {
+            assert_eq!(
+                assess(settings(true, 3000), &other, || 15).phase,
+                Phase::Idle
+            );
+        }
     }
 
     #[test]

@@ -242,8 +242,9 @@ fn user_timeout_option(_ms: i32) -> Result<SocketOption, Error> {
 }
 
 /// The fields of `struct tcp_info` (`include/uapi/linux/tcp.h`) up to
-/// `tcpi_last_ack_recv`, as the kernel lays them out. A shorter buffer is
-/// fine: the kernel copies `min(len, sizeof(struct tcp_info))` bytes.
+/// `tcpi_snd_wnd` (Linux 5.4), as the kernel lays them out. The kernel copies
+/// `min(len, sizeof(struct tcp_info))` bytes and says how many: an older
+/// kernel fills fewer, and what it leaves out is taken as unknown.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[repr(C)]
 #[derive(Default)]
@@ -269,7 +270,50 @@ struct RawTcpInfo {
     last_ack_sent: u32,
     last_data_recv: u32,
     last_ack_recv: u32,
+    pmtu: u32,
+    rcv_ssthresh: u32,
+    rtt: u32,
+    rttvar: u32,
+    snd_ssthresh: u32,
+    snd_cwnd: u32,
+    advmss: u32,
+    reordering: u32,
+    rcv_rtt: u32,
+    rcv_space: u32,
+    total_retrans: u32,
+    pacing_rate: u64,
+    max_pacing_rate: u64,
+    bytes_acked: u64,
+    bytes_received: u64,
+    segs_out: u32,
+    segs_in: u32,
+    notsent_bytes: u32,
+    min_rtt: u32,
+    data_segs_in: u32,
+    data_segs_out: u32,
+    delivery_rate: u64,
+    busy_time: u64,
+    rwnd_limited: u64,
+    sndbuf_limited: u64,
+    delivered: u32,
+    delivered_ce: u32,
+    bytes_sent: u64,
+    bytes_retrans: u64,
+    dsack_dups: u32,
+    reord_seen: u32,
+    rcv_ooopack: u32,
+    snd_wnd: u32,
 }
+
+/// Where fields end in `RawTcpInfo` (bytes): the kernel must fill up to
+/// `tcpi_last_ack_recv`, what every Linux since 2.6 has; `tcpi_notsent_bytes`
+/// came in 4.6, `tcpi_snd_wnd` in 5.4.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const TCP_INFO_MIN_LEN: usize = 60;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const NOTSENT_BYTES_END: usize = 148;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SND_WND_END: usize = 232;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn tcp_info(sock: Sock<'_>) -> Result<TcpInfo, Error> {
@@ -289,7 +333,8 @@ pub(crate) fn tcp_info(sock: Sock<'_>) -> Result<TcpInfo, Error> {
     if rc != 0 {
         return Err(Error::os("TCP_INFO", io::Error::last_os_error()));
     }
-    if (len as usize) < mem::size_of::<RawTcpInfo>() {
+    let len = len as usize;
+    if len < TCP_INFO_MIN_LEN {
         return Err(Error::os(
             "TCP_INFO",
             io::Error::new(
@@ -298,6 +343,8 @@ pub(crate) fn tcp_info(sock: Sock<'_>) -> Result<TcpInfo, Error> {
             ),
         ));
     }
+    // A field the kernel did not fill is unknown (None), never a zero.
+    let filled = |end: usize| len >= end;
     Ok(TcpInfo {
         state: raw.state,
         retransmits: raw.retransmits,
@@ -308,6 +355,9 @@ pub(crate) fn tcp_info(sock: Sock<'_>) -> Result<TcpInfo, Error> {
         last_data_sent_ms: raw.last_data_sent,
         last_data_recv_ms: raw.last_data_recv,
         last_ack_recv_ms: raw.last_ack_recv,
+        rtt_us: raw.rtt,
+        notsent_bytes: filled(NOTSENT_BYTES_END).then_some(raw.notsent_bytes),
+        snd_wnd: filled(SND_WND_END).then_some(raw.snd_wnd),
     })
 }
 
@@ -449,4 +499,20 @@ pub(crate) fn system_defaults() -> Result<Config, Error> {
     Err(Error::Unsupported {
         option: "system keepalive defaults",
     })
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_info_is_laid_out_as_the_kernel_s() {
+        assert_eq!(mem::size_of::<RawTcpInfo>(), SND_WND_END);
+        let raw = RawTcpInfo::default();
+        let base = &raw as *const RawTcpInfo as usize;
+        let at = |p: *const u32| p as usize - base;
+        assert_eq!(at(&raw.pmtu), TCP_INFO_MIN_LEN);
+        assert_eq!(at(&raw.notsent_bytes) + 4, NOTSENT_BYTES_END);
+        assert_eq!(at(&raw.snd_wnd) + 4, SND_WND_END);
+    }
 }
