@@ -269,11 +269,18 @@ else
 fi
 # A prefix the loader searches (here through a file in /etc/ld.so.conf.d):
 # as root make install runs ldconfig; otherwise it prints what to run.
-sys=$OUT/system-prefix
+# The prefix, and the copy of install-ld.sh that nobody runs, live in a
+# directory anyone can read: the checkout may be where nobody cannot reach
+# (root's home is 0700), and then ldconfig, run as nobody, cannot see the
+# prefix either.
+pub=$(mktemp -d)
+chmod 755 "$pub"
+install -m 0755 "$TOP/mk/install-ld.sh" "$pub/"
+sys=$pub/system-prefix
 mkdir -p "$sys/lib"
 tells_nonroot_to_run_ldconfig() {
     local conf=$1 out
-    out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$TOP/mk/install-ld.sh" "$sys")
+    out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$pub/install-ld.sh" "$sys")
     echo "$out"
     [[ $out == *"$sys/lib is in the loader's search path: as root, run"*ldconfig* ]]
 }
@@ -297,6 +304,7 @@ else
     rm -f "$conf"
     ldconfig
 fi
+rm -rf "$pub"
 
 echo "== C library: $passed passed, $failed failed"
 ((failed == 0))
