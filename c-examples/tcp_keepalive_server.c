@@ -349,13 +349,19 @@ static int create_listener(int port, const struct server *srv)
         fprintf(stderr, "%s: socket: %s\n", progname, strerror(errno));
         return -1;
     }
+    /* Bound first: a port in use is the first thing said, not the last
+     * line after the settings. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
+        bind(fd, (struct sockaddr *)&ss, len) == -1) {
+        fprintf(stderr, "%s: port %d: %s\n", progname, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (setup_keepalive(fd, srv) == -1) {
         close(fd);
         return -1;
     }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
-        bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, SOMAXCONN) == -1 ||
-        getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+    if (listen(fd, SOMAXCONN) == -1 || getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
         fprintf(stderr, "%s: port %d: %s\n", progname, port, strerror(errno));
         close(fd);
         return -1;

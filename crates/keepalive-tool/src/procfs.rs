@@ -169,6 +169,28 @@ impl TcpTables {
     }
 }
 
+/// The user namespace of PID (`user:[4026531837]`), where it can be read.
+pub fn user_ns(pid: Pid) -> Option<String> {
+    fs::read_link(dir(pid).join("ns").join("user"))
+        .ok()
+        .map(|l| l.to_string_lossy().into_owned())
+}
+
+/// Whether the calling process holds capability number `cap` in its
+/// effective set (`CapEff` of /proc/self/status); false where unreadable.
+pub fn own_capability(cap: u32) -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| cap_eff(&status))
+        .is_some_and(|set| cap < 64 && set & (1 << cap) != 0)
+}
+
+/// The `CapEff:` mask of a /proc/PID/status text.
+fn cap_eff(status: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
 /// Yama's `ptrace_scope`, when the Yama security module is active.
 pub fn ptrace_scope() -> Option<u8> {
     fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
@@ -181,6 +203,24 @@ pub fn ptrace_scope() -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capability_masks() {
+        assert_eq!(
+            cap_eff("Name:\tx\nCapEff:\t000001ffffffffff\nCapBnd:\t0\n"),
+            Some(0x1ff_ffff_ffff)
+        );
+        assert_eq!(cap_eff("Name:\tx\n"), None);
+        // Root's read of its own status agrees with what it may do.
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                !own_capability(19),
+                "an unprivileged test run has CAP_SYS_PTRACE"
+            );
+        }
+        assert!(user_ns(std::process::id()).is_some_and(|n| n.starts_with("user:[")));
+    }
 
     #[test]
     fn socket_links() {
