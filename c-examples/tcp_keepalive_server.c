@@ -797,13 +797,14 @@ int main(int argc, char *argv[])
     if (port == -1)
         bad_argument("PORT must be 0..65535, got \"%s\"", argv[optind]);
 
-    raise_fd_limit();
     srv.signal_fd = setup_signals();
     if (srv.signal_fd == -1)
         goto cleanup;
+    /* The port first: when it is taken, that is the first line printed. */
     srv.listen_fd = create_listener((int)port, &srv);
     if (srv.listen_fd == -1)
         goto cleanup;
+    raise_fd_limit();
     srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     srv.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (srv.epoll_fd == -1 ||
