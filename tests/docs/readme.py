@@ -10,6 +10,7 @@ the reason, in an HTML comment on the line before it:
                                             CMD then runs in DIR (e.g. cargo run)
     <!-- readme-test: cwd=checkout ... -->   run from the checkout's top, not from a
                                             user's own project directory
+    expect=RE   its output must match the regular expression RE (re.search, multiline)
     timeout=N   the block is still running after N s (a server, a client that
                 waits): success if it printed and had not failed by then
     root        needs root (else SKIP, a failure under CI=true)
@@ -221,6 +222,9 @@ class Runner:
                 os.rmdir(cgroup)
                 if self.mounted_bpf:
                     subprocess.run(["umount", "/sys/fs/bpf"], check=False)
+        if ok and "expect" in b.opts and not re.search(b.opts["expect"], out, re.M):
+            self.result(b, False, out, why=f"output does not match {b.opts['expect']!r}")
+            return
         self.result(b, ok, out)
         if ok and out.strip():
             for l in out.strip().splitlines()[-3:]:
