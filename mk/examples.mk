@@ -45,8 +45,9 @@ test-e2e: build-examples
 
 # The demo builds only what it runs (the Rust core and the C library, then
 # the two programs: not the BPF loader, the operator's tool or the wheel),
-# quietly: one line says what is being built, the build's output goes to
-# target/demo-build.log (shown in full if it fails), and the story follows.
+# quietly: one line says what is being built, the build's commands and output
+# go to target/demo-build.log (shown in full if it fails), and the story
+# follows.
 # Measured on 2 cores from a fresh clone with the crates downloaded: about
 # 25 s of build, then 23 s of demo as root (5 s otherwise); a second run
 # rebuilds nothing and starts the story at once.
@@ -65,7 +66,7 @@ demo-build:
 		echo "== make demo: building the C library and the two example programs (about 25 s the first time) ..."; \
 	fi
 	@start=$$(date +%s); \
-	if ! $(MAKE) --no-print-directory -s build-examples RUST_SCOPE="-p keepalive-ffi" \
+	if ! $(MAKE) --no-print-directory build-examples RUST_SCOPE="-p keepalive-ffi" \
 		CARGO_QUIET=--quiet >$(DEMO_LOG) 2>&1; then \
 		cat $(DEMO_LOG); echo "make demo: the build failed (above; also in $(DEMO_LOG))" >&2; exit 1; \
 	fi; \
