@@ -33,4 +33,4 @@ build-docs: build-tool
 test-docs: build-docs build-examples build-py build-preload
 	$(APT_ENSURE) python3=python3 man=man-db cc=gcc pkg-config=pkg-config
 	python3 $(TOP)/tests/docs/first_hour.py --build $(BUILD)
-	python3 $(TOP)/tests/docs/readme.py --build $(BUILD) --venv $(TOP)/target/py-test-venv
+	python3 $(TOP)/tests/docs/readme.py --build $(BUILD)
