@@ -136,7 +136,7 @@ def man_pages(build):
                                capture_output=True, text=True).stdout
     doc = os.path.join(build, "share", "doc", "libkeepalive")
     check("keepalive --help points to docs that are installed (share/doc/libkeepalive)",
-          "share/doc/libkeepalive/operator.md" in help_text
+          "share/doc/libkeepalive/docs/" in help_text
           and os.path.exists(os.path.join(doc, "docs", "operator.md"))
           and os.path.exists(os.path.join(doc, "README.md")), help_text)
 

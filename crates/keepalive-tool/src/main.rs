@@ -48,7 +48,7 @@ Exit status: 0 done, 1 the system refused (the reason is printed: permission,
 kernel too old, no such process, not a TCP socket), 2 usage (nothing changed).
 
 Each subcommand has a manual page (man keepalive-show, keepalive-set, ...).
-docs/operator.md (installed as share/doc/libkeepalive/operator.md) has a
+docs/operator.md (installed in share/doc/libkeepalive/docs/) has a
 session, the permission model, and how this compares with gdb and ss.";
 
 /// See and retune TCP keepalive: every connection's settings and liveness,
@@ -87,7 +87,8 @@ process of that cgroup (or of a cgroup below it) makes or accepts the policy,
 whatever the program is built with: static C, Go, setuid. The attachment is
 pinned in the BPF filesystem and outlasts the command. Needs root.
 
-See docs/cgroup.md.";
+See docs/cgroup.md (installed in share/doc/libkeepalive/docs/) and
+keepalive-cgroup-attach(1).";
 
 /// Keepalive for every TCP connection of a cgroup v2, static and Go
 /// programs included (BPF)
