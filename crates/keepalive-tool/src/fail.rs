@@ -82,6 +82,14 @@ fn root_refused(pid: Pid) -> String {
                 drops it): run the tool where root has it, e.g. on the host"
             .into();
     }
+    if let Some(beyond) = procfs::capabilities_beyond_ours(pid).filter(|&m| m != 0) {
+        return format!(
+            "the process holds capabilities this root lacks ({}): this root is confined (a \
+             container, a sandbox), and taking the descriptors of a process with more \
+             capabilities needs CAP_SYS_PTRACE in that process's own user namespace",
+            procfs::capability_names(beyond).join(", ")
+        );
+    }
     match (procfs::user_ns(pid), procfs::user_ns(std::process::id())) {
         (Some(theirs), Some(ours)) if theirs != ours => format!(
             "the process runs in another user namespace ({theirs}, this tool's is {ours}), \

@@ -224,6 +224,11 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
     }
     rows.sort_by_key(|r| (r.pid, r.fd));
 
+    // PIDs given, none of them listed: the error alone, as `set` has it,
+    // not an empty table above it.
+    if explicit && rows.is_empty() && !errors.is_empty() {
+        return Err(Failure::Refused(errors.join("\n")));
+    }
     let mut out = std::io::stdout().lock();
     let written = if json {
         serde_json::to_writer_pretty(&mut out, &rows)
