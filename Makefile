@@ -41,7 +41,8 @@ test: $(TEST_TARGETS)
 
 install: $(INSTALL_TARGETS)
 	install -d "$(PREFIX)"
-	cd $(BUILD) && tar --exclude=./wheels -cf - . | tar -xf - -C "$(PREFIX)"
+	@# Not the wheels, nor the aarch64 C library (build/arm64: another machine's).
+	cd $(BUILD) && tar --exclude=./wheels --exclude=./arm64 -cf - . | tar -xf - -C "$(PREFIX)"
 	@echo "== installed into $(PREFIX)"
 	@$(TOP)/mk/install-ld.sh "$(PREFIX)"
 

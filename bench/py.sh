@@ -9,7 +9,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bench_begin py
 
-wheels=("$BUILD"/wheels/libkeepalive-*.whl)
+# This machine's wheel (build/wheels also holds the aarch64 one).
+wheels=("$BUILD"/wheels/libkeepalive-*_"$(uname -m)".whl)
 if [[ ! -e ${wheels[0]} ]]; then
     log "not built yet: the Python wheel ($BUILD/wheels/libkeepalive-*.whl; make build-py)"
     bench_skip "Python enable vs 4 setsockopt" "<= floor + 0.10" "not built yet: the wheel"

@@ -349,13 +349,19 @@ static int create_listener(int port, const struct server *srv)
         fprintf(stderr, "%s: socket: %s\n", progname, strerror(errno));
         return -1;
     }
+    /* Bound first: a port in use is the first thing said, not the last
+     * line after the settings. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
+        bind(fd, (struct sockaddr *)&ss, len) == -1) {
+        fprintf(stderr, "%s: port %d: %s\n", progname, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (setup_keepalive(fd, srv) == -1) {
         close(fd);
         return -1;
     }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
-        bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, SOMAXCONN) == -1 ||
-        getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+    if (listen(fd, SOMAXCONN) == -1 || getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
         fprintf(stderr, "%s: port %d: %s\n", progname, port, strerror(errno));
         close(fd);
         return -1;
@@ -791,13 +797,14 @@ int main(int argc, char *argv[])
     if (port == -1)
         bad_argument("PORT must be 0..65535, got \"%s\"", argv[optind]);
 
-    raise_fd_limit();
     srv.signal_fd = setup_signals();
     if (srv.signal_fd == -1)
         goto cleanup;
+    /* The port first: when it is taken, that is the first line printed. */
     srv.listen_fd = create_listener((int)port, &srv);
     if (srv.listen_fd == -1)
         goto cleanup;
+    raise_fd_limit();
     srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     srv.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (srv.epoll_fd == -1 ||

@@ -24,17 +24,22 @@ FFI_DIR := $(TOP)/crates/keepalive-ffi
 C_LIBS_PRIVATE := -lutil -lrt -lpthread -lm -ldl -lc -lgcc_eh -lgcc -lc
 C_OUT := $(TOP)/tests/c/out
 
+# install -C and the cmp below leave a file that did not change alone, mtime
+# included: what is built against it (the example programs) is not rebuilt.
 build-c: build-rust
 	install -d $(BUILD)/lib/pkgconfig $(BUILD)/include
 	@# A build/ staged before the move to .so.1 must not install a stale .so.0.
 	rm -f $(BUILD)/lib/libkeepalive.so.0
-	install -m 0755 $(RELEASE)/libkeepalive_ffi.so $(BUILD)/lib/libkeepalive.so.1
+	install -C -m 0755 $(RELEASE)/libkeepalive_ffi.so $(BUILD)/lib/libkeepalive.so.1
 	ln -sfn libkeepalive.so.1 $(BUILD)/lib/libkeepalive.so
-	install -m 0644 $(RELEASE)/libkeepalive_ffi.a $(BUILD)/lib/libkeepalive.a
-	install -m 0644 $(TOP)/include/keepalive.h $(BUILD)/include/keepalive.h
+	install -C -m 0644 $(RELEASE)/libkeepalive_ffi.a $(BUILD)/lib/libkeepalive.a
+	install -C -m 0644 $(TOP)/include/keepalive.h $(BUILD)/include/keepalive.h
 	version=$$($(CARGO) pkgid -p keepalive-ffi | sed 's/.*[#@]//'); \
 	sed -e "s|@VERSION@|$$version|" -e "s|@LIBS_PRIVATE@|$(C_LIBS_PRIVATE)|" \
-	    $(FFI_DIR)/keepalive.pc.in > $(BUILD)/lib/pkgconfig/keepalive.pc
+	    $(FFI_DIR)/keepalive.pc.in > $(BUILD)/lib/pkgconfig/keepalive.pc.new; \
+	cmp -s $(BUILD)/lib/pkgconfig/keepalive.pc.new $(BUILD)/lib/pkgconfig/keepalive.pc && \
+	    rm $(BUILD)/lib/pkgconfig/keepalive.pc.new || \
+	    mv $(BUILD)/lib/pkgconfig/keepalive.pc.new $(BUILD)/lib/pkgconfig/keepalive.pc
 
 # Rewrites include/keepalive.h from the source after an intended API change.
 c-header:

@@ -21,6 +21,9 @@ TEST_TARGETS  += test-py
 PYTHON       ?= python3
 PY_VENV      := $(TOP)/.venv
 PY_WHEELS    := $(BUILD)/wheels
+# This machine's wheel; build/wheels also holds the aarch64 one (mk/arm64.mk).
+PY_ARCH      := $(shell uname -m)
+PY_WHEEL     := $(PY_WHEELS)/libkeepalive-*_$(PY_ARCH).whl
 # Outside build/ so that `make install` never copies them.
 PY_TEST_VENV := $(TOP)/target/py-test-venv
 PY_SDIST     := $(TOP)/target/sdist
@@ -54,18 +57,21 @@ $(PY_VENV)/.ready: $(TOP)/mk/python.mk
 
 # maturin finds zig as `python -m ziglang` of the python on PATH: the venv's.
 build-py: build-rust $(PY_VENV)/.ready
-	rm -f $(PY_WHEELS)/libkeepalive-*.whl
+	rm -f $(PY_WHEEL)
 	cd python && PATH=$(PY_VENV)/bin:$$PATH $(PY_VENV)/bin/maturin build --release \
 		--zig --compatibility $(PY_MANYLINUX) --out $(PY_WHEELS) --target-dir $(PY_TARGET)
 	@# One wheel, abi3 (CPython 3.9+), tagged manylinux2014 = manylinux_2_17.
-	@wheels=($(PY_WHEELS)/libkeepalive-*.whl); \
+	@wheels=($(PY_WHEEL)); \
 	if [[ $${#wheels[@]} != 1 || $${wheels[0]} != *-cp39-abi3-$(PY_MANYLINUX)_*.manylinux_2_17_*.whl ]]; then \
 		echo "build-py: expected one cp39-abi3-$(PY_MANYLINUX) (manylinux_2_17) wheel, got: $${wheels[*]}" >&2; exit 1; \
 	fi; echo "== wheel: $${wheels[0]#$(TOP)/}"
-	@# (maturin sdist first says "manifest path `Cargo.toml` does not exist":
-	@# it looks in python/ before it reads pyproject's manifest-path. Harmless.)
+	@# Its output goes to a log, shown only if it fails: maturin sdist
+	@# prints "error: manifest path `Cargo.toml` does not exist" (it looks in
+	@# python/ before it reads pyproject's manifest-path, and it cannot be
+	@# given a pyproject.toml) although nothing failed.
 	rm -rf $(PY_SDIST)
-	cd python && $(PY_VENV)/bin/maturin sdist --out $(PY_SDIST)
+	cd python && $(PY_VENV)/bin/maturin sdist --out $(PY_SDIST) >$(TOP)/target/sdist.log 2>&1 || \
+		{ cat $(TOP)/target/sdist.log; exit 1; }
 	@echo "== sdist: $$(cd $(TOP) && ls target/sdist/libkeepalive-*.tar.gz)"
 
 test-py: build-py
@@ -74,12 +80,12 @@ test-py: build-py
 	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) nft=nftables unshare=util-linux ip=iproute2 redis-server=redis-server; fi
 	@# The wheel as auditwheel sees it: nothing newer than glibc 2.17. And
 	@# abi3audit: the module uses only the stable ABI of CPython 3.9.
-	$(PY_VENV)/bin/auditwheel show $(PY_WHEELS)/libkeepalive-*.whl | tee $(TOP)/target/auditwheel.txt
+	$(PY_VENV)/bin/auditwheel show $(PY_WHEEL) | tee $(TOP)/target/auditwheel.txt
 	tr -s ' \n' ' ' <$(TOP)/target/auditwheel.txt | grep -q 'consistent with the following platform tag: "manylinux_2_17_x86_64"'
-	$(PY_VENV)/bin/abi3audit --strict --verbose $(PY_WHEELS)/libkeepalive-*.whl
+	$(PY_VENV)/bin/abi3audit --strict --verbose $(PY_WHEEL)
 	rm -rf $(PY_TEST_VENV)
 	$(call py_make_venv,$(PY_TEST_VENV))
-	$(PY_TEST_VENV)/bin/python -m pip install -q $(PY_WHEELS)/libkeepalive-*.whl pytest mypy $(PY_TEST_CLIENTS)
+	$(PY_TEST_VENV)/bin/python -m pip install -q $(PY_WHEEL) pytest mypy $(PY_TEST_CLIENTS)
 	cd python && $(PY_TEST_VENV)/bin/mypy --strict --cache-dir $(PY_TEST_VENV)/mypy-cache examples tests
 	@# The stubs against the installed module (from outside python/, so that
 	@# the source tree's package does not shadow it); no allowlist.
@@ -104,6 +110,6 @@ test-py: build-py
 		if [[ -z $$py ]]; then echo "SKIP CPython $$v: not on this machine"; continue; fi; \
 		echo "== CPython $$v ($$py)"; \
 		venv=$(TOP)/target/py-$$v-venv; rm -rf $$venv; \
-		$$py -m venv $$venv && $$venv/bin/python -m pip install -q $(PY_WHEELS)/libkeepalive-*.whl pytest && \
+		$$py -m venv $$venv && $$venv/bin/python -m pip install -q $(PY_WHEEL) pytest && \
 		(cd python && $$venv/bin/pytest -q -p no:cacheprovider $(PY_SDIST_SUITES)) || exit 1; \
 	done

@@ -218,15 +218,18 @@ has_the_layout() {
     local f missing=0
     for f in lib/libkeepalive.so lib/libkeepalive.so.1 lib/libkeepalive.a \
         lib/pkgconfig/keepalive.pc include/keepalive.h lib/libkeepalive-preload.so \
-        bin/tcp_keepalive_client bin/tcp_keepalive_server bin/keepalive-run bin/keepalive; do
+        bin/tcp_keepalive_client bin/tcp_keepalive_server bin/keepalive-run bin/keepalive \
+        share/man/man1/keepalive.1 share/man/man1/keepalive-set.1 share/man/man1/keepalive-run.1 \
+        share/doc/libkeepalive/README.md share/doc/libkeepalive/docs/operator.md; do
         [[ -e $inst/$f ]] || { echo "missing: $f"; missing=1; }
     done
     [[ ! -e $inst/wheels ]] || { echo "wheels/ installed"; missing=1; }
+    [[ ! -e $inst/arm64 ]] || { echo "arm64/ (the aarch64 C library) installed"; missing=1; }
     cmp -s "$TOP/include/keepalive.h" "$inst/include/keepalive.h" ||
         { echo "include/keepalive.h differs from the committed one"; missing=1; }
     "$inst/bin/keepalive" --version && return $missing
 }
-check "the installed prefix holds the contract's layout (bin/keepalive included)" has_the_layout
+check "the installed prefix holds the contract's layout (bin/keepalive included), manual pages and docs" has_the_layout
 ipc() { PKG_CONFIG_PATH=$inst/lib/pkgconfig pkg-config "$@" keepalive; }
 check "a program builds against the installed prefix without rpath" \
     "$CC" "${CFLAGS[@]}" $(ipc --cflags) "$HERE/smoke.c" -o "$OUT/smoke_norpath" $(ipc --libs)

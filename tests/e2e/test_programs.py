@@ -278,9 +278,13 @@ class ServerTest(unittest.TestCase):
         holder.bind(("", 0))
         holder.listen()
         try:
-            status, out, err = run(SERVER, str(holder.getsockname()[1]))
+            port = holder.getsockname()[1]
+            status, out, err = run(SERVER, "-d", "2", str(port))
             self.assertEqual(status, 1, out + err)
-            self.assertIn("Address already in use", err)
+            # The error first: no settings printed for a listener that
+            # never was.
+            self.assertEqual(err.splitlines(), [f"tcp_keepalive_server: port {port}: Address already in use"])
+            self.assertEqual(out, "")
         finally:
             holder.close()
 

@@ -11,6 +11,7 @@ and `ip netns`; skips saying why otherwise, and fails on CI.
 import glob
 import json
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -276,7 +277,8 @@ class BindingTest(NamespaceCase):
         self.assert_reads((600, 20, 4))
 
     def test_python_keepalive_set_system_defaults(self):
-        wheels = glob.glob(os.path.join(BUILD, "wheels", "libkeepalive-*.whl"))
+        # This machine's wheel: build/wheels also holds the aarch64 one.
+        wheels = glob.glob(os.path.join(BUILD, "wheels", f"libkeepalive-*_{platform.machine()}.whl"))
         if not wheels:
             self.skipTest(must_run(f"no wheel in {BUILD}/wheels (make build-py)"))
         work = tempfile.mkdtemp(prefix="keepalive-py-")

@@ -267,7 +267,14 @@ class ErrorTest(unittest.TestCase):
         gone.wait()
         self.assertFalse(os.path.exists(f"/proc/{gone.pid}"))
         self.assert_refused(tool("set", str(gone.pid), "-D", "5"), f"no such process: {gone.pid}")
-        self.assert_refused(tool("show", str(gone.pid)), f"no such process: {gone.pid}")
+        shown = tool("show", str(gone.pid))
+        self.assert_refused(shown, f"no such process: {gone.pid}")
+        self.assertEqual(shown.stdout, "", "a table above the error")
+        self.assertEqual(shown.stderr, f"keepalive show: no such process: {gone.pid}\n")
+        # Beside a live one, a gone PID is still the error, before any row.
+        shown = tool("show", str(os.getpid()), str(gone.pid))
+        self.assert_refused(shown, f"no such process: {gone.pid}")
+        self.assertEqual(shown.stdout, "")
 
     def test_a_pid_without_tcp_sockets(self):
         t = start("none")
@@ -328,6 +335,8 @@ class ErrorTest(unittest.TestCase):
             (["-d", "1.5"], "invalid value '1.5' for '--idle <IDLE>'"),
             (["-D", "5", "-d", "2"], "cannot be used with"),
             (["--probes", "3", "-d", "2"], "--probes goes with -D/--deadline"),
+            (["--probes", "4"], "--probes goes with -D/--deadline"),
+            (["-D", "2", "--probes", "5"], "probes must be 1 probe for this deadline, got 5"),
             ([], "the following required arguments were not provided"),
         ]
         for args, message in cases:

@@ -254,6 +254,22 @@ else
     fail "the warning is written when the library is loaded (a process with no socket at all)" "$out"
 fi
 
+# One program tree, one warning: shells starting shells (each loading the
+# library, as a wrapper script or pyenv's shims do) print it once; a child
+# whose environment adds another invalid value warns again, about both; a
+# forged mark is no mark.
+tree=$(env KEEPIDLE=abc LD_PRELOAD="$LIB" sh -c 'sh -c "sh -c true; sh -c true"; sh -c true' 2>&1)
+more=$(env KEEPIDLE=abc LD_PRELOAD="$LIB" sh -c 'KEEPCNT=0 sh -c "sh -c true"' 2>&1)
+forged=$(env KEEPIDLE=abc KEEPALIVE_PRELOAD_WARNED=0123456789abcdef LD_PRELOAD="$LIB" sh -c true 2>&1)
+if [[ $tree == 'libkeepalive-preload: ignoring KEEPIDLE="abc": idle must be 1..32767 seconds, got "abc"' &&
+    $(grep -c 'KEEPIDLE="abc"' <<<"$more") == 2 && $(grep -c 'KEEPCNT="0"' <<<"$more") == 1 &&
+    $forged == "$tree" ]]; then
+    pass "one warning per program tree (6 processes: 1 line); new invalid values warn again"
+else
+    fail "one warning per program tree (6 processes: 1 line); new invalid values warn again" \
+        "tree:" "$tree" "more:" "$more" "forged:" "$forged"
+fi
+
 # KEEPALIVE=yes (0.3 takes anything but off as on): one warning at load, on
 # a file and on a terminal, and keepalive on.
 env KEEPALIVE=yes LD_PRELOAD="$LIB" "$PROBE" >"$TMP/yes.out" 2>"$TMP/yes.err"

@@ -29,6 +29,11 @@
 //! program ([`write_warning`]): fd 2 open, not a socket (an inetd-style
 //! service's stderr may be its client), writable without blocking, and with
 //! `SIGPIPE` blocked around the write (a `SIGPIPE` it raises is swallowed).
+//! One program tree gets the warning once: a process that warned sets
+//! `KEEPALIVE_PRELOAD_WARNED` (a fingerprint of the lines) in its own
+//! environment, and a child that would print the very same lines stays
+//! silent (a wrapper script, pyenv's shims, `sh -c`); a child with other
+//! invalid values warns about those.
 //!
 //! Guarantees, each tested by `tests/preload`:
 //! - `socket()` returns exactly what the real one returned, and `errno` is
@@ -169,9 +174,64 @@ extern "C" fn on_load() {
     let saved = errno();
     let _ = std::panic::catch_unwind(|| {
         let _ = next_socket();
-        load_settings(warn);
+        // One program tree, one warning: a process whose parent already
+        // printed these very warnings (a wrapper script, pyenv's shims, a
+        // shell pipeline) stays silent. The mark is set only where there is
+        // something to warn about.
+        let (count, fingerprint) = warnings_fingerprint();
+        let inherited = getenv(WARNED).and_then(parse_fingerprint);
+        if count == 0 || inherited == Some(fingerprint) {
+            load_settings(|_| {});
+        } else {
+            load_settings(warn);
+            mark_warned(fingerprint);
+        }
     });
     set_errno(saved);
+}
+
+/// The variable that tells a process's children which warnings it printed:
+/// a fingerprint of their text, so that a child whose environment holds
+/// other invalid values still warns about those.
+const WARNED: &str = "KEEPALIVE_PRELOAD_WARNED";
+
+/// How many warnings this environment gives, and an FNV-1a hash of their
+/// text (each line as printed).
+fn warnings_fingerprint() -> (u32, u64) {
+    let mut count = 0u32;
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let _ = env::read(getenv, |args| {
+        let mut line = env::Line::new();
+        let _ = write!(line, "{args}");
+        for &b in line.as_bytes().iter().chain(b"\n") {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        count += 1;
+    });
+    (count, hash)
+}
+
+/// A fingerprint as `WARNED` holds it: 16 hexadecimal digits.
+fn parse_fingerprint(text: &[u8]) -> Option<u64> {
+    if text.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(text).ok()?, 16).ok()
+}
+
+/// Sets `WARNED` for the processes this one starts. Runs in the
+/// constructor, before `main` (for `LD_PRELOAD`), when no other thread
+/// reads the environment yet.
+fn mark_warned(fingerprint: u64) {
+    let mut value = [0u8; 17];
+    let mut line = env::Line::new();
+    let _ = write!(line, "{fingerprint:016x}");
+    value[..16].copy_from_slice(&line.as_bytes()[..16]);
+    let mut name = [0u8; 32];
+    name[..WARNED.len()].copy_from_slice(WARNED.as_bytes());
+    // SAFETY: both are NUL-terminated byte strings on the stack; setenv
+    // copies them.
+    unsafe { libc::setenv(name.as_ptr().cast(), value.as_ptr().cast(), 1) };
 }
 
 const UNREAD: u8 = 0;
@@ -565,6 +625,19 @@ mod tests {
             opt(&owned, libc::SOL_SOCKET, libc::SO_TYPE).unwrap(),
             libc::SOCK_STREAM
         );
+    }
+
+    #[test]
+    fn fingerprints_read_back_and_reject_anything_else() {
+        let mut line = env::Line::new();
+        let _ = write!(line, "{:016x}", 0x0123_4567_89ab_cdef_u64);
+        assert_eq!(
+            parse_fingerprint(line.as_bytes()),
+            Some(0x0123_4567_89ab_cdef)
+        );
+        for bad in [&b""[..], b"123", b"0123456789abcdefg", b"zzzzzzzzzzzzzzzz"] {
+            assert_eq!(parse_fingerprint(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

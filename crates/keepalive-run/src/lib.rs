@@ -60,6 +60,13 @@ fn usage(name: &str) -> String {
     )
 }
 
+/// The help text `--help` prints, naming the program `name`: the one
+/// description of the options, which the operator's tool also turns into
+/// the keepalive-run(1) manual page.
+pub fn help_text(name: &str) -> String {
+    help(name)
+}
+
 fn help(name: &str) -> String {
     format!(
         "\

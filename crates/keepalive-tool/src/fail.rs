@@ -60,6 +60,51 @@ pub fn permission_needs() -> String {
     s
 }
 
+/// Whether the caller is root (effective uid 0), whose refusals have other
+/// reasons than a missing privilege.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Why root may still not take a process's descriptors: Yama's "no attach",
+/// a root without CAP_SYS_PTRACE (a container's), a target in a user
+/// namespace that is not below the caller's, or else a security module.
+fn root_refused(pid: Pid) -> String {
+    if procfs::ptrace_scope() == Some(3) {
+        return format!(
+            "even root is refused: Yama's /proc/sys/kernel/yama/ptrace_scope is 3 ({})",
+            yama(3)
+        );
+    }
+    if !procfs::own_capability(CAP_SYS_PTRACE) {
+        return "this root lacks CAP_SYS_PTRACE (a container or a capability bounding set \
+                drops it): run the tool where root has it, e.g. on the host"
+            .into();
+    }
+    if let Some(beyond) = procfs::capabilities_beyond_ours(pid).filter(|&m| m != 0) {
+        return format!(
+            "the process holds capabilities this root lacks ({}): this root is confined (a \
+             container, a sandbox), and taking the descriptors of a process with more \
+             capabilities needs CAP_SYS_PTRACE in that process's own user namespace",
+            procfs::capability_names(beyond).join(", ")
+        );
+    }
+    match (procfs::user_ns(pid), procfs::user_ns(std::process::id())) {
+        (Some(theirs), Some(ours)) if theirs != ours => format!(
+            "the process runs in another user namespace ({theirs}, this tool's is {ours}), \
+             where this root's CAP_SYS_PTRACE does not reach: run the tool from the owning \
+             namespace"
+        ),
+        _ => "root with CAP_SYS_PTRACE was refused all the same: a security module (AppArmor, \
+              SELinux, a BPF LSM) forbids ptrace access to this process"
+            .into(),
+    }
+}
+
+/// The capability number of CAP_SYS_PTRACE (linux/capability.h).
+const CAP_SYS_PTRACE: u32 = 19;
+
 /// The running kernel's release, for a message.
 pub fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -78,10 +123,16 @@ pub fn denied(pid: Pid, why: &Denied) -> String {
             let owner = procfs::uid(pid)
                 .map(|u| format!(", owned by uid {u}"))
                 .unwrap_or_default();
-            format!(
-                "pid {pid} ({}{owner}): permission denied ({step}: {err}): {}",
-                procfs::comm(pid),
+            // Root is refused for reasons of its own: telling root to run
+            // as root would send it in a circle.
+            let why = if is_root() {
+                root_refused(pid)
+            } else {
                 permission_needs()
+            };
+            format!(
+                "pid {pid} ({}{owner}): permission denied ({step}: {err}): {why}",
+                procfs::comm(pid),
             )
         }
         Denied::NoPidfd { call } => no_pidfd(call),
@@ -122,6 +173,18 @@ mod tests {
             "8 is a thread of process 5: give the process id 5"
         );
         assert!(yama(1).contains("ancestors"));
+        // Root is never told to run as root.
+        if is_root() {
+            let m = denied(
+                1,
+                &Denied::Permission {
+                    step: "pidfd_getfd".into(),
+                    err: std::io::Error::from_raw_os_error(libc::EPERM),
+                },
+            );
+            assert!(!m.contains("(root)"), "{m}");
+            assert!(m.contains("pid 1 ("), "{m}");
+        }
         assert!(yama(3).contains("not even root"));
     }
 }

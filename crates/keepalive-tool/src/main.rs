@@ -35,6 +35,7 @@ mod cgroup;
 mod defaults;
 mod fail;
 mod fmt;
+mod man;
 mod procfs;
 mod set;
 mod show;
@@ -46,8 +47,9 @@ const AFTER_HELP: &str = "\
 Exit status: 0 done, 1 the system refused (the reason is printed: permission,
 kernel too old, no such process, not a TCP socket), 2 usage (nothing changed).
 
-See docs/operator.md for a session, the permission model, and how this
-compares with gdb and ss.";
+Each subcommand has a manual page (man keepalive-show, keepalive-set, ...).
+docs/operator.md (installed in share/doc/libkeepalive/docs/) has a
+session, the permission model, and how this compares with gdb and ss.";
 
 /// See and retune TCP keepalive: every connection's settings and liveness,
 /// running processes retuned without a restart, the system-wide defaults.
@@ -65,6 +67,18 @@ enum Command {
     Defaults(DefaultsArgs),
     Run(RunArgs),
     Cgroup(CgroupArgs),
+    GenerateMan(GenerateManArgs),
+}
+
+/// Writes the manual pages (keepalive.1, keepalive-SUBCOMMAND.1 and
+/// keepalive-run.1) into DIR, from these very definitions; `make build`
+/// stages them into share/man/man1.
+#[derive(Debug, Args)]
+#[command(hide = true)]
+struct GenerateManArgs {
+    /// The directory to write the pages into (created if missing).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
 }
 
 const CGROUP_HELP: &str = "\
@@ -73,7 +87,8 @@ process of that cgroup (or of a cgroup below it) makes or accepts the policy,
 whatever the program is built with: static C, Go, setuid. The attachment is
 pinned in the BPF filesystem and outlasts the command. Needs root.
 
-See docs/cgroup.md.";
+See docs/cgroup.md (installed in share/doc/libkeepalive/docs/) and
+keepalive-cgroup-attach(1).";
 
 /// Keepalive for every TCP connection of a cgroup v2, static and Go
 /// programs included (BPF)
@@ -241,8 +256,10 @@ Examples:
 #[derive(Debug, Args)]
 #[command(after_help = SET_HELP, override_usage = "keepalive set PID [--fd FD] \
     (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])")]
+// --probes is in the group so that `set PID --probes 4` reaches
+// `set::config`, which says what `cgroup attach` says: it goes with -D.
 #[command(group(ArgGroup::new("values").required(true).multiple(true)
-    .args(["deadline", "idle", "interval", "count", "user_timeout"])))]
+    .args(["deadline", "probes", "idle", "interval", "count", "user_timeout"])))]
 struct SetArgs {
     /// The process to retune.
     #[arg(value_name = "PID", value_parser = pid)]
@@ -430,6 +447,7 @@ fn main() -> ExitCode {
     };
     let (path, result): (&[&str], Result<(), Failure>) = match cli.command {
         Command::Run(a) => return keepalive_run::main("keepalive run", a.args),
+        Command::GenerateMan(a) => (&["generate-man"], man::generate(Cli::command(), &a.dir)),
         Command::Cgroup(CgroupArgs {
             action: CgroupAction::Attach(a),
         }) => (
@@ -631,6 +649,39 @@ mod tests {
             panic!()
         };
         assert!(l.json);
+    }
+
+    /// `set` words a lone --probes as `cgroup attach` does, and a 2 s
+    /// deadline's one probe in the singular (the core's sentences).
+    #[test]
+    fn set_and_attach_say_the_same_about_probes() {
+        for args in [
+            &["set", "42", "--probes", "4"][..],
+            &["cgroup", "attach", "/cg", "--probes", "4"],
+        ] {
+            let values = match parse(args).unwrap().command {
+                Command::Set(a) => a.values.values(),
+                Command::Cgroup(CgroupArgs {
+                    action: CgroupAction::Attach(a),
+                }) => a.values.values(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(
+                set::config(&values).unwrap_err(),
+                Failure::Usage("--probes goes with -D/--deadline".into()),
+                "{args:?}"
+            );
+        }
+        let Command::Set(a) = parse(&["set", "42", "-D", "2", "--probes", "5"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            set::config(&a.values.values()).unwrap_err(),
+            Failure::Usage("probes must be 1 probe for this deadline, got 5".into())
+        );
     }
 
     #[test]

@@ -169,6 +169,97 @@ impl TcpTables {
     }
 }
 
+/// The user namespace of PID (`user:[4026531837]`), where it can be read.
+pub fn user_ns(pid: Pid) -> Option<String> {
+    fs::read_link(dir(pid).join("ns").join("user"))
+        .ok()
+        .map(|l| l.to_string_lossy().into_owned())
+}
+
+/// Whether the calling process holds capability number `cap` in its
+/// effective set (`CapEff` of /proc/self/status); false where unreadable.
+pub fn own_capability(cap: u32) -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| cap_mask(&status, "CapEff:"))
+        .is_some_and(|set| cap < 64 && set & (1 << cap) != 0)
+}
+
+/// The capabilities PID may hold (`CapPrm`) that the calling process may
+/// not: the kernel refuses ptrace access to a process with capabilities the
+/// caller lacks, even to root with CAP_SYS_PTRACE, across user namespaces.
+pub fn capabilities_beyond_ours(pid: Pid) -> Option<u64> {
+    let theirs = cap_mask(
+        &fs::read_to_string(dir(pid).join("status")).ok()?,
+        "CapPrm:",
+    )?;
+    let ours = cap_mask(&fs::read_to_string("/proc/self/status").ok()?, "CapPrm:")?;
+    Some(theirs & !ours)
+}
+
+/// A capability mask of a /proc/PID/status text (`field` is `CapEff:`,
+/// `CapPrm:`, ...).
+fn cap_mask(status: &str, field: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|l| l.strip_prefix(field))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
+/// The names of the capabilities in `mask` (linux/capability.h), lower
+/// case as capabilities(7) writes them after `CAP_`.
+pub fn capability_names(mask: u64) -> Vec<String> {
+    const NAMES: [&str; 41] = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
+    ];
+    (0..64)
+        .filter(|bit| mask & (1u64 << bit) != 0)
+        .map(|bit| {
+            NAMES
+                .get(bit)
+                .map_or_else(|| format!("capability {bit}"), |n| (*n).to_string())
+        })
+        .collect()
+}
+
 /// Yama's `ptrace_scope`, when the Yama security module is active.
 pub fn ptrace_scope() -> Option<u8> {
     fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
@@ -181,6 +272,32 @@ pub fn ptrace_scope() -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capability_masks() {
+        assert_eq!(
+            cap_mask(
+                "Name:\tx\nCapEff:\t000001ffffffffff\nCapBnd:\t0\n",
+                "CapEff:"
+            ),
+            Some(0x1ff_ffff_ffff)
+        );
+        assert_eq!(cap_mask("Name:\tx\n", "CapEff:"), None);
+        assert_eq!(
+            capability_names((1 << 19) | (1 << 24) | (1 << 45)),
+            ["CAP_SYS_PTRACE", "CAP_SYS_RESOURCE", "capability 45"]
+        );
+        assert_eq!(capabilities_beyond_ours(std::process::id()), Some(0));
+        // Root's read of its own status agrees with what it may do.
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                !own_capability(19),
+                "an unprivileged test run has CAP_SYS_PTRACE"
+            );
+        }
+        assert!(user_ns(std::process::id()).is_some_and(|n| n.starts_with("user:[")));
+    }
 
     #[test]
     fn socket_links() {

@@ -179,6 +179,11 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
 
     if explicit {
         for &pid in &targets {
+            // A PID that names no process is an error before any output,
+            // as `set` has it: no empty table above the message.
+            if !procfs::exists(pid) {
+                return Err(Failure::Refused(fail::denied(pid, &Denied::Gone)));
+            }
             if let Some(tgid) = procfs::tgid(pid).filter(|&t| t != pid) {
                 return Err(Failure::Refused(fail::denied(pid, &Denied::Thread(tgid))));
             }
@@ -187,7 +192,7 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
     let mut tables = TcpTables::default();
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    let mut not_permitted = 0usize;
+    let mut not_permitted = Vec::new();
     for pid in targets {
         let taken = match target::take_tcp(pid, &mut tables) {
             Ok(taken) => taken,
@@ -196,8 +201,8 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
                 errors.push(fail::denied(pid, &why));
                 continue;
             }
-            Err(Denied::Permission { .. }) => {
-                not_permitted += 1;
+            Err(why @ Denied::Permission { .. }) => {
+                not_permitted.push(fail::denied(pid, &why));
                 continue;
             }
             // Gone meanwhile, or a thread: nothing to show.
@@ -220,6 +225,11 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
     }
     rows.sort_by_key(|r| (r.pid, r.fd));
 
+    // PIDs given, none of them listed: the error alone, as `set` has it,
+    // not an empty table above it.
+    if explicit && rows.is_empty() && !errors.is_empty() {
+        return Err(Failure::Refused(errors.join("\n")));
+    }
     let mut out = std::io::stdout().lock();
     let written = if json {
         serde_json::to_writer_pretty(&mut out, &rows)
@@ -237,25 +247,48 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
             return Err(Failure::Refused(format!("writing the output: {e}")));
         }
     }
-    if not_permitted > 0 {
-        let (n, s) = if not_permitted == 1 {
-            ("1 process", "its owner")
-        } else {
-            (&*format!("{not_permitted} processes"), "their owner")
-        };
-        let yama = match procfs::ptrace_scope() {
-            Some(scope @ 1..) => {
-                format!(" (Yama's ptrace_scope is {scope}: see keepalive set --help)")
-            }
-            _ => String::new(),
-        };
-        eprintln!("{n} could not be inspected (permission denied): run as root or as {s}{yama}");
-    }
+    report_not_permitted(&not_permitted);
     if errors.is_empty() {
         Ok(())
     } else {
         Err(Failure::Refused(errors.join("\n")))
     }
+}
+
+/// The processes the listing skipped for want of permission: one line that
+/// counts them and says what is needed, or, for root (for whom "run as
+/// root" is no answer), each process named with its own reason.
+fn report_not_permitted(messages: &[String]) {
+    const NAMED: usize = 5;
+    if messages.is_empty() {
+        return;
+    }
+    if fail::is_root() {
+        for m in messages.iter().take(NAMED) {
+            eprintln!("keepalive show: skipped {m}");
+        }
+        if messages.len() > NAMED {
+            eprintln!(
+                "keepalive show: skipped {} more processes, for the same kind of reason \
+                 (name them as PIDs to see each)",
+                messages.len() - NAMED
+            );
+        }
+        return;
+    }
+    let n = messages.len();
+    let (n, s) = if n == 1 {
+        ("1 process".to_string(), "its owner")
+    } else {
+        (format!("{n} processes"), "their owner")
+    };
+    let yama = match procfs::ptrace_scope() {
+        Some(scope @ 1..) => {
+            format!(" (Yama's ptrace_scope is {scope}: see keepalive set --help)")
+        }
+        _ => String::new(),
+    };
+    eprintln!("{n} could not be inspected (permission denied): run as root or as {s}{yama}");
 }
 
 #[cfg(test)]

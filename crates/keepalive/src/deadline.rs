@@ -341,6 +341,11 @@ mod tests {
             msg(Duration::from_secs(600), Some(128)),
             "probes must be 1..127 probes for this deadline, got 128"
         );
+        // A deadline of 2 s leaves room for one probe only: said as such.
+        assert_eq!(
+            msg(Duration::from_secs(2), Some(5)),
+            "probes must be 1 probe for this deadline, got 5"
+        );
         assert!(Deadline::from_secs(60, Some(-1)).is_err());
         assert!(Deadline::from_secs(60, Some(i64::MAX)).is_err());
         assert!(Deadline::from_secs(i64::MIN, None).is_err());

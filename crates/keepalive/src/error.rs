@@ -213,6 +213,18 @@ fn range(
     unit: &str,
     given: &dyn fmt::Display,
 ) -> fmt::Result {
+    if min == max {
+        // A range of one value ("1..1 probes") reads as that value, and a
+        // unit after 1 in the singular: "probes must be 1 probe for this
+        // deadline, got 5".
+        let (word, rest) = unit.split_once(' ').unwrap_or((unit, ""));
+        let word = match min {
+            1 => word.strip_suffix('s').unwrap_or(word),
+            _ => word,
+        };
+        let space = if rest.is_empty() { "" } else { " " };
+        return write!(f, "{name} must be {min} {word}{space}{rest}, got {given}");
+    }
     write!(f, "{name} must be {min}..{max} {unit}, got {given}")
 }
 
