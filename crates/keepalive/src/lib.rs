@@ -126,6 +126,8 @@
 
 use std::time::Duration;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod death;
 mod deadline;
 mod error;
 mod field;
@@ -138,6 +140,8 @@ mod sys;
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use death::{Cause, Ending};
 pub use deadline::Deadline;
 pub use error::{Error, Given, GivenText};
 pub use field::Field;
