@@ -99,7 +99,12 @@ struct sock {
     __u16 sk_protocol;
 } __attribute__((preserve_access_index));
 
+struct inet_sock {
+    __be16 inet_sport;
+} __attribute__((preserve_access_index));
+
 struct inet_connection_sock {
+    struct inet_sock icsk_inet;
     __u32 icsk_user_timeout;
     __u32 icsk_probes_tstamp;
     __u8 icsk_retransmits;
@@ -199,7 +204,9 @@ static __always_inline void report(struct sock *sk, int oldstate, int err)
 
     __u16 family = sk->__sk_common.skc_family;
     e->family = family;
-    e->local_port = sk->__sk_common.skc_num;
+    /* Not skc_num: closing released the port (inet_put_port()) before
+     * the tracepoint; inet_sport keeps it. */
+    e->local_port = tp->inet_conn.icsk_inet.inet_sport;
     e->remote_port = sk->__sk_common.skc_dport;
     __builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
     __builtin_memset(e->remote_addr, 0, sizeof(e->remote_addr));

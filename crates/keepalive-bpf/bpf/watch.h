@@ -28,8 +28,8 @@ struct keepalive_death {
     __u32 pad32;
     __s32 error;           /* tcp_done_with_error()'s err */
     __u16 family;          /* AF_INET or AF_INET6 */
-    __u16 local_port;      /* skc_num: host order */
-    __u16 remote_port;     /* skc_dport: network order, as the kernel keeps it */
+    __u16 local_port;      /* inet_sport: network order, as the kernel keeps it */
+    __u16 remote_port;     /* skc_dport: network order */
     __u8 state;            /* the state it is closed from */
     __u8 probes_out;       /* icsk_probes_out */
     __u8 retransmits;      /* icsk_retransmits */

@@ -40,9 +40,11 @@ use keepalive::Config;
 
 mod error;
 mod existing;
+mod hz;
 mod maps;
 mod programs;
 mod system;
+pub mod watch;
 
 pub use error::Error;
 pub use existing::plan;

@@ -126,9 +126,9 @@
 
 use std::time::Duration;
 
+mod deadline;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod death;
-mod deadline;
 mod error;
 mod field;
 mod rule;
@@ -140,9 +140,9 @@ mod sys;
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
+pub use deadline::Deadline;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use death::{Cause, Ending};
-pub use deadline::Deadline;
 pub use error::{Error, Given, GivenText};
 pub use field::Field;
 pub use status::{Phase, Status, TcpState};
