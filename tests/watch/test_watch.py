@@ -1,0 +1,186 @@
+"""`keepalive watch` end to end, as root: four connections die of known causes
+in network namespaces, and each appears exactly once with its cause, pid,
+command, addresses and silence; an unprivileged caller is refused.
+
+Each test starts its own watch (host-wide: it also sees what other programs
+on the machine do, so lines are picked by the dying client's pid), lets one
+connection die, waits for the client to report the death and for the watch's
+line, then stops the watch with SIGINT (or SIGTERM) and checks it exits 0.
+Run by run.py, which says why it skips where there is no root, BTF or ip netns.
+"""
+
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import netlab  # noqa: E402
+
+KEEPALIVE = shlex.split(os.environ.get("KAW_KEEPALIVE", "keepalive"))
+PEER = [sys.executable, os.path.join(HERE, "peer.py")]
+PORT = 5070
+
+# The deadline's tolerance: a death is on time when the peer was silent at
+# least the bound (less a jiffy and the timer wheel's slack) and at most a
+# second more (the contract's "dead at most D + 1 s"; a busy connection dies
+# one retransmission timeout after its bound).
+EARLY_MS, LATE_MS = 100, 1000
+
+
+def ci_fail_or_skip(test, why):
+    """A missing tool: a skip, or a failure under CI=true (CI has everything)."""
+    if os.environ.get("CI") == "true":
+        test.fail(f"{why}, and CI=true")
+    test.skipTest(why)
+
+
+class Watcher:
+    """`keepalive watch --json`, started and ready (its first stderr line)."""
+
+    def __init__(self):
+        self.proc = netlab.Proc("watch", [*KEEPALIVE, "watch", "--json"], stderr_separately=True)
+        _, line = self.proc.stderr_lines.get(timeout=30)
+        if line is None or "watching every TCP connection" not in line:
+            status = self.proc.popen.wait(timeout=10)
+            raise AssertionError(f"keepalive watch did not start (status {status}): {line}")
+
+    def death_of(self, pid, timeout=30):
+        """Waits for the first line about pid; returns it, parsed."""
+        m, _ = self.proc.expect(rf'"pid":{pid},', timeout=timeout)
+        return json.loads(m.string)
+
+    def stop(self, signo=signal.SIGINT):
+        """Stops the watch; returns (exit status, every line it printed, parsed)."""
+        self.proc.signal(signo)
+        status = self.proc.wait(timeout=10)
+        lines = [json.loads(line) for _, line in self.proc.lines]
+        return status, lines
+
+
+class DeathCase(unittest.TestCase):
+    def setUp(self):
+        self.lab = netlab.Lab().__enter__()
+        self.addCleanup(self.lab.close)
+        self.watch = Watcher()
+        self.addCleanup(self.watch.proc.stop)
+
+    def start(self, server_mode, client_mode, name):
+        srv = self.lab.start("server", [*PEER, "server", str(PORT), server_mode])
+        srv.expect("listening")
+        target = f"{self.lab.server_ip}:{PORT}"
+        cli = self.lab.start("client", [*PEER, "client", client_mode, target, name])
+        m, _ = cli.expect(r"ready pid=(\d+) local=(\S+)")
+        srv.expect("accepted")
+        return srv, cli, int(m.group(1)), m.group(2)
+
+    def check(self, cli, pid, local, name, cause, died):
+        """The client reported `died`; the watch has exactly one line for it."""
+        cli.expect(rf"died: {died}", timeout=60)
+        line = self.watch.death_of(pid)
+        status, lines = self.watch.stop()
+        self.assertEqual(status, 0, "the watch exits 0 on SIGINT")
+        mine = [r for r in lines if r["pid"] == pid]
+        self.assertEqual(len(mine), 1, f"exactly one line for pid {pid}: {mine}")
+        self.assertEqual(line["cause"], cause, line)
+        self.assertEqual(line["command"], name, line)
+        self.assertEqual(line["owner"], "connect", line)
+        self.assertEqual(line["local"], local, line)
+        self.assertEqual(line["remote"], f"{self.lab.server_ip}:{PORT}", line)
+        self.assertEqual(line["state"], "ESTABLISHED", line)
+        self.assertRegex(line["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        print(f"\n  {cause}: silent_ms={line['silent_ms']} window_probed_ms="
+              f"{line['window_probed_ms']} probes_out={line['probes_out']} "
+              f"retransmits={line['retransmits']}", file=sys.stderr, end=" ")
+        return line
+
+    def assert_silent(self, line, bound_ms):
+        self.assertGreaterEqual(line["silent_ms"], bound_ms - EARLY_MS, line)
+        self.assertLessEqual(line["silent_ms"], bound_ms + LATE_MS, line)
+
+    def cut_server(self):
+        how = self.lab.cut("server")
+        if not how.startswith("nftables"):
+            # A blackhole route stops the server's replies only: good enough
+            # for a silent peer, but say so.
+            print(f"  (cut: {how})", file=sys.stderr)
+
+
+class TestCauses(DeathCase):
+    def test_keepalive_an_idle_connection_whose_peer_is_cut(self):
+        _, cli, pid, local = self.start("read", "keepalive", "kaw-idle")
+        self.cut_server()
+        line = self.check(cli, pid, local, "kaw-idle", "keepalive", "Connection timed out")
+        # idle 1 + interval 1 x 2 probes: dead 3 s after the last ACK.
+        self.assert_silent(line, 3000)
+        self.assertEqual((line["probes_out"], line["retransmits"]), (2, 0), line)
+        self.assertEqual(line["error"], "Connection timed out", line)
+
+    def test_user_timeout_a_busy_connection_whose_peer_is_cut(self):
+        _, cli, pid, local = self.start("read", "busy", "kaw-busy")
+        self.cut_server()
+        line = self.check(cli, pid, local, "kaw-busy", "user-timeout", "Connection timed out")
+        # TCP_USER_TIMEOUT 3000 ms, counted from the first retransmission,
+        # one RTO (200 ms or more) after the last ACK.
+        self.assert_silent(line, 3000)
+        self.assertGreater(line["retransmits"], 0, line)
+        self.assertEqual(line["user_timeout_ms"], 3000, line)
+
+    def test_zero_window_a_live_peer_that_stopped_reading(self):
+        _, cli, pid, local = self.start("noread", "stalled", "kaw-stalled")
+        line = self.check(cli, pid, local, "kaw-stalled", "zero-window",
+                          "Connection timed out")
+        # The peer answered every window probe: it was never silent for long,
+        # and the window was probed for the user timeout.
+        self.assertLess(line["silent_ms"], 3000, line)
+        self.assertGreaterEqual(line["window_probed_ms"], 3000 - EARLY_MS, line)
+        self.assertLessEqual(line["window_probed_ms"], 3000 + LATE_MS, line)
+        self.assertEqual(line["retransmits"], 0, line)
+
+    def test_reset_a_peer_that_rebooted(self):
+        srv, cli, pid, local = self.start("read", "reset", "kaw-reset")
+        # The server's host dies without a packet and comes back without the
+        # connection: the first keepalive probe (2 s idle) meets a reset.
+        self.lab.crash_and_reboot_server(srv)
+        line = self.check(cli, pid, local, "kaw-reset", "reset", "Connection reset by peer")
+        self.assert_silent(line, 2000)
+        self.assertEqual(line["error"], "Connection reset by peer", line)
+
+
+class TestTool(unittest.TestCase):
+    def test_sigterm_also_ends_it_with_status_0_and_a_summary(self):
+        w = Watcher()
+        self.addCleanup(w.proc.stop)
+        status, lines = w.stop(signal.SIGTERM)
+        self.assertEqual(status, 0)
+        summary = []
+        while True:  # to the end of its stderr (None)
+            line = w.proc.stderr_lines.get(timeout=10)[1]
+            if line is None:
+                break
+            summary.append(line)
+        self.assertTrue(any(s and re.match(r"keepalive watch: \d+ connections reported, 0 events "
+                                           r"lost$", s) for s in summary), summary)
+
+    def test_an_unprivileged_caller_is_refused_clearly(self):
+        if subprocess.run(["which", "setpriv"], capture_output=True).returncode != 0:
+            ci_fail_or_skip(self, "setpriv (util-linux) is missing")
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+             "--bounding-set=-all", *KEEPALIVE, "watch"],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(done.returncode, 1, done)
+        self.assertEqual(done.stdout, "", "nothing on stdout, not even the header")
+        self.assertRegex(done.stderr, r"^keepalive watch: permission denied: .*needs root "
+                                      r"\(CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN\).*lacks "
+                                      r"CAP_BPF, CAP_PERFMON\n$")
+
+    def test_usage_errors_exit_2(self):
+        done = subprocess.run([*KEEPALIVE, "watch", "--jsn"], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 2, done)
+        self.assertIn("--jsn", done.stderr)
