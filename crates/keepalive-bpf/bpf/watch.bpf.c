@@ -16,12 +16,14 @@
  * - The owner: a death comes in softirq or timer context, where the current
  *   task is anyone's. The move to SYN_SENT happens inside connect(), and to
  *   LISTEN inside listen(), in the caller's context: pid and comm are
- *   recorded there, by socket (LRU hashes); a connection a listener accepts
- *   (its move from LISTEN to SYN_RECV) gets the listener's owner. The move
- *   to CLOSE forgets them, after the death was read.
+ *   recorded there: a connecting socket's in the socket itself (socket
+ *   storage, freed with it), a listener's by network namespace and port (an
+ *   LRU hash, forgotten when it closes), which is the owner of a connection
+ *   it accepted (found by the connection's local port when it dies).
  * - A full ring buffer loses the event, never silently: `drops` counts it.
  */
 #include <linux/bpf.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "watch.h"
@@ -29,7 +31,6 @@
 /* Kernel constants (include/net/tcp_states.h, <linux/in.h>, <linux/socket.h>,
  * enum sock_flags). */
 #define KA_TCP_SYN_SENT 2
-#define KA_TCP_SYN_RECV 3
 #define KA_TCP_CLOSE    7
 #define KA_TCP_LISTEN   10
 #define KA_IPPROTO_TCP  6
@@ -129,11 +130,12 @@ struct {
     __type(value, __u64);
 } drops SEC(".maps");
 
-/* Keyed by the struct sock's address. */
+/* The owner of a connection made with connect(), stored in the socket
+ * itself: freed with it, no table to fill up. */
 struct {
-    __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 65536);
-    __type(key, __u64);
+    __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
     __type(value, struct keepalive_owner);
 } owners SEC(".maps");
 
@@ -144,8 +146,9 @@ static __always_inline void current_owner(struct keepalive_owner *o)
     bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
-/* A listener's owner, for the connections it will accept: keyed by
- * network namespace and port. */
+/* A listener's owner, for the connections it accepts: keyed by network
+ * namespace and port (an accepted connection's local port, which is what
+ * it is looked up by when one dies). */
 struct listener_key {
     __u32 netns;
     __u32 port;
@@ -165,11 +168,8 @@ static __always_inline __u32 netns_of(struct sock *sk)
 }
 
 /* The connection's state as it is closed with an error, to user space. */
-static __always_inline void report(struct sock *sk, int oldstate, int err)
+static __always_inline void report(struct sock *sk, struct tcp_sock *tp, int oldstate, int err)
 {
-    struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-    if (!tp)
-        return;
     struct keepalive_death *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e) {
         __u32 zero = 0;
@@ -219,8 +219,11 @@ static __always_inline void report(struct sock *sk, int oldstate, int err)
         __builtin_memcpy(e->remote_addr, &r, 4);
     }
 
-    __u64 key = (__u64)sk;
-    struct keepalive_owner *o = bpf_map_lookup_elem(&owners, &key);
+    struct keepalive_owner *o = bpf_sk_storage_get(&owners, sk, 0, 0);
+    if (!o) {
+        struct listener_key lk = {.netns = e->netns, .port = bpf_ntohs(e->local_port)};
+        o = bpf_map_lookup_elem(&listeners, &lk);
+    }
     e->pad = 0;
     if (o) {
         e->owner = o->how;
@@ -240,47 +243,37 @@ int watch_state(__u64 *ctx)
     struct sock *sk = (struct sock *)ctx[0];
     int oldstate = (int)ctx[1];
     int newstate = (int)ctx[2];
-    __u64 key = (__u64)sk;
 
     if (!sk || sk->sk_protocol != KA_IPPROTO_TCP)
         return 0;
-    switch (newstate) {
-    case KA_TCP_SYN_SENT: { /* inside connect(): the caller's context */
-        struct keepalive_owner o = {.how = OWNER_CONNECT};
-        current_owner(&o);
-        bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
-        break;
-    }
-    case KA_TCP_LISTEN: { /* inside listen() */
+    if (newstate == KA_TCP_SYN_SENT) { /* inside connect(): the caller's context */
+        struct keepalive_owner *o =
+            bpf_sk_storage_get(&owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+        if (o) {
+            o->how = OWNER_CONNECT;
+            current_owner(o);
+        }
+    } else if (newstate == KA_TCP_LISTEN) { /* inside listen(), after bind() */
         struct listener_key lk = {.netns = netns_of(sk), .port = sk->__sk_common.skc_num};
         struct keepalive_owner o = {.how = OWNER_LISTENER};
         current_owner(&o);
         bpf_map_update_elem(&listeners, &lk, &o, BPF_ANY);
-        break;
-    }
-    case KA_TCP_SYN_RECV: { /* a child of a listener, in softirq: the listener's owner */
-        if (oldstate != KA_TCP_LISTEN)
-            break;
-        struct listener_key lk = {.netns = netns_of(sk), .port = sk->__sk_common.skc_num};
-        struct keepalive_owner *o = bpf_map_lookup_elem(&listeners, &lk);
-        if (o)
-            bpf_map_update_elem(&owners, &key, o, BPF_ANY);
-        break;
-    }
-    case KA_TCP_CLOSE: {
+    } else if (newstate == KA_TCP_CLOSE) {
+        struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+        if (!tp)
+            return 0;
         if (oldstate == KA_TCP_LISTEN) {
-            struct listener_key lk = {.netns = netns_of(sk), .port = sk->__sk_common.skc_num};
+            /* The port was released (skc_num is 0 now); inet_sport keeps it. */
+            struct listener_key lk = {.netns = netns_of(sk),
+                                      .port = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport)};
             bpf_map_delete_elem(&listeners, &lk);
-            break;
+            return 0;
         }
         /* tcp_done_with_error() set sk_err before closing: the kernel gave
          * up on the connection, or it was reset. A clean close has none. */
         int err = sk->sk_err;
         if (err)
-            report(sk, oldstate, err);
-        bpf_map_delete_elem(&owners, &key);
-        break;
-    }
+            report(sk, tp, oldstate, err);
     }
     return 0;
 }

@@ -66,12 +66,11 @@ fn holder(inode: u64) -> Option<(u32, Vec<u8>)> {
 }
 
 /// Who owned the connection: the process the program recorded at
-/// `connect()`; for an accepted connection, or one made before the watch
-/// started, the process holding its socket now when one still does (a
-/// pre-forked worker rather than the listener's parent), else the
-/// listener's owner.
+/// `connect()` or `listen()`; for one made before the watch started, the
+/// process holding its socket now, when one still does (a scan of
+/// `/proc/PID/fd`, done only then: a burst of deaths stays cheap).
 fn owner(d: &Death) -> Found {
-    if d.owner != Owner::Connect && d.inode != 0 {
+    if d.owner == Owner::Unknown && d.inode != 0 {
         if let Some((pid, comm)) = holder(d.inode) {
             return Found {
                 pid: Some(pid),
