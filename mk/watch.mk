@@ -16,7 +16,6 @@ TEST_TARGETS  += test-watch
 BENCH_TARGETS += bench-watch
 
 test-watch: build-tool
-	$(CARGO) test -p keepalive-bpf watch
 	$(APT_ENSURE) python3=python3 setpriv=util-linux
 	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) ip=iproute2 nft=nftables; fi
 	python3 tests/watch/run.py --keepalive $(BUILD)/bin/keepalive
