@@ -4,11 +4,12 @@
 # crates/keepalive-bpf/src/watch.rs, the subcommand crates/keepalive-tool/
 # src/watch.rs. See docs/operator.md.
 #
-#   make test-watch   as root: four connections die in network namespaces (an
+#   make test-watch   as root: five connections die in network namespaces (an
 #                     idle one whose peer is cut: keepalive; a busy one: user
-#                     timeout; a reader that stopped: zero window; a peer that
-#                     rebooted: reset), each seen once with its cause, pid,
-#                     command and silence; an unprivileged caller refused
+#                     timeout, and without one: retransmissions; a reader that
+#                     stopped: zero window; a peer that rebooted: reset), each
+#                     seen once with its cause, pid, command and silence; an
+#                     unprivileged caller refused
 #   make bench-watch  connect+close on loopback with the watch running vs not
 
 .PHONY: test-watch bench-watch

@@ -12,6 +12,7 @@
         keepalive  idle: keepalive 1 s idle, 1 s apart, 2 probes (dead 3 s
                    after the peer was last heard), no user timeout
         busy       sends 1 KiB every 50 ms, TCP_USER_TIMEOUT 3000 ms, no keepalive
+        retrans    the same without a user timeout (tcp_retries2 decides)
         stalled    sends until the peer's window is shut, TCP_USER_TIMEOUT
                    3000 ms: dies while the window is probed
         reset      idle: keepalive 2 s idle, 1 s apart, 3 probes (the first
@@ -71,7 +72,7 @@ def client(mode, target, name):
         sock.setsockopt(tcp, socket.TCP_KEEPINTVL, intvl)
         sock.setsockopt(tcp, socket.TCP_KEEPCNT, cnt)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    else:
+    elif mode != "retrans":
         sock.setsockopt(tcp, socket.TCP_USER_TIMEOUT, 3000)
     local = "%s:%d" % sock.getsockname()[:2]
     print(f"ready pid={__import__('os').getpid()} local={local}", flush=True)
@@ -81,7 +82,7 @@ def client(mode, target, name):
                 pass
             print("died: the peer closed", flush=True)
             return 1
-        if mode == "busy":
+        if mode in ("busy", "retrans"):
             while True:
                 sock.sendall(b"x" * 1024)
                 time.sleep(0.05)

@@ -1,5 +1,5 @@
-"""`keepalive watch` end to end, as root: four connections die of known causes
-in network namespaces, and each appears exactly once with its cause, pid,
+"""`keepalive watch` end to end, as root: five connections die of known causes
+in network namespaces (the issue's four, and retransmissions), and each appears exactly once with its cause, pid,
 command, addresses and silence; an unprivileged caller is refused.
 
 Each test starts its own watch (host-wide: it also sees what other programs
@@ -130,6 +130,24 @@ class TestCauses(DeathCase):
         self.assert_silent(line, 3000)
         self.assertGreater(line["retransmits"], 0, line)
         self.assertEqual(line["user_timeout_ms"], 3000, line)
+
+    def test_retransmissions_a_busy_connection_without_a_user_timeout(self):
+        # tcp_retries2 = 3 in the client's namespace: with the minimum RTO
+        # (200 ms), the kernel gives up (2^4 - 1) x 200 = 3000 ms after the
+        # oldest unacknowledged segment was sent, at the first retransmission
+        # timer at or after that: the timer fires 200, 600, 1400, 3000 and
+        # 6200 ms after it (later when the RTO is above its minimum), and the
+        # one at 3000 ms may come a jiffy early.
+        netlab.sh("ip", "netns", "exec", self.lab.ns["client"], "sysctl", "-qw",
+                  "net.ipv4.tcp_retries2=3")
+        _, cli, pid, local = self.start("read", "retrans", "kaw-retrans")
+        self.cut_server()
+        line = self.check(cli, pid, local, "kaw-retrans", "retransmissions",
+                          "Connection timed out")
+        self.assertGreaterEqual(line["silent_ms"], 3000 - EARLY_MS, line)
+        self.assertLessEqual(line["silent_ms"], 8000, line)
+        self.assertEqual(line["user_timeout_ms"], 0, line)
+        self.assertGreaterEqual(line["retransmits"], 3, line)
 
     def test_zero_window_a_live_peer_that_stopped_reading(self):
         _, cli, pid, local = self.start("noread", "stalled", "kaw-stalled")
