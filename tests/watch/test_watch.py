@@ -14,9 +14,12 @@ import os
 import re
 import shlex
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import unittest
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
@@ -43,12 +46,14 @@ def ci_fail_or_skip(test, why):
 class Watcher:
     """`keepalive watch --json`, started and ready (its first stderr line)."""
 
-    def __init__(self):
-        self.proc = netlab.Proc("watch", [*KEEPALIVE, "watch", "--json"], stderr_separately=True)
+    def __init__(self, *options):
+        self.proc = netlab.Proc("watch", [*KEEPALIVE, "watch", "--json", *options],
+                                stderr_separately=True)
         _, line = self.proc.stderr_lines.get(timeout=30)
         if line is None or "watching every TCP connection" not in line:
             status = self.proc.popen.wait(timeout=10)
             raise AssertionError(f"keepalive watch did not start (status {status}): {line}")
+        self.ready = line
 
     def death_of(self, pid, timeout=30):
         """Waits for the first line about pid; returns it, parsed."""
@@ -184,6 +189,47 @@ class TestTool(unittest.TestCase):
             summary.append(line)
         self.assertTrue(any(s and re.match(r"keepalive watch: \d+ connections reported, 0 events "
                                            r"lost$", s) for s in summary), summary)
+
+    def test_metrics_count_the_deaths_by_cause(self):
+        w = Watcher("--metrics", "127.0.0.1:0")
+        self.addCleanup(w.proc.stop)
+        url = re.search(r"metrics on (http://\S+/metrics);", w.ready).group(1)
+        # A death of our own: a peer that resets (SO_LINGER 0) on loopback.
+        srv = socket.create_server(("127.0.0.1", 0))
+        cli = socket.create_connection(srv.getsockname())
+        acc, _ = srv.accept()
+        acc.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        acc.close()
+        with self.assertRaises(ConnectionResetError):
+            cli.recv(1)
+        line = w.death_of(os.getpid())
+        self.assertEqual(line["cause"], "reset", line)
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            self.assertEqual(reply.status, 200)
+            self.assertTrue(reply.headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+            text = reply.read().decode()
+        counts = dict(re.findall(r'^keepalive_watch_deaths_total\{cause="([a-z-]+)"\} (\d+)$',
+                                 text, re.M))
+        self.assertEqual(sorted(counts), sorted(["keepalive", "user-timeout", "retransmissions",
+                                                 "zero-window", "reset"]), text)
+        self.assertGreaterEqual(int(counts["reset"]), 1, text)
+        self.assertRegex(text, r"(?m)^keepalive_watch_events_lost_total 0$")
+        for s in (srv, cli):
+            s.close()
+        status, _ = w.stop()
+        self.assertEqual(status, 0)
+
+    def test_metrics_on_an_address_in_use_is_refused(self):
+        taken = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(taken.close)
+        addr = "127.0.0.1:%d" % taken.getsockname()[1]
+        done = subprocess.run([*KEEPALIVE, "watch", "--metrics", addr], capture_output=True,
+                              text=True, timeout=30)
+        self.assertEqual(done.returncode, 1, done)
+        self.assertIn(f"--metrics: listening on {addr}: Address already in use\n", done.stderr)
+        done = subprocess.run([*KEEPALIVE, "watch", "--metrics", "nowhere"], capture_output=True,
+                              text=True, timeout=30)
+        self.assertEqual(done.returncode, 2, done)
 
     def test_an_unprivileged_caller_is_refused_clearly(self):
         if subprocess.run(["which", "setpriv"], capture_output=True).returncode != 0:

@@ -10,7 +10,7 @@
 //! keepalive cgroup attach CGROUP (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
 //! keepalive cgroup detach CGROUP
 //! keepalive cgroup list [--json]
-//! keepalive watch [--json]
+//! keepalive watch [--json] [--metrics ADDR:PORT]
 //! ```
 //!
 //! The tool only translates: every value is checked, every rule applied and
@@ -36,6 +36,7 @@ mod cgroup;
 mod defaults;
 mod fail;
 mod fmt;
+mod metrics;
 mod procfs;
 mod set;
 mod show;
@@ -190,17 +191,25 @@ local, remote, cause, silent_ms, and owner (connect, listener, fd, unknown),
 state, error, user_timeout_ms, probes_out, retransmits, window_probed_ms,
 orphan, netns, inode. Events lost to a full ring buffer are counted on stderr.
 
+--metrics ADDR:PORT also serves, on http://ADDR:PORT/metrics, the counters
+keepalive_watch_deaths_total{cause=...} and keepalive_watch_events_lost_total
+in Prometheus's text format.
+
 Needs root (CAP_BPF and CAP_PERFMON): a BPF program on the tracepoint
 sock:inet_sock_set_state, removed when the watch ends. See docs/operator.md.";
 
 /// One line per TCP connection the kernel gives up on, host-wide, as it
 /// happens, with its cause.
 #[derive(Debug, Args)]
-#[command(after_help = WATCH_HELP, override_usage = "keepalive watch [--json]")]
+#[command(after_help = WATCH_HELP, override_usage = "keepalive watch [--json] [--metrics ADDR:PORT]")]
 struct WatchArgs {
     /// One JSON object a line instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also serve the deaths counted by cause, for Prometheus, on
+    /// http://ADDR:PORT/metrics (e.g. 127.0.0.1:9610).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 const SHOW_HELP: &str = "\
@@ -480,7 +489,7 @@ fn main() -> ExitCode {
             action: CgroupAction::List(a),
         }) => (&["cgroup", "list"], cgroup::list(a.json)),
         Command::Show(a) => (&["show"], show::run(&a.pids, a.json)),
-        Command::Watch(a) => (&["watch"], watch::run(a.json)),
+        Command::Watch(a) => (&["watch"], watch::run(a.json, a.metrics)),
         Command::Set(a) => (
             &["set"],
             set::config(&a.values.values()).and_then(|c| set::run(a.pid, a.fd, &c)),

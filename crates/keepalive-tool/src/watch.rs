@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::fail::{self, Failure};
 use crate::fmt;
+use crate::metrics::{Counters, Endpoint};
 use crate::procfs;
 
 /// One line of `--json`: the contract's fields first, then the extras.
@@ -155,10 +156,20 @@ fn local_time(t: SystemTime) -> String {
     )
 }
 
+/// An `io::Error`'s words without std's " (os error N)".
+fn words(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(n) => text
+            .strip_suffix(&format!(" (os error {n})"))
+            .unwrap_or(&text)
+            .to_string(),
+        None => text,
+    }
+}
+
 fn row(d: &Death) -> Row {
     let who = owner(d);
-    let error = io::Error::from_raw_os_error(d.error).to_string();
-    let suffix = format!(" (os error {})", d.error);
     Row {
         time: rfc3339(d.time),
         pid: who.pid,
@@ -169,7 +180,7 @@ fn row(d: &Death) -> Row {
         silent_ms: fmt::ms(d.silent),
         owner: who.how,
         state: d.state.name(),
-        error: error.strip_suffix(&suffix).unwrap_or(&error).to_string(),
+        error: words(&io::Error::from_raw_os_error(d.error)),
         user_timeout_ms: fmt::ms(d.user_timeout),
         probes_out: d.probes_out,
         retransmits: d.retransmits,
@@ -240,23 +251,26 @@ fn signals() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Waits up to `timeout` for the ring buffer or a signal; returns whether a
-/// signal came.
-fn wait(ring: &Watch, sig: &OwnedFd, timeout: Duration) -> io::Result<bool> {
+/// Waits up to `timeout` for the ring buffer, a signal or a metrics
+/// request; returns whether a signal came.
+fn wait(
+    ring: &Watch,
+    sig: &OwnedFd,
+    endpoint: Option<&Endpoint>,
+    timeout: Duration,
+) -> io::Result<bool> {
+    let poll_fd = |fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     let mut fds = [
-        libc::pollfd {
-            fd: ring.as_fd().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: sig.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
+        poll_fd(ring.as_fd().as_raw_fd()),
+        poll_fd(sig.as_raw_fd()),
+        poll_fd(endpoint.map_or(-1, |e| e.listener().as_raw_fd())),
     ];
-    // SAFETY: two live pollfd structures.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout.as_millis() as libc::c_int) };
+    // SAFETY: three live pollfd structures (a negative fd is ignored).
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, timeout.as_millis() as libc::c_int) };
     if n < 0 {
         let e = io::Error::last_os_error();
         return if e.kind() == io::ErrorKind::Interrupted {
@@ -270,8 +284,15 @@ fn wait(ring: &Watch, sig: &OwnedFd, timeout: Duration) -> io::Result<bool> {
 
 /// Prints what is waiting; `Err` when standard output is gone (a closed
 /// pipe: the watch ends there).
-fn drain(w: &mut Watch, json: bool, out: &mut impl Write, seen: &mut u64) -> io::Result<()> {
+fn drain(
+    w: &mut Watch,
+    json: bool,
+    out: &mut impl Write,
+    counters: &mut Counters,
+    seen: &mut u64,
+) -> io::Result<()> {
     while let Some(d) = w.next() {
+        counters.count(d.cause);
         let r = row(&d);
         if json {
             serde_json::to_writer(&mut *out, &r).map_err(io::Error::other)?;
@@ -298,14 +319,29 @@ fn report_lost(w: &Watch, lost: &mut u64) {
     }
 }
 
-pub fn run(json: bool) -> Result<(), Failure> {
+pub fn run(json: bool, metrics: Option<std::net::SocketAddr>) -> Result<(), Failure> {
     let sig = signals().map_err(|e| Failure::Refused(format!("signalfd: {e}")))?;
+    let endpoint = metrics
+        .map(|addr| {
+            Endpoint::bind(addr).map_err(|e| {
+                Failure::Refused(format!("--metrics: listening on {addr}: {}", words(&e)))
+            })
+        })
+        .transpose()?;
     let mut w = Watch::start().map_err(fail::cgroup)?;
+    let serving = match &endpoint {
+        Some(e) => match e.local_addr() {
+            Ok(a) => format!("; metrics on http://{a}/metrics"),
+            Err(_) => String::new(),
+        },
+        None => String::new(),
+    };
     eprintln!(
-        "keepalive watch: watching every TCP connection of this host (kernel HZ {}); \
+        "keepalive watch: watching every TCP connection of this host (kernel HZ {}){serving}; \
          SIGINT or SIGTERM stops",
         w.hz()
     );
+    let mut counters = Counters::default();
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if !json && writeln!(out, "{}", table_line(HEADER)).is_err() {
@@ -314,12 +350,16 @@ pub fn run(json: bool) -> Result<(), Failure> {
     let _ = out.flush();
     let (mut seen, mut lost) = (0u64, 0u64);
     loop {
-        let stop = wait(&w, &sig, Duration::from_secs(1))
+        let stop = wait(&w, &sig, endpoint.as_ref(), Duration::from_secs(1))
             .map_err(|e| Failure::Refused(format!("poll: {e}")))?;
-        if drain(&mut w, json, &mut out, &mut seen).is_err() {
+        if drain(&mut w, json, &mut out, &mut counters, &mut seen).is_err() {
             break;
         }
         report_lost(&w, &mut lost);
+        counters.set_lost(lost);
+        if let Some(e) = &endpoint {
+            e.serve(&counters);
+        }
         if stop {
             break;
         }
