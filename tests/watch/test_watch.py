@@ -219,6 +219,41 @@ class TestTool(unittest.TestCase):
         status, _ = w.stop()
         self.assertEqual(status, 0)
 
+    def test_a_full_ring_buffer_loses_events_loudly(self):
+        # The watch stopped (SIGSTOP) while 4,000 connections die: more than
+        # its ring buffer (256 KiB, 2,048 deaths) holds. What it could not
+        # keep is counted, on stderr as it resumes and in the summary.
+        w = Watcher()
+        self.addCleanup(w.proc.stop)
+        w.proc.signal(signal.SIGSTOP)
+        srv = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.addCleanup(srv.close)
+        n = 4000
+        for _ in range(n):
+            cli = socket.create_connection(srv.getsockname())
+            acc, _ = srv.accept()
+            acc.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            acc.close()  # cli dies of a reset
+            cli.close()
+        w.proc.signal(signal.SIGCONT)
+        status, lines = w.stop()
+        self.assertEqual(status, 0)
+        ours = sum(1 for r in lines if r["pid"] == os.getpid() and r["cause"] == "reset")
+        stderr = []
+        while True:
+            line = w.proc.stderr_lines.get(timeout=10)[1]
+            if line is None:
+                break
+            stderr.append(line)
+        summary = re.match(r"keepalive watch: (\d+) connections reported, (\d+) events lost$",
+                           stderr[-1])
+        self.assertIsNotNone(summary, stderr)
+        lost = int(summary.group(2))
+        self.assertGreater(lost, 0, stderr)
+        self.assertGreaterEqual(ours + lost, n, f"{ours} reported, {lost} lost: {stderr}")
+        self.assertTrue(any(re.match(r"keepalive watch: \d+ events lost \(\d+ in all\): the ring "
+                                     r"buffer was full$", s) for s in stderr), stderr)
+
     def test_metrics_on_an_address_in_use_is_refused(self):
         taken = socket.create_server(("127.0.0.1", 0))
         self.addCleanup(taken.close)
