@@ -412,6 +412,28 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_window_and_how_long_it_was_probed() {
+        let mut r = raw();
+        r.probes_out = 0;
+        r.user_timeout_ms = 3000;
+        r.rcv_tstamp = 5000 - 5; // the peer answered a probe 20 ms ago
+        r.probes_tstamp = 5000 - 751;
+        let d = r
+            .decode(250, (SystemTime::now(), Duration::from_secs(20)))
+            .unwrap();
+        assert_eq!(d.cause, Cause::ZeroWindow);
+        assert_eq!(d.silent, Duration::from_millis(20));
+        assert_eq!(d.window_probed, Some(Duration::from_millis(3004)));
+        // A window probe under way, but data was being retransmitted:
+        // the retransmission timer gave up.
+        r.retransmits = 3;
+        let d = r
+            .decode(250, (SystemTime::now(), Duration::from_secs(20)))
+            .unwrap();
+        assert_eq!((d.cause, d.window_probed), (Cause::UserTimeout, None));
+    }
+
+    #[test]
     fn what_is_not_a_dead_peer_is_skipped() {
         let mut r = raw();
         r.state = 2; // SYN_SENT: connect() refused
