@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """The two ends of the connections test_watch.py lets die, one per cause.
 
-    peer.py server PORT read|noread     listens on every address; prints
-                                        "listening", then "accepted" per
-                                        connection; reads what comes (read) or
-                                        never reads (noread, a small receive
-                                        buffer: its window closes fast)
+    peer.py server PORT read|noread|watchful [NAME]
+                                        listens on every address; prints
+                                        "listening pid=PID", then "accepted"
+                                        per connection; reads what comes
+                                        (read), never reads (noread, a small
+                                        receive buffer: its window closes
+                                        fast), or reads with keepalive 1/1/2
+                                        set on the listener, which accepted
+                                        connections inherit (watchful)
     peer.py client MODE HOST:PORT NAME  names itself NAME (its comm), connects,
                                         prints "ready pid=PID local=ADDR:PORT",
                                         then:
@@ -25,6 +29,7 @@ watch, not the library.
 """
 
 import ctypes
+import os
 import socket
 import sys
 import threading
@@ -33,22 +38,29 @@ import time
 PR_SET_NAME = 15
 
 
-def server(port, mode):
+def server(port, mode, name=None):
+    if name:
+        ctypes.CDLL(None).prctl(PR_SET_NAME, name.encode(), 0, 0, 0)
     srv = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     srv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if mode == "noread":
         # Inherited by accepted sockets: a window that closes after a few KiB.
         srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    if mode == "watchful":
+        srv.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+        srv.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+        srv.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     srv.bind(("::", port))
     srv.listen(8)
-    print("listening", flush=True)
+    print(f"listening pid={os.getpid()}", flush=True)
     held = []
     while True:
         conn, _ = srv.accept()
         held.append(conn)
         print("accepted", flush=True)
-        if mode == "read":
+        if mode in ("read", "watchful"):
             threading.Thread(target=drain, args=(conn,), daemon=True).start()
 
 
@@ -75,7 +87,7 @@ def client(mode, target, name):
     elif mode != "retrans":
         sock.setsockopt(tcp, socket.TCP_USER_TIMEOUT, 3000)
     local = "%s:%d" % sock.getsockname()[:2]
-    print(f"ready pid={__import__('os').getpid()} local={local}", flush=True)
+    print(f"ready pid={os.getpid()} local={local}", flush=True)
     try:
         if mode in ("keepalive", "reset"):
             while sock.recv(4096):
@@ -97,7 +109,7 @@ def client(mode, target, name):
 
 def main():
     if sys.argv[1] == "server":
-        return server(int(sys.argv[2]), sys.argv[3])
+        return server(int(sys.argv[2]), sys.argv[3], *sys.argv[4:5])
     return client(sys.argv[2], sys.argv[3], sys.argv[4])
 
 

@@ -77,7 +77,7 @@ class DeathCase(unittest.TestCase):
 
     def start(self, server_mode, client_mode, name):
         srv = self.lab.start("server", [*PEER, "server", str(PORT), server_mode])
-        srv.expect("listening")
+        srv.expect("listening pid=")
         target = f"{self.lab.server_ip}:{PORT}"
         cli = self.lab.start("client", [*PEER, "client", client_mode, target, name])
         m, _ = cli.expect(r"ready pid=(\d+) local=(\S+)")
@@ -135,6 +135,30 @@ class TestCauses(DeathCase):
         self.assert_silent(line, 3000)
         self.assertGreater(line["retransmits"], 0, line)
         self.assertEqual(line["user_timeout_ms"], 3000, line)
+
+    def test_an_accepted_connection_is_its_listeners(self):
+        # The server's side dies this time: keepalive 1/1/2 inherited from
+        # its listener, the client's host cut off. Its owner was recorded
+        # when the server called listen().
+        srv = self.lab.start("server", [*PEER, "server", str(PORT), "watchful", "kaw-server"])
+        m, _ = srv.expect(r"listening pid=(\d+)")
+        server_pid = int(m.group(1))
+        target = f"{self.lab.server_ip}:{PORT}"
+        cli = self.lab.start("client", [*PEER, "client", "retrans", target, "kaw-quiet"])
+        m, _ = cli.expect(r"ready pid=\d+ local=(\S+)")
+        srv.expect("accepted")
+        self.lab.cut("client")
+        line = self.watch.death_of(server_pid)
+        status, lines = self.watch.stop()
+        self.assertEqual(status, 0)
+        self.assertEqual(len([r for r in lines if r["pid"] == server_pid]), 1, lines)
+        self.assertEqual((line["cause"], line["command"], line["owner"]),
+                         ("keepalive", "kaw-server", "listener"), line)
+        # A dual-stack listener: the IPv4 peer as an IPv4-mapped address.
+        self.assertEqual(line["local"], f"[::ffff:{self.lab.server_ip}]:{PORT}", line)
+        self.assertEqual(line["remote"], f"[::ffff:{m.group(1).rsplit(':', 1)[0]}]:"
+                                         f"{m.group(1).rsplit(':', 1)[1]}", line)
+        self.assert_silent(line, 3000)
 
     def test_retransmissions_a_busy_connection_without_a_user_timeout(self):
         # tcp_retries2 = 3 in the client's namespace: with the minimum RTO
