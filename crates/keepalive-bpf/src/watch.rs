@@ -26,6 +26,12 @@ use keepalive::{Cause, Ending, TcpState};
 use crate::programs::{self, aya_error};
 use crate::{hz, system, Error};
 
+/// How often a reader should look at the ring buffer ([`Watch::next`]) when
+/// it is not woken: the program wakes it only once a quarter of the buffer
+/// waits (waking it for every death would cost each about 5 µs), so this is
+/// how late a lone death may be read.
+pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The tracepoint the program is attached to, and the program's name.
 const TRACEPOINT: &str = "inet_sock_set_state";
 const FUNCTION: &str = "watch_state";
@@ -274,8 +280,10 @@ impl Watch {
     }
 
     /// The next connection the kernel gave up on, if one is waiting (never
-    /// blocks: poll [`AsFd::as_fd`] for readability to wait). Endings that
-    /// are not a dead peer (a refused `connect`, `ss -K`) are skipped.
+    /// blocks). To wait, poll [`AsFd::as_fd`] for readability with a timeout
+    /// of [`POLL_INTERVAL`]: the program wakes the reader only when a
+    /// quarter of the ring buffer waits. Endings that are not a dead peer (a
+    /// refused `connect`, `ss -K`) are skipped.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Death> {
         loop {

@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use keepalive_bpf::watch::{Death, Owner, Watch};
+use keepalive_bpf::watch::{Death, Owner, Watch, POLL_INTERVAL};
 use serde::Serialize;
 
 use crate::fail::{self, Failure};
@@ -350,7 +350,7 @@ pub fn run(json: bool, metrics: Option<std::net::SocketAddr>) -> Result<(), Fail
     let _ = out.flush();
     let (mut seen, mut lost) = (0u64, 0u64);
     loop {
-        let stop = wait(&w, &sig, endpoint.as_ref(), Duration::from_secs(1))
+        let stop = wait(&w, &sig, endpoint.as_ref(), POLL_INTERVAL)
             .map_err(|e| Failure::Refused(format!("poll: {e}")))?;
         if drain(&mut w, json, &mut out, &mut counters, &mut seen).is_err() {
             break;
