@@ -41,7 +41,8 @@ const FUNCTION: &str = "watch_state";
 #[non_exhaustive]
 pub enum Owner {
     /// Not recorded: the connection was made before the watch started (or
-    /// its record was evicted: the table holds 65,536 connections).
+    /// accepted by a listener made before it, or by one of more than 16,384
+    /// listeners).
     Unknown,
     /// The process that called `connect()`.
     Connect,
