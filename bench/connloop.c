@@ -2,11 +2,13 @@
  * connloop: N loopback TCP connections made and closed one after the
  * other, for timing what a cgroup's BPF sock_ops program adds to each.
  *
- * Usage: connloop N [--set]
+ * Usage: connloop N [--set | --fin]
  *
  * --set: the program sets SO_KEEPALIVE, TCP_KEEPIDLE 2, TCP_KEEPINTVL 1,
  * TCP_KEEPCNT 3 and TCP_USER_TIMEOUT 5000 on both ends itself (what the
  * policy of `attach -D 5` sets), for comparison with the BPF program.
+ * --fin: both ends close cleanly (the accepted one first, so that its
+ * TIME_WAIT stays on the server's side) instead of the client resetting.
  *
  * One listener on 127.0.0.1; each round: socket(), connect(), accept(),
  * close() of both ends (the client's with SO_LINGER 0, so that no
@@ -76,6 +78,7 @@ static void set_policy(int fd)
 }
 
 static int set_by_program;
+static int clean_close;
 
 /* One connection: returns its client and accepted descriptors. */
 static void connect_one(int listener, const struct sockaddr_in *to, int *client, int *accepted)
@@ -96,6 +99,11 @@ static void connect_one(int listener, const struct sockaddr_in *to, int *client,
 
 static void close_both(int client, int accepted)
 {
+    if (clean_close) {
+        if (close(accepted) != 0 || close(client) != 0)
+            die("close");
+        return;
+    }
     struct linger abort_close = {.l_onoff = 1, .l_linger = 0};
     if (setsockopt(client, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close)) != 0)
         die("SO_LINGER");
@@ -107,10 +115,11 @@ int main(int argc, char **argv)
 {
     char *end = NULL;
     set_by_program = argc == 3 && strcmp(argv[2], "--set") == 0;
+    clean_close = argc == 3 && strcmp(argv[2], "--fin") == 0;
     long n = argc >= 2 ? strtol(argv[1], &end, 10) : 0;
-    if (argc < 2 || argc > 3 || (argc == 3 && !set_by_program) || *argv[1] == '\0' ||
+    if (argc < 2 || argc > 3 || (argc == 3 && !set_by_program && !clean_close) || *argv[1] == '\0' ||
         *end != '\0' || n < 1) {
-        fprintf(stderr, "usage: connloop N [--set]\n");
+        fprintf(stderr, "usage: connloop N [--set | --fin]\n");
         return 2;
     }
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

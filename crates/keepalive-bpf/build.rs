@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One program per file, as bpf/<name>.bpf.c.
-const PROGRAMS: [&str; 2] = ["sockops", "setsockopt"];
+const PROGRAMS: [&str; 3] = ["sockops", "setsockopt", "watch"];
 
 fn main() {
     println!("cargo:rustc-check-cfg=cfg(keepalive_bpf_built)");

@@ -22,6 +22,17 @@ pub enum Error {
         /// The capabilities missing, by name.
         missing: Vec<&'static str>,
     },
+    /// The caller lacks the capabilities `keepalive watch` needs.
+    WatchNotPermitted {
+        /// The capabilities missing, by name.
+        missing: Vec<&'static str>,
+    },
+    /// The kernel's HZ (its timer frequency, which converts jiffies to
+    /// time) could not be found.
+    UnknownHz {
+        /// Where it was looked for, and why each failed.
+        tried: String,
+    },
     /// No cgroup v2 hierarchy is mounted (only v1, or none).
     NoCgroup2,
     /// The path is not a cgroup v2 directory.
@@ -85,6 +96,17 @@ impl fmt::Display for Error {
                 "permission denied: loading and attaching the BPF programs needs root \
                  (CAP_SYS_ADMIN, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN); this process lacks {}",
                 missing.join(", ")
+            ),
+            Error::WatchNotPermitted { missing } => write!(
+                f,
+                "permission denied: watching every TCP connection of the host needs root \
+                 (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN) to load a BPF program on a \
+                 tracepoint; this process lacks {}",
+                missing.join(", ")
+            ),
+            Error::UnknownHz { tried } => write!(
+                f,
+                "cannot find the kernel's HZ, which converts its jiffies to time: {tried}"
             ),
             Error::NoCgroup2 => write!(
                 f,
@@ -158,6 +180,11 @@ mod tests {
             e.to_string().contains("lacks CAP_BPF, CAP_NET_ADMIN"),
             "{e}"
         );
+        let e = Error::WatchNotPermitted {
+            missing: vec!["CAP_BPF", "CAP_PERFMON"],
+        };
+        assert!(e.to_string().starts_with("permission denied: "), "{e}");
+        assert!(e.to_string().ends_with("lacks CAP_BPF, CAP_PERFMON"), "{e}");
         assert!(Error::NoBpffs
             .to_string()
             .contains("mount -t bpf bpf /sys/fs/bpf"));

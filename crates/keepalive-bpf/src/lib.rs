@@ -1,5 +1,6 @@
 //! Keepalive for every TCP connection of a cgroup v2, with BPF: what
-//! `keepalive cgroup attach|detach|list` does.
+//! `keepalive cgroup attach|detach|list` does. And [`watch`]: every TCP
+//! connection the kernel gives up on, with its cause (`keepalive watch`).
 //!
 //! `LD_PRELOAD` reaches only dynamically linked programs that create their
 //! sockets through libc. A BPF `sock_ops` program attached to a cgroup sees
@@ -42,9 +43,11 @@ use keepalive::{Config, Deadline};
 
 mod error;
 mod existing;
+mod hz;
 mod maps;
 mod programs;
 mod system;
+pub mod watch;
 
 pub use error::Error;
 pub use existing::plan;

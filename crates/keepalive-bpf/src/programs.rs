@@ -28,15 +28,16 @@ use crate::Error;
 const MISSING: &str = env!("KEEPALIVE_BPF_MISSING");
 
 #[cfg(keepalive_bpf_built)]
-fn object(name: &str) -> &'static [u8] {
+pub(crate) fn object(name: &str) -> &'static [u8] {
     match name {
         "sockops" => aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sockops.bpf.o")),
+        "watch" => aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/watch.bpf.o")),
         _ => aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/setsockopt.bpf.o")),
     }
 }
 
 #[cfg(not(keepalive_bpf_built))]
-fn object(_name: &str) -> &'static [u8] {
+pub(crate) fn object(_name: &str) -> &'static [u8] {
     &[]
 }
 
@@ -178,7 +179,7 @@ pub(crate) fn load(program: Program, pins: &Pins) -> Result<Ebpf, Error> {
 
 /// The line of the verifier's log that says what it refused: the last one
 /// before its statistics.
-fn verifier_reason(log: &str) -> String {
+pub(crate) fn verifier_reason(log: &str) -> String {
     log.lines()
         .map(str::trim)
         .rfind(|l| {

@@ -287,6 +287,22 @@ pub(crate) fn missing_capabilities() -> Vec<&'static str> {
     .collect()
 }
 
+/// The capabilities `keepalive watch` needs that this process lacks:
+/// CAP_BPF to load, CAP_PERFMON to attach to a tracepoint and read kernel
+/// structures; CAP_SYS_ADMIN covers both.
+pub(crate) fn missing_watch_capabilities() -> Vec<&'static str> {
+    let eff = effective_capabilities().unwrap_or(0);
+    let has = |cap: u32| eff & (1u64 << cap) != 0;
+    if has(CAP_SYS_ADMIN) {
+        return Vec::new();
+    }
+    [(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")]
+        .into_iter()
+        .filter(|&(cap, _)| !has(cap))
+        .map(|(_, name)| name)
+        .collect()
+}
+
 fn effective_capabilities() -> Option<u64> {
     let status = fs::read_to_string("/proc/self/status").ok()?;
     let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;

@@ -10,6 +10,7 @@
 //! keepalive cgroup attach CGROUP (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
 //! keepalive cgroup detach CGROUP
 //! keepalive cgroup list [--json]
+//! keepalive watch [--json] [--metrics ADDR:PORT]
 //! ```
 //!
 //! The tool only translates: every value is checked, every rule applied and
@@ -36,10 +37,12 @@ mod defaults;
 mod fail;
 mod fmt;
 mod man;
+mod metrics;
 mod procfs;
 mod set;
 mod show;
 mod target;
+mod watch;
 
 use fail::Failure;
 
@@ -67,6 +70,7 @@ enum Command {
     Defaults(DefaultsArgs),
     Run(RunArgs),
     Cgroup(CgroupArgs),
+    Watch(WatchArgs),
     GenerateMan(GenerateManArgs),
 }
 
@@ -179,6 +183,48 @@ struct RunArgs {
     /// keepalive-run's options, `--`, PROGRAM and its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     args: Vec<std::ffi::OsString>,
+}
+
+const WATCH_HELP: &str = "\
+Prints one line for every TCP connection the kernel gives up on, on the whole
+host (every network namespace, every container), as it happens, until SIGINT or
+SIGTERM (exit 0):
+
+  TIME     when (local time; --json: RFC 3339, UTC)
+  PID, COMMAND  the process that made the connection (recorded at connect()),
+           or for an accepted one the process holding its socket (else the
+           listener's); - when unknown (made before the watch started)
+  CAUSE    keepalive        keepalive probes unanswered (idle connection)
+           user-timeout     data unacknowledged for TCP_USER_TIMEOUT
+           retransmissions  data unacknowledged through tcp_retries2
+           zero-window      the peer stopped reading (its window stayed shut)
+           reset            the peer sent a reset
+  SILENT   since the peer was last heard from (its last ACK)
+
+--json prints one object a line, flushed as it happens: time, pid, command,
+local, remote, cause, silent_ms, and owner (connect, listener, fd, unknown),
+state, error, user_timeout_ms, probes_out, retransmits, window_probed_ms,
+orphan, netns, inode. Events lost to a full ring buffer are counted on stderr.
+
+--metrics ADDR:PORT also serves, on http://ADDR:PORT/metrics, the counters
+keepalive_watch_deaths_total{cause=...} and keepalive_watch_events_lost_total
+in Prometheus's text format.
+
+Needs root (CAP_BPF and CAP_PERFMON): a BPF program on the tracepoint
+sock:inet_sock_set_state, removed when the watch ends. See docs/operator.md.";
+
+/// One line per TCP connection the kernel gives up on, host-wide, as it
+/// happens, with its cause.
+#[derive(Debug, Args)]
+#[command(after_help = WATCH_HELP, override_usage = "keepalive watch [--json] [--metrics ADDR:PORT]")]
+struct WatchArgs {
+    /// One JSON object a line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also serve the deaths counted by cause, for Prometheus, on
+    /// http://ADDR:PORT/metrics (e.g. 127.0.0.1:9610).
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 const SHOW_HELP: &str = "\
@@ -464,6 +510,7 @@ fn main() -> ExitCode {
             action: CgroupAction::List(a),
         }) => (&["cgroup", "list"], cgroup::list(a.json)),
         Command::Show(a) => (&["show"], show::run(&a.pids, a.json)),
+        Command::Watch(a) => (&["watch"], watch::run(a.json, a.metrics)),
         Command::Set(a) => (
             &["set"],
             set::config(&a.values.values()).and_then(|c| set::run(a.pid, a.fd, &c)),

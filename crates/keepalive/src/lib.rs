@@ -127,6 +127,8 @@
 use std::time::Duration;
 
 mod deadline;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod death;
 mod error;
 mod field;
 mod rule;
@@ -139,6 +141,8 @@ mod sys;
 struct ReadmeDoctests;
 
 pub use deadline::Deadline;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use death::{Cause, Ending};
 pub use error::{Error, Given, GivenText};
 pub use field::Field;
 pub use status::{Phase, Status, TcpState};

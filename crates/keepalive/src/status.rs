@@ -196,7 +196,7 @@ impl TcpState {
 
     /// Whether the connection exists in both directions or half: the states
     /// in which a dead peer can be detected.
-    fn is_connection(self) -> bool {
+    pub(crate) fn is_connection(self) -> bool {
         matches!(
             self,
             TcpState::Established
