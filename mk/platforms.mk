@@ -1,0 +1,40 @@
+# Every platform the README's table names, compiled and linted on every
+# change (as socket2's CI does): `cargo clippy -- -D warnings` for each
+# target triple, with Debian's rust-web toolchain, which builds a target's
+# standard library from source (RUSTC_BOOTSTRAP=1, -Zbuild-std), so nothing
+# per target is downloaded but the standard library's own crates.
+#
+#   check-platforms   one line per target: ok/FAIL, the crates, the time;
+#                     the full output under target/platforms/logs/
+#
+# The core everywhere; the C library (keepalive-ffi) and the Python module
+# (keepalive-py) where the README says they build, and the Python module on
+# Windows too (the sdist compiles there). The core's per-system arithmetic
+# (sys/platform.rs) has unit tests that run on Linux, in test-rust.
+#
+# Windows binaries are not run: see docs/deadline.md, "Other platforms".
+
+.PHONY: check-platforms
+TEST_TARGETS += check-platforms
+
+# Its own target dir: the main build's is never touched, and each target's
+# standard library is kept between runs.
+PLATFORMS_TARGET_DIR := $(TOP)/target/platforms
+
+# TARGET=CRATE,... ; one cargo call per target, so its standard library is
+# built once for all of its crates.
+PLATFORMS := \
+	x86_64-apple-darwin=keepalive,keepalive-ffi,keepalive-py \
+	aarch64-apple-darwin=keepalive,keepalive-ffi,keepalive-py \
+	aarch64-apple-ios=keepalive,keepalive-ffi \
+	x86_64-unknown-freebsd=keepalive,keepalive-ffi,keepalive-py \
+	x86_64-unknown-dragonfly=keepalive \
+	x86_64-unknown-netbsd=keepalive \
+	x86_64-unknown-illumos=keepalive \
+	aarch64-linux-android=keepalive,keepalive-ffi \
+	x86_64-pc-windows-msvc=keepalive,keepalive-py
+
+check-platforms:
+	@$(APT_ENSURE) rustc-web cargo-web rust-web-src rust-web-clippy
+	@echo "== check-platforms: clippy -D warnings for $(words $(PLATFORMS)) targets"
+	@$(TOP)/tests/platforms/check.sh $(PLATFORMS_TARGET_DIR) $(PLATFORMS)
