@@ -5,14 +5,19 @@
 # per target is downloaded but the standard library's own crates.
 #
 #   check-platforms   one line per target: ok/FAIL, the crates, the time;
-#                     the full output under target/platforms/logs/
+#                     the full output under target/platforms/logs/; then the
+#                     core's Windows tests (unit tests and tests/windows.rs),
+#                     built for x86_64-pc-windows-gnu (mingw-w64) and run
+#                     under Wine (tests/platforms/wine.sh)
 #
 # The core everywhere; the C library (keepalive-ffi) and the Python module
 # (keepalive-py) where the README says they build, and the Python module on
 # Windows too (the sdist compiles there). The core's per-system arithmetic
 # (sys/platform.rs) has unit tests that run on Linux, in test-rust.
 #
-# Windows binaries are not run: see docs/deadline.md, "Other platforms".
+# Installs Debian's rustc-web, cargo-web, rust-web-src, rust-web-clippy (the
+# toolchain, in /usr/bin, used instead of whatever rustup put first on PATH),
+# gcc-mingw-w64-x86-64 and wine64.
 
 .PHONY: check-platforms
 TEST_TARGETS += check-platforms
@@ -35,6 +40,8 @@ PLATFORMS := \
 	x86_64-pc-windows-msvc=keepalive,keepalive-py
 
 check-platforms:
-	@$(APT_ENSURE) rustc-web cargo-web rust-web-src rust-web-clippy
-	@echo "== check-platforms: clippy -D warnings for $(words $(PLATFORMS)) targets"
+	@$(APT_ENSURE) rustc-web cargo-web rust-web-src rust-web-clippy \
+	    x86_64-w64-mingw32-gcc=gcc-mingw-w64-x86-64 wine64
+	@echo "== check-platforms: clippy -D warnings for $(words $(PLATFORMS)) targets, then Windows tests under Wine"
 	@$(TOP)/tests/platforms/check.sh $(PLATFORMS_TARGET_DIR) $(PLATFORMS)
+	@$(TOP)/tests/platforms/wine.sh $(PLATFORMS_TARGET_DIR)
