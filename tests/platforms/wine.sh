@@ -51,7 +51,7 @@ passed=$(awk '/^test result:/ { for (i = 2; i <= NF; i++) if ($i == "passed;") n
 printf '%-4s %-28s %-40s %3d s\n' "$result" "x86_64-pc-windows-gnu" \
     "keepalive tests under Wine: ${passed:-0} passed" $((SECONDS - start))
 # What this Wine implements, as the tests found it.
-grep -oE 'per-option TCP_KEEP\*: [a-z]+|TCP_MAXRTMS: [a-z]+, TCP_MAXRT: [a-z]+' "$log" |
+grep -oE 'per-option TCP_KEEP\*: read [a-z]+, set [a-z]+|TCP_MAXRTMS: [a-z]+, TCP_MAXRT: [a-z]+' "$log" |
     sed 's/^/    wine: /' || true
 if [[ $result == FAIL ]]; then
     sed 's/^/    /' "$log"

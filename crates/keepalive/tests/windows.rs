@@ -33,6 +33,22 @@ fn opt(sock: &impl AsRawSocket, level: i32, name: i32) -> Result<i32, i32> {
     }
 }
 
+/// Whether the system accepts setting an int option.
+fn accepts(sock: &impl AsRawSocket, level: i32, name: i32, value: i32) -> bool {
+    // SAFETY: value is a live local of the length given; the socket is
+    // borrowed for the call.
+    let rc = unsafe {
+        ws::setsockopt(
+            sock.as_raw_socket() as ws::SOCKET,
+            level,
+            name,
+            (&value as *const i32).cast(),
+            std::mem::size_of::<i32>() as i32,
+        )
+    };
+    rc == 0
+}
+
 fn pair() -> (TcpStream, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -46,7 +62,11 @@ fn pair() -> (TcpStream, TcpStream) {
 fn set_applies_each_value() {
     let (client, _server) = pair();
     let per_option = opt(&client, ws::IPPROTO_TCP, ws::TCP_KEEPIDLE).is_ok();
-    eprintln!("per-option TCP_KEEP*: {per_option}");
+    let (probe, _) = pair();
+    eprintln!(
+        "per-option TCP_KEEP*: read {per_option}, set {}",
+        accepts(&probe, ws::IPPROTO_TCP, ws::TCP_KEEPIDLE, 30)
+    );
     keepalive::set(
         &client,
         &keepalive::Config::new()
