@@ -599,7 +599,10 @@ impl Settings {
     /// the peer's last ACK. `None` without one: then `tcp_retries2`
     /// retransmissions decide, about 924.6 s (15 min 25 s) with the default
     /// 15, more on a slow path ([`status`] gives the estimate for a live
-    /// connection).
+    /// connection). On macOS, iOS, FreeBSD and Windows the user timeout is
+    /// the system's own bound ([`set_user_timeout`]), counted and checked
+    /// its way: on macOS and iOS up to one retransmission timeout (at most
+    /// 64 s) later than this.
     ///
     /// ```
     /// # use std::time::Duration;
