@@ -825,8 +825,11 @@ pub fn set_deadline<S: AsSocketDescriptor + ?Sized>(
 /// Reads a connection's liveness from the kernel (`TCP_INFO`): time since
 /// the peer's last ACK and data, probes out, unacknowledged segments, which
 /// timer governs, and how long until the peer is declared dead if nothing
-/// more is heard ([`Status::dead_in`]). Linux only; [`Error::Unsupported`]
-/// elsewhere.
+/// more is heard ([`Status::dead_in`]). Linux and Android only;
+/// [`Error::Unsupported`] elsewhere, rather than an estimate: no other
+/// system's TCP information gives the time since the peer was last heard
+/// (macOS's `TCP_CONNECTION_INFO` and Windows' `SIO_TCP_INFO` have none,
+/// FreeBSD's `tcp_info` leaves the last ACK and the probes out unfilled).
 ///
 /// ```
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
