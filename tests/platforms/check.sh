@@ -35,6 +35,11 @@ export PATH=/usr/bin:$PATH
 export CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc
 export RUSTC_BOOTSTRAP=1
 unset RUSTUP_TOOLCHAIN RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER
+# Speed: the standard library is compiled (not only checked) for each
+# target; without debug info and without its optional features (backtrace
+# symbolization) that takes about 30% less. Neither changes what clippy
+# says about our crates.
+export CARGO_PROFILE_DEV_DEBUG=false
 
 failed=()
 for spec in "$@"; do
@@ -45,7 +50,7 @@ for spec in "$@"; do
     log=$logs/$target.log
     start=$SECONDS
     if /usr/bin/cargo-clippy clippy --quiet --target "$target" --target-dir "$target_dir" \
-        -Zbuild-std=std "${packages[@]}" -- -D warnings >"$log" 2>&1; then
+        -Zbuild-std=std -Zbuild-std-features= "${packages[@]}" -- -D warnings >"$log" 2>&1; then
         result=ok
     else
         result=FAIL
