@@ -202,5 +202,6 @@ def socket_options(
     Everything is checked before anything is returned: ``TypeError`` for a
     wrong type, ``ValueError`` for a value out of range or for ``deadline``
     together with any of the others, ``OSError`` (``EOPNOTSUPP``) for an
-    option this platform lacks (``user_timeout_ms`` outside Linux).
+    option this platform lacks (``user_timeout_ms`` where the system has no
+    bound on retransmission: DragonFly, NetBSD, OpenBSD, illumos).
     """

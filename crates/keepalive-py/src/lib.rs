@@ -28,7 +28,10 @@
 //! The Python face is `python/keepalive/__init__.py`, which re-exports this
 //! module; the documented API is in `python/keepalive/__init__.pyi`.
 
-use std::os::fd::{BorrowedFd, RawFd};
+#[cfg(unix)]
+use std::os::fd::{BorrowedFd as BorrowedSock, RawFd as RawSock};
+#[cfg(windows)]
+use std::os::windows::io::{BorrowedSocket as BorrowedSock, RawSocket as RawSock};
 use std::time::Duration;
 
 use keepalive::Error;
@@ -320,7 +323,7 @@ fn call_fileno<'py>(sock: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 /// descriptor (negative, as a closed `socket.socket` reports, or beyond a C
 /// `int`) is `OSError(EBADF)`, what the kernel says for a closed one.
 #[inline(always)]
-fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
+fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawSock> {
     let wrong = || {
         PyTypeError::new_err(format!(
             "sock must be a socket, an int file descriptor or an object with fileno(), not {}",
@@ -359,9 +362,9 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
             }
         }
     };
-    RawFd::try_from(n)
+    RawSock::try_from(n)
         .ok()
-        .filter(|fd| *fd >= 0)
+        .filter(|fd| can_be_descriptor(*fd))
         .ok_or_else(|| {
             PyOSError::new_err((
                 libc::EBADF,
@@ -373,14 +376,27 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawFd> {
         })
 }
 
+/// Whether a number can stand for a descriptor: non-negative on Unix; on
+/// Windows, where a `SOCKET` is unsigned, anything but `INVALID_SOCKET`.
+#[cfg(unix)]
+fn can_be_descriptor(fd: RawSock) -> bool {
+    fd >= 0
+}
+
+#[cfg(windows)]
+fn can_be_descriptor(sock: RawSock) -> bool {
+    sock != RawSock::MAX
+}
+
 /// Runs `f` on the descriptor. The GIL stays held: see the module's notes.
 #[inline(always)]
-fn with_fd<T>(fd: RawFd, f: impl FnOnce(BorrowedFd<'_>) -> Result<T, Error>) -> PyResult<T> {
-    // SAFETY: `fd` is non-negative (checked by `descriptor`), so this is a
-    // valid `BorrowedFd` value. The borrow lasts for this call only; the core
+fn with_fd<T>(fd: RawSock, f: impl FnOnce(BorrowedSock<'_>) -> Result<T, Error>) -> PyResult<T> {
+    // SAFETY: `fd` passed `can_be_descriptor` (in `descriptor`): non-negative
+    // on Unix, not `INVALID_SOCKET` on Windows, so this is a valid borrowed
+    // value. The borrow lasts for this call only; the core
     // only passes the number to getsockopt/setsockopt, so a descriptor closed
     // meanwhile by another thread gives EBADF, not undefined behaviour.
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let fd = unsafe { BorrowedSock::borrow_raw(fd) };
     f(fd).map_err(to_py)
 }
 

@@ -106,21 +106,25 @@
 //!
 //! # Platforms
 //!
-//! | | Linux, Android | macOS, iOS | FreeBSD, DragonFly | Windows |
-//! |---|---|---|---|---|
-//! | idle | `TCP_KEEPIDLE` | `TCP_KEEPALIVE` | `TCP_KEEPIDLE` | `SIO_KEEPALIVE_VALS` |
-//! | interval | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `SIO_KEEPALIVE_VALS` |
-//! | count | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` (10 1703+) |
-//! | user timeout, [`set_deadline`] | `TCP_USER_TIMEOUT` | unsupported | unsupported | unsupported |
-//! | read back ([`get`]) | every value | every value | every value | unsupported |
-//! | [`status`] | `TCP_INFO` | unsupported | unsupported | unsupported |
-//! | [`socket_options`] (no socket) | all five | no user timeout | no user timeout | `TCP_KEEPIDLE`/`TCP_KEEPINTVL` (10 1709+), `TCP_KEEPCNT`; no user timeout |
-//! | [`system_defaults`] | `/proc/sys/net/ipv4/tcp_keepalive_*` | `sysctl net.inet.tcp.keep*` | `sysctl net.inet.tcp.keep*` | documented 7200 s / 1 s / 10 |
-//! | [`set_system_defaults`] | `/proc/sys/net/ipv4/tcp_keepalive_*` | unsupported | unsupported | unsupported |
-//! | all-or-nothing [`set`] | first call reveals the socket kind, `SO_KEEPALIVE` last | old values read first, restored on refusal | same as macOS | one `WSAIoctl` |
+//! | | Linux, Android | macOS, iOS | FreeBSD | DragonFly, NetBSD, illumos | Windows |
+//! |---|---|---|---|---|---|
+//! | idle | `TCP_KEEPIDLE` | `TCP_KEEPALIVE` | `TCP_KEEPIDLE` | `TCP_KEEPIDLE` | `TCP_KEEPIDLE` (10 1709+), else `SIO_KEEPALIVE_VALS` |
+//! | interval | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` (10 1709+), else `SIO_KEEPALIVE_VALS` |
+//! | count | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` (10 1703+); with `SIO_KEEPALIVE_VALS` fixed at 10, the interval rescaled |
+//! | user timeout (busy bound) | `TCP_USER_TIMEOUT` (ms) | `TCP_RXT_CONNDROPTIME` (s) | `TCP_MAXUNACKTIME` (s, 14+) | unsupported | `TCP_MAXRTMS` (ms, 10 1607+), else `TCP_MAXRT` (s) |
+//! | [`set_deadline`] | `TCP_KEEP*` + `TCP_USER_TIMEOUT` | `TCP_KEEP*` + `TCP_RXT_CONNDROPTIME` | `TCP_KEEP*` + `TCP_MAXUNACKTIME` | unsupported | `TCP_KEEP*` or `SIO_KEEPALIVE_VALS` + `TCP_MAXRTMS` or `TCP_MAXRT` |
+//! | inherited on accept | everything | nothing | `TCP_KEEP*` only | per system | not documented |
+//! | read back ([`get`]) | every value | every value | every value | every value | unsupported |
+//! | [`status`] | `TCP_INFO` | unsupported | unsupported | unsupported | unsupported |
+//! | [`socket_options`] (no socket) | all five | all five | all five | no user timeout | all five (10 1709+) |
+//! | [`system_defaults`] | `/proc/sys/net/ipv4/tcp_keepalive_*` | `sysctl net.inet.tcp.keep*` | `sysctl net.inet.tcp.keep*` | DragonFly: `sysctl net.inet.tcp.keep*`; others unsupported | documented 7200 s / 1 s / 10 |
+//! | [`set_system_defaults`] | `/proc/sys/net/ipv4/tcp_keepalive_*` | unsupported | unsupported | unsupported | unsupported |
+//! | all-or-nothing [`set`] | first call reveals the socket kind, `SO_KEEPALIVE` last | old values read first, restored on refusal | same as macOS | same as macOS | kind checked first (`SO_TYPE`); no read-back to restore |
 //!
-//! Linux is the platform this crate is tested on; the others follow socket2's
-//! coverage and return [`Error::Unsupported`] where an option does not exist.
+//! Linux is the platform this crate is tested on; the others are compiled
+//! and linted on every change (`make check-platforms`), and return
+//! [`Error::Unsupported`] where an option does not exist. What each system's
+//! deadline does differently: [`set_deadline`], and `docs/deadline.md`.
 
 #![warn(missing_docs)]
 
@@ -263,8 +267,10 @@ pub struct Config {
     /// Unanswered probes before the peer is declared dead (`TCP_KEEPCNT`), 1..=127.
     pub count: Option<u32>,
     /// How long sent data may stay unacknowledged (`TCP_USER_TIMEOUT`), whole
-    /// milliseconds 0..=2147483647; zero restores the kernel's default. Linux
-    /// only: [`Error::Unsupported`] elsewhere, before anything is applied.
+    /// milliseconds 0..=2147483647; zero restores the kernel's default. On
+    /// macOS, iOS, FreeBSD and Windows the system's own retransmission bound
+    /// stands for it ([`set_user_timeout`] names them); elsewhere
+    /// [`Error::Unsupported`], before anything is applied.
     ///
     /// Once set, it also replaces `count` for an idle connection: see
     /// [`Settings::dead_after`].
@@ -326,7 +332,8 @@ impl Config {
 
     /// Sets `TCP_USER_TIMEOUT`, applied by [`set`] together with the other
     /// values, all or nothing. Whole milliseconds, 0..=2147483647; zero
-    /// restores the kernel's default. Linux only.
+    /// restores the kernel's default. The system's own bound where there is
+    /// no `TCP_USER_TIMEOUT` ([`set_user_timeout`]).
     ///
     /// ```
     /// # use std::time::Duration;
@@ -379,7 +386,10 @@ impl Config {
             idle: self.idle?,
             interval: self.interval?,
             count: self.count?,
-            user_timeout: self.user_timeout.unwrap_or(Duration::ZERO),
+            user_timeout: sys::platform::idle_rule_user_timeout(
+                self.user_timeout.unwrap_or(Duration::ZERO),
+                sys::platform::USER_TIMEOUT_ENDS_IDLE,
+            ),
         };
         Some(timers.idle_death())
     }
@@ -593,7 +603,10 @@ impl Settings {
     /// the peer's last ACK. `None` without one: then `tcp_retries2`
     /// retransmissions decide, about 924.6 s (15 min 25 s) with the default
     /// 15, more on a slow path ([`status`] gives the estimate for a live
-    /// connection).
+    /// connection). On macOS, iOS, FreeBSD and Windows the user timeout is
+    /// the system's own bound ([`set_user_timeout`]), counted and checked
+    /// its way: on macOS and iOS up to one retransmission timeout (at most
+    /// 64 s) later than this.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -612,7 +625,10 @@ impl Settings {
             idle: self.idle,
             interval: self.interval,
             count: self.count,
-            user_timeout: self.user_timeout,
+            user_timeout: sys::platform::idle_rule_user_timeout(
+                self.user_timeout,
+                sys::platform::USER_TIMEOUT_ENDS_IDLE,
+            ),
         }
     }
 }
@@ -692,8 +708,15 @@ pub fn get<S: AsSocketDescriptor + ?Sized>(sock: &S) -> Result<Settings, Error> 
 
 /// Sets `TCP_USER_TIMEOUT`: how long sent data may stay unacknowledged before
 /// the connection is dropped. Whole milliseconds, 0..=2147483647; zero
-/// restores the kernel's default. Linux only; [`Error::Unsupported`]
-/// elsewhere.
+/// restores the kernel's default.
+///
+/// Elsewhere the system's own bound on retransmission stands for it:
+/// `TCP_RXT_CONNDROPTIME` on macOS and iOS and `TCP_MAXUNACKTIME` on
+/// FreeBSD 14+ (both whole seconds: a fractional second is an
+/// [`Error::InvalidValue`]), `TCP_MAXRTMS` on Windows 10 1607+ (`TCP_MAXRT`,
+/// whole seconds, before). None of them ends an idle connection, as
+/// Linux's does ([`Settings::dead_after`]). [`Error::Unsupported`] on the
+/// other systems.
 ///
 /// ```
 /// use std::time::Duration;
@@ -751,9 +774,35 @@ pub fn system_defaults() -> Result<Config, Error> {
 /// interval, count and `TCP_USER_TIMEOUT` together, all or nothing, with
 /// idle + interval × count = deadline and a user timeout of the deadline, by
 /// the split [`Deadline`] documents (3 probes). Whole seconds, 2..=131068.
-/// On a listener, accepted connections inherit it. Linux only (the user
-/// timeout); MPTCP sockets, which have no user timeout, are refused with
-/// nothing changed.
+/// On a listener, accepted connections inherit it (Linux, Android; not on
+/// macOS and iOS, where each accepted socket needs its own call).
+///
+/// Each system keeps it with its own options (the busy half with the
+/// option [`set_user_timeout`] names); the idle half is
+/// idle + interval × count = D everywhere:
+///
+/// | system | idle connection | busy connection |
+/// |---|---|---|
+/// | Linux, Android | `TCP_KEEP*`, and `TCP_USER_TIMEOUT` replacing the count | `TCP_USER_TIMEOUT` = D |
+/// | macOS, iOS | `TCP_KEEPALIVE`/`TCP_KEEPINTVL`/`TCP_KEEPCNT` | `TCP_RXT_CONNDROPTIME` = D, checked when the retransmission timer fires: dead by D + RTO + less than one timeout (at most 64 s) |
+/// | FreeBSD 14+ | `TCP_KEEP*` | `TCP_MAXUNACKTIME` = D since the last ACK of new data, checked when the retransmission timer fires |
+/// | Windows | `TCP_KEEP*` (10 1709+), else `SIO_KEEPALIVE_VALS` rescaled to its fixed 10 probes | `TCP_MAXRTMS` = D (10 1607+), else `TCP_MAXRT` |
+///
+/// Refused with nothing changed where the busy bound is missing: MPTCP
+/// sockets (no user timeout), FreeBSD before 14 (`ENOPROTOOPT` for
+/// `TCP_MAXUNACKTIME`), NetBSD, OpenBSD, DragonFly, illumos
+/// ([`Error::Unsupported`]). For a deadline on idle connections only there,
+/// apply [`Deadline::config`] without its user timeout:
+///
+/// ```
+/// use std::time::Duration;
+/// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let mut idle_only = keepalive::Deadline::new(Duration::from_secs(60)).config()?;
+/// idle_only.user_timeout = None;
+/// keepalive::set(&sock, &idle_only)?;
+/// assert_eq!(keepalive::get(&sock)?.dead_after(), Duration::from_secs(60));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// ```
 /// use std::time::Duration;
@@ -780,8 +829,11 @@ pub fn set_deadline<S: AsSocketDescriptor + ?Sized>(
 /// Reads a connection's liveness from the kernel (`TCP_INFO`): time since
 /// the peer's last ACK and data, probes out, unacknowledged segments, which
 /// timer governs, and how long until the peer is declared dead if nothing
-/// more is heard ([`Status::dead_in`]). Linux only; [`Error::Unsupported`]
-/// elsewhere.
+/// more is heard ([`Status::dead_in`]). Linux and Android only;
+/// [`Error::Unsupported`] elsewhere, rather than an estimate: no other
+/// system's TCP information gives the time since the peer was last heard
+/// (macOS's `TCP_CONNECTION_INFO` and Windows' `SIO_TCP_INFO` have none,
+/// FreeBSD's `tcp_info` leaves the last ACK and the probes out unfilled).
 ///
 /// ```
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -841,8 +893,9 @@ impl SocketOption {
 ///
 /// The values are checked first, exactly as [`set`] checks them (the same
 /// [`Error::InvalidValue`]); an option this platform lacks is
-/// [`Error::Unsupported`] (a `user_timeout` outside Linux). The list is in
-/// the order [`set`] applies them: `TCP_USER_TIMEOUT` when given, then the
+/// [`Error::Unsupported`] (a `user_timeout` where the system has no bound
+/// on retransmission). The list is in the order [`set`] applies them: the
+/// user timeout (or the system's option for it) when given, then the
 /// idle time, interval and count given, then `SO_KEEPALIVE` = 1, always
 /// present and always last. Setting them on a new socket gives what [`set`]
 /// would; a field left `None` is absent, so the system default applies.
@@ -853,7 +906,7 @@ impl SocketOption {
 /// | idle | `IPPROTO_TCP` `TCP_KEEPIDLE` | `TCP_KEEPALIVE` | `TCP_KEEPIDLE` | `TCP_KEEPIDLE` (10 1709+) |
 /// | interval | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` | `TCP_KEEPINTVL` (10 1709+) |
 /// | count | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` | `TCP_KEEPCNT` (10 1703+) |
-/// | user timeout | `TCP_USER_TIMEOUT` (ms) | unsupported | unsupported | unsupported |
+/// | user timeout | `TCP_USER_TIMEOUT` (ms) | `TCP_RXT_CONNDROPTIME` (s) | FreeBSD 14+: `TCP_MAXUNACKTIME` (s); others unsupported | `TCP_MAXRTMS` (ms, 10 1607+) |
 ///
 /// ```
 /// use std::time::Duration;

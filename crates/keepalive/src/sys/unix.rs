@@ -6,6 +6,8 @@ use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
+use super::busy::BUSY;
+use super::platform;
 use crate::status::TcpInfo;
 use crate::{Checked, Config, Error, Settings, SocketOption};
 
@@ -86,9 +88,10 @@ pub(crate) fn set_enabled(sock: Sock<'_>, on: bool) -> Result<(), Error> {
 /// Order: the TCP-level options first, so that the first call is the one that
 /// reveals a descriptor of the wrong kind (closed, not a socket, UDP, Unix)
 /// before anything changed; `SO_KEEPALIVE` last, so that no refusal leaves
-/// keepalive on. The user timeout, when given, comes first of all: it is
-/// the one option a TCP-level socket may lack (MPTCP), so its refusal too
-/// comes before any change. With no value to set, one TCP-level read does
+/// keepalive on. The user timeout (the system's busy bound, [`super::busy`]),
+/// when given, comes first of all: it is the one option a TCP-level socket
+/// may lack (MPTCP; FreeBSD before 14), so its refusal too comes before any
+/// change. With no value to set, one TCP-level read does
 /// the kind check.
 ///
 /// On Linux the values are already within the kernel's ranges, so once the
@@ -98,11 +101,20 @@ pub(crate) fn set_enabled(sock: Sock<'_>, on: bool) -> Result<(), Error> {
 /// old values so a refusal midway can be undone.
 pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
     let fd = sock.as_raw_fd();
+    // Slot 3: the busy bound, restored like the others on a refusal midway.
+    let mut applied: [Option<((libc::c_int, &'static str), i32)>; 4] = [None; 4];
     if let Some(ms) = c.user_timeout {
-        set_user_timeout(sock, ms)?;
+        let option = user_timeout_option(ms)?;
+        let opt = (option.name, option.label);
+        let old = if SNAPSHOT {
+            Some(tcp_get(fd, opt)?)
+        } else {
+            None
+        };
+        tcp_set(fd, opt, option.value)?;
+        applied[3] = old.map(|old| (opt, old));
     }
     let steps = tcp_steps(c);
-    let mut applied: [Option<((libc::c_int, &'static str), i32)>; 3] = [None; 3];
     if c.user_timeout.is_none() && steps.iter().all(|(_, v)| v.is_none()) {
         check_tcp(sock)?;
     }
@@ -188,57 +200,46 @@ fn secs(n: i32) -> Duration {
     Duration::from_secs(n.max(0) as u64)
 }
 
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
-const USER_TIMEOUT: (libc::c_int, &str) = (libc::TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT");
-
-/// The user timeout; zero where the socket has none. An MPTCP socket, which
-/// answers every keepalive option, has no `TCP_USER_TIMEOUT` at all
-/// (`EOPNOTSUPP`): the kernel's default applies to it, which is what zero
-/// means. (This is called after a TCP-level read succeeded, so the socket is
-/// of a TCP kind.)
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+/// The user timeout: the system's busy bound read back ([`super::busy`]);
+/// zero where the socket has none. An MPTCP socket, which answers every
+/// keepalive option, has no `TCP_USER_TIMEOUT` at all (`EOPNOTSUPP`), and a
+/// FreeBSD older than 14 no `TCP_MAXUNACKTIME` (`ENOPROTOOPT`): the
+/// kernel's default applies to them, which is what zero means. (This is
+/// called after a TCP-level read succeeded, so the socket is of a TCP kind.)
 fn user_timeout(fd: RawFd) -> Result<Duration, Error> {
-    match getsockopt_int(fd, libc::IPPROTO_TCP, USER_TIMEOUT.0) {
-        Ok(ms) => Ok(Duration::from_millis(ms.max(0) as u64)),
+    let Some(busy) = BUSY else {
+        return Ok(Duration::ZERO);
+    };
+    match getsockopt_int(fd, libc::IPPROTO_TCP, busy.option) {
+        Ok(v) => Ok(platform::busy_duration(busy.unit, v)),
         Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::ENOPROTOOPT)) => {
             Ok(Duration::ZERO)
         }
-        Err(e) => Err(Error::os(USER_TIMEOUT.1, e)),
+        Err(e) => Err(Error::os(busy.name, e)),
     }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
-fn user_timeout(_fd: RawFd) -> Result<Duration, Error> {
-    Ok(Duration::ZERO)
-}
-
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+/// Sets the system's busy bound to a validated user timeout (`ms`), in its
+/// unit: `TCP_USER_TIMEOUT` (Linux, Android), `TCP_RXT_CONNDROPTIME` (Apple),
+/// `TCP_MAXUNACKTIME` (FreeBSD 14+); [`Error::Unsupported`] elsewhere. A
+/// fractional second where the unit is seconds is an invalid value, refused
+/// before any call.
 pub(crate) fn set_user_timeout(sock: Sock<'_>, ms: i32) -> Result<(), Error> {
-    tcp_set(sock.as_raw_fd(), USER_TIMEOUT, ms)
+    let option = user_timeout_option(ms)?;
+    setsockopt_int(sock.as_raw_fd(), option.level, option.name, option.value)
+        .map_err(|e| Error::os(option.label, e))
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
-pub(crate) fn set_user_timeout(_sock: Sock<'_>, _ms: i32) -> Result<(), Error> {
-    Err(Error::Unsupported {
-        option: "TCP_USER_TIMEOUT",
-    })
-}
-
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
 fn user_timeout_option(ms: i32) -> Result<SocketOption, Error> {
+    let busy = BUSY.ok_or(Error::Unsupported {
+        option: "TCP_USER_TIMEOUT",
+    })?;
     Ok(SocketOption::new(
         libc::IPPROTO_TCP,
-        USER_TIMEOUT.0,
-        ms,
-        USER_TIMEOUT.1,
+        busy.option,
+        platform::busy_value(busy.unit, ms)?,
+        busy.name,
     ))
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
-fn user_timeout_option(_ms: i32) -> Result<SocketOption, Error> {
-    Err(Error::Unsupported {
-        option: "TCP_USER_TIMEOUT",
-    })
 }
 
 /// The fields of `struct tcp_info` (`include/uapi/linux/tcp.h`) up to
