@@ -4,10 +4,10 @@
 //!
 //! ```text
 //! keepalive show [PID...] [--json]
-//! keepalive set PID [--fd FD] (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])
+//! keepalive set PID [--fd FD] (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])
 //! keepalive defaults [--json]
 //! keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]
-//! keepalive cgroup attach CGROUP (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
+//! keepalive cgroup attach CGROUP (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
 //! keepalive cgroup detach CGROUP
 //! keepalive cgroup list [--json]
 //! ```
@@ -112,7 +112,7 @@ Example:
 /// those it has already.
 #[derive(Debug, Args)]
 #[command(after_help = CGROUP_ATTACH_HELP, override_usage = "keepalive cgroup attach CGROUP \
-    (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]")]
+    (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]")]
 struct CgroupAttachArgs {
     /// The cgroup v2 directory.
     #[arg(value_name = "CGROUP")]
@@ -221,7 +221,11 @@ turned on by every set.
 -D SECONDS: one promise, dead about SECONDS after the peer was last heard from,
 idle or busy: sets idle, interval, count and TCP_USER_TIMEOUT together (e.g.
 -D 5 is 2/1/3 and 5000 ms). Otherwise -d/-i/-c/-u set those values, leaving
-the others as they are.
+the others as they are. --max-idle SECONDS (with -D): the silence a NAT,
+firewall or load balancer on the path tolerates (`keepalive measure` finds
+it); the split then keeps a healthy connection from being silent that long,
+even with one probe lost, and the deadline still holds (refused, naming both,
+when they cannot both hold).
 
 Values are checked before any process is touched (exit 2, nothing changed).
 Exit 1, nothing changed: no such process, no permission, a kernel without
@@ -234,13 +238,14 @@ ancestors (or CAP_SYS_PTRACE) in, 2 only CAP_SYS_PTRACE, 3 nobody.
 
 Examples:
   keepalive set 1234 -D 60            dead within a minute of silence, idle or busy
+  keepalive set 1234 -D 900 --max-idle 350   and kept through an AWS NLB
   keepalive set 1234 --fd 5 -d 30 -i 10 -c 3";
 
 /// Retune a running process's TCP sockets (or one FD), printing before ->
 /// after for each.
 #[derive(Debug, Args)]
 #[command(after_help = SET_HELP, override_usage = "keepalive set PID [--fd FD] \
-    (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])")]
+    (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])")]
 #[command(group(ArgGroup::new("values").required(true).multiple(true)
     .args(["deadline", "idle", "interval", "count", "user_timeout"])))]
 struct SetArgs {
@@ -267,6 +272,12 @@ struct SetValues {
     /// With -D: unanswered probes that declare the peer dead (default 3).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     probes: Option<i64>,
+    /// With -D: the silence a NAT, firewall or load balancer on the path
+    /// tolerates (5..4294967295; `keepalive measure` finds it): a healthy
+    /// connection is never silent that long, even with one probe lost.
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
+          value_parser = max_idle_secs)]
+    max_idle: Option<i64>,
     #[command(flatten)]
     knobs: Knobs,
     /// TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged,
@@ -282,6 +293,7 @@ impl SetValues {
         set::Values {
             deadline: self.deadline,
             probes: self.probes,
+            max_idle: self.max_idle,
             idle: self.knobs.idle,
             interval: self.knobs.interval,
             count: self.knobs.count,
@@ -387,6 +399,10 @@ fn user_timeout_ms(text: &str) -> Result<i64, String> {
 
 fn deadline_secs(text: &str) -> Result<i64, String> {
     Field::Deadline.parse(text).map_err(|e| e.to_string())
+}
+
+fn max_idle_secs(text: &str) -> Result<i64, String> {
+    Field::MaxIdle.parse(text).map_err(|e| e.to_string())
 }
 
 /// A process id: a whole number, 1 or more.

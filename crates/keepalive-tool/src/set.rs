@@ -1,4 +1,4 @@
-//! `keepalive set PID [--fd FD] (-D SECONDS [--probes N] | [-d] [-i] [-c] [-u])`:
+//! `keepalive set PID [--fd FD] (-D SECONDS [--probes N] [--max-idle T] | [-d] [-i] [-c] [-u])`:
 //! retunes a running process's TCP sockets through the core's `set`, on
 //! duplicates of its descriptors, printing before -> after for each.
 
@@ -16,6 +16,7 @@ use crate::target::{self, FdProblem, Proto, Socket};
 pub struct Values {
     pub deadline: Option<i64>,
     pub probes: Option<i64>,
+    pub max_idle: Option<i64>,
     pub idle: Option<i64>,
     pub interval: Option<i64>,
     pub count: Option<i64>,
@@ -31,11 +32,18 @@ pub struct Values {
 pub fn config(v: &Values) -> Result<Config, Failure> {
     if let Some(secs) = v.deadline {
         return Deadline::from_secs(secs, v.probes)
+            .and_then(|d| match v.max_idle {
+                Some(t) => d.max_idle_from_secs(t),
+                None => Ok(d),
+            })
             .and_then(|d| d.config())
             .map_err(fail::invalid);
     }
     if v.probes.is_some() {
         return Err(Failure::Usage("--probes goes with -D/--deadline".into()));
+    }
+    if v.max_idle.is_some() {
+        return Err(Failure::Usage("--max-idle goes with -D/--deadline".into()));
     }
     let mut c = Config::from_secs(v.idle, v.interval, v.count).map_err(fail::invalid)?;
     if let Some(ms) = v.user_timeout_ms {
