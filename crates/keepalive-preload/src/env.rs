@@ -483,7 +483,8 @@ mod tests {
 
     #[test]
     fn max_idle_shapes_the_deadline() {
-        let (w, warnings) = read_vars(&[("KEEPALIVE_DEADLINE", "60"), ("KEEPALIVE_MAX_IDLE", "20")]);
+        let (w, warnings) =
+            read_vars(&[("KEEPALIVE_DEADLINE", "60"), ("KEEPALIVE_MAX_IDLE", "20")]);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(
             (w.keepalive.idle, w.keepalive.interval, w.keepalive.count),
@@ -494,13 +495,20 @@ mod tests {
 
     #[test]
     fn a_max_idle_that_cannot_hold_or_has_no_deadline_warns_and_is_ignored() {
-        let (w, warnings) = read_vars(&[("KEEPALIVE_DEADLINE", "100000"), ("KEEPALIVE_MAX_IDLE", "60")]);
+        let (w, warnings) = read_vars(&[
+            ("KEEPALIVE_DEADLINE", "100000"),
+            ("KEEPALIVE_MAX_IDLE", "60"),
+        ]);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
-            warnings[0].starts_with("ignoring KEEPALIVE_MAX_IDLE=\"60\": max_idle must be at least"),
+            warnings[0]
+                .starts_with("ignoring KEEPALIVE_MAX_IDLE=\"60\": max_idle must be at least"),
             "{warnings:?}"
         );
-        assert!(warnings[0].contains("with deadline 100000 seconds"), "{warnings:?}");
+        assert!(
+            warnings[0].contains("with deadline 100000 seconds"),
+            "{warnings:?}"
+        );
         // The deadline applies as it is.
         assert_eq!(w.user_timeout, secs(100_000));
         assert_eq!(w.keepalive.count, Some(3));

@@ -3,13 +3,14 @@
 //! namespace's defaults.
 //!
 //! ```text
-//! keepalive show [PID...] [--json]
+//! keepalive show [PID...] [--max-idle SECONDS] [--json]
 //! keepalive set PID [--fd FD] (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])
 //! keepalive defaults [--json]
 //! keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]
 //! keepalive cgroup attach CGROUP (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
 //! keepalive cgroup detach CGROUP
 //! keepalive cgroup list [--json]
+//! keepalive measure HOST:PORT [--max SECONDS] [--json]
 //! ```
 //!
 //! The tool only translates: every value is checked, every rule applied and
@@ -35,6 +36,7 @@ mod cgroup;
 mod defaults;
 mod fail;
 mod fmt;
+mod measure;
 mod procfs;
 mod set;
 mod show;
@@ -65,6 +67,51 @@ enum Command {
     Defaults(DefaultsArgs),
     Run(RunArgs),
     Cgroup(CgroupArgs),
+    Measure(MeasureArgs),
+}
+
+const MEASURE_HELP: &str = "\
+Opens test connections to HOST:PORT (any TCP server: nothing is sent), each
+with keepalive set so that its first probe goes out after a chosen silence,
+and reads from the kernel (TCP_INFO) whether the peer answered it or the
+path dropped it or answered with a reset. It bisects between the longest
+silence answered and the shortest not, several connections at a time, and
+prints the bracket and a max_idle to use (`keepalive set -D ... --max-idle`).
+Progress goes to stderr. Every test connection is closed at the end: those
+still open with a FIN, those the path forgot with a reset.
+
+It cannot see a middlebox that forgets flows only under memory pressure,
+one that keeps flows alive by its own probes, or timeouts that differ per
+port or per flow; see docs/middleboxes.md.
+
+--json prints one object: target, idle_timeout_s ([lower, upper] seconds, or
+null when every connection survived up to --max), recommended_max_idle_s
+(null then too), connections, elapsed_s.
+
+Exit status: 0 measured (found or not), 1 cannot connect (refused,
+unreachable, or a name that does not resolve), 2 usage (no port, --max out
+of range).
+
+Example:
+  keepalive measure db.example.org:5432 --max 900";
+
+/// Find the longest silence the path to HOST:PORT survives, with keepalive
+/// probes on parallel test connections
+#[derive(Debug, Args)]
+#[command(after_help = MEASURE_HELP,
+    override_usage = "keepalive measure HOST:PORT [--max SECONDS] [--json]")]
+struct MeasureArgs {
+    /// The server: IPv4:PORT, [IPv6]:PORT or NAME:PORT.
+    #[arg(value_name = "HOST:PORT")]
+    target: String,
+    /// The longest silence to try, 5..32767 seconds (default 900); the
+    /// measurement ends within about 1.2 times that.
+    #[arg(long, value_name = "SECONDS", default_value_t = measure::DEFAULT_MAX,
+          value_parser = measure::max_secs, allow_negative_numbers = true)]
+    max: u64,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 const CGROUP_HELP: &str = "\
@@ -189,8 +236,14 @@ are dropped first; a pipe gets whole rows. --json prints one array of objects:
 pid, command, fd, protocol, local, remote, state, enabled, idle, interval
 (seconds), count, user_timeout_ms, dead_after_ms, dead_after_busy_ms,
 probes_until_dead, phase, probes_out, last_ack_ms, last_data_ms, unacked,
-dead_in_ms, inode. remote is null for a listener, dead_in_ms null where no
-bound is in force.
+dead_in_ms, longest_silence_ms, inode. remote is null for a listener,
+dead_in_ms null where no bound is in force, longest_silence_ms null with
+keepalive off.
+
+--max-idle SECONDS lists only the connections a NAT, firewall or load
+balancer that forgets flows silent that long would forget: keepalive off, or
+idle + interval, each timer late by up to an eighth, that long or longer
+(LONGEST_SILENCE); a count goes to stderr.
 
 Processes you may not inspect are counted in one line on stderr; a PID given
 that cannot be inspected, or does not exist, is an error (exit 1).";
@@ -198,11 +251,16 @@ that cannot be inspected, or does not exist, is an error (exit 1).";
 /// Every TCP socket of these processes (none: of all you may inspect), with
 /// its keepalive settings and liveness.
 #[derive(Debug, Args)]
-#[command(after_help = SHOW_HELP, override_usage = "keepalive show [PID...] [--json]")]
+#[command(after_help = SHOW_HELP, override_usage = "keepalive show [PID...] [--max-idle SECONDS] [--json]")]
 struct ShowArgs {
     /// Processes to list (default: every process you may inspect).
     #[arg(value_name = "PID", value_parser = pid)]
     pids: Vec<u32>,
+    /// Only the connections a NAT, firewall or load balancer that forgets
+    /// flows silent this many seconds would forget: keepalive off, or idle
+    /// + interval (with the timers' slack) that long or longer.
+    #[arg(long, value_name = "SECONDS", value_parser = max_idle_secs, allow_negative_numbers = true)]
+    max_idle: Option<i64>,
     /// One JSON array of objects instead of a table.
     #[arg(long)]
     json: bool,
@@ -458,7 +516,11 @@ fn main() -> ExitCode {
         Command::Cgroup(CgroupArgs {
             action: CgroupAction::List(a),
         }) => (&["cgroup", "list"], cgroup::list(a.json)),
-        Command::Show(a) => (&["show"], show::run(&a.pids, a.json)),
+        Command::Show(a) => (
+            &["show"],
+            show::run(&a.pids, a.json, a.max_idle.map(|t| t as u64)),
+        ),
+        Command::Measure(a) => (&["measure"], measure::run(&a.target, a.max, a.json)),
         Command::Set(a) => (
             &["set"],
             set::config(&a.values.values()).and_then(|c| set::run(a.pid, a.fd, &c)),

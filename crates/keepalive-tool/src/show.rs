@@ -48,6 +48,10 @@ pub struct Row {
     pub unacked: u32,
     /// `null` where no bound is in force.
     pub dead_in_ms: Option<u64>,
+    /// The longest this connection can be silent on the wire when healthy
+    /// and one probe is lost (idle + interval, with the timers' slack);
+    /// `null` with keepalive off: as long as its application is.
+    pub longest_silence_ms: Option<u64>,
     pub inode: u64,
 }
 
@@ -78,6 +82,7 @@ pub fn row(command: &str, sock: &Socket) -> Result<Row, String> {
         last_data_ms: fmt::ms(st.last_data),
         unacked: st.unacked,
         dead_in_ms: st.dead_in.map(fmt::ms),
+        longest_silence_ms: s.longest_silence().map(fmt::ms),
         inode: sock.inode,
     })
 }
@@ -160,8 +165,16 @@ pub fn cells(r: &Row) -> Vec<String> {
     ]
 }
 
-/// Runs `keepalive show`.
-pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
+/// Whether a middlebox that forgets a flow silent for `max_idle_ms` would
+/// forget this one: a connection (not a listener) whose keepalive lets it
+/// be silent that long, or that has none.
+pub fn forgotten_by(r: &Row, max_idle_ms: u64) -> bool {
+    r.remote.is_some() && r.longest_silence_ms.is_none_or(|s| s >= max_idle_ms)
+}
+
+/// Runs `keepalive show`; with `max_idle` (seconds), only the connections a
+/// middlebox forgetting flows silent that long would forget.
+pub fn run(pids: &[Pid], json: bool, max_idle: Option<u64>) -> Result<(), Failure> {
     let explicit = !pids.is_empty();
     let me = std::process::id();
     let mut targets: Vec<Pid> = if explicit {
@@ -218,6 +231,16 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
         }
     }
     rows.sort_by_key(|r| (r.pid, r.fd));
+    if let Some(t) = max_idle {
+        let connections = rows.iter().filter(|r| r.remote.is_some()).count();
+        rows.retain(|r| forgotten_by(r, t * 1000));
+        eprintln!(
+            "{} of {connections} connections could stay silent {t} s or more (keepalive off, or \
+             idle + interval too long): a middlebox that forgets flows after {t} s would forget \
+             them; `keepalive set PID -D SECONDS --max-idle {t}` keeps them",
+            rows.len()
+        );
+    }
 
     let mut out = std::io::stdout().lock();
     let written = if json {
@@ -284,8 +307,29 @@ mod tests {
             last_data_ms: 1200,
             unacked: 0,
             dead_in_ms: Some(3800),
+            longest_silence_ms: Some(5000),
             inode: 77,
         }
+    }
+
+    #[test]
+    fn a_middlebox_forgets_connections_silent_that_long() {
+        let r = sample();
+        assert!(!forgotten_by(&r, 6000));
+        assert!(forgotten_by(&r, 5000));
+        let off = Row {
+            enabled: false,
+            longest_silence_ms: None,
+            ..sample()
+        };
+        assert!(forgotten_by(&off, 3_600_000));
+        // A listener has no flow to forget.
+        let listener = Row {
+            remote: None,
+            longest_silence_ms: None,
+            ..sample()
+        };
+        assert!(!forgotten_by(&listener, 1000));
     }
 
     #[test]

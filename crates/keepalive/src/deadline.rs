@@ -541,7 +541,8 @@ mod tests {
             fits.extend(best.map(|i| (n, i)));
         }
         let longest = fits.iter().map(|&(n, i)| d - n * i).max()?;
-        fits.into_iter().find(|&(n, i)| (d - n * i) * 10 >= longest * 9)
+        fits.into_iter()
+            .find(|&(n, i)| (d - n * i) * 10 >= longest * 9)
     }
 
     /// Every deadline, probe count and max_idle in a range: either refused
@@ -578,7 +579,11 @@ mod tests {
                         assert!(split_within(d, probes, min as u64 - 1).is_err());
                         continue;
                     };
-                    assert_eq!(Some((u64::from(count), interval)), expected, "D={d} {probes:?} T={t}");
+                    assert_eq!(
+                        Some((u64::from(count), interval)),
+                        expected,
+                        "D={d} {probes:?} T={t}"
+                    );
                     assert_eq!(idle + interval * u64::from(count), d);
                     let timers = Timers {
                         idle: Duration::from_secs(idle),
@@ -627,7 +632,10 @@ mod tests {
             .max_idle(Duration::from_secs(4))
             .config()
             .unwrap_err();
-        assert_eq!(err.to_string(), "max_idle must be 5..4294967295 seconds, got 4");
+        assert_eq!(
+            err.to_string(),
+            "max_idle must be 5..4294967295 seconds, got 4"
+        );
         let err = Deadline::new(Duration::from_secs(60))
             .max_idle(Duration::from_millis(20_500))
             .config()

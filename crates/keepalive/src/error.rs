@@ -304,7 +304,10 @@ impl fmt::Display for Error {
                 probes,
                 max_probes,
             } => {
-                write!(f, "{name} must be at least {min} {unit} with deadline {deadline} seconds")?;
+                write!(
+                    f,
+                    "{name} must be at least {min} {unit} with deadline {deadline} seconds"
+                )?;
                 match probes {
                     Some(n) => write!(f, " and {n} probes")?,
                     None => write!(f, " and up to {max_probes} probes")?,

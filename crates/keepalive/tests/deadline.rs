@@ -314,7 +314,21 @@ fn max_idle_shapes_the_split_on_the_socket() {
         .max_idle(secs(10))
         .config()
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict { name: "max_idle", min: 27, deadline: 60, .. }), "{err:?}");
-    assert_eq!(std::io::Error::from(err).kind(), std::io::ErrorKind::InvalidInput);
+    assert!(
+        matches!(
+            err,
+            Error::Conflict {
+                name: "max_idle",
+                min: 27,
+                deadline: 60,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::InvalidInput
+    );
     assert_eq!(raw(&c), (1, 271, 37, 17, 900_000), "nothing changed");
 }
