@@ -14,12 +14,12 @@
 //! is [longest silence answered, shortest silence not answered] as they
 //! happened.
 //!
-//! The search: a first round of silences growing by half (5, 8, 12, 18, ...
-//! up to `--max`), all at once, stopped as soon as one fails; then rounds of
-//! up to eight connections spread inside the bracket, until it is narrower
-//! than a twentieth of its upper end (or a second). Each round lasts about
-//! as long as the longest silence still useful, so the whole measurement
-//! takes about 1.5 T + T for a timeout T.
+//! The search: a first round of silences growing by 30 % (5, 7, 10, 13,
+//! 17, 23, ... up to `--max`), all at once, stopped as soon as one fails;
+//! then rounds of up to eight connections spread inside the bracket, until
+//! it is narrower than a tenth of its upper end (or 1.5 s). Each round lasts
+//! about as long as the longest silence still useful, so the whole
+//! measurement takes about 1.3 T + T for a timeout T (20 s: about 50 s).
 
 use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -188,12 +188,16 @@ impl Conn {
         }
     }
 
-    /// Closes the connection: with a FIN while the path still knows the
-    /// flow, with a reset once it forgot it (a FIN would be retransmitted
-    /// into the void for minutes).
-    fn close(&mut self) {
+    /// Closes the connection: with a FIN while the path surely still knows
+    /// the flow (its probe was just answered, or it has been silent less
+    /// than `kept`, the longest silence seen answered), with a reset
+    /// otherwise: a FIN into a forgotten flow would be retransmitted into
+    /// the void for minutes, and the reset costs nothing if it is dropped.
+    fn close(&mut self, kept: f64) {
         if let Some(sock) = self.sock.take() {
-            if matches!(self.outcome, Some(Outcome::Dropped(_))) {
+            let silent = self.since.elapsed().as_secs_f64();
+            let known = matches!(self.outcome, Some(Outcome::Answered(_))) || silent < kept;
+            if !known {
                 let _ = sock.set_linger(Some(Duration::ZERO));
             }
             drop(sock);
@@ -201,14 +205,14 @@ impl Conn {
     }
 }
 
-/// The first round's silences: from 5 s, each half as long again as the
-/// last, up to `max`.
+/// The first round's silences: from 5 s, each 30 % longer than the last,
+/// up to `max`.
 fn ladder(max: u64) -> Vec<u64> {
     let mut out = vec![];
     let mut s = limits::MIN_MAX_IDLE_SECS as u64;
     while s < max {
         out.push(s);
-        s = (s * 3).div_ceil(2);
+        s = (s * 13).div_ceil(10).max(s + 1);
     }
     out.push(max);
     out
@@ -233,9 +237,11 @@ fn inside(lower: f64, upper: f64) -> Vec<u64> {
     out
 }
 
-/// Whether the bracket is as narrow as the search makes it.
+/// Whether the bracket is as narrow as the search makes it: a tenth of its
+/// upper end (so both ends are within 10 % of the timeout), or 1.5 s (the
+/// timers' own granularity at a few seconds).
 fn narrow_enough(lower: f64, upper: f64) -> bool {
-    upper - lower <= f64::max(1.0, upper / 20.0)
+    upper - lower <= f64::max(1.5, upper / 10.0)
 }
 
 /// The result, as `--json` prints it.
@@ -356,7 +362,7 @@ pub fn run(target: &str, max: u64, json: bool) -> Result<(), Failure> {
                     }
                     None => {}
                 }
-                c.close();
+                c.close(lower);
             }
             // Connections whose silence can no longer narrow the bracket.
             if let Some(u) = upper {
@@ -364,7 +370,7 @@ pub fn run(target: &str, max: u64, json: bool) -> Result<(), Failure> {
                     .iter_mut()
                     .filter(|c| c.outcome.is_none() && c.silence as f64 >= u)
                 {
-                    c.close();
+                    c.close(lower);
                 }
             }
             let open: Vec<&Conn> = conns.iter().filter(|c| c.sock.is_some()).collect();
@@ -492,7 +498,7 @@ mod tests {
 
     #[test]
     fn the_first_round_grows_by_half_up_to_max() {
-        assert_eq!(ladder(40), vec![5, 8, 12, 18, 27, 40]);
+        assert_eq!(ladder(40), vec![5, 7, 10, 13, 17, 23, 30, 39, 40]);
         assert_eq!(ladder(5), vec![5]);
         assert_eq!(*ladder(900).last().unwrap(), 900);
     }
@@ -503,7 +509,8 @@ mod tests {
         assert_eq!(inside(19.5, 20.3), vec![20]);
         assert_eq!(inside(19.5, 20.0), Vec::<u64>::new());
         assert_eq!(inside(10.0, 14.0), vec![11, 12, 13]);
-        assert!(narrow_enough(19.6, 20.4));
+        assert!(narrow_enough(19.1, 21.0));
+        assert!(narrow_enough(4.0, 5.5));
         assert!(!narrow_enough(17.0, 26.0));
     }
 }
