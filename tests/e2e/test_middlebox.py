@@ -59,8 +59,9 @@ def raw_keepalive(pid, fd):
 class ForgottenOrKept(unittest.TestCase):
     """The router forgets a flow silent 6 s; the client is silent 10 s."""
 
-    def idle_client(self, lab, port, wrapper=()):
-        cli = lab.start("client", [*wrapper, *IDLE_CLIENT, f"{lab.server_ip}:{port}", str(SILENCE)])
+    def idle_client(self, lab, port, wrapper=(), options=()):
+        cli = lab.start("client", [*wrapper, *IDLE_CLIENT, f"{lab.server_ip}:{port}",
+                                   str(SILENCE), *options])
         m, _ = cli.expect(r"connected fd (\d+)")
         cli.expect(r"^ready$")
         return cli, int(m.group(1))
@@ -87,6 +88,19 @@ class ForgottenOrKept(unittest.TestCase):
             cli.expect(r"answered after", timeout=SILENCE + 10)
             self.assertEqual(cli.wait(), 0)
             self.assertEqual(lab.forgotten(), 0, "nothing of the flow was forgotten")
+
+    def test_max_idle_through_the_c_library_keeps_it(self):
+        lib = os.path.join(os.path.dirname(BIN), "lib", "libkeepalive.so")
+        with NatLab(timeout=ROUTER) as lab:
+            _, port = start_server(lab)
+            cli, _ = self.idle_client(lab, port, (), ["--lib", lib, "-D", str(DEADLINE),
+                                                      "--max-idle", str(ROUTER)])
+            m, _ = cli.expect(r"idle (\d+) s, interval (\d+) s, count (\d+)")
+            idle, interval, count = map(int, m.groups())
+            self.assertEqual(idle + interval * count, DEADLINE)
+            cli.expect(r"answered after", timeout=SILENCE + 10)
+            self.assertEqual(cli.wait(), 0)
+            self.assertEqual(lab.forgotten(), 0)
 
     def test_keepalive_set_max_idle_on_a_running_client_keeps_it(self):
         with NatLab(timeout=ROUTER) as lab:
