@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 
@@ -275,7 +276,7 @@ def test_max_idle_shapes_the_split(tcp: socket.socket) -> None:
     ],
 )
 def test_a_bad_max_idle_is_refused_and_changes_nothing(
-    tcp: socket.socket, kwargs: dict, error: type, message: str
+    tcp: socket.socket, kwargs: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     keepalive.set_deadline(tcp, 150)
     before = raw(tcp)
