@@ -655,6 +655,14 @@ mod tests {
         let (a, c) = attach(&["--deadline=60", "--probes", "5", "/cg", "--enforce"]).unwrap();
         assert!(a.enforce);
         assert_eq!(c.count, Some(5));
+        let (_, c) = attach(&["/cg", "-D", "900", "--max-idle", "350"]).unwrap();
+        assert_eq!(
+            c,
+            Deadline::new(Duration::from_secs(900))
+                .max_idle(Duration::from_secs(350))
+                .config()
+                .unwrap()
+        );
         let (_, c) = attach(&["/cg", "-d", "600", "-u", "30000"]).unwrap();
         assert_eq!(c.idle, Some(Duration::from_secs(600)));
         assert_eq!(c.interval, None);
@@ -695,6 +703,18 @@ mod tests {
                 "--probes goes with -D/--deadline",
             ),
             (&["/cg", "-D", "5", "-c", "3"], "cannot be used with"),
+            (
+                &["/cg", "-d", "60", "--max-idle", "350"],
+                "--max-idle goes with -D/--deadline",
+            ),
+            (
+                &["/cg", "-D", "60", "--max-idle", "4"],
+                "max_idle must be 5..4294967295 seconds, got 4",
+            ),
+            (
+                &["/cg", "-D", "60", "--probes", "3", "--max-idle", "10"],
+                "max_idle must be at least 27 seconds with deadline 60 seconds and 3 probes, got 10",
+            ),
         ] {
             let err = attach(args).err().unwrap_or_default();
             assert!(err.contains(message), "{args:?}: {err}");
@@ -721,6 +741,10 @@ mod tests {
             &["defaults", "set"],               // no value
             &["defaults", "set", "-u", "5000"], // no system-wide user timeout
             &["show", "abc"],
+            &["show", "--max-idle", "0"],
+            &["measure"],                          // no target
+            &["measure", "host:80", "--max", "4"], // --max out of range
+            &["set", "42", "-D", "60", "--max-idle", "x"],
             &["frobnicate"],
             &["cgroup"],                                        // no verb
             &["cgroup", "frobnicate"],                          // no such verb
