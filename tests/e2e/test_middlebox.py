@@ -14,6 +14,7 @@ why otherwise (CI=true turns a skip into a failure). The usage checks of
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -95,7 +96,9 @@ class ForgottenOrKept(unittest.TestCase):
             _, port = start_server(lab)
             cli, _ = self.idle_client(lab, port, (), ["--lib", lib, "-D", str(DEADLINE),
                                                       "--max-idle", str(ROUTER)])
-            m, _ = cli.expect(r"idle (\d+) s, interval (\d+) s, count (\d+)")
+            # Printed before `connected`, which idle_client waited for.
+            said = next(line for _, line in cli.lines if "keepalive_set_deadline_ex" in line)
+            m = re.search(r"idle (\d+) s, interval (\d+) s, count (\d+)", said)
             idle, interval, count = map(int, m.groups())
             self.assertEqual(idle + interval * count, DEADLINE)
             cli.expect(r"answered after", timeout=SILENCE + 10)
