@@ -18,6 +18,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -225,6 +226,30 @@ class MeasureUsage(unittest.TestCase):
             done = self.measure(f"127.0.0.1:{port}")
         self.assertEqual(done.returncode, 1, done.stderr)
         self.assertIn("cannot connect to 127.0.0.1", done.stderr)
+
+    def test_a_server_that_greets_first_is_measured_from_its_greeting(self):
+        # SSH and SMTP servers speak first: the silence starts after that.
+        held = []
+        with socket.create_server(("127.0.0.1", 0)) as srv:
+            port = srv.getsockname()[1]
+
+            def greet():
+                srv.settimeout(10)
+                try:
+                    while True:
+                        conn, _ = srv.accept()
+                        conn.sendall(b"220 hello\r\n")
+                        held.append(conn)
+                except OSError:
+                    pass
+
+            threading.Thread(target=greet, daemon=True).start()
+            done = self.measure(f"127.0.0.1:{port}", "--max", "5", "--json")
+        for conn in held:
+            conn.close()
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIsNone(json.loads(done.stdout)["idle_timeout_s"])
+        self.assertIn("probe answered after 5.", done.stderr)
 
     def test_a_path_that_forgets_nothing_gives_null(self):
         with socket.create_server(("127.0.0.1", 0)) as srv:

@@ -243,7 +243,7 @@ keepalive off.
 --max-idle SECONDS lists only the connections a NAT, firewall or load
 balancer that forgets flows silent that long would forget: keepalive off, or
 idle + interval, each timer late by up to an eighth, that long or longer
-(LONGEST_SILENCE); a count goes to stderr.
+(longest_silence_ms in --json); a count goes to stderr.
 
 Processes you may not inspect are counted in one line on stderr; a PID given
 that cannot be inspected, or does not exist, is an error (exit 1).";

@@ -87,6 +87,8 @@ enum Outcome {
     /// The server closed the connection itself after this long (s): its
     /// own idle timeout, not the path's.
     ClosedByServer(f64),
+    /// The server kept sending data, so the silence never came.
+    Talkative,
 }
 
 /// One test connection.
@@ -94,6 +96,8 @@ struct Conn {
     /// The silence asked for (`TCP_KEEPIDLE`), seconds.
     silence: u64,
     sock: Option<Socket>,
+    /// When the handshake completed.
+    opened: Instant,
     /// When the peer was last heard from before the probe: the handshake,
     /// or data the server sent (a banner), which restarts the silence.
     since: Instant,
@@ -121,6 +125,7 @@ impl Conn {
         Ok(Conn {
             silence,
             sock: Some(sock),
+            opened: since,
             since,
             rtt: since - start,
             probe_seen: None,
@@ -175,8 +180,12 @@ impl Conn {
                 let silence = heard.saturating_duration_since(self.since + self.rtt);
                 self.outcome = Some(Outcome::Answered(silence.as_secs_f64()));
             } else {
-                // The server spoke (a banner): the silence starts again.
+                // The server spoke (a banner): the silence starts again,
+                // unless it keeps talking.
                 self.since = heard;
+                if now - self.opened > Duration::from_secs(self.silence * 2 + 10) {
+                    self.outcome = Some(Outcome::Talkative);
+                }
             }
             return;
         }
@@ -350,6 +359,12 @@ pub fn run(target: &str, max: u64, json: bool) -> Result<(), Failure> {
                         upper = Some(upper.map_or(b, |u| u.min(b)));
                         progress.say(&format!(
                             "{} s: reset after {b:.1} s of silence: forgotten",
+                            c.silence
+                        ));
+                    }
+                    Some(Outcome::Talkative) => {
+                        progress.say(&format!(
+                            "{} s: the server keeps sending data: no silence to test",
                             c.silence
                         ));
                     }
