@@ -53,6 +53,9 @@ pub struct Row {
     /// `null` with keepalive off: as long as its application is.
     pub longest_silence_ms: Option<u64>,
     pub inode: u64,
+    /// The settings read, for what the core says of them.
+    #[serde(skip)]
+    pub settings: keepalive::Settings,
 }
 
 /// Reads what one taken socket says. `Err` with a sentence when the core
@@ -84,6 +87,7 @@ pub fn row(command: &str, sock: &Socket) -> Result<Row, String> {
         dead_in_ms: st.dead_in.map(fmt::ms),
         longest_silence_ms: s.longest_silence().map(fmt::ms),
         inode: sock.inode,
+        settings: s,
     })
 }
 
@@ -165,11 +169,11 @@ pub fn cells(r: &Row) -> Vec<String> {
     ]
 }
 
-/// Whether a middlebox that forgets a flow silent for `max_idle_ms` would
+/// Whether a middlebox that forgets a flow silent for `max_idle` would
 /// forget this one: a connection (not a listener) whose keepalive lets it
-/// be silent that long, or that has none.
-pub fn forgotten_by(r: &Row, max_idle_ms: u64) -> bool {
-    r.remote.is_some() && r.longest_silence_ms.is_none_or(|s| s >= max_idle_ms)
+/// be silent that long, or that has none (the core's rule).
+pub fn forgotten_by(r: &Row, max_idle: std::time::Duration) -> bool {
+    r.remote.is_some() && !r.settings.kept_through(max_idle)
 }
 
 /// Runs `keepalive show`; with `max_idle` (seconds), only the connections a
@@ -233,7 +237,7 @@ pub fn run(pids: &[Pid], json: bool, max_idle: Option<u64>) -> Result<(), Failur
     rows.sort_by_key(|r| (r.pid, r.fd));
     if let Some(t) = max_idle {
         let connections = rows.iter().filter(|r| r.remote.is_some()).count();
-        rows.retain(|r| forgotten_by(r, t * 1000));
+        rows.retain(|r| forgotten_by(r, std::time::Duration::from_secs(t)));
         eprintln!(
             "{} of {connections} connections could stay silent {t} s or more (keepalive off, or \
              idle + interval too long): a middlebox that forgets flows after {t} s would forget \
@@ -283,6 +287,7 @@ pub fn run(pids: &[Pid], json: bool, max_idle: Option<u64>) -> Result<(), Failur
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn sample() -> Row {
         Row {
@@ -309,27 +314,37 @@ mod tests {
             dead_in_ms: Some(3800),
             longest_silence_ms: Some(5000),
             inode: 77,
+            settings: keepalive::Settings::new(
+                true,
+                Duration::from_secs(2),
+                Duration::from_secs(1),
+                3,
+                Duration::from_millis(5000),
+            ),
         }
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
     }
 
     #[test]
     fn a_middlebox_forgets_connections_silent_that_long() {
+        // 2 s idle and 1 s interval, each late by up to a second: 5 s.
         let r = sample();
-        assert!(!forgotten_by(&r, 6000));
-        assert!(forgotten_by(&r, 5000));
+        assert!(!forgotten_by(&r, secs(6)));
+        assert!(forgotten_by(&r, secs(5)));
         let off = Row {
-            enabled: false,
-            longest_silence_ms: None,
+            settings: keepalive::Settings::new(false, secs(2), secs(1), 3, secs(5)),
             ..sample()
         };
-        assert!(forgotten_by(&off, 3_600_000));
+        assert!(forgotten_by(&off, secs(3600)));
         // A listener has no flow to forget.
         let listener = Row {
             remote: None,
-            longest_silence_ms: None,
-            ..sample()
+            ..off
         };
-        assert!(!forgotten_by(&listener, 1000));
+        assert!(!forgotten_by(&listener, secs(1)));
     }
 
     #[test]

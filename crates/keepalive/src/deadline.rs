@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::rule::longest_silence;
+use crate::rule::{kept_through, longest_silence};
 use crate::{limits, Config, Error, Given};
 
 /// A dead-peer deadline: declare the connection dead about `D` seconds after
@@ -320,7 +320,7 @@ fn fit(secs: u64, tries: std::ops::RangeInclusive<u64>, t: u64) -> Result<(u64, 
     // The split without max_idle, where it keeps the silence already.
     let n = *tries.start();
     let plain = base_interval(secs, n);
-    if longest_silence(secs - n * plain, plain) < t {
+    if kept_through(secs - n * plain, plain, t) {
         return Ok((n, plain));
     }
     let mut shortest = u64::MAX;
@@ -355,18 +355,20 @@ fn best_interval(secs: u64, n: u64, t: u64) -> (Option<u64>, u64) {
         // depends on how the two round up, which repeats every 8 s.
         let range = lo..=hi.min(lo + 7);
         let least = range.clone().map(silence).min().unwrap_or(u64::MAX);
-        return (range.into_iter().find(|&i| silence(i) < t), least);
+        let keeps = |i: u64| kept_through(secs - n * i, i, t);
+        return (range.into_iter().find(|&i| keeps(i)), least);
     }
     // n >= 2: a second more of interval takes n seconds off idle, so the
     // silence never grows with the interval: bisect.
+    let keeps = |i: u64| kept_through(secs - n * i, i, t);
     let least = silence(hi);
-    if least >= t {
+    if !keeps(hi) {
         return (None, least);
     }
     let (mut lo, mut hi) = (lo, hi);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if silence(mid) < t {
+        if keeps(mid) {
             hi = mid;
         } else {
             lo = mid + 1;

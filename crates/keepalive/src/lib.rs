@@ -643,6 +643,29 @@ impl Settings {
         })
     }
 
+    /// Whether a middlebox that forgets a flow silent for `max_idle` keeps a
+    /// healthy idle connection with these settings, even when one probe is
+    /// lost: its [`longest_silence`](Self::longest_silence) is shorter (the
+    /// promise of [`Deadline::max_idle`]). Never with keepalive off.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let s = keepalive::Settings::new(true, Duration::from_secs(30), Duration::from_secs(10), 3,
+    ///                                  Duration::ZERO);
+    /// assert!(s.kept_through(Duration::from_secs(47)));
+    /// assert!(!s.kept_through(Duration::from_secs(46)));
+    /// ```
+    pub fn kept_through(&self, max_idle: Duration) -> bool {
+        // Whole seconds, as the kernel keeps the timers; a fraction of a
+        // second more of max_idle changes nothing.
+        self.enabled
+            && rule::kept_through(
+                self.idle.as_secs(),
+                self.interval.as_secs(),
+                max_idle.as_secs(),
+            )
+    }
+
     pub(crate) fn timers(&self) -> rule::Timers {
         rule::Timers {
             idle: self.idle,

@@ -118,6 +118,12 @@ pub(crate) fn longest_silence(idle_secs: u64, interval_secs: u64) -> u64 {
     late(idle_secs) + late(interval_secs)
 }
 
+/// Whether a middlebox that forgets a flow silent `max_idle_secs` keeps a
+/// healthy connection with these timers: the longest silence is shorter.
+pub(crate) fn kept_through(idle_secs: u64, interval_secs: u64, max_idle_secs: u64) -> bool {
+    longest_silence(idle_secs, interval_secs) < max_idle_secs
+}
+
 /// A timer of `secs` seconds fires by this many seconds after it was armed.
 fn late(secs: u64) -> u64 {
     secs + secs.div_ceil(8)
