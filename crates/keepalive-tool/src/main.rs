@@ -104,7 +104,7 @@ struct MeasureArgs {
     /// The server: IPv4:PORT, [IPv6]:PORT or NAME:PORT.
     #[arg(value_name = "HOST:PORT")]
     target: String,
-    /// The longest silence to try, 5..32767 seconds (default 900); the
+    /// The longest silence to try, 5..32767 seconds; the
     /// measurement ends within about 1.2 times that.
     #[arg(long, value_name = "SECONDS", default_value_t = measure::DEFAULT_MAX,
           value_parser = measure::max_secs, allow_negative_numbers = true)]

@@ -55,6 +55,27 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Through NATs, firewalls and load balancers: `max_idle`
+//!
+//! Keepalive's other job: the boxes between the two ends forget a
+//! connection that stays silent (AWS NLB and NAT gateways after 350 s,
+//! Azure's load balancer after 4 minutes), and its next packet is dropped
+//! or reset. [`Deadline::max_idle`] shapes the deadline's split so that a
+//! healthy connection is never silent that long, even when one probe is
+//! lost, and the deadline still holds; [`Settings::kept_through`] tells
+//! whether a socket's settings do:
+//!
+//! ```
+//! use std::time::Duration;
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let sock = std::net::TcpStream::connect(listener.local_addr()?)?;
+//!
+//! let d = keepalive::Deadline::new(Duration::from_secs(900)).max_idle(Duration::from_secs(350));
+//! keepalive::set(&sock, &d.config()?)?;                      // 271/37/17, dead at 900 s
+//! assert!(keepalive::get(&sock)?.kept_through(Duration::from_secs(350)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # The four knobs
 //!
 //! ```
