@@ -63,6 +63,35 @@ typedef struct keepalive_settings {
 } keepalive_settings;
 
 /**
+ * A dead-peer deadline with its options, for keepalive_set_deadline_ex().
+ * Set `size` to sizeof(keepalive_deadline): the struct may grow at its end
+ * in later versions, and the library tells which version the caller was
+ * built with by it (as Linux's copy_struct_from_user() does).
+ */
+typedef struct keepalive_deadline {
+  /**
+   * sizeof(keepalive_deadline) as the caller was compiled: 16 or more.
+   */
+  uint32_t size;
+  /**
+   * The deadline: dead about this many seconds after the peer was last
+   * heard from, 2..131068 with 3 probes.
+   */
+  uint32_t seconds;
+  /**
+   * Unanswered probes that declare an idle peer dead; 0 = the default (3,
+   * fewer for a deadline under 4 s, more where max_idle needs them).
+   */
+  uint32_t probes;
+  /**
+   * The silence a NAT, firewall or load balancer on the path tolerates,
+   * 5..4294967295 seconds: a healthy connection is never silent that long,
+   * even with one probe lost; 0 = no such limit.
+   */
+  uint32_t max_idle;
+} keepalive_deadline;
+
+/**
  * A connection's liveness, read from the kernel (TCP_INFO) by
  * keepalive_get_status().
  */
@@ -191,6 +220,29 @@ int keepalive_set_deadline(int fd, uint32_t seconds);
 int keepalive_set_deadline_probes(int fd, uint32_t seconds, uint32_t probes);
 
 /**
+ * keepalive_set_deadline() with its options in a struct: the probes
+ * (0 = the default) and max_idle, the silence a NAT, firewall or load
+ * balancer on the path tolerates (0 = none): the split then keeps a
+ * healthy connection from being silent that long even when one probe or
+ * its answer is lost, and the deadline still holds. Set d->size to
+ * sizeof *d. Returns 0, or -1 with errno set: EINVAL (NULL d, d->size under
+ * 16, a value out of range, or a max_idle the deadline cannot keep with its
+ * probes: keepalive_last_error() names both), E2BIG (d->size larger than
+ * this library's struct with non-zero bytes past it), and as for
+ * keepalive_set_deadline(); on failure nothing changed.
+ */
+int keepalive_set_deadline_ex(int fd, const struct keepalive_deadline *d);
+
+/**
+ * Writes into *out the settings keepalive_set_deadline_ex(fd, d) would give
+ * a socket, without touching any. Returns 0, or -1 with errno set as for
+ * keepalive_set_deadline_ex() (EINVAL for a NULL out too); on failure *out
+ * is not written.
+ */
+int keepalive_deadline_schedule_ex(const struct keepalive_deadline *d,
+                                   struct keepalive_settings *out);
+
+/**
  * Writes into *out the settings keepalive_set_deadline_probes(fd, seconds,
  * probes) would give a socket, without touching any (probes 0 = the
  * default): enabled, idle, interval, count and user_timeout_ms, so that
@@ -248,7 +300,7 @@ int keepalive_user_timeout_check(uint32_t ms);
 
 /**
  * Parses `text` as the value `name` ("idle", "interval", "count",
- * "user_timeout" or "deadline") and checks its range, without touching any
+ * "user_timeout", "deadline" or "max_idle") and checks its range, without touching any
  * socket: for programs that read options from a command line or the
  * environment. The syntax is every front door's: a whole number in decimal,
  * with an optional sign and blanks around it. Returns 0 with *out set, or -1

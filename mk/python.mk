@@ -95,7 +95,9 @@ test-py: build-py
 	cd python && $(PY_TEST_VENV)/bin/pytest -p no:cacheprovider tests
 	@# The sdist, built from source by pip in a fresh venv (maturin from PyPI,
 	@# the Rust crates from crates.io, this machine's toolchain).
-	rm -rf $(PY_SDIST_VENV)
+	@# A fresh target dir too: the sdist's files carry maturin's fixed 2006
+	@# mtimes, so cargo would take a cached build of the core as fresh.
+	rm -rf $(PY_SDIST_VENV) $(TOP)/target/sdist-build
 	$(call py_make_venv,$(PY_SDIST_VENV))
 	CARGO_TARGET_DIR=$(TOP)/target/sdist-build $(PY_SDIST_VENV)/bin/python -m pip install -q \
 		$(PY_SDIST)/libkeepalive-*.tar.gz pytest

@@ -133,7 +133,9 @@ def set_user_timeout(sock: _SocketLike, ms: int) -> None:
     before the connection is dropped, in milliseconds 0..2147483647; 0
     restores the kernel's default."""
 
-def set_deadline(sock: _SocketLike, seconds: int, *, probes: int | None = None) -> None:
+def set_deadline(
+    sock: _SocketLike, seconds: int, *, probes: int | None = None, max_idle: int | None = None
+) -> None:
     """Declare the peer dead about ``seconds`` after it was last heard from,
     whether the connection is idle (keepalive probes) or busy
     (retransmissions): sets ``TCP_KEEPIDLE``, ``TCP_KEEPINTVL``,
@@ -145,6 +147,16 @@ def set_deadline(sock: _SocketLike, seconds: int, *, probes: int | None = None) 
     takes, 1..min(127, seconds - 1). On a listener, accepted connections
     inherit it. An MPTCP socket, which has no user timeout, is refused
     (``OSError``) with nothing changed.
+
+    ``max_idle`` (5..4294967295 seconds) is the silence a NAT, firewall or
+    load balancer on the path tolerates before it forgets the connection
+    (AWS NLB 350 s, Azure LB 240 s): the split then keeps a healthy
+    connection from being silent that long even when one probe or its
+    answer is lost, and the deadline still holds; with no ``probes`` given
+    it may use more than 3. Values that cannot both hold raise
+    ``ValueError`` naming both::
+
+        >>> keepalive.set_deadline(sock, 900, max_idle=350)   # 271/37/17
 
     Raises ``TypeError``, ``ValueError`` (naming the range) or ``OSError``
     as ``enable`` does; then nothing has changed.
@@ -179,6 +191,7 @@ def socket_options(
     count: int | None = None,
     user_timeout_ms: int | None = None,
     deadline: int | None = None,
+    max_idle: int | None = None,
 ) -> list[tuple[int, int, int]]:
     """The ``(level, option, value)`` triples that stand for these settings on
     this platform, for clients that make the socket themselves and take
@@ -190,7 +203,8 @@ def socket_options(
     The same values and ranges as ``enable`` (``idle``, ``interval``,
     ``count``) and ``set_user_timeout`` (``user_timeout_ms``), or
     ``deadline`` alone: ``set_deadline``'s split (idle, interval, count and
-    the user timeout together, 3 probes). The list holds the options given,
+    the user timeout together, 3 probes), shaped by ``max_idle`` (which
+    goes with ``deadline`` only) as ``set_deadline`` does. The list holds the options given,
     in the order ``enable`` sets them (``TCP_USER_TIMEOUT``, then the idle
     time, interval and count), and always ends with
     ``(SOL_SOCKET, SO_KEEPALIVE, 1)``; the idle time is ``TCP_KEEPIDLE``

@@ -39,7 +39,7 @@ def test_the_fast_path_is_in_use_where_it_exists() -> None:
     [
         ("enable", "(sock, *, idle=None, interval=None, count=None)"),
         ("get", "(sock)"),
-        ("set_deadline", "(sock, seconds, *, probes=None)"),
+        ("set_deadline", "(sock, seconds, *, probes=None, max_idle=None)"),
     ],
 )
 def test_signatures(name: str, signature: str) -> None:
@@ -108,6 +108,13 @@ def test_set_deadline_arguments(set_deadline: Callable[..., None], tcp: socket.s
     with pytest.raises(ValueError, match="deadline must be 2..131068 seconds, got 1"):
         set_deadline(tcp, seconds=1)
     assert raw(tcp) == Raw(True, 30, 6, 5, 60_000)
+    set_deadline(tcp, 60, max_idle=20)
+    assert raw(tcp) == Raw(True, 14, 2, 23, 60_000)
+    with pytest.raises(ValueError, match="max_idle must be at least 27 seconds"):
+        set_deadline(tcp, 60, probes=3, max_idle=10)
+    with pytest.raises(TypeError, match="max_idle"):
+        set_deadline(tcp, 60, max_idle=20.0)
+    assert raw(tcp) == Raw(True, 14, 2, 23, 60_000)
 
 
 @pytest.mark.parametrize("enable", paths("enable"))

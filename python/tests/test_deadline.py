@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 
@@ -284,3 +285,40 @@ def test_set_system_defaults_in_a_fresh_namespace() -> None:
     assert lines[1] == f"{errno.EACCES} /proc/sys/net/ipv4/tcp_keepalive_time: Permission denied"
     assert lines[2] == "600"
     assert [proc_default(f"tcp_keepalive_{n}") for n in ("time", "intvl", "probes")] == host
+
+
+def test_max_idle_shapes_the_split(tcp: socket.socket) -> None:
+    keepalive.set_deadline(tcp, 900, max_idle=350)
+    assert raw(tcp) == Raw(True, 271, 37, 17, 900000)
+    assert keepalive.get(tcp).dead_after_ms == 900_000
+    keepalive.set_deadline(tcp, 60, max_idle=20)
+    assert raw(tcp) == Raw(True, 14, 2, 23, 60000)
+    keepalive.set_deadline(tcp, 60, max_idle=None)
+    assert raw(tcp) == Raw(True, 30, 10, 3, 60000)
+    keepalive.set_deadline(tcp, 900, probes=3, max_idle=350)
+    assert raw(tcp) == Raw(True, 15, 295, 3, 900000)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"probes": 3, "max_idle": 10}, ValueError,
+         "max_idle must be at least 27 seconds with deadline 60 seconds and 3 probes, got 10"),
+        ({"max_idle": 4}, ValueError, "max_idle must be 5..4294967295 seconds, got 4"),
+        ({"max_idle": -1}, ValueError, "max_idle must be 5..4294967295 seconds, got -1"),
+        ({"max_idle": 2**70}, ValueError,
+         "max_idle must be 5..4294967295 seconds, got 1180591620717411303424"),
+        ({"max_idle": "20"}, TypeError, "max_idle"),
+        ({"max_idle": 20.0}, TypeError, "max_idle"),
+        ({"max_idle": True}, TypeError, "max_idle"),
+    ],
+)
+def test_a_bad_max_idle_is_refused_and_changes_nothing(
+    tcp: socket.socket, kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    keepalive.set_deadline(tcp, 150)
+    before = raw(tcp)
+    with pytest.raises(error) as e:
+        keepalive.set_deadline(tcp, 60, **kwargs)
+    assert message in str(e.value)
+    assert raw(tcp) == before

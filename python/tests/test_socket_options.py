@@ -154,3 +154,17 @@ def test_the_user_timeout_is_unsupported_elsewhere() -> None:  # pragma: no cove
     with pytest.raises(OSError) as e:
         keepalive.socket_options(user_timeout_ms=5)
     assert e.value.errno == errno.EOPNOTSUPP
+
+
+def test_max_idle_goes_with_the_deadline() -> None:
+    with socket.socket() as by_options, socket.socket() as by_deadline:
+        keepalive.set_deadline(by_deadline, 900, max_idle=350)
+        for level, opt, value in keepalive.socket_options(deadline=900, max_idle=350):
+            by_options.setsockopt(level, opt, value)
+        assert raw(by_options) == raw(by_deadline) == Raw(True, 271, 37, 17, 900000)
+    with pytest.raises(ValueError, match="max_idle goes with deadline"):
+        keepalive.socket_options(idle=30, max_idle=350)
+    with pytest.raises(ValueError, match="max_idle must be at least"):
+        keepalive.socket_options(deadline=100_000, max_idle=60)
+    with pytest.raises(TypeError, match="max_idle"):
+        keepalive.socket_options(deadline=60, max_idle="350")  # type: ignore[arg-type]

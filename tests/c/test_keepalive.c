@@ -827,6 +827,60 @@ static void test_deadline_schedule(void)
     CHECK_FAILS(keepalive_deadline_schedule(60, 0, NULL), EINVAL, "out must not be NULL");
 }
 
+/* keepalive_set_deadline_ex: max_idle shapes the split, read back by
+ * getsockopt; the struct's size is checked like Linux's
+ * copy_struct_from_user(); every refusal changes nothing. */
+static void test_set_deadline_ex(void)
+{
+    int fd = tcp4();
+    keepalive_deadline d = { .size = sizeof d, .seconds = 900, .probes = 0, .max_idle = 350 };
+    CHECK(keepalive_set_deadline_ex(fd, &d) == 0);
+    CHECK(has(fd, 1, 271, 37, 17, 900000));
+    d = (keepalive_deadline){ .size = sizeof d, .seconds = 60, .max_idle = 0 };
+    CHECK(keepalive_set_deadline_ex(fd, &d) == 0); /* 0 = no max_idle: the plain split */
+    CHECK(has(fd, 1, 30, 10, 3, 60000));
+    d.max_idle = 20;
+    CHECK(keepalive_set_deadline_ex(fd, &d) == 0);
+    CHECK(has(fd, 1, 14, 2, 23, 60000));
+    keepalive_settings s;
+    CHECK(keepalive_deadline_schedule_ex(&d, &s) == 0);
+    CHECK(s.idle == 14 && s.interval == 2 && s.count == 23 && s.user_timeout_ms == 60000);
+
+    /* A caller built against a later, larger struct: accepted while the
+     * fields this version does not know are zero. */
+    struct {
+        keepalive_deadline d;
+        uint32_t later[2];
+    } big = { { sizeof big, 60, 0, 47 }, { 0, 0 } };
+    CHECK(keepalive_set_deadline_ex(fd, &big.d) == 0);
+    CHECK(has(fd, 1, 30, 10, 3, 60000));
+
+    CHECK(keepalive_set_deadline_ex(fd, &(keepalive_deadline){ sizeof d, 60, 0, 20 }) == 0);
+    big.later[1] = 1;
+    CHECK_FAILS(keepalive_set_deadline_ex(fd, &big.d), E2BIG, "byte 20 is not zero");
+    CHECK_FAILS(keepalive_set_deadline_ex(fd, &(keepalive_deadline){ 12, 60, 0, 20 }), EINVAL,
+                "keepalive_deadline.size must be sizeof(keepalive_deadline), at least 16, got 12");
+    CHECK_FAILS(keepalive_set_deadline_ex(fd, &(keepalive_deadline){ 0, 60, 0, 20 }), EINVAL,
+                "got 0");
+    CHECK_FAILS(keepalive_set_deadline_ex(fd, NULL), EINVAL, "deadline must not be NULL");
+    CHECK_FAILS(keepalive_set_deadline_ex(fd, &(keepalive_deadline){ sizeof d, 60, 3, 10 }), EINVAL,
+                "max_idle must be at least 27 seconds with deadline 60 seconds and 3 probes, got 10");
+    CHECK_FAILS(keepalive_set_deadline_ex(fd, &(keepalive_deadline){ sizeof d, 60, 0, 4 }), EINVAL,
+                "max_idle must be 5..4294967295 seconds, got 4");
+    CHECK_FAILS(keepalive_set_deadline_ex(fd, &(keepalive_deadline){ sizeof d, 1, 0, 20 }), EINVAL,
+                "deadline must be 2..131068 seconds, got 1");
+    CHECK_FAILS(keepalive_set_deadline_ex(fd, &(keepalive_deadline){ sizeof d, 60, 128, 20 }),
+                EINVAL, "probes must be 1..59");
+    CHECK(has(fd, 1, 14, 2, 23, 60000));
+    CHECK_FAILS(keepalive_set_deadline_ex(-1, &d), EBADF, "");
+    CHECK_FAILS(keepalive_deadline_schedule_ex(&d, NULL), EINVAL, "out must not be NULL");
+    int64_t v = 0;
+    CHECK(keepalive_value_parse("max_idle", "350", &v) == 0 && v == 350);
+    CHECK_FAILS(keepalive_value_parse("max_idle", "4", &v), EINVAL,
+                "max_idle must be 5..4294967295 seconds, got 4");
+    close(fd);
+}
+
 static void test_get_status(void)
 {
     int l = tcp4_listener(), c = connect_to(l);
@@ -1043,6 +1097,8 @@ int main(void)
         test_set_deadline_refused);
     run("set_deadline_probes: 5 probes, 0 = the default", test_set_deadline_probes);
     run("deadline_schedule gives the split without a socket", test_deadline_schedule);
+    run("set_deadline_ex: max_idle in the split, the struct's size checked, refusals change nothing",
+        test_set_deadline_ex);
     run("get_status: listener, unwatched, watched; bad descriptors, NULL", test_get_status);
     run("an OS refusal's message does not repeat the errno", test_os_error_message);
     run("settings_dead_after follows the kernel's rule (user timeout replaces count)",

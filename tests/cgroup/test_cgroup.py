@@ -361,6 +361,16 @@ class TestList(CgroupCase):
         self.assertEqual(settings_of(argv, cgroup=self.cg),
                          f"settings 1 600 {interval} {count} 30000")
 
+    def test_max_idle_shapes_the_policy(self):
+        # A 30 s deadline through a middlebox that forgets flows silent 6 s.
+        self.attach("-D", "30", "--max-idle", "6")
+        rows = [r for r in json.loads(ctl("list", "--json").stdout)
+                if r["cgroup_id"] == self.cg_id()]
+        self.assertEqual([(r["idle"], r["interval"], r["count"], r["user_timeout_ms"])
+                          for r in rows], [(2, 1, 28, 30000)])
+        argv = [probe("probe-c-static"), "connect", self.listener.addr]
+        self.assertEqual(settings_of(argv, cgroup=self.cg), "settings 1 2 1 28 30000")
+
     def test_a_removed_cgroup_s_pins_are_cleaned_up(self):
         gone = os.path.join(self.root, f"ka-test-{os.getpid()}-gone")
         os.mkdir(gone)
@@ -393,6 +403,9 @@ class TestErrors(CgroupCase):
             (["attach", self.cg, "-D", "5", "-d", "3"],
              "the argument '--deadline <SECONDS>' cannot be used with '--idle <IDLE>'",
              attach_usage),
+            (["attach", self.cg, "-D", "60", "--probes", "3", "--max-idle", "10"],
+             "max_idle must be at least 27 seconds with deadline 60 seconds and 3 probes, got 10",
+             None),
             (["attach", self.cg, "-d", "3", "--probes", "2"], "--probes goes with -D/--deadline",
              attach_usage),
             (["attach", "-D", "5"], "the following required arguments were not provided:\n"
@@ -414,8 +427,8 @@ class TestErrors(CgroupCase):
 
     def test_help_on_each_verb(self):
         for verb, usage in [
-            ("attach", "Usage: keepalive cgroup attach CGROUP (-D SECONDS [--probes N] | [-d IDLE] "
-                       "[-i INTVL] [-c CNT] [-u MS]) [--enforce]"),
+            ("attach", "Usage: keepalive cgroup attach CGROUP (-D SECONDS [--probes N] "
+                       "[--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]"),
             ("detach", "Usage: keepalive cgroup detach CGROUP"),
             ("list", "Usage: keepalive cgroup list [--json]"),
         ]:

@@ -13,6 +13,9 @@
    declared dead at about 5 s, beside a busy connection with plain keepalive
    (2/1/3, no user timeout) that the kernel still calls alive long after.
 4. Then a crash and reboot: the rebooted host answers the next probe with RST.
+5. Through a NAT router that forgets a connection silent 6 s (nftables and
+   conntrack in a third namespace): a client without keepalive is forgotten,
+   its next request never answered; one with -D 20 --max-idle 6 is kept.
 
 Every process and namespace it makes is removed at the end, on Ctrl-C too.
 
@@ -40,6 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from common import stamp_of  # noqa: E402
+from natlab import NatLab, why_no_natlab  # noqa: E402
 from netlab import Lab, Proc, why_no_lab  # noqa: E402
 
 TTY = sys.stdout.isatty()
@@ -102,7 +106,7 @@ def section(title):
 
 
 TAGS = {"server": "33", "client": "32", "wire": "35", "ss": "35",
-        "idle": "32", "busy": "36", "plain": "31"}
+        "idle": "32", "busy": "36", "plain": "31", "kept": "32", "forgotten": "31"}
 
 
 class WireNotes:
@@ -455,6 +459,41 @@ class Demo:
             say(color("1", f"{m.group(1)} after {t1 - t0:.3f} s: the first probe found the "
                            "reboot, instead of waiting 22 s."))
 
+    def middlebox(self, router=6, silence=9, d=20):
+        section(f"5. Through a NAT router that forgets a connection silent {router} s")
+        say("Keepalive's other job: NATs, firewalls and load balancers forget a connection")
+        say("that stays silent (AWS NLB and NAT gateways after 350 s, Azure's load balancer")
+        say("after 4 min); its next packet is dropped, and the request hangs. A third")
+        say("namespace routes between client and server, with NAT and a stateful filter")
+        say(f"(nftables, conntrack) that forgets a flow silent {router} s. Two clients send a")
+        say(f"line, stay silent {silence} s, and send another: one without keepalive, one with")
+        say(f"a deadline of {d} s and --max-idle {router} (keepalive_set_deadline_ex), whose")
+        say("probes keep the router's memory of it fresh.")
+        lib = os.path.join(os.path.dirname(self.client), "..", "lib", "libkeepalive.so")
+        idle_client = [sys.executable, os.path.join(HERE, "idle_client.py")]
+        with NatLab(timeout=router, echo=show) as lab:
+            srv = lab.start("server", [self.server, "-d", "600", "5050"])
+            srv.expect(r"listening on port")
+            target = [f"{lab.server_ip}:5050", str(silence)]
+            forgotten = lab.start("client", [*idle_client, *target], name="forgotten")
+            kept = lab.start("client", [*idle_client, *target, "--lib", os.path.abspath(lib),
+                                        "-D", str(d), "--max-idle", str(router)], name="kept")
+            for cli in (forgotten, kept):
+                cli.expect(r"^ready$")
+            say(f"Both connected through the router; {silence} s of silence now.")
+            m_forgotten, _ = forgotten.expect(r"no answer within|answered after|reset",
+                                              timeout=silence + 10)
+            m_kept, _ = kept.expect(r"no answer within|answered after|reset", timeout=silence + 10)
+            forgotten.wait()
+            kept.wait()
+            dropped = lab.forgotten()
+        say()
+        say(color("1", "Through the router:"))
+        say(f"  without keepalive:  {m_forgotten.string} (the router dropped {dropped} "
+            f"packets of the flow it forgot)")
+        say(f"  -D {d} --max-idle {router}: {m_kept.string}")
+        say("`keepalive measure HOST:PORT` finds a path's timeout; docs/middleboxes.md.")
+
     def capture(self, lab, name):
         """tcpdump on the client host's cable, when available; else None."""
         if not shutil.which("tcpdump"):
@@ -482,6 +521,12 @@ def main():
             demo.two_hosts()
             demo.deadline()
             demo.crash_and_reboot()
+            why_not = why_no_natlab()
+            if why_not is None:
+                demo.middlebox()
+            else:
+                section("5. Through a NAT router: skipped")
+                say(f"The router needs nftables with connection tracking: {why_not}.")
         else:
             section("2. Pulling the plug: skipped")
             say(f"Cutting a peer off needs two network namespaces: {reason}.")

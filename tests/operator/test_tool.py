@@ -377,7 +377,8 @@ class RunTest(unittest.TestCase):
 
     def test_run_gives_the_programs_sockets_the_values(self):
         for args, want in ((["-D", "5"], "1 2 1 3 5000"), (["-d", "30", "-i", "7", "-c", "4"],
-                                                              None)):
+                                                              None),
+                           (["-D", "60", "--max-idle", "20"], "1 14 2 23 60000")):
             with self.subTest(args=args):
                 done = tool("run", *args, "--", sys.executable, "-I", "-c", OWN_OPTIONS)
                 self.assertEqual(done.returncode, 0, done.stderr)
@@ -392,6 +393,12 @@ class RunTest(unittest.TestCase):
         done = tool("run", "-D", "1", "--", "true")
         self.assertEqual(done.returncode, 2)
         self.assertIn("keepalive run: -D: deadline must be 2..131068 seconds, got 1", done.stderr)
+        done = tool("run", "-D", "100000", "--max-idle", "60", "--", "true")
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("with deadline 100000 seconds and up to 127 probes, got 60", done.stderr)
+        done = tool("run", "-D", "60", "--max-idle", "4", "--", "true")
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("--max-idle: max_idle must be 5..4294967295 seconds, got 4", done.stderr)
         self.assertIn("usage: keepalive run ", done.stderr)
         done = tool("run", "--help")
         self.assertEqual(done.returncode, 0)

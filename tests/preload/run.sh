@@ -16,7 +16,7 @@ LIB=$BUILD/lib/libkeepalive-preload.so
 RUN=$BUILD/bin/keepalive-run
 
 # Nothing from the caller's environment may leak into a case.
-unset KEEPALIVE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE_USER_TIMEOUT_MS KEEPALIVE_DEADLINE LD_PRELOAD
+unset KEEPALIVE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE_USER_TIMEOUT_MS KEEPALIVE_DEADLINE KEEPALIVE_MAX_IDLE LD_PRELOAD
 # The probe is built with ASan, whose runtime then does not come first in the
 # library list: our library (or 0.3) is preloaded before it, on purpose.
 export ASAN_OPTIONS=verify_asan_link_order=0
@@ -109,6 +109,22 @@ same "KEEPALIVE_DEADLINE=60 beside KEEPIDLE and KEEPCNT: the deadline's values" 
 want='libkeepalive-preload: KEEPALIVE_DEADLINE="60" sets idle, interval, count and the user timeout together; ignoring KEEPIDLE="7" KEEPCNT="9"'
 if [[ $(cat "$TMP/dl.err") == "$want" ]]; then pass "KEEPALIVE_DEADLINE beside KEEP*: one warning naming what it overrides"; else
     fail "KEEPALIVE_DEADLINE beside KEEP*: one warning naming what it overrides" "got: $(cat "$TMP/dl.err")" "want: $want"; fi
+
+# KEEPALIVE_MAX_IDLE shapes the deadline's split (60 s through a 20 s
+# middlebox: 14/2/23); one the deadline cannot keep warns, naming both, and
+# the deadline applies as it is.
+env KEEPALIVE_DEADLINE=60 KEEPALIVE_MAX_IDLE=20 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/dl.out" 2>"$TMP/dl.err"
+expect "so_keepalive=1 keepidle=14 keepintvl=2 keepcnt=23 user_timeout=60000" >"$TMP/want"
+same "KEEPALIVE_DEADLINE=60 KEEPALIVE_MAX_IDLE=20: 14/2/23, 60000 ms" "$TMP/want" "$TMP/dl.out"
+if [[ ! -s $TMP/dl.err ]]; then pass "KEEPALIVE_MAX_IDLE=20: nothing on stderr"; else
+    fail "KEEPALIVE_MAX_IDLE=20: nothing on stderr" "$(cat "$TMP/dl.err")"; fi
+env KEEPALIVE_DEADLINE=100000 KEEPALIVE_MAX_IDLE=60 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/dl.out" 2>"$TMP/dl.err"
+expect "so_keepalive=1 keepidle=32767 keepintvl=22411 keepcnt=3 user_timeout=100000000" >"$TMP/want"
+same "KEEPALIVE_MAX_IDLE the deadline cannot keep: the plain deadline" "$TMP/want" "$TMP/dl.out"
+want='libkeepalive-preload: ignoring KEEPALIVE_MAX_IDLE="60": max_idle must be at least'
+if [[ $(cat "$TMP/dl.err") == "$want"* && $(cat "$TMP/dl.err") == *"with deadline 100000 seconds"* ]]; then
+    pass "KEEPALIVE_MAX_IDLE=60 with a 100000 s deadline: one warning naming both"; else
+    fail "KEEPALIVE_MAX_IDLE=60 with a 100000 s deadline: one warning naming both" "got: $(cat "$TMP/dl.err")"; fi
 
 # An invalid deadline: one warning with the range, and the other values apply.
 env KEEPALIVE_DEADLINE=1 KEEPIDLE=60 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/dl.out" 2>"$TMP/dl.err"

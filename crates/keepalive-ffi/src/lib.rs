@@ -78,6 +78,30 @@ pub struct keepalive_status {
     pub dead_in_ms: i64,
 }
 
+/// A dead-peer deadline with its options, for keepalive_set_deadline_ex().
+/// Set `size` to sizeof(keepalive_deadline): the struct may grow at its end
+/// in later versions, and the library tells which version the caller was
+/// built with by it (as Linux's copy_struct_from_user() does).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct keepalive_deadline {
+    /// sizeof(keepalive_deadline) as the caller was compiled: 16 or more.
+    pub size: u32,
+    /// The deadline: dead about this many seconds after the peer was last
+    /// heard from, 2..131068 with 3 probes.
+    pub seconds: u32,
+    /// Unanswered probes that declare an idle peer dead; 0 = the default (3,
+    /// fewer for a deadline under 4 s, more where max_idle needs them).
+    pub probes: u32,
+    /// The silence a NAT, firewall or load balancer on the path tolerates,
+    /// 5..4294967295 seconds: a healthy connection is never silent that long,
+    /// even with one probe lost; 0 = no such limit.
+    pub max_idle: u32,
+}
+
+/// The size of the first version of keepalive_deadline.
+const DEADLINE_SIZE_V1: usize = 16;
+
 /// What the kernel will do with a socket's settings, by its rules
 /// (keepalive_settings_dead_after()).
 #[repr(C)]
@@ -386,6 +410,96 @@ pub extern "C" fn keepalive_set_deadline_probes(fd: c_int, seconds: u32, probes:
     })
 }
 
+/// Reads a caller's keepalive_deadline, checking its `size` as Linux's
+/// copy_struct_from_user() does: smaller than the first version is EINVAL;
+/// larger is accepted only when every byte past what this library knows is
+/// zero (E2BIG otherwise: the caller asks for something this version lacks).
+fn read_deadline(ptr: *const keepalive_deadline) -> Result<keepalive::Deadline, Failure> {
+    if ptr.is_null() {
+        return Err(Failure::null("deadline"));
+    }
+    // SAFETY: non-NULL (checked); every version starts with `size`.
+    let size = unsafe { ptr.cast::<u32>().read_unaligned() } as usize;
+    if size < DEADLINE_SIZE_V1 {
+        return Err(Failure {
+            errno: libc::EINVAL,
+            message: format!(
+                "keepalive_deadline.size must be sizeof(keepalive_deadline), at least \
+                 {DEADLINE_SIZE_V1}, got {size}"
+            ),
+        });
+    }
+    let known = std::mem::size_of::<keepalive_deadline>();
+    if size > known {
+        // SAFETY: the caller says its struct has `size` bytes.
+        let tail = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>().add(known), size - known) };
+        if let Some(at) = tail.iter().position(|&b| b != 0) {
+            return Err(Failure {
+                errno: libc::E2BIG,
+                message: format!(
+                    "keepalive_deadline.size is {size}, and byte {} is not zero: a field this \
+                     version of libkeepalive ({}) does not know",
+                    known + at,
+                    env!("CARGO_PKG_VERSION")
+                ),
+            });
+        }
+    }
+    let d = read_in(ptr, "deadline")?;
+    let dl = deadline(d.seconds, d.probes)?;
+    Ok(match d.max_idle {
+        0 => dl,
+        t => dl.max_idle_from_secs(i64::from(t))?,
+    })
+}
+
+/// keepalive_set_deadline() with its options in a struct: the probes
+/// (0 = the default) and max_idle, the silence a NAT, firewall or load
+/// balancer on the path tolerates (0 = none): the split then keeps a
+/// healthy connection from being silent that long even when one probe or
+/// its answer is lost, and the deadline still holds. Set d->size to
+/// sizeof *d. Returns 0, or -1 with errno set: EINVAL (NULL d, d->size under
+/// 16, a value out of range, or a max_idle the deadline cannot keep with its
+/// probes: keepalive_last_error() names both), E2BIG (d->size larger than
+/// this library's struct with non-zero bytes past it), and as for
+/// keepalive_set_deadline(); on failure nothing changed.
+#[no_mangle]
+pub extern "C" fn keepalive_set_deadline_ex(fd: c_int, d: *const keepalive_deadline) -> c_int {
+    boundary(|| {
+        let sock = descriptor(fd)?;
+        let config = read_deadline(d)?.config()?;
+        Ok(keepalive::set(&sock, &config)?)
+    })
+}
+
+/// Writes into *out the settings keepalive_set_deadline_ex(fd, d) would give
+/// a socket, without touching any. Returns 0, or -1 with errno set as for
+/// keepalive_set_deadline_ex() (EINVAL for a NULL out too); on failure *out
+/// is not written.
+#[no_mangle]
+pub extern "C" fn keepalive_deadline_schedule_ex(
+    d: *const keepalive_deadline,
+    out: *mut keepalive_settings,
+) -> c_int {
+    boundary(|| {
+        let out = out_ptr(out, "out")?;
+        let c = read_deadline(d)?.config()?;
+        write_out(out, schedule(&c));
+        Ok(())
+    })
+}
+
+/// A deadline's settings as C reads them.
+fn schedule(c: &keepalive::Config) -> keepalive_settings {
+    keepalive_settings {
+        enabled: true,
+        idle: c.idle.map_or(0, secs),
+        interval: c.interval.map_or(0, secs),
+        count: c.count.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+        user_timeout_ms: c.user_timeout.map_or(0, millis_u32),
+    }
+}
+
 /// Writes into *out the settings keepalive_set_deadline_probes(fd, seconds,
 /// probes) would give a socket, without touching any (probes 0 = the
 /// default): enabled, idle, interval, count and user_timeout_ms, so that
@@ -401,16 +515,7 @@ pub extern "C" fn keepalive_deadline_schedule(
     boundary(|| {
         let out = out_ptr(out, "out")?;
         let c = deadline(seconds, probes)?.config()?;
-        write_out(
-            out,
-            keepalive_settings {
-                enabled: true,
-                idle: c.idle.map_or(0, secs),
-                interval: c.interval.map_or(0, secs),
-                count: c.count.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
-                user_timeout_ms: c.user_timeout.map_or(0, millis_u32),
-            },
-        );
+        write_out(out, schedule(&c));
         Ok(())
     })
 }
@@ -521,7 +626,7 @@ pub extern "C" fn keepalive_user_timeout_check(ms: u32) -> c_int {
 }
 
 /// Parses `text` as the value `name` ("idle", "interval", "count",
-/// "user_timeout" or "deadline") and checks its range, without touching any
+/// "user_timeout", "deadline" or "max_idle") and checks its range, without touching any
 /// socket: for programs that read options from a command line or the
 /// environment. The syntax is every front door's: a whole number in decimal,
 /// with an optional sign and blanks around it. Returns 0 with *out set, or -1

@@ -30,6 +30,7 @@ pub(crate) const KEEPINTVL: &str = "KEEPINTVL";
 pub(crate) const KEEPCNT: &str = "KEEPCNT";
 pub(crate) const USER_TIMEOUT: &str = "KEEPALIVE_USER_TIMEOUT_MS";
 pub(crate) const DEADLINE: &str = "KEEPALIVE_DEADLINE";
+pub(crate) const MAX_IDLE: &str = "KEEPALIVE_MAX_IDLE";
 
 /// Reads every variable through `lookup` (name -> raw bytes, `None` when
 /// unset) and returns what they ask for. Each invalid value is reported
@@ -60,7 +61,28 @@ pub(crate) fn read<'e>(
     // separate ones, which are then ignored (one warning names them) rather
     // than mixed in, since any one of them would break its promise.
     let deadline = number(&lookup, DEADLINE, Field::Deadline, &mut warn)
-        .and_then(|d| keepalive::Deadline::from_secs(d, None).ok()?.config().ok());
+        .and_then(|d| keepalive::Deadline::from_secs(d, None).ok());
+    // The middlebox's silence shapes the deadline's split; one the deadline
+    // cannot keep is ignored with the core's message (naming both), and the
+    // deadline applies as it is.
+    let max_idle = number(&lookup, MAX_IDLE, Field::MaxIdle, &mut warn);
+    let deadline = match (deadline, max_idle) {
+        (Some(d), Some(t)) => match d.max_idle_from_secs(t) {
+            Ok(shaped) => Some(shaped),
+            Err(e) => {
+                warn(format_args!("ignoring {MAX_IDLE}=\"{t}\": {e}"));
+                Some(d)
+            }
+        },
+        (None, Some(t)) => {
+            warn(format_args!(
+                "ignoring {MAX_IDLE}=\"{t}\": it shapes a deadline; set {DEADLINE} with it"
+            ));
+            None
+        }
+        (d, None) => d,
+    };
+    let deadline = deadline.and_then(|d| d.config().ok());
     if let Some(config) = deadline {
         let separate = [KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT]
             .map(|name| lookup(name).filter(|v| !v.is_empty()).map(|v| (name, v)));
@@ -457,6 +479,51 @@ mod tests {
             assert_eq!(w.keepalive.idle, secs(60));
             assert_eq!(w.user_timeout, None);
         }
+    }
+
+    #[test]
+    fn max_idle_shapes_the_deadline() {
+        let (w, warnings) =
+            read_vars(&[("KEEPALIVE_DEADLINE", "60"), ("KEEPALIVE_MAX_IDLE", "20")]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            (w.keepalive.idle, w.keepalive.interval, w.keepalive.count),
+            (secs(14), secs(2), Some(23))
+        );
+        assert_eq!(w.user_timeout, secs(60));
+    }
+
+    #[test]
+    fn a_max_idle_that_cannot_hold_or_has_no_deadline_warns_and_is_ignored() {
+        let (w, warnings) = read_vars(&[
+            ("KEEPALIVE_DEADLINE", "100000"),
+            ("KEEPALIVE_MAX_IDLE", "60"),
+        ]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .starts_with("ignoring KEEPALIVE_MAX_IDLE=\"60\": max_idle must be at least"),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[0].contains("with deadline 100000 seconds"),
+            "{warnings:?}"
+        );
+        // The deadline applies as it is.
+        assert_eq!(w.user_timeout, secs(100_000));
+        assert_eq!(w.keepalive.count, Some(3));
+        let (w, warnings) = read_vars(&[("KEEPALIVE_MAX_IDLE", "20"), ("KEEPIDLE", "60")]);
+        assert_eq!(
+            warnings,
+            ["ignoring KEEPALIVE_MAX_IDLE=\"20\": it shapes a deadline; set KEEPALIVE_DEADLINE with it"]
+        );
+        assert_eq!(w.keepalive.idle, secs(60));
+        let (w, warnings) = read_vars(&[("KEEPALIVE_DEADLINE", "60"), ("KEEPALIVE_MAX_IDLE", "3")]);
+        assert_eq!(
+            warnings,
+            ["ignoring KEEPALIVE_MAX_IDLE=\"3\": max_idle must be 5..4294967295 seconds, got 3"]
+        );
+        assert_eq!(w.keepalive.idle, secs(30));
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! | `KEEPCNT` | `TCP_KEEPCNT`, 1..127 probes |
 //! | `KEEPALIVE_USER_TIMEOUT_MS` | `TCP_USER_TIMEOUT`, 0..2147483647 ms (applied even with `KEEPALIVE=off`: it is not a keepalive option) |
 //! | `KEEPALIVE_DEADLINE` | the dead-peer deadline, 2..131068 s: idle, interval, count and the user timeout by the core's split ([`keepalive::Deadline`]); beside it the four separate variables are ignored, with one warning naming them; ignored (with a warning) under `KEEPALIVE=off` |
+//! | `KEEPALIVE_MAX_IDLE` | with `KEEPALIVE_DEADLINE`: the silence a NAT, firewall or load balancer on the path tolerates, 5..4294967295 s; the deadline's split keeps a healthy connection from being silent that long ([`keepalive::Deadline::max_idle`]); one the deadline cannot keep, or one without a deadline, is ignored with a warning |
 //!
 //! The environment is read and checked once, when the library is loaded (an
 //! ELF constructor, before `main`). An invalid value prints one line on

@@ -55,9 +55,9 @@ static ENABLE: Signature<4> = Signature {
     interned: PyOnceLock::new(),
 };
 
-static SET_DEADLINE: Signature<3> = Signature {
+static SET_DEADLINE: Signature<4> = Signature {
     function: "set_deadline",
-    names: ["sock", "seconds", "probes"],
+    names: ["sock", "seconds", "probes", "max_idle"],
     positional: 2,
     required: 2,
     interned: PyOnceLock::new(),
@@ -241,11 +241,12 @@ unsafe extern "C" fn set_deadline(
     // SAFETY: called by the interpreter as METH_FASTCALL | METH_KEYWORDS.
     unsafe {
         boundary(|py| {
-            let [sock, seconds, probes] = SET_DEADLINE.bind(py, args, nargs, kwnames)?;
+            let [sock, seconds, probes, max_idle] = SET_DEADLINE.bind(py, args, nargs, kwnames)?;
             crate::set_deadline_impl(
                 &sock.expect("required"),
                 &seconds.expect("required"),
                 probes.as_deref(),
+                max_idle.as_deref(),
             )?;
             Ok(py.None().into_ptr())
         })

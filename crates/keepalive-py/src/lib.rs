@@ -203,7 +203,9 @@ impl From<keepalive::Settings> for Settings {
 /// The one mapping from the core's error to a Python exception.
 fn to_py(err: Error) -> PyErr {
     match err {
-        Error::InvalidValue { .. } => PyValueError::new_err(err.to_string()),
+        Error::InvalidValue { .. } | Error::Conflict { .. } => {
+            PyValueError::new_err(err.to_string())
+        }
         // Os, Unsupported and whatever the core adds later: the errno a C
         // caller would see, so that `e.errno` is set.
         _ => PyOSError::new_err((err.raw_os_error(), err.to_string())),
@@ -270,7 +272,7 @@ fn checked<T>(
     result: Result<T, Error>,
 ) -> PyResult<T> {
     result.map_err(|err| match (obj, saturated, &err) {
-        (Some(obj), true, Error::InvalidValue { .. }) => {
+        (Some(obj), true, Error::InvalidValue { .. } | Error::Conflict { .. }) => {
             let given = obj.str().map(|s| s.to_string()).unwrap_or_default();
             PyValueError::new_err(err.given_as(given).to_string())
         }
@@ -556,13 +558,14 @@ fn system_defaults(py: Python<'_>) -> PyResult<Settings> {
 /// Sets a dead-peer deadline (idle, interval, count and `TCP_USER_TIMEOUT`
 /// together, all or nothing).
 #[pyfunction]
-#[pyo3(signature = (sock, seconds, *, probes=None))]
+#[pyo3(signature = (sock, seconds, *, probes=None, max_idle=None))]
 fn set_deadline(
     sock: &Bound<'_, PyAny>,
     seconds: &Bound<'_, PyAny>,
     probes: Option<&Bound<'_, PyAny>>,
+    max_idle: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    set_deadline_impl(sock, seconds, probes)
+    set_deadline_impl(sock, seconds, probes, max_idle)
 }
 
 /// `set_deadline`, for both entry points.
@@ -570,9 +573,10 @@ fn set_deadline_impl(
     sock: &Bound<'_, PyAny>,
     seconds: &Bound<'_, PyAny>,
     probes: Option<&Bound<'_, PyAny>>,
+    max_idle: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let fd = descriptor(sock)?;
-    let config = deadline_config(seconds, probes)?;
+    let config = deadline_config(seconds, probes, max_idle)?;
     with_fd(fd, |fd| keepalive::set(&fd, &config))
 }
 
@@ -580,15 +584,23 @@ fn set_deadline_impl(
 fn deadline_config(
     seconds: &Bound<'_, PyAny>,
     probes: Option<&Bound<'_, PyAny>>,
+    max_idle: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<keepalive::Config> {
     let (d, sd) = required_int("seconds", seconds)?;
     let (p, sp) = optional_int("probes", probes)?;
-    let result = keepalive::Deadline::from_secs(d, p).and_then(|dl| dl.config());
+    let (t, st) = optional_int("max_idle", max_idle)?;
+    let result = keepalive::Deadline::from_secs(d, p).and_then(|dl| match t {
+        Some(t) => dl.max_idle_from_secs(t)?.config(),
+        None => dl.config(),
+    });
     let culprit = match &result {
         Err(Error::InvalidValue {
             name: "deadline", ..
         }) => (Some(seconds), sd),
         Err(Error::InvalidValue { name: "probes", .. }) => (probes, sp),
+        Err(Error::InvalidValue {
+            name: "max_idle", ..
+        }) => (max_idle, st),
         _ => (None, false),
     };
     checked(culprit.0, culprit.1, result)
@@ -603,16 +615,17 @@ fn status(sock: &Bound<'_, PyAny>) -> PyResult<Status> {
 
 /// The `(level, option, value)` triples that stand for the given values on
 /// this platform, for clients that set options on a socket they make
-/// themselves. `deadline` gives `set_deadline`'s split and excludes the
-/// other values.
+/// themselves. `deadline` gives `set_deadline`'s split (with `max_idle`,
+/// which goes with it) and excludes the other values.
 #[pyfunction]
-#[pyo3(signature = (*, idle=None, interval=None, count=None, user_timeout_ms=None, deadline=None))]
+#[pyo3(signature = (*, idle=None, interval=None, count=None, user_timeout_ms=None, deadline=None, max_idle=None))]
 fn socket_options(
     idle: Option<&Bound<'_, PyAny>>,
     interval: Option<&Bound<'_, PyAny>>,
     count: Option<&Bound<'_, PyAny>>,
     user_timeout_ms: Option<&Bound<'_, PyAny>>,
     deadline: Option<&Bound<'_, PyAny>>,
+    max_idle: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Vec<(i32, i32, i32)>> {
     // Every type first, so that a wrong type is a TypeError whatever else
     // is wrong.
@@ -641,8 +654,14 @@ fn socket_options(
                 also.join(", ")
             )));
         }
-        deadline_config(deadline, None)?
+        deadline_config(deadline, None, max_idle)?
     } else {
+        optional_int("max_idle", max_idle)?;
+        if given(max_idle) {
+            return Err(PyValueError::new_err(
+                "max_idle goes with deadline: it shapes the deadline's split",
+            ));
+        }
         let mut config = config_from(idle, interval, count)?;
         if let Some(ms) = ut {
             let timeout = checked(

@@ -2,7 +2,7 @@
 //! so that every TCP socket it creates gets keepalive.
 //!
 //! ```text
-//! keepalive-run [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] [-D DEADLINE] -- PROGRAM [ARGS...]
+//! keepalive-run [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] [-D DEADLINE [--max-idle T]] -- PROGRAM [ARGS...]
 //! ```
 //!
 //! The one implementation behind the `keepalive-run` binary and any other
@@ -13,7 +13,7 @@
 //! running executable, checked to be a loadable shared object, appended to
 //! any `LD_PRELOAD` already set, and the given values are passed as
 //! `KEEPIDLE`, `KEEPINTVL`, `KEEPCNT`, `KEEPALIVE_USER_TIMEOUT_MS` and
-//! `KEEPALIVE_DEADLINE` (`-D`), with `KEEPALIVE=on`: what is given here wins
+//! `KEEPALIVE_DEADLINE` (`-D`) and `KEEPALIVE_MAX_IDLE` (`--max-idle`), with `KEEPALIVE=on`: what is given here wins
 //! over the same variables inherited from the environment (and over those it
 //! replaces: a deadline over inherited values, values over an inherited
 //! deadline). PROGRAM (found through `PATH` as `execvp` does) is
@@ -56,7 +56,7 @@ const CANNOT_PRELOAD: u8 = 125;
 
 fn usage(name: &str) -> String {
     format!(
-        "usage: {name} [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] [-D DEADLINE] -- PROGRAM [ARGS...]"
+        "usage: {name} [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] [-D DEADLINE [--max-idle T]] -- PROGRAM [ARGS...]"
     )
 }
 
@@ -86,15 +86,20 @@ Options (each left at the system default when not given):
                                declared dead, idle or busy (sets idle, interval,
                                count and the user timeout together), 2..131068;
                                not with -d/-i/-c/-u
+      --max-idle T             with -D: the silence a NAT, firewall or load
+                               balancer on the path tolerates (AWS NLB 350,
+                               Azure LB 240): a healthy connection is never
+                               silent that long, even with one probe lost,
+                               and the deadline still holds; 5..4294967295
   -h, --help                   this text
   -V, --version                the version
 
 The values reach the library as KEEPIDLE, KEEPINTVL, KEEPCNT,
-KEEPALIVE_USER_TIMEOUT_MS and KEEPALIVE_DEADLINE, with KEEPALIVE=on: they
+KEEPALIVE_USER_TIMEOUT_MS, KEEPALIVE_DEADLINE and KEEPALIVE_MAX_IDLE, with KEEPALIVE=on: they
 win over the same variables inherited from the environment (an inherited
 KEEPALIVE=off included; -D also drops inherited KEEPIDLE, KEEPINTVL,
 KEEPCNT and KEEPALIVE_USER_TIMEOUT_MS, and -d/-i/-c/-u an inherited
-KEEPALIVE_DEADLINE). The library is appended to LD_PRELOAD.
+KEEPALIVE_DEADLINE and KEEPALIVE_MAX_IDLE). The library is appended to LD_PRELOAD.
 
 Exit status: PROGRAM's; 2 for bad arguments; 125 when the library is
 missing or cannot be loaded, or PROGRAM is statically linked or setuid
@@ -103,6 +108,7 @@ PROGRAM cannot be executed; 127 when it is not found.
 
 Examples:
   {name} -D 60 -- ssh host.example.org
+  {name} -D 900 --max-idle 350 -- psql -h db.example.org
   {name} -d 60 -i 10 -c 5 -- ssh host.example.org",
         usage = usage(name)
     )
@@ -215,7 +221,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
 
     let mut parser = lexopt::Parser::from_args(args);
     let (mut idle, mut interval, mut count, mut user_timeout) = (None, None, None, None);
-    let mut deadline = None;
+    let (mut deadline, mut max_idle) = (None, None);
     let program = loop {
         let Some(arg) = parser.next().map_err(|e| e.to_string())? else {
             break None;
@@ -231,6 +237,9 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
             }
             Short('D') | Long("deadline") => {
                 deadline = Some(value(&mut parser, "-D", Field::Deadline)?);
+            }
+            Long("max-idle") => {
+                max_idle = Some(value(&mut parser, "--max-idle", Field::MaxIdle)?);
             }
             Short('h') | Long("help") => return Ok(Request::Help),
             Short('V') | Long("version") => return Ok(Request::Version),
@@ -254,12 +263,26 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
             );
         }
         vars.push((DEADLINE, d.to_string()));
+        let mut unset = vec![KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT];
+        match max_idle {
+            // Checked with the deadline here, so that one it cannot keep is
+            // a usage error, not a warning from the library.
+            Some(t) => {
+                keepalive::Deadline::from_secs(d, None)
+                    .and_then(|dl| dl.max_idle_from_secs(t))
+                    .map_err(|e| format!("--max-idle: {e}"))?;
+                vars.push((MAX_IDLE, t.to_string()));
+            }
+            None => unset.push(MAX_IDLE),
+        }
         // The deadline replaces whatever values were inherited.
-        vec![KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT]
+        unset
+    } else if max_idle.is_some() {
+        return Err("--max-idle shapes a deadline: give it with -D".into());
     } else {
         // Values given here replace an inherited deadline, which would
         // otherwise win over them in the library.
-        vec![DEADLINE]
+        vec![DEADLINE, MAX_IDLE]
     };
     for (name, value) in [
         (KEEPIDLE, idle),
@@ -285,6 +308,7 @@ const KEEPINTVL: &str = "KEEPINTVL";
 const KEEPCNT: &str = "KEEPCNT";
 const USER_TIMEOUT: &str = "KEEPALIVE_USER_TIMEOUT_MS";
 const DEADLINE: &str = "KEEPALIVE_DEADLINE";
+const MAX_IDLE: &str = "KEEPALIVE_MAX_IDLE";
 
 /// The value of option `flag`, parsed and checked by the core (one syntax,
 /// one range, one message for every front door).
@@ -559,7 +583,7 @@ mod tests {
                     ("KEEPCNT", "5".into()),
                     ("KEEPALIVE_USER_TIMEOUT_MS", "7000".into()),
                 ],
-                unset: vec!["KEEPALIVE_DEADLINE"],
+                unset: vec!["KEEPALIVE_DEADLINE", "KEEPALIVE_MAX_IDLE"],
                 program: "prog".into(),
                 args: args(&["a"]),
             })
@@ -598,7 +622,7 @@ mod tests {
             r,
             Ok(Request::Run {
                 vars: vec![on(), ("KEEPIDLE", "9".into())],
-                unset: vec!["KEEPALIVE_DEADLINE"],
+                unset: vec!["KEEPALIVE_DEADLINE", "KEEPALIVE_MAX_IDLE"],
                 program: "curl".into(),
                 args: args(&["-d", "x", "--help", "--"]),
             })
@@ -614,7 +638,7 @@ mod tests {
             r,
             Ok(Request::Run {
                 vars: vec![on()],
-                unset: vec!["KEEPALIVE_DEADLINE"],
+                unset: vec!["KEEPALIVE_DEADLINE", "KEEPALIVE_MAX_IDLE"],
                 program: "prog".into(),
                 args: vec![]
             })
@@ -629,6 +653,25 @@ mod tests {
             run(&["-D", "60", "--", "prog"]),
             Ok(Request::Run {
                 vars: vec![on(), ("KEEPALIVE_DEADLINE", "60".into())],
+                unset: vec![
+                    "KEEPIDLE",
+                    "KEEPINTVL",
+                    "KEEPCNT",
+                    "KEEPALIVE_USER_TIMEOUT_MS",
+                    "KEEPALIVE_MAX_IDLE"
+                ],
+                program: "prog".into(),
+                args: vec![]
+            })
+        );
+        assert_eq!(
+            run(&["-D", "60", "--max-idle", "20", "--", "prog"]),
+            Ok(Request::Run {
+                vars: vec![
+                    on(),
+                    ("KEEPALIVE_DEADLINE", "60".into()),
+                    ("KEEPALIVE_MAX_IDLE", "20".into())
+                ],
                 unset: vec![
                     "KEEPIDLE",
                     "KEEPINTVL",
@@ -691,6 +734,18 @@ mod tests {
             (
                 &["-D", "1", "p"],
                 "deadline must be 2..131068 seconds, got 1",
+            ),
+            (
+                &["-D", "60", "--max-idle", "4", "p"],
+                "--max-idle: max_idle must be 5..4294967295 seconds, got 4",
+            ),
+            (
+                &["-D", "100000", "--max-idle", "60", "p"],
+                "--max-idle: max_idle must be at least",
+            ),
+            (
+                &["--max-idle", "60", "p"],
+                "--max-idle shapes a deadline: give it with -D",
             ),
             (
                 &["-D", "0", "p"],

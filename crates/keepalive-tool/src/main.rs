@@ -3,14 +3,15 @@
 //! namespace's defaults.
 //!
 //! ```text
-//! keepalive show [PID...] [--json]
-//! keepalive set PID [--fd FD] (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])
+//! keepalive show [PID...] [--max-idle SECONDS] [--json]
+//! keepalive set PID [--fd FD] (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])
 //! keepalive defaults [--json]
 //! keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]
-//! keepalive cgroup attach CGROUP (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
+//! keepalive cgroup attach CGROUP (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
 //! keepalive cgroup detach CGROUP
 //! keepalive cgroup list [--json]
 //! keepalive watch [--json] [--metrics ADDR:PORT]
+//! keepalive measure HOST:PORT [--max SECONDS] [--json]
 //! ```
 //!
 //! The tool only translates: every value is checked, every rule applied and
@@ -37,6 +38,7 @@ mod defaults;
 mod fail;
 mod fmt;
 mod man;
+mod measure;
 mod metrics;
 mod procfs;
 mod set;
@@ -71,6 +73,7 @@ enum Command {
     Run(RunArgs),
     Cgroup(CgroupArgs),
     Watch(WatchArgs),
+    Measure(MeasureArgs),
     GenerateMan(GenerateManArgs),
 }
 
@@ -83,6 +86,50 @@ struct GenerateManArgs {
     /// The directory to write the pages into (created if missing).
     #[arg(value_name = "DIR")]
     dir: PathBuf,
+}
+
+const MEASURE_HELP: &str = "\
+Opens test connections to HOST:PORT (any TCP server: nothing is sent), each
+with keepalive set so that its first probe goes out after a chosen silence,
+and reads from the kernel (TCP_INFO) whether the peer answered it or the
+path dropped it or answered with a reset. It bisects between the longest
+silence answered and the shortest not, several connections at a time, and
+prints the bracket and a max_idle to use (`keepalive set -D ... --max-idle`).
+Progress goes to stderr. Every test connection is closed at the end: those
+still open with a FIN, those the path forgot with a reset.
+
+It cannot see a middlebox that forgets flows only under memory pressure,
+one that keeps flows alive by its own probes, or timeouts that differ per
+port or per flow; see docs/middleboxes.md.
+
+--json prints one object: target, idle_timeout_s ([lower, upper] seconds, or
+null when every connection survived up to --max), recommended_max_idle_s
+(null then too), connections, elapsed_s.
+
+Exit status: 0 measured (found or not), 1 cannot connect (refused,
+unreachable, or a name that does not resolve), 2 usage (no port, --max out
+of range).
+
+Example:
+  keepalive measure db.example.org:5432 --max 900";
+
+/// Find the longest silence the path to HOST:PORT survives, with keepalive
+/// probes on parallel test connections
+#[derive(Debug, Args)]
+#[command(after_help = MEASURE_HELP,
+    override_usage = "keepalive measure HOST:PORT [--max SECONDS] [--json]")]
+struct MeasureArgs {
+    /// The server: IPv4:PORT, [IPv6]:PORT or NAME:PORT.
+    #[arg(value_name = "HOST:PORT")]
+    target: String,
+    /// The longest silence to try, 5..32767 seconds; the
+    /// measurement ends within about 1.2 times that.
+    #[arg(long, value_name = "SECONDS", default_value_t = measure::DEFAULT_MAX,
+          value_parser = measure::max_secs, allow_negative_numbers = true)]
+    max: u64,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 const CGROUP_HELP: &str = "\
@@ -131,7 +178,7 @@ Example:
 /// those it has already.
 #[derive(Debug, Args)]
 #[command(after_help = CGROUP_ATTACH_HELP, override_usage = "keepalive cgroup attach CGROUP \
-    (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]")]
+    (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]")]
 struct CgroupAttachArgs {
     /// The cgroup v2 directory.
     #[arg(value_name = "CGROUP")]
@@ -250,8 +297,14 @@ are dropped first; a pipe gets whole rows. --json prints one array of objects:
 pid, command, fd, protocol, local, remote, state, enabled, idle, interval
 (seconds), count, user_timeout_ms, dead_after_ms, dead_after_busy_ms,
 probes_until_dead, phase, probes_out, last_ack_ms, last_data_ms, unacked,
-dead_in_ms, inode. remote is null for a listener, dead_in_ms null where no
-bound is in force.
+dead_in_ms, longest_silence_ms, inode. remote is null for a listener,
+dead_in_ms null where no bound is in force, longest_silence_ms null with
+keepalive off.
+
+--max-idle SECONDS lists only the connections a NAT, firewall or load
+balancer that forgets flows silent that long would forget: keepalive off, or
+idle + interval, each timer late by up to an eighth, that long or longer
+(longest_silence_ms in --json); a count goes to stderr.
 
 Processes you may not inspect are counted in one line on stderr; a PID given
 that cannot be inspected, or does not exist, is an error (exit 1).";
@@ -259,11 +312,16 @@ that cannot be inspected, or does not exist, is an error (exit 1).";
 /// Every TCP socket of these processes (none: of all you may inspect), with
 /// its keepalive settings and liveness.
 #[derive(Debug, Args)]
-#[command(after_help = SHOW_HELP, override_usage = "keepalive show [PID...] [--json]")]
+#[command(after_help = SHOW_HELP, override_usage = "keepalive show [PID...] [--max-idle SECONDS] [--json]")]
 struct ShowArgs {
     /// Processes to list (default: every process you may inspect).
     #[arg(value_name = "PID", value_parser = pid)]
     pids: Vec<u32>,
+    /// Only the connections a NAT, firewall or load balancer that forgets
+    /// flows silent this many seconds would forget: keepalive off, or idle
+    /// + interval (with the timers' slack) that long or longer.
+    #[arg(long, value_name = "SECONDS", value_parser = max_idle_secs, allow_negative_numbers = true)]
+    max_idle: Option<i64>,
     /// One JSON array of objects instead of a table.
     #[arg(long)]
     json: bool,
@@ -282,7 +340,11 @@ turned on by every set.
 -D SECONDS: one promise, dead about SECONDS after the peer was last heard from,
 idle or busy: sets idle, interval, count and TCP_USER_TIMEOUT together (e.g.
 -D 5 is 2/1/3 and 5000 ms). Otherwise -d/-i/-c/-u set those values, leaving
-the others as they are.
+the others as they are. --max-idle SECONDS (with -D): the silence a NAT,
+firewall or load balancer on the path tolerates (`keepalive measure` finds
+it); the split then keeps a healthy connection from being silent that long,
+even with one probe lost, and the deadline still holds (refused, naming both,
+when they cannot both hold).
 
 Values are checked before any process is touched (exit 2, nothing changed).
 Exit 1, nothing changed: no such process, no permission, a kernel without
@@ -295,17 +357,18 @@ ancestors (or CAP_SYS_PTRACE) in, 2 only CAP_SYS_PTRACE, 3 nobody.
 
 Examples:
   keepalive set 1234 -D 60            dead within a minute of silence, idle or busy
+  keepalive set 1234 -D 900 --max-idle 350   and kept through an AWS NLB
   keepalive set 1234 --fd 5 -d 30 -i 10 -c 3";
 
 /// Retune a running process's TCP sockets (or one FD), printing before ->
 /// after for each.
 #[derive(Debug, Args)]
 #[command(after_help = SET_HELP, override_usage = "keepalive set PID [--fd FD] \
-    (-D SECONDS [--probes N] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])")]
+    (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])")]
 // --probes is in the group so that `set PID --probes 4` reaches
 // `set::config`, which says what `cgroup attach` says: it goes with -D.
 #[command(group(ArgGroup::new("values").required(true).multiple(true)
-    .args(["deadline", "probes", "idle", "interval", "count", "user_timeout"])))]
+    .args(["deadline", "probes", "max_idle", "idle", "interval", "count", "user_timeout"])))]
 struct SetArgs {
     /// The process to retune.
     #[arg(value_name = "PID", value_parser = pid)]
@@ -330,6 +393,12 @@ struct SetValues {
     /// With -D: unanswered probes that declare the peer dead (default 3).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     probes: Option<i64>,
+    /// With -D: the silence a NAT, firewall or load balancer on the path
+    /// tolerates (5..4294967295; `keepalive measure` finds it): a healthy
+    /// connection is never silent that long, even with one probe lost.
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
+          value_parser = max_idle_secs)]
+    max_idle: Option<i64>,
     #[command(flatten)]
     knobs: Knobs,
     /// TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged,
@@ -345,6 +414,7 @@ impl SetValues {
         set::Values {
             deadline: self.deadline,
             probes: self.probes,
+            max_idle: self.max_idle,
             idle: self.knobs.idle,
             interval: self.knobs.interval,
             count: self.knobs.count,
@@ -452,6 +522,10 @@ fn deadline_secs(text: &str) -> Result<i64, String> {
     Field::Deadline.parse(text).map_err(|e| e.to_string())
 }
 
+fn max_idle_secs(text: &str) -> Result<i64, String> {
+    Field::MaxIdle.parse(text).map_err(|e| e.to_string())
+}
+
 /// A process id: a whole number, 1 or more.
 fn pid(text: &str) -> Result<u32, String> {
     match text.parse::<u32>() {
@@ -509,7 +583,11 @@ fn main() -> ExitCode {
         Command::Cgroup(CgroupArgs {
             action: CgroupAction::List(a),
         }) => (&["cgroup", "list"], cgroup::list(a.json)),
-        Command::Show(a) => (&["show"], show::run(&a.pids, a.json)),
+        Command::Show(a) => (
+            &["show"],
+            show::run(&a.pids, a.json, a.max_idle.map(|t| t as u64)),
+        ),
+        Command::Measure(a) => (&["measure"], measure::run(&a.target, a.max, a.json)),
         Command::Watch(a) => (&["watch"], watch::run(a.json, a.metrics)),
         Command::Set(a) => (
             &["set"],
@@ -645,6 +723,14 @@ mod tests {
         let (a, c) = attach(&["--deadline=60", "--probes", "5", "/cg", "--enforce"]).unwrap();
         assert!(a.enforce);
         assert_eq!(c.count, Some(5));
+        let (_, c) = attach(&["/cg", "-D", "900", "--max-idle", "350"]).unwrap();
+        assert_eq!(
+            c,
+            Deadline::new(Duration::from_secs(900))
+                .max_idle(Duration::from_secs(350))
+                .config()
+                .unwrap()
+        );
         let (_, c) = attach(&["/cg", "-d", "600", "-u", "30000"]).unwrap();
         assert_eq!(c.idle, Some(Duration::from_secs(600)));
         assert_eq!(c.interval, None);
@@ -685,6 +771,18 @@ mod tests {
                 "--probes goes with -D/--deadline",
             ),
             (&["/cg", "-D", "5", "-c", "3"], "cannot be used with"),
+            (
+                &["/cg", "-d", "60", "--max-idle", "350"],
+                "--max-idle goes with -D/--deadline",
+            ),
+            (
+                &["/cg", "-D", "60", "--max-idle", "4"],
+                "max_idle must be 5..4294967295 seconds, got 4",
+            ),
+            (
+                &["/cg", "-D", "60", "--probes", "3", "--max-idle", "10"],
+                "max_idle must be at least 27 seconds with deadline 60 seconds and 3 probes, got 10",
+            ),
         ] {
             let err = attach(args).err().unwrap_or_default();
             assert!(err.contains(message), "{args:?}: {err}");
@@ -744,6 +842,10 @@ mod tests {
             &["defaults", "set"],               // no value
             &["defaults", "set", "-u", "5000"], // no system-wide user timeout
             &["show", "abc"],
+            &["show", "--max-idle", "0"],
+            &["measure"],                          // no target
+            &["measure", "host:80", "--max", "4"], // --max out of range
+            &["set", "42", "-D", "60", "--max-idle", "x"],
             &["frobnicate"],
             &["cgroup"],                                        // no verb
             &["cgroup", "frobnicate"],                          // no such verb

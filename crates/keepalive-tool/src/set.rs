@@ -1,4 +1,4 @@
-//! `keepalive set PID [--fd FD] (-D SECONDS [--probes N] | [-d] [-i] [-c] [-u])`:
+//! `keepalive set PID [--fd FD] (-D SECONDS [--probes N] [--max-idle T] | [-d] [-i] [-c] [-u])`:
 //! retunes a running process's TCP sockets through the core's `set`, on
 //! duplicates of its descriptors, printing before -> after for each.
 
@@ -16,6 +16,7 @@ use crate::target::{self, FdProblem, Proto, Socket};
 pub struct Values {
     pub deadline: Option<i64>,
     pub probes: Option<i64>,
+    pub max_idle: Option<i64>,
     pub idle: Option<i64>,
     pub interval: Option<i64>,
     pub count: Option<i64>,
@@ -35,6 +36,9 @@ pub fn config(v: &Values) -> Result<Config, Failure> {
     if v.probes.is_some() {
         return Err(Failure::Usage("--probes goes with -D/--deadline".into()));
     }
+    if v.max_idle.is_some() {
+        return Err(Failure::Usage("--max-idle goes with -D/--deadline".into()));
+    }
     let mut c = Config::from_secs(v.idle, v.interval, v.count).map_err(fail::invalid)?;
     if let Some(ms) = v.user_timeout_ms {
         c.user_timeout = Some(keepalive::user_timeout_from_millis(ms).map_err(fail::invalid)?);
@@ -46,7 +50,14 @@ pub fn config(v: &Values) -> Result<Config, Failure> {
 /// without `-D`.
 pub fn deadline(v: &Values) -> Result<Option<Deadline>, Failure> {
     v.deadline
-        .map(|secs| Deadline::from_secs(secs, v.probes).map_err(fail::invalid))
+        .map(|secs| {
+            Deadline::from_secs(secs, v.probes)
+                .and_then(|d| match v.max_idle {
+                    Some(t) => d.max_idle_from_secs(t),
+                    None => Ok(d),
+                })
+                .map_err(fail::invalid)
+        })
         .transpose()
 }
 

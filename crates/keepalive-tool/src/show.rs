@@ -49,7 +49,14 @@ pub struct Row {
     pub unacked: u32,
     /// `null` where no bound is in force.
     pub dead_in_ms: Option<u64>,
+    /// The longest this connection can be silent on the wire when healthy
+    /// and one probe is lost (idle + interval, with the timers' slack);
+    /// `null` with keepalive off: as long as its application is.
+    pub longest_silence_ms: Option<u64>,
     pub inode: u64,
+    /// The settings read, for what the core says of them.
+    #[serde(skip)]
+    pub settings: keepalive::Settings,
 }
 
 /// Reads what one taken socket says. `Err` with a sentence when the core
@@ -79,7 +86,9 @@ pub fn row(command: &str, sock: &Socket) -> Result<Row, String> {
         last_data_ms: fmt::ms(st.last_data),
         unacked: st.unacked,
         dead_in_ms: st.dead_in.map(fmt::ms),
+        longest_silence_ms: s.longest_silence().map(fmt::ms),
         inode: sock.inode,
+        settings: s,
     })
 }
 
@@ -161,8 +170,16 @@ pub fn cells(r: &Row) -> Vec<String> {
     ]
 }
 
-/// Runs `keepalive show`.
-pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
+/// Whether a middlebox that forgets a flow silent for `max_idle` would
+/// forget this one: a connection (not a listener) whose keepalive lets it
+/// be silent that long, or that has none (the core's rule).
+pub fn forgotten_by(r: &Row, max_idle: std::time::Duration) -> bool {
+    r.remote.is_some() && !r.settings.kept_through(max_idle)
+}
+
+/// Runs `keepalive show`; with `max_idle` (seconds), only the connections a
+/// middlebox forgetting flows silent that long would forget.
+pub fn run(pids: &[Pid], json: bool, max_idle: Option<u64>) -> Result<(), Failure> {
     let explicit = !pids.is_empty();
     let me = std::process::id();
     let mut targets: Vec<Pid> = if explicit {
@@ -224,6 +241,16 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
         }
     }
     rows.sort_by_key(|r| (r.pid, r.fd));
+    if let Some(t) = max_idle {
+        let connections = rows.iter().filter(|r| r.remote.is_some()).count();
+        rows.retain(|r| forgotten_by(r, std::time::Duration::from_secs(t)));
+        eprintln!(
+            "{} of {connections} connections could stay silent {t} s or more (keepalive off, or \
+             idle + interval too long): a middlebox that forgets flows after {t} s would forget \
+             them; `keepalive set PID -D SECONDS --max-idle {t}` keeps them",
+            rows.len()
+        );
+    }
 
     // PIDs given, none of them listed: the error alone, as `set` has it,
     // not an empty table above it.
@@ -294,6 +321,7 @@ fn report_not_permitted(messages: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn sample() -> Row {
         Row {
@@ -318,8 +346,39 @@ mod tests {
             last_data_ms: 1200,
             unacked: 0,
             dead_in_ms: Some(3800),
+            longest_silence_ms: Some(5000),
             inode: 77,
+            settings: keepalive::Settings::new(
+                true,
+                Duration::from_secs(2),
+                Duration::from_secs(1),
+                3,
+                Duration::from_millis(5000),
+            ),
         }
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn a_middlebox_forgets_connections_silent_that_long() {
+        // 2 s idle and 1 s interval, each late by up to a second: 5 s.
+        let r = sample();
+        assert!(!forgotten_by(&r, secs(6)));
+        assert!(forgotten_by(&r, secs(5)));
+        let off = Row {
+            settings: keepalive::Settings::new(false, secs(2), secs(1), 3, secs(5)),
+            ..sample()
+        };
+        assert!(forgotten_by(&off, secs(3600)));
+        // A listener has no flow to forget.
+        let listener = Row {
+            remote: None,
+            ..off
+        };
+        assert!(!forgotten_by(&listener, secs(1)));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::rule::{kept_through, longest_silence};
 use crate::{limits, Config, Error, Given};
 
 /// A dead-peer deadline: declare the connection dead about `D` seconds after
@@ -60,6 +61,57 @@ use crate::{limits, Config, Error, Given};
 /// `probes` defaults to 3 (two may be lost without a false alarm), fewer
 /// only where D is too short for three (D = 2 s: 1 probe, D = 3 s: 2).
 ///
+/// # Through middleboxes: `max_idle`
+///
+/// NATs, firewalls and load balancers forget a flow after some silence
+/// (AWS NLB and NAT gateway 350 s, Azure LB 4 min, GCP 10 min, Linux
+/// conntrack `nf_conntrack_tcp_timeout_established`); the next packet is
+/// then dropped or reset. [`max_idle(T)`](Deadline::max_idle) is that
+/// silence, and the split then keeps two promises:
+///
+/// ```text
+/// idle + ⌈idle/8⌉ + interval + ⌈interval/8⌉ < T     (never silent T, one probe lost)
+/// idle + interval × probes = D, user timeout = D    (the deadline, as without it)
+/// ```
+///
+/// On a healthy idle connection the longest silence on the wire comes when
+/// one probe (or its answer) is lost before the middlebox: the probe due
+/// `idle` after the last packet, then its repetition `interval` later. Each
+/// is a kernel timer, which the timer wheel fires up to an eighth of its
+/// length late (plus a jiffy); the whole-second ceilings cover both.
+///
+/// Where the split above keeps the silence under T already, it stays.
+/// Otherwise, for each probe count (the one given, or, with none given,
+/// every count from the default up to 127) the shortest interval that
+/// keeps it (so the longest idle, the fewest probes on a healthy
+/// connection); of those, the fewest probes whose idle is within a tenth of
+/// the longest. The outage a healthy connection survives stays about D − T
+/// whatever the count, so more probes, closer together, cost nothing but a
+/// few packets to a peer that is gone. Values that cannot both hold
+/// (`max_idle` 10 s with a deadline of 60 s and 3 probes) are refused with
+/// [`Error::Conflict`], naming both and the shortest `max_idle` that holds.
+///
+/// | D | max_idle | idle | interval | probes | longest silence | outage survived |
+/// |---|---|---|---|---|---|---|
+/// | 60 s | 47 s or more | 30 s | 10 s | 3 | 46 s | 20 s |
+/// | 60 s | 20 s | 14 s | 2 s | 23 | 19 s | 44 s |
+/// | 900 s | 350 s (AWS) | 271 s | 37 s | 17 | 347 s | 592 s |
+/// | 900 s | 240 s (Azure) | 187 s | 23 s | 31 | 237 s | 690 s |
+/// | 3600 s | 600 s (GCP) | 450 s | 75 s | 42 | 592 s | 3075 s |
+///
+/// ```
+/// use std::time::Duration;
+/// use keepalive::Deadline;
+///
+/// let c = Deadline::new(Duration::from_secs(900)).max_idle(Duration::from_secs(350)).config()?;
+/// assert_eq!((c.idle, c.interval, c.count),
+///            (Some(Duration::from_secs(271)), Some(Duration::from_secs(37)), Some(17)));
+/// assert_eq!(c.user_timeout, Some(Duration::from_secs(900)));
+/// # Ok::<(), keepalive::Error>(())
+/// ```
+///
+/// # Examples
+///
 /// ```
 /// use std::time::Duration;
 /// use keepalive::Deadline;
@@ -85,6 +137,7 @@ use crate::{limits, Config, Error, Given};
 pub struct Deadline {
     after: Duration,
     probes: Option<u32>,
+    max_idle: Option<Duration>,
 }
 
 /// The widest probe spacing the split chooses unless `idle` would otherwise
@@ -101,6 +154,7 @@ impl Deadline {
         Deadline {
             after,
             probes: None,
+            max_idle: None,
         }
     }
 
@@ -136,7 +190,41 @@ impl Deadline {
                 max_deadline_secs(probes.unwrap_or(DEFAULT_PROBES)),
             )
         })?;
-        let deadline = Deadline { after, probes };
+        let deadline = Deadline {
+            after,
+            probes,
+            max_idle: None,
+        };
+        deadline.config()?;
+        Ok(deadline)
+    }
+
+    /// The longest silence the path tolerates (a NAT, a firewall or a load
+    /// balancer that forgets a flow silent for `max_idle`): whole seconds,
+    /// 5..=4294967295. The split then keeps a healthy connection from being
+    /// silent that long even when one probe or its answer is lost, and the
+    /// deadline still holds (see [the rule](Deadline#through-middleboxes-max_idle)).
+    pub const fn max_idle(mut self, max_idle: Duration) -> Self {
+        self.max_idle = Some(max_idle);
+        self
+    }
+
+    /// [`max_idle`](Self::max_idle) from a plain integer, as the C and
+    /// Python bindings and the command lines receive it, checked at once
+    /// with the deadline and its probes.
+    ///
+    /// ```
+    /// let d = keepalive::Deadline::from_secs(60, None)?.max_idle_from_secs(40)?;
+    /// let c = d.config()?;
+    /// assert_eq!((c.idle.unwrap().as_secs(), c.interval.unwrap().as_secs(), c.count), (30, 3, Some(10)));
+    /// let err = keepalive::Deadline::from_secs(60, Some(3))?.max_idle_from_secs(10).unwrap_err();
+    /// assert_eq!(err.to_string(),
+    ///            "max_idle must be at least 27 seconds with deadline 60 seconds and 3 probes, got 10");
+    /// # Ok::<(), keepalive::Error>(())
+    /// ```
+    pub fn max_idle_from_secs(self, secs: i64) -> Result<Self, Error> {
+        let t = check_max_idle(Given::Int(secs), u64::try_from(secs).ok())?;
+        let deadline = self.max_idle(Duration::from_secs(t));
         deadline.config()?;
         Ok(deadline)
     }
@@ -176,11 +264,27 @@ impl Deadline {
         if secs > max as u64 {
             return Err(deadline_error(Given::Duration(d), max));
         }
-        let max_idle = limits::MAX_IDLE_SECS as u64;
-        let mut interval = (secs / (2 * n)).clamp(1, MAX_SPLIT_INTERVAL_SECS);
-        if secs - n * interval > max_idle {
-            interval = (secs - max_idle).div_ceil(n);
-        }
+        let (n, interval) = match self.max_idle {
+            None => (n, base_interval(secs, n)),
+            Some(t) => {
+                let whole = (t.subsec_nanos() == 0).then_some(t.as_secs());
+                let t = check_max_idle(Given::Duration(t), whole)?;
+                let tries = if self.probes.is_some() {
+                    n..=n
+                } else {
+                    n..=max_probes
+                };
+                fit(secs, tries, t).map_err(|min| Error::Conflict {
+                    name: "max_idle",
+                    given: Given::Int(t as i64),
+                    min: min as i64,
+                    unit: "seconds",
+                    deadline: secs,
+                    probes: self.probes,
+                    max_probes: max_probes as u32,
+                })?
+            }
+        };
         let idle = secs - n * interval;
         let config = Config {
             idle: Some(Duration::from_secs(idle)),
@@ -192,6 +296,105 @@ impl Deadline {
         Ok(config)
     }
 }
+
+/// The default split's interval for a deadline of `secs` with `n` probes:
+/// half the deadline for the probes, no wider than 75 s, unless idle would
+/// pass its maximum.
+fn base_interval(secs: u64, n: u64) -> u64 {
+    let interval = (secs / (2 * n)).clamp(1, MAX_SPLIT_INTERVAL_SECS);
+    if secs - n * interval > limits::MAX_IDLE_SECS as u64 {
+        return (secs - limits::MAX_IDLE_SECS as u64).div_ceil(n);
+    }
+    interval
+}
+
+/// The split's probes and interval with a `max_idle` of `t`: the split
+/// without it where that keeps the silence under `t` already; else, for each probe
+/// count of `tries` (one, when the caller chose it), the shortest interval
+/// (so the longest idle: the fewest probes on a healthy connection) that
+/// keeps the longest silence under `t`, never shorter than the split
+/// without `max_idle`; then, of those counts, the fewest whose idle is
+/// within a tenth of the longest idle any of them allows. `Err`: the
+/// shortest `max_idle` any of `tries` could keep.
+fn fit(secs: u64, tries: std::ops::RangeInclusive<u64>, t: u64) -> Result<(u64, u64), u64> {
+    // The split without max_idle, where it keeps the silence already.
+    let n = *tries.start();
+    let plain = base_interval(secs, n);
+    if kept_through(secs - n * plain, plain, t) {
+        return Ok((n, plain));
+    }
+    let mut shortest = u64::MAX;
+    let mut fits: Vec<(u64, u64)> = Vec::new();
+    for n in tries {
+        if secs > max_deadline_secs(n as u32) as u64 {
+            continue;
+        }
+        let (fit, least) = best_interval(secs, n, t);
+        shortest = shortest.min(least);
+        fits.extend(fit.map(|i| (n, i)));
+    }
+    let idle = |&(n, i): &(u64, u64)| secs - n * i;
+    let Some(longest) = fits.iter().map(idle).max() else {
+        return Err(shortest + 1);
+    };
+    Ok(*fits
+        .iter()
+        .find(|f| idle(f) * 10 >= longest * 9)
+        .expect("the longest is within a tenth of itself"))
+}
+
+/// For `n` probes: the shortest interval that keeps the longest silence
+/// under `t` (if any), and the shortest longest-silence any interval gives.
+fn best_interval(secs: u64, n: u64, t: u64) -> (Option<u64>, u64) {
+    let lo = base_interval(secs, n);
+    // idle at least 1 s, interval at most its maximum.
+    let hi = ((secs - 1) / n).min(limits::MAX_INTERVAL_SECS as u64);
+    let silence = |i: u64| longest_silence(secs - n * i, i);
+    if n == 1 {
+        // idle + interval = D whatever the interval: the silence only
+        // depends on how the two round up, which repeats every 8 s.
+        let range = lo..=hi.min(lo + 7);
+        let least = range.clone().map(silence).min().unwrap_or(u64::MAX);
+        let keeps = |i: u64| kept_through(secs - n * i, i, t);
+        return (range.into_iter().find(|&i| keeps(i)), least);
+    }
+    // n >= 2: a second more of interval takes n seconds off idle, so the
+    // silence never grows with the interval: bisect.
+    let keeps = |i: u64| kept_through(secs - n * i, i, t);
+    let least = silence(hi);
+    if !keeps(hi) {
+        return (None, least);
+    }
+    let (mut lo, mut hi) = (lo, hi);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if keeps(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    (Some(lo), least)
+}
+
+/// A `max_idle` on its own: whole seconds, 5 (the shortest silence a split
+/// can keep: 1 s idle, 1 s interval, each late by up to a second, is 4 s) up
+/// to 4294967295 (a C `uint32_t`). `whole` is the value in whole seconds,
+/// `None` when it is not one.
+pub(crate) fn check_max_idle(given: Given, whole: Option<u64>) -> Result<u64, Error> {
+    whole
+        .filter(|t| (MIN_MAX_IDLE_SECS..=MAX_MAX_IDLE_SECS).contains(t))
+        .ok_or(Error::InvalidValue {
+            name: "max_idle",
+            given,
+            min: MIN_MAX_IDLE_SECS as i64,
+            max: MAX_MAX_IDLE_SECS as i64,
+            unit: "seconds",
+        })
+}
+
+const MIN_MAX_IDLE_SECS: u64 = limits::MIN_MAX_IDLE_SECS as u64;
+const MAX_MAX_IDLE_SECS: u64 = limits::MAX_MAX_IDLE_SECS as u64;
 
 /// The longest deadline `probes` probes can stand for: idle and interval at
 /// their maximum of 32767 s, and a user timeout that fits its `int`
@@ -306,6 +509,147 @@ mod tests {
             split(131_069, Some(4)).0 + 4 * split(131_069, Some(4)).1,
             131_069
         );
+    }
+
+    fn split_within(d: u64, probes: Option<u32>, t: u64) -> Result<(u64, u64, u32), Error> {
+        let mut deadline = Deadline::new(Duration::from_secs(d)).max_idle(Duration::from_secs(t));
+        if let Some(n) = probes {
+            deadline = deadline.probes(n);
+        }
+        let c = deadline.config()?;
+        Ok((
+            c.idle.unwrap().as_secs(),
+            c.interval.unwrap().as_secs(),
+            c.count.unwrap(),
+        ))
+    }
+
+    /// The reference: every interval of every probe count, by brute force:
+    /// for each count the longest idle that keeps the silence under `t`;
+    /// then the fewest probes within a tenth of the longest of those.
+    fn brute(d: u64, tries: std::ops::RangeInclusive<u64>, t: u64) -> Option<(u64, u64)> {
+        let (n, i) = (*tries.start(), base_interval(d, *tries.start()));
+        if longest_silence(d - n * i, i) < t {
+            return Some((n, i));
+        }
+        let mut fits = vec![];
+        for n in tries {
+            if d as i64 > max_deadline_secs(n as u32) {
+                continue;
+            }
+            let best = (base_interval(d, n)..=((d - 1) / n).min(32767))
+                .filter(|&i| longest_silence(d - n * i, i) < t)
+                .max_by_key(|&i| (d - n * i, std::cmp::Reverse(i)));
+            fits.extend(best.map(|i| (n, i)));
+        }
+        let longest = fits.iter().map(|&(n, i)| d - n * i).max()?;
+        fits.into_iter()
+            .find(|&(n, i)| (d - n * i) * 10 >= longest * 9)
+    }
+
+    /// Every deadline, probe count and max_idle in a range: either refused
+    /// (and then no split at all keeps both promises, and the error's
+    /// minimum is the shortest max_idle that is accepted), or the deadline
+    /// holds by the kernel's rule (rule.rs: dead at exactly D after exactly
+    /// n probes) and the longest silence with one probe lost is under
+    /// max_idle, with the longest idle that allows (the reference search).
+    #[test]
+    fn every_max_idle_keeps_both_promises_or_is_refused() {
+        for d in 2..=150u64 {
+            let max_probes = (d - 1).min(127);
+            let mut probe_choices: Vec<Option<u32>> = vec![None];
+            probe_choices.extend((1..=max_probes.min(8)).map(|n| Some(n as u32)));
+            for probes in probe_choices {
+                let first = probes.map_or(DEFAULT_PROBES.min(max_probes as u32), |n| n) as u64;
+                let tries = if probes.is_some() {
+                    first..=first
+                } else {
+                    first..=max_probes
+                };
+                let plain = split(d, probes);
+                for t in 5..=(d + d / 4 + 12) {
+                    let got = split_within(d, probes, t);
+                    let expected = brute(d, tries.clone(), t);
+                    let Ok((idle, interval, count)) = got else {
+                        let err = got.unwrap_err();
+                        assert!(expected.is_none(), "D={d} {probes:?} T={t}: {err}");
+                        let Error::Conflict { min, .. } = err else {
+                            panic!("{err:?}")
+                        };
+                        assert!(min as u64 > t);
+                        assert!(split_within(d, probes, min as u64).is_ok(), "D={d} T={t}");
+                        assert!(split_within(d, probes, min as u64 - 1).is_err());
+                        continue;
+                    };
+                    assert_eq!(
+                        Some((u64::from(count), interval)),
+                        expected,
+                        "D={d} {probes:?} T={t}"
+                    );
+                    assert_eq!(idle + interval * u64::from(count), d);
+                    let timers = Timers {
+                        idle: Duration::from_secs(idle),
+                        interval: Duration::from_secs(interval),
+                        count,
+                        user_timeout: Duration::from_secs(d),
+                    };
+                    assert_eq!(timers.idle_death(), Duration::from_secs(d), "D={d} T={t}");
+                    assert_eq!(timers.probes_before_death(), count, "D={d} T={t}");
+                    assert!(longest_silence(idle, interval) < t, "D={d} T={t}");
+                    // Where the plain split keeps the silence already, it stays.
+                    if longest_silence(plain.0, plain.1) < t {
+                        assert_eq!((idle, interval, count), plain, "D={d} T={t}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn max_idle_tables() {
+        // AWS NLB / NAT gateway (350 s) with a 15-minute deadline.
+        assert_eq!(split(900, None), (675, 75, 3));
+        assert_eq!(split_within(900, None, 350).unwrap(), (271, 37, 17));
+        // With the caller's 3 probes: a short idle.
+        assert_eq!(split_within(900, Some(3), 350).unwrap(), (15, 295, 3));
+        // A 20 s router, a 60 s deadline.
+        assert_eq!(split_within(60, None, 20).unwrap(), (14, 2, 23));
+        assert_eq!(split_within(600, None, 60).unwrap(), (42, 9, 62));
+        // Long enough already: unchanged.
+        assert_eq!(split_within(60, None, 47).unwrap(), (30, 10, 3));
+    }
+
+    #[test]
+    fn a_max_idle_that_cannot_hold_names_both() {
+        let msg = |d: u64, p: Option<u32>, t: u64| split_within(d, p, t).unwrap_err().to_string();
+        assert_eq!(
+            msg(60, Some(3), 10),
+            "max_idle must be at least 27 seconds with deadline 60 seconds and 3 probes, got 10"
+        );
+        assert_eq!(
+            msg(131_068, None, 60),
+            "max_idle must be at least 1167 seconds with deadline 131068 seconds and up to 127 probes, got 60"
+        );
+        let err = Deadline::new(Duration::from_secs(60))
+            .max_idle(Duration::from_secs(4))
+            .config()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "max_idle must be 5..4294967295 seconds, got 4"
+        );
+        let err = Deadline::new(Duration::from_secs(60))
+            .max_idle(Duration::from_millis(20_500))
+            .config()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "max_idle must be a whole number of seconds in 5..4294967295, got 20.5s"
+        );
+        let d = Deadline::from_secs(60, None).unwrap();
+        assert!(d.max_idle_from_secs(-1).is_err());
+        assert!(d.max_idle_from_secs(i64::MAX).is_err());
+        assert!(d.max_idle_from_secs(4_294_967_295).is_ok());
     }
 
     #[test]

@@ -142,6 +142,30 @@ pub enum Error {
         /// The error the kernel returned.
         source: io::Error,
     },
+    /// A value in its range that cannot hold together with the others: a
+    /// `max_idle` the deadline cannot keep with its probes (the split would
+    /// need a shorter idle than 1 s, or more probes than allowed); nothing
+    /// was applied. The message names both values and the shortest
+    /// `max_idle` that would hold:
+    /// `max_idle must be at least 27 seconds with deadline 60 seconds and
+    /// 3 probes, got 10`.
+    Conflict {
+        /// Which value gives way: `"max_idle"`.
+        name: &'static str,
+        /// What the caller gave.
+        given: Given,
+        /// The smallest value of `name` that holds with the others, in `unit`s.
+        min: i64,
+        /// `"seconds"`.
+        unit: &'static str,
+        /// The deadline it conflicts with, in seconds.
+        deadline: u64,
+        /// The probes the caller gave; `None` when the split chose them
+        /// (every count up to `max_probes` was tried).
+        probes: Option<u32>,
+        /// The most probes this deadline allows.
+        max_probes: u32,
+    },
     /// This platform has no such option (for example `TCP_USER_TIMEOUT` on
     /// macOS, or reading the keepalive values back on Windows).
     Unsupported {
@@ -168,6 +192,23 @@ impl Error {
     /// ```
     pub fn given_as(self, text: impl AsRef<[u8]>) -> Error {
         match self {
+            Error::Conflict {
+                name,
+                min,
+                unit,
+                deadline,
+                probes,
+                max_probes,
+                ..
+            } => Error::Conflict {
+                name,
+                given: Given::Text(GivenText::new(text.as_ref())),
+                min,
+                unit,
+                deadline,
+                probes,
+                max_probes,
+            },
             Error::InvalidValue {
                 name,
                 min,
@@ -197,7 +238,7 @@ impl Error {
     /// ```
     pub fn raw_os_error(&self) -> i32 {
         match self {
-            Error::InvalidValue { .. } => crate::sys::EINVAL,
+            Error::InvalidValue { .. } | Error::Conflict { .. } => crate::sys::EINVAL,
             Error::Os { source, .. } => source.raw_os_error().unwrap_or(crate::sys::EINVAL),
             Error::Unsupported { .. } => crate::sys::EOPNOTSUPP,
         }
@@ -266,6 +307,25 @@ impl fmt::Display for Error {
                 };
                 write!(f, "{option}: {text}")
             }
+            Error::Conflict {
+                name,
+                given,
+                min,
+                unit,
+                deadline,
+                probes,
+                max_probes,
+            } => {
+                write!(
+                    f,
+                    "{name} must be at least {min} {unit} with deadline {deadline} seconds"
+                )?;
+                match probes {
+                    Some(n) => write!(f, " and {n} probes")?,
+                    None => write!(f, " and up to {max_probes} probes")?,
+                }
+                write!(f, ", got {given}")
+            }
             Error::Unsupported { option } => {
                 write!(f, "{option} is not supported on this platform")
             }
@@ -299,7 +359,9 @@ impl From<Error> for io::Error {
     /// ```
     fn from(err: Error) -> io::Error {
         match err {
-            Error::InvalidValue { .. } => io::Error::new(io::ErrorKind::InvalidInput, err),
+            Error::InvalidValue { .. } | Error::Conflict { .. } => {
+                io::Error::new(io::ErrorKind::InvalidInput, err)
+            }
             Error::Os { source, .. } => source,
             Error::Unsupported { .. } => io::Error::new(io::ErrorKind::Unsupported, err),
         }

@@ -38,20 +38,25 @@ pub enum Field {
     /// A dead-peer deadline ([`Deadline`]), seconds, with the default
     /// probes (2..=131068).
     Deadline,
+    /// The silence a middlebox on the path tolerates
+    /// ([`Deadline::max_idle`]), seconds (5..=4294967295), checked on its
+    /// own; the deadline checks it again with its probes.
+    MaxIdle,
 }
 
 impl Field {
     /// Every field, in the order above.
-    pub const ALL: [Field; 5] = [
+    pub const ALL: [Field; 6] = [
         Field::Idle,
         Field::Interval,
         Field::Count,
         Field::UserTimeout,
         Field::Deadline,
+        Field::MaxIdle,
     ];
 
     /// The field's name in messages: `"idle"`, `"interval"`, `"count"`,
-    /// `"user_timeout"`, `"deadline"`.
+    /// `"user_timeout"`, `"deadline"`, `"max_idle"`.
     pub const fn name(self) -> &'static str {
         match self {
             Field::Idle => "idle",
@@ -59,6 +64,7 @@ impl Field {
             Field::Count => "count",
             Field::UserTimeout => "user_timeout",
             Field::Deadline => "deadline",
+            Field::MaxIdle => "max_idle",
         }
     }
 
@@ -77,6 +83,10 @@ impl Field {
             Field::Count => Config::from_secs(None, None, Some(value)).map(drop),
             Field::UserTimeout => user_timeout_from_millis(value).map(drop),
             Field::Deadline => Deadline::from_secs(value, None).map(drop),
+            Field::MaxIdle => {
+                crate::deadline::check_max_idle(Given::Int(value), u64::try_from(value).ok())
+                    .map(drop)
+            }
         }
         .map(|()| value)
     }
@@ -148,6 +158,8 @@ mod tests {
         }
         assert_eq!(Field::UserTimeout.parse("0").unwrap(), 0);
         assert_eq!(Field::Deadline.parse("131068").unwrap(), 131068);
+        assert_eq!(Field::MaxIdle.parse("350").unwrap(), 350);
+        assert_eq!(Field::MaxIdle.parse("4294967295").unwrap(), 4294967295);
     }
 
     #[test]
@@ -207,6 +219,21 @@ mod tests {
                 Field::Deadline,
                 "5s",
                 "deadline must be 2..131068 seconds, got \"5s\"",
+            ),
+            (
+                Field::MaxIdle,
+                "4",
+                "max_idle must be 5..4294967295 seconds, got 4",
+            ),
+            (
+                Field::MaxIdle,
+                "4294967296",
+                "max_idle must be 5..4294967295 seconds, got 4294967296",
+            ),
+            (
+                Field::MaxIdle,
+                "5m",
+                "max_idle must be 5..4294967295 seconds, got \"5m\"",
             ),
         ];
         for (field, text, message) in cases {

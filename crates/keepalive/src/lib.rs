@@ -55,6 +55,27 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Through NATs, firewalls and load balancers: `max_idle`
+//!
+//! Keepalive's other job: the boxes between the two ends forget a
+//! connection that stays silent (AWS NLB and NAT gateways after 350 s,
+//! Azure's load balancer after 4 minutes), and its next packet is dropped
+//! or reset. [`Deadline::max_idle`] shapes the deadline's split so that a
+//! healthy connection is never silent that long, even when one probe is
+//! lost, and the deadline still holds; [`Settings::kept_through`] tells
+//! whether a socket's settings do:
+//!
+//! ```
+//! use std::time::Duration;
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let sock = std::net::TcpStream::connect(listener.local_addr()?)?;
+//!
+//! let d = keepalive::Deadline::new(Duration::from_secs(900)).max_idle(Duration::from_secs(350));
+//! keepalive::set(&sock, &d.config()?)?;                      // 271/37/17, dead at 900 s
+//! assert!(keepalive::get(&sock)?.kept_through(Duration::from_secs(350)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # The four knobs
 //!
 //! ```
@@ -242,6 +263,20 @@ pub mod limits {
     /// assert!(Deadline::from_secs(131_069, None).is_err());
     /// ```
     pub const MAX_DEADLINE_SECS: i64 = MAX_USER_TIMEOUT_MS / 1000;
+    /// Shortest `max_idle` in seconds ([`Deadline::max_idle`](crate::Deadline::max_idle)):
+    /// 1 s idle and 1 s interval, each timer late by up to a second, keep
+    /// a connection silent at most 4 s.
+    ///
+    /// ```
+    /// use keepalive::{limits::MIN_MAX_IDLE_SECS, Deadline};
+    /// assert!(Deadline::from_secs(2, None)?.max_idle_from_secs(MIN_MAX_IDLE_SECS).is_ok());
+    /// assert!(Deadline::from_secs(2, None)?.max_idle_from_secs(MIN_MAX_IDLE_SECS - 1).is_err());
+    /// # Ok::<(), keepalive::Error>(())
+    /// ```
+    pub const MIN_MAX_IDLE_SECS: i64 = 5;
+    /// Longest `max_idle` in seconds (a C `uint32_t`); any `max_idle` longer
+    /// than the deadline's own silence changes nothing.
+    pub const MAX_MAX_IDLE_SECS: i64 = u32::MAX as i64;
 }
 
 /// Keepalive parameters to apply with [`set`]. A field left `None` keeps the
@@ -618,6 +653,55 @@ impl Settings {
     /// ```
     pub fn dead_after_busy(&self) -> Option<Duration> {
         (!self.user_timeout.is_zero()).then_some(self.user_timeout)
+    }
+
+    /// The longest a healthy idle connection with these settings can go
+    /// without a packet on the wire when one probe (or its answer) is lost:
+    /// idle + interval, each timer late by up to an eighth of its length,
+    /// rounded up to whole seconds. A NAT, firewall or load balancer that
+    /// forgets a flow silent for `max_idle` keeps this connection when this
+    /// is shorter than `max_idle`. `None` with keepalive off: the
+    /// connection is as silent as its application.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// keepalive::set_deadline(&sock, Duration::from_secs(60))?;   // 30/10/3
+    /// assert_eq!(keepalive::get(&sock)?.longest_silence(), Some(Duration::from_secs(46)));
+    /// keepalive::disable(&sock)?;
+    /// assert_eq!(keepalive::get(&sock)?.longest_silence(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn longest_silence(&self) -> Option<Duration> {
+        self.enabled.then(|| {
+            Duration::from_secs(rule::longest_silence(
+                self.idle.as_secs(),
+                self.interval.as_secs(),
+            ))
+        })
+    }
+
+    /// Whether a middlebox that forgets a flow silent for `max_idle` keeps a
+    /// healthy idle connection with these settings, even when one probe is
+    /// lost: its [`longest_silence`](Self::longest_silence) is shorter (the
+    /// promise of [`Deadline::max_idle`]). Never with keepalive off.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let s = keepalive::Settings::new(true, Duration::from_secs(30), Duration::from_secs(10), 3,
+    ///                                  Duration::ZERO);
+    /// assert!(s.kept_through(Duration::from_secs(47)));
+    /// assert!(!s.kept_through(Duration::from_secs(46)));
+    /// ```
+    pub fn kept_through(&self, max_idle: Duration) -> bool {
+        // Whole seconds, as the kernel keeps the timers; a fraction of a
+        // second more of max_idle changes nothing.
+        self.enabled
+            && rule::kept_through(
+                self.idle.as_secs(),
+                self.interval.as_secs(),
+                max_idle.as_secs(),
+            )
     }
 
     pub(crate) fn timers(&self) -> rule::Timers {

@@ -112,6 +112,33 @@ impl Timers {
     }
 }
 
+/// The longest a healthy idle connection with these timers can go without a
+/// packet on the wire, when one probe (or its answer) is lost: the probe
+/// due `idle` after the last packet, then its repetition one `interval`
+/// later, each timer late by up to an eighth of its length.
+///
+/// The keepalive timer is an ordinary kernel timer, and the timer wheel
+/// (`kernel/time/timer.c`) files a timer at the level whose granularity is
+/// at most 1/8 of its length, rounding its expiry up to that granularity,
+/// plus up to a jiffy. So a timer of `x` seconds fires at most `x + x/8`
+/// (and a few milliseconds) after it was armed; rounded up to whole
+/// seconds, `x + ceil(x/8)` covers both. Whole seconds in, whole seconds out
+/// (the kernel's keepalive values are whole seconds).
+pub(crate) fn longest_silence(idle_secs: u64, interval_secs: u64) -> u64 {
+    late(idle_secs) + late(interval_secs)
+}
+
+/// Whether a middlebox that forgets a flow silent `max_idle_secs` keeps a
+/// healthy connection with these timers: the longest silence is shorter.
+pub(crate) fn kept_through(idle_secs: u64, interval_secs: u64, max_idle_secs: u64) -> bool {
+    longest_silence(idle_secs, interval_secs) < max_idle_secs
+}
+
+/// A timer of `secs` seconds fires by this many seconds after it was armed.
+fn late(secs: u64) -> u64 {
+    secs + secs.div_ceil(8)
+}
+
 /// How long until the retransmission timer declares a busy connection dead,
 /// `bound` (the user timeout, or [`retries_timeout`]) after the first
 /// retransmission. What `TCP_INFO` tells: `rto` (the current, backed-off
@@ -441,6 +468,14 @@ mod tests {
         assert_eq!(zero_window_dead_in(&z), Duration::from_millis(3000));
         let z = zw(None, 0, 0, 0);
         assert!(zero_window_dead_in(&z) > Duration::from_secs(600));
+    }
+
+    #[test]
+    fn silence_counts_each_timer_late_by_an_eighth() {
+        assert_eq!(longest_silence(1, 1), 4);
+        assert_eq!(longest_silence(8, 8), 18);
+        assert_eq!(longest_silence(9, 1), 13);
+        assert_eq!(longest_silence(300, 30), 300 + 38 + 30 + 4);
     }
 
     #[test]

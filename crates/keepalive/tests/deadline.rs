@@ -297,3 +297,38 @@ fn mptcp_sockets_are_read_back_and_tuned() {
     assert_eq!(raw(&sock), before);
     assert_eq!(keepalive::status(&sock).unwrap().state, TcpState::Close);
 }
+
+/// max_idle through the Rust door: the shaped split on a real socket, read
+/// back with our own getsockopt calls; a conflict changes nothing.
+#[test]
+fn max_idle_shapes_the_split_on_the_socket() {
+    let (_l, c, _s) = pair();
+    let d = Deadline::new(secs(900)).max_idle(secs(350));
+    keepalive::set(&c, &d.config().unwrap()).unwrap();
+    assert_eq!(raw(&c), (1, 271, 37, 17, 900_000));
+    let s = keepalive::get(&c).unwrap();
+    assert_eq!(s.dead_after(), secs(900));
+    assert!(s.longest_silence().unwrap() < secs(350));
+    let err = Deadline::new(secs(60))
+        .probes(3)
+        .max_idle(secs(10))
+        .config()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Conflict {
+                name: "max_idle",
+                min: 27,
+                deadline: 60,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::InvalidInput
+    );
+    assert_eq!(raw(&c), (1, 271, 37, 17, 900_000), "nothing changed");
+}
