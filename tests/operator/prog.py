@@ -12,6 +12,11 @@
     prog.py none             no socket at all
     prog.py stalled          a loopback pair whose accepted end never reads: the
                              client writes until its peer's window is closed
+    prog.py many N           a loopback listener and N connections to it, both ends
+                             held: 2N+1 TCP sockets (the descriptor limit raised)
+
+KAT_COMM=NAME names the program NAME (prctl PR_SET_NAME, as /proc/PID/comm
+and ps show it) before it sets up.
 
 Each prints one `ready pid=N ...` line when set up. On SIGUSR1 each prints,
 for each TCP socket it holds, `sockopts fd=N {json}` with what its own
@@ -142,6 +147,22 @@ def stalled():
         signal.pause()
 
 
+def many(n):
+    import resource
+    n = int(n)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    held = [listener]
+    for _ in range(n):
+        client = socket.create_connection(listener.getsockname())
+        accepted, _ = listener.accept()
+        held.extend([client, accepted])
+    say(f"ready pid={os.getpid()} sockets={len(held)} listener={listener.fileno()}")
+    while True:
+        signal.pause()
+
+
 def zoo():
     r, w = os.pipe()
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -172,9 +193,13 @@ def none():
 
 def main():
     signal.signal(signal.SIGUSR1, print_options)
+    if os.environ.get("KAT_COMM"):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, os.environ["KAT_COMM"].encode(), 0, 0, 0)  # PR_SET_NAME
     mode, *args = sys.argv[1:]
     {"hold": hold, "serve": serve, "pair": pair, "mptcp": mptcp, "zoo": zoo,
-     "none": none, "stalled": stalled}[mode](*args)
+     "none": none, "stalled": stalled, "many": many}[mode](*args)
 
 
 if __name__ == "__main__":

@@ -24,10 +24,21 @@ use keepalive::Field;
 
 /// `println!` that does not panic when standard output is closed (`| head`):
 /// what was done is done, and the rest of the output has no reader.
+/// Every line goes through `fmt::printable`: a process's name or a path
+/// with an escape sequence in it never reaches the terminal raw.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        let line = format!($($arg)*);
+        let _ = writeln!(std::io::stdout(), "{}", $crate::fmt::printable(&line));
+    }};
+}
+
+/// `eprintln!` with `say!`'s escaping: for warnings and refusals.
+macro_rules! warn {
+    ($($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        eprintln!("{}", $crate::fmt::printable(&line));
     }};
 }
 
@@ -467,7 +478,7 @@ fn main() -> ExitCode {
         Err(Failure::Refused(message)) => {
             let name = format!("keepalive {}", path.join(" "));
             for line in message.lines() {
-                eprintln!("{name}: {line}");
+                warn!("{name}: {line}");
             }
             ExitCode::from(1)
         }

@@ -126,7 +126,7 @@ pub fn cells(r: &Row) -> Vec<String> {
     let connected = r.phase != "not-connected";
     vec![
         r.pid.to_string(),
-        r.command.clone(),
+        fmt::printable(&r.command).into_owned(),
         r.fd.to_string(),
         r.local.clone().unwrap_or_else(|| "-".into()),
         r.remote.clone().unwrap_or_else(|| "*:*".into()),
@@ -188,39 +188,33 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut not_permitted = 0usize;
+    let batch = target::batch_size();
     for pid in targets {
-        let taken = match target::take_tcp(pid, &mut tables) {
-            Ok(taken) => taken,
+        let mut command = None;
+        let taken = target::take_tcp(pid, &mut tables, batch, |taken| {
+            let command = command.get_or_insert_with(|| procfs::comm(pid));
+            for sock in &taken.sockets {
+                match row(command, sock) {
+                    Ok(r) => rows.push(r),
+                    Err(e) => warn!("keepalive show: pid {pid} fd {}: {e}", sock.fd),
+                }
+            }
+        });
+        match taken {
+            Ok(()) => {}
             Err(Denied::NoPidfd { call }) => return Err(Failure::Refused(fail::no_pidfd(call))),
-            Err(why) if explicit => {
-                errors.push(fail::denied(pid, &why));
-                continue;
-            }
-            Err(Denied::Permission { .. }) => {
-                not_permitted += 1;
-                continue;
-            }
-            // Gone meanwhile, or a thread: nothing to show.
-            Err(Denied::Gone | Denied::Thread(_)) => continue,
-            Err(why) => {
-                errors.push(fail::denied(pid, &why));
-                continue;
-            }
-        };
-        if taken.sockets.is_empty() {
-            continue;
-        }
-        let command = procfs::comm(pid);
-        for sock in &taken.sockets {
-            match row(&command, sock) {
-                Ok(r) => rows.push(r),
-                Err(e) => eprintln!("keepalive show: pid {pid} fd {}: {e}", sock.fd),
-            }
+            Err(why) if explicit => errors.push(fail::denied(pid, &why)),
+            Err(Denied::Permission { .. }) => not_permitted += 1,
+            // Gone meanwhile, or a thread: nothing (more) to show.
+            Err(Denied::Gone | Denied::Thread(_)) => {}
+            Err(why) => errors.push(fail::denied(pid, &why)),
         }
     }
     rows.sort_by_key(|r| (r.pid, r.fd));
 
-    let mut out = std::io::stdout().lock();
+    // Buffered: standard output is line-buffered, and pretty JSON has some
+    // twenty lines a socket, each a write(2) of its own otherwise.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let written = if json {
         serde_json::to_writer_pretty(&mut out, &rows)
             .map_err(std::io::Error::from)
@@ -229,7 +223,7 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
         let cells: Vec<Vec<String>> = rows.iter().map(cells).collect();
         fmt::table(&columns(), &cells, fmt::terminal_width())
             .iter()
-            .try_for_each(|l| writeln!(out, "{l}"))
+            .try_for_each(|l| writeln!(out, "{}", fmt::printable(l)))
     };
     // A closed pipe (`| head`) is not an error worth a message.
     if let Err(e) = written.and_then(|()| out.flush()) {
@@ -249,7 +243,7 @@ pub fn run(pids: &[Pid], json: bool) -> Result<(), Failure> {
             }
             _ => String::new(),
         };
-        eprintln!("{n} could not be inspected (permission denied): run as root or as {s}{yama}");
+        warn!("{n} could not be inspected (permission denied): run as root or as {s}{yama}");
     }
     if errors.is_empty() {
         Ok(())
