@@ -428,26 +428,41 @@ mod tests {
 
     #[test]
     fn later_files_that_set_our_keys_are_found() {
-        let root = std::env::temp_dir().join(format!("keepalive-tool-later-{}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("keepalive-tool-later-{}", std::process::id()));
         let (etc, lib) = (root.join("etc"), root.join("lib"));
         fs::create_dir_all(&etc).unwrap();
         fs::create_dir_all(&lib).unwrap();
         fs::write(etc.join(FILE_NAME), content(&values())).unwrap();
         // Before ours: no matter. After ours: warned. Hidden by /etc: not read.
-        fs::write(etc.join("10-early.conf"), "net.ipv4.tcp_keepalive_time = 1\n").unwrap();
+        fs::write(
+            etc.join("10-early.conf"),
+            "net.ipv4.tcp_keepalive_time = 1\n",
+        )
+        .unwrap();
         fs::write(
             lib.join("99-late.conf"),
             "# net.ipv4.tcp_keepalive_time = 2\n-net/ipv4/tcp_keepalive_intvl=9\nkernel.x = 1\n",
         )
         .unwrap();
         fs::write(etc.join("70-hidden.conf"), "vm.swappiness = 1\n").unwrap();
-        fs::write(lib.join("70-hidden.conf"), "net.ipv4.tcp_keepalive_probes = 3\n").unwrap();
+        fs::write(
+            lib.join("70-hidden.conf"),
+            "net.ipv4.tcp_keepalive_probes = 3\n",
+        )
+        .unwrap();
         let conf = root.join("sysctl.conf");
         fs::write(&conf, "net.ipv4.tcp_keepalive_probes=5\n").unwrap();
         let w = overridden_by(&[etc.clone(), lib.clone()], Some(&conf));
         assert_eq!(w.len(), 2, "{w:#?}");
-        assert!(w[0].contains("99-late.conf sets net.ipv4.tcp_keepalive_intvl = 9"), "{w:?}");
-        assert!(w[1].contains("sysctl.conf sets net.ipv4.tcp_keepalive_probes = 5"), "{w:?}");
+        assert!(
+            w[0].contains("99-late.conf sets net.ipv4.tcp_keepalive_intvl = 9"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].contains("sysctl.conf sets net.ipv4.tcp_keepalive_probes = 5"),
+            "{w:?}"
+        );
         assert!(overridden_by(&[etc], None).is_empty());
         fs::remove_dir_all(&root).unwrap();
     }
