@@ -5,16 +5,20 @@
   1024 (soft, and hard too: then only batches help), each socket read back.
 - A process named with escape sequences: every line for people shows them
   as `?`, as ps does; --json keeps the name as it is (JSON escapes it).
+- A failed rollback of `defaults set` names what stays changed (root: a
+  mount and network namespace of the test's own).
 
 Needs the right to take a sibling process's descriptors (root, or the same
 user where Yama allows it), and prlimit (util-linux); skips saying why
 otherwise, and fails on CI.
 """
 
+import os
 import shutil
+import subprocess
 import unittest
 
-from oplib import must_run, start, tool, tool_json, why_no_sibling_ptrace
+from oplib import KEEPALIVE, must_run, start, tool, tool_json, why_no_sibling_ptrace
 
 NO_PTRACE = must_run(why_no_sibling_ptrace())
 NO_PRLIMIT = must_run(None if shutil.which("prlimit") else "prlimit (util-linux) is missing")
@@ -99,6 +103,56 @@ class EscapeTest(unittest.TestCase):
         done = tool("set", str(self.t.pid), "-d", "30")
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assert_clean(done.stdout + done.stderr)
+
+
+#: In a new mount and network namespace: tcp_keepalive_time is a regular file
+#: holding 7200 (a tmpfs bind-mounted over it), tcp_keepalive_intvl is
+#: read-only, and the tool may write files of 3 bytes at most. So setting
+#: idle 60 (`60\n`, 3 bytes) succeeds, the interval is refused (EROFS), and
+#: putting 7200 back (5 bytes) fails (EFBIG): a real failed rollback.
+FAILED_ROLLBACK = r"""
+set -e
+d=$(mktemp -d)
+mount -t tmpfs tmpfs "$d"
+printf '7200\n' >"$d/time"
+p=/proc/sys/net/ipv4
+mount --bind "$d/time" $p/tcp_keepalive_time
+mount --bind $p/tcp_keepalive_intvl $p/tcp_keepalive_intvl
+mount -o remount,bind,ro $p/tcp_keepalive_intvl
+trap '' XFSZ
+set +e
+prlimit --fsize=3 "$0" defaults set -d 60 -i 20
+echo "status=$?"
+"""
+
+
+def why_no_mount_ns():
+    if os.geteuid() != 0:
+        return "needs root (a mount namespace, bind mounts over /proc/sys)"
+    if shutil.which("unshare") is None or shutil.which("prlimit") is None:
+        return "unshare or prlimit (util-linux) is missing"
+    return None
+
+
+NO_MOUNT_NS = must_run(why_no_mount_ns())
+
+
+@unittest.skipIf(NO_MOUNT_NS, NO_MOUNT_NS)
+class FailedRollbackTest(unittest.TestCase):
+
+    def test_defaults_set_names_the_value_it_could_not_put_back(self):
+        done = subprocess.run(["unshare", "--mount", "--net", "--propagation", "private",
+                               "sh", "-c", FAILED_ROLLBACK, KEEPALIVE],
+                              capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+        out = done.stdout + done.stderr
+        self.assertEqual(done.returncode, 0, out)
+        self.assertIn("status=1", done.stdout, out)
+        self.assertIn("keepalive defaults set: refused: /proc/sys/net/ipv4/tcp_keepalive_intvl: "
+                      "Read-only file system; and these stay changed: "
+                      "/proc/sys/net/ipv4/tcp_keepalive_time = 60 (was 7200; putting it back "
+                      "failed: File too large)", done.stderr)
+        self.assertNotIn("nothing was changed", done.stderr)
 
 
 if __name__ == "__main__":

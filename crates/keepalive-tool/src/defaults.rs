@@ -325,7 +325,13 @@ fn refused(err: keepalive::Error) -> Failure {
         }
         _ => "",
     };
-    Failure::Refused(format!("refused: {err}{needs}; nothing was changed"))
+    // A refusal midway whose undo failed says itself what stays changed.
+    let changed = if matches!(err, keepalive::Error::NotRestored { .. }) {
+        ""
+    } else {
+        "; nothing was changed"
+    };
+    Failure::Refused(format!("refused: {err}{needs}{changed}"))
 }
 
 /// Runs `keepalive defaults set`.

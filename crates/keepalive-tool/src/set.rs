@@ -100,9 +100,13 @@ fn retune(sock: &Socket, config: &Config) -> Result<String, String> {
         } else {
             ""
         };
-        return Err(format!(
-            "{name}: refused: {e}{hint}; nothing changed on this socket"
-        ));
+        // A refusal midway that left values changed says which itself.
+        let changed = if matches!(e, keepalive::Error::NotRestored { .. }) {
+            ""
+        } else {
+            "; nothing changed on this socket"
+        };
+        return Err(format!("{name}: refused: {e}{hint}{changed}"));
     }
     let after = keepalive::get(&sock.handle).map_err(|e| format!("{name}: set, but {e}"))?;
     Ok(format!(

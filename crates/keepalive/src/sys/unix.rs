@@ -6,6 +6,7 @@ use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
+use crate::restore::{self, Applied};
 use crate::status::TcpInfo;
 use crate::{Checked, Config, Error, Settings, SocketOption};
 
@@ -98,31 +99,50 @@ pub(crate) fn set_enabled(sock: Sock<'_>, on: bool) -> Result<(), Error> {
 /// old values so a refusal midway can be undone.
 pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
     let fd = sock.as_raw_fd();
+    // What is changed, in order, for `restore::undo` when a later step is
+    // refused: the key is the TCP-level option (`None`: the user timeout).
+    type Key = Option<(libc::c_int, &'static str)>;
+    let mut applied: Vec<Applied<Key>> = Vec::new();
+    let put_back = |key: &Key, old: i64| match key {
+        Some(opt) => tcp_set(fd, *opt, old as i32),
+        None => set_user_timeout(sock, old as i32),
+    };
     if let Some(ms) = c.user_timeout {
         set_user_timeout(sock, ms)?;
+        // Its old value is not read: it is the one option a TCP-level
+        // socket may lack, so its refusal comes first, before any change.
+        applied.push(Applied {
+            key: None,
+            name: "TCP_USER_TIMEOUT",
+            value: i64::from(ms),
+            old: None,
+        });
     }
     let steps = tcp_steps(c);
-    let mut applied: [Option<((libc::c_int, &'static str), i32)>; 3] = [None; 3];
     if c.user_timeout.is_none() && steps.iter().all(|(_, v)| v.is_none()) {
         check_tcp(sock)?;
     }
-    for (i, (opt, value)) in steps.iter().enumerate() {
-        let Some(value) = *value else { continue };
+    for (opt, value) in steps {
+        let Some(value) = value else { continue };
         let old = if SNAPSHOT {
-            Some(tcp_get(fd, *opt)?)
+            match tcp_get(fd, opt) {
+                Ok(old) => Some(i64::from(old)),
+                Err(e) => return Err(restore::undo(e, &applied, put_back)),
+            }
         } else {
             None
         };
-        if let Err(e) = tcp_set(fd, *opt, value) {
-            rollback(fd, &applied);
-            return Err(e);
+        if let Err(e) = tcp_set(fd, opt, value) {
+            return Err(restore::undo(e, &applied, put_back));
         }
-        applied[i] = old.map(|old| (*opt, old));
+        applied.push(Applied {
+            key: Some(opt),
+            name: opt.1,
+            value: i64::from(value),
+            old,
+        });
     }
-    set_enabled(sock, true).map_err(|e| {
-        rollback(fd, &applied);
-        e
-    })
+    set_enabled(sock, true).map_err(|e| restore::undo(e, &applied, put_back))
 }
 
 /// The TCP-level keepalive options and the value each takes from `c`, in
@@ -156,15 +176,9 @@ pub(crate) fn options(c: &Checked) -> Result<Vec<SocketOption>, Error> {
 
 /// Whether to read each option before changing it so that a refusal midway
 /// can restore it. Not needed where the validated ranges are the kernel's own
-/// (Linux, Android): there only the first call can fail.
+/// (Linux, Android): there only the first call can fail, short of a security
+/// policy, and what such a refusal leaves changed is named in the error.
 const SNAPSHOT: bool = !cfg!(any(target_os = "linux", target_os = "android"));
-
-fn rollback(fd: RawFd, applied: &[Option<((libc::c_int, &'static str), i32)>]) {
-    for (opt, old) in applied.iter().flatten() {
-        // Best effort: the error being returned is the one that matters.
-        let _ = tcp_set(fd, *opt, *old);
-    }
-}
 
 pub(crate) fn get(sock: Sock<'_>) -> Result<Settings, Error> {
     let fd = sock.as_raw_fd();
@@ -407,17 +421,18 @@ pub(crate) fn set_system_defaults(c: &Checked) -> Result<(), Error> {
             old[i] = read_sysctl(path)? as i64;
         }
     }
+    let mut applied: Vec<Applied<&'static str>> = Vec::new();
     for (i, path) in SYSCTLS.iter().enumerate() {
         let Some(value) = wanted[i] else { continue };
         if let Err(e) = write(path, i64::from(value)) {
-            for (j, earlier) in SYSCTLS.iter().enumerate().take(i) {
-                if wanted[j].is_some() {
-                    // Best effort: the error being returned is the one that matters.
-                    let _ = write(earlier, old[j]);
-                }
-            }
-            return Err(e);
+            return Err(restore::undo(e, &applied, |path, old| write(path, old)));
         }
+        applied.push(Applied {
+            key: path,
+            name: path,
+            value: i64::from(value),
+            old: Some(old[i]),
+        });
     }
     Ok(())
 }
