@@ -6,18 +6,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Whether `c` must not reach a terminal raw: a control character (C0, DEL,
-/// C1: escape sequences that recolour or retitle the terminal) or a
-/// bidirectional override that reorders what follows it. A newline is kept:
-/// it ends the line it is in.
+/// C1: escape sequences that recolour or retitle the terminal). A newline
+/// is kept: it ends the line it is in. (JSON escapes every one of them
+/// itself, so JSON passes through unchanged.)
 fn unprintable(c: char) -> bool {
-    (c.is_control() && c != '\n')
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control() && c != '\n'
 }
 
-/// Text for people, as `ps` shows a command: every control character (and
-/// bidirectional override) replaced by `?`, so that a process named with an
-/// escape sequence cannot act on the operator's terminal. Text without one
-/// is returned as it is, without a copy.
+/// Text for people, as `ps` shows a command: every control character
+/// replaced by `?`, so that a process named with an escape sequence cannot
+/// act on the operator's terminal. Text without one is returned as it is,
+/// without a copy.
 pub fn printable(text: &str) -> Cow<'_, str> {
     if !text.chars().any(unprintable) {
         return Cow::Borrowed(text);
@@ -276,7 +275,8 @@ mod tests {
         assert!(matches!(printable("nc -l"), Cow::Borrowed(_)));
         assert_eq!(printable("\x1b]0;pwned\x07"), "?]0;pwned?");
         assert_eq!(printable("a\x1b[31mb\x7f\u{9b}c\td"), "a?[31mb??c?d");
-        assert_eq!(printable("evil\u{202e}txt.exe"), "evil?txt.exe");
+        let json = serde_json::to_string("a\x1b]0;b\x07\u{202e}").unwrap();
+        assert_eq!(printable(&json), json, "JSON is left as it is");
         assert_eq!(printable("two\nlines"), "two\nlines");
         assert_eq!(printable("caf\u{e9} \u{1f600}"), "caf\u{e9} \u{1f600}");
     }
