@@ -115,6 +115,8 @@ programs' own keepalive setsockopt calls are rewritten to the policy too.
 New connections get the policy from the moment the program is attached; then the
 connections that exist already are retuned, through pidfd_getfd as `keepalive
 set` does (this needs ptrace rights over the cgroup's processes; root has them).
+When some could not be retuned, they are named and the exit status is 1, with
+the policy attached all the same.
 
 Example:
   keepalive cgroup attach /sys/fs/cgroup/system.slice/app.service -D 60";
@@ -358,7 +360,9 @@ There is no system-wide default for TCP_USER_TIMEOUT.
 values, after a comment header saying this tool wrote it), atomically, so that
 `sysctl --system` applies them at boot. It replaces only a file it wrote
 itself: a file of that name without its header is left alone (exit 1, nothing
-changed). KEEPALIVE_SYSCTL_DIR names another directory.
+changed). It is refused from a network namespace other than PID 1's (the one
+the boot applies it to). A file applied after it at boot that sets one of the
+values is warned about. KEEPALIVE_SYSCTL_DIR names another directory.
 
 Example:
   keepalive defaults set -d 600 -i 20 -c 4 --persist";
