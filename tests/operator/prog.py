@@ -130,6 +130,14 @@ def mptcp():
     pair(getattr(socket, "IPPROTO_MPTCP", 262))
 
 
+def unacked(sock):
+    """tcpi_unacked of the socket's TCP_INFO (struct tcp_info: 8 bytes of u8
+    fields, then rto, ato, snd_mss, rcv_mss, unacked as u32)."""
+    import struct
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return struct.unpack_from("I", info, 24)[0]
+
+
 def stalled():
     listener = socket.create_server(("127.0.0.1", 0))
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -142,6 +150,12 @@ def stalled():
             client.send(b"x" * 65536)
     except BlockingIOError:
         pass  # the send buffer is full: the rest waits behind the window
+    # Ready once everything sent is acknowledged (the peer's last ACK, which
+    # closes the window, may be delayed): from then on the client is in the
+    # zero-window state, with nothing in flight.
+    deadline = time.monotonic() + 10
+    while unacked(client) and time.monotonic() < deadline:
+        time.sleep(0.01)
     say(f"ready pid={os.getpid()} client={client.fileno()} accepted={accepted.fileno()}")
     while True:
         signal.pause()
