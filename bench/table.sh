@@ -13,7 +13,7 @@ for f in $(ls "$BENCH_OUT"/scale-*.tsv 2>/dev/null | sort -t- -k2 -n); do
     scale_parts+=("$(basename "$f" .tsv)")
 done
 ((${#scale_parts[@]})) || scale_parts=(scale)
-parts=(c py preload detect "${scale_parts[@]}" probes)
+parts=(c py preload detect "${scale_parts[@]}" probes show)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 machine="$(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r)"
 load=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -10,9 +10,10 @@
 #   make bench-detect     dead-peer detection time vs idle + interval x count (root, netns)
 #   make bench-scale      the C server with each of SCALE_SIZES clients going dark (root, netns)
 #   make bench-probes     probes per 10 min at an equal deadline: ours, Go's, even (root, netns)
+#   make bench-show       keepalive show --json vs ss -tnoip on 16,001 sockets (root, netns)
 #   make bench-table      print the table of the latest results again
 
-.PHONY: bench-all bench-c bench-py bench-preload bench-detect bench-scale bench-probes bench-table
+.PHONY: bench-all bench-c bench-py bench-preload bench-detect bench-scale bench-probes bench-show bench-table
 BENCH_TARGETS += bench-all
 
 # The scale benchmark's sizes, one run each, smallest first: the rows stand
@@ -33,7 +34,8 @@ BENCH_ENV := TOP=$(TOP) BUILD=$(BUILD) APT_ENSURE=$(APT_ENSURE) CC=$(CC)
 
 # One after the other even under -j: benchmarks must not share the CPUs.
 bench-all: $(call bench_has,build-c) $(call bench_has,build-py) \
-           $(call bench_has,build-preload) $(call bench_has,build-examples)
+           $(call bench_has,build-preload) $(call bench_has,build-examples) \
+           $(call bench_has,build-tool)
 	@mkdir -p bench/out && cut -d' ' -f1-3 /proc/loadavg >bench/out/load-before && date +%s >bench/out/start
 	@echo "== bench: C cost vs raw syscalls (load average $$(cat bench/out/load-before))"
 	$(BENCH_ENV) bench/c.sh
@@ -47,6 +49,8 @@ bench-all: $(call bench_has,build-c) $(call bench_has,build-py) \
 	$(bench_scale_sizes)
 	@echo "== bench: probe economy at an equal deadline (namespaces)"
 	$(BENCH_ENV) bench/probes.sh
+	@echo "== bench: keepalive show --json vs ss -tnoip (namespace)"
+	$(BENCH_ENV) bench/show.sh
 	@$(BENCH_ENV) bench/table.sh && rm -f bench/out/load-before
 	@echo "== make bench took $$(($$(date +%s) - $$(cat bench/out/start))) s" && rm -f bench/out/start
 
@@ -62,5 +66,7 @@ bench-scale: $(call bench_has,build-examples)
 	$(bench_scale_sizes)
 bench-probes: $(call bench_has,build-c)
 	$(BENCH_ENV) bench/probes.sh
+bench-show: $(call bench_has,build-tool)
+	$(BENCH_ENV) bench/show.sh
 bench-table:
 	@$(BENCH_ENV) bench/table.sh

@@ -18,7 +18,7 @@ build-tool: build-rust
 
 # The C and Python checks of the system defaults use build/ (header, library,
 # wheel); each skips saying why while its binding lacks set_system_defaults.
-test-tool: build-tool build-c build-py
+test-tool: build-tool build-c build-py build-preload
 	$(CARGO) test -p keepalive-tool
 	$(APT_ENSURE) python3=python3
 	@# As root: namespaces (ip, unshare, nft to cut a host), an unprivileged

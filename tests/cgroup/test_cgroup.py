@@ -677,3 +677,24 @@ class TestDeadlineInEveryState(CgroupCase):
             time.sleep(1)
             blip.drain()
             self.assertIsNone(blip.popen.poll(), blip.transcript())
+
+
+class TestExistingNotRetuned(CgroupCase):
+    """Issue 20: attach exits 1, saying which, when existing connections of
+    the cgroup could not be retuned (an MPTCP connection has no
+    TCP_USER_TIMEOUT, so no -D deadline); the policy stays attached."""
+
+    def test_attach_exits_1_when_an_existing_connection_was_not_retuned(self):
+        prog = os.path.join(HERE, "..", "operator", "prog.py")
+        held = netlab.Proc("mptcp", in_cgroup(self.cg, [sys.executable, prog, "mptcp"]))
+        self.cleanups.append(held.stop)
+        m, _ = held.expect(r"^(ready|unsupported)")
+        if m.group(1) == "unsupported":
+            self.skipTest("this kernel has no MPTCP")
+        done = ctl("attach", self.cg, "-D", "5", check=False)
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertRegex(done.stdout, r"existing connections: not retuned: pid \d+ fd \d+: "
+                                      r"TCP_USER_TIMEOUT")
+        self.assertIn("existing connections were not all retuned", done.stderr)
+        listed = json.loads(ctl("list", "--json").stdout)
+        self.assertIn(self.cg, [a["cgroup"] for a in listed], "the policy stays attached")

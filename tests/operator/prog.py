@@ -12,6 +12,11 @@
     prog.py none             no socket at all
     prog.py stalled          a loopback pair whose accepted end never reads: the
                              client writes until its peer's window is closed
+    prog.py many N           a loopback listener and N connections to it, both ends
+                             held: 2N+1 TCP sockets (the descriptor limit raised)
+
+KAT_COMM=NAME names the program NAME (prctl PR_SET_NAME, as /proc/PID/comm
+and ps show it) before it sets up.
 
 Each prints one `ready pid=N ...` line when set up. On SIGUSR1 each prints,
 for each TCP socket it holds, `sockopts fd=N {json}` with what its own
@@ -125,6 +130,14 @@ def mptcp():
     pair(getattr(socket, "IPPROTO_MPTCP", 262))
 
 
+def unacked(sock):
+    """tcpi_unacked of the socket's TCP_INFO (struct tcp_info: 8 bytes of u8
+    fields, then rto, ato, snd_mss, rcv_mss, unacked as u32)."""
+    import struct
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return struct.unpack_from("I", info, 24)[0]
+
+
 def stalled():
     listener = socket.create_server(("127.0.0.1", 0))
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -137,7 +150,29 @@ def stalled():
             client.send(b"x" * 65536)
     except BlockingIOError:
         pass  # the send buffer is full: the rest waits behind the window
+    # Ready once everything sent is acknowledged (the peer's last ACK, which
+    # closes the window, may be delayed): from then on the client is in the
+    # zero-window state, with nothing in flight.
+    deadline = time.monotonic() + 10
+    while unacked(client) and time.monotonic() < deadline:
+        time.sleep(0.01)
     say(f"ready pid={os.getpid()} client={client.fileno()} accepted={accepted.fileno()}")
+    while True:
+        signal.pause()
+
+
+def many(n):
+    import resource
+    n = int(n)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    held = [listener]
+    for _ in range(n):
+        client = socket.create_connection(listener.getsockname())
+        accepted, _ = listener.accept()
+        held.extend([client, accepted])
+    say(f"ready pid={os.getpid()} sockets={len(held)} listener={listener.fileno()}")
     while True:
         signal.pause()
 
@@ -172,9 +207,13 @@ def none():
 
 def main():
     signal.signal(signal.SIGUSR1, print_options)
+    if os.environ.get("KAT_COMM"):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, os.environ["KAT_COMM"].encode(), 0, 0, 0)  # PR_SET_NAME
     mode, *args = sys.argv[1:]
     {"hold": hold, "serve": serve, "pair": pair, "mptcp": mptcp, "zoo": zoo,
-     "none": none, "stalled": stalled}[mode](*args)
+     "none": none, "stalled": stalled, "many": many}[mode](*args)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@
 
 --build names the staged prefix holding bin/keepalive, include/, lib/ and
 wheels/ (default: build). With no names, runs every module: test_tool
-(loopback), test_retune (network namespaces and another user: root) and
-test_defaults (the system defaults, in fresh network namespaces: root).
+(loopback), test_retune (network namespaces and another user: root),
+test_defaults (the system defaults, in fresh network namespaces: root) and
+test_hardening (many sockets, escape sequences in names).
 What cannot run here is skipped with the reason; with CI=true it fails.
 """
 
@@ -21,7 +22,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", help="the staged prefix (default: build)")
-    parser.add_argument("names", nargs="*", default=["test_tool", "test_retune", "test_defaults"])
+    parser.add_argument("names", nargs="*", default=["test_tool", "test_retune", "test_defaults",
+                                                       "test_hardening"])
     args = parser.parse_args()
     if args.build:
         os.environ["KAT_BUILD"] = os.path.abspath(args.build)

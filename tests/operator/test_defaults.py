@@ -173,6 +173,12 @@ class ToolTest(NamespaceCase):
         self.assertEqual(json.loads(done.stdout)["idle"], 7200)
 
 
+#: The tool as PID 1 of a new PID namespace inside the test's network namespace:
+#: a container's init, whose network namespace is the one its boot applies
+#: sysctl.d to. --persist is refused anywhere else (issue 20).
+AS_PID_1 = ("unshare", "--pid", "--fork", "--mount-proc")
+
+
 class PersistTest(NamespaceCase):
 
     def setUp(self):
@@ -183,7 +189,33 @@ class PersistTest(NamespaceCase):
         self.file = os.path.join(self.dir, "60-keepalive.conf")
 
     def persist(self, *args):
-        return self.in_ns(KEEPALIVE, "defaults", "set", *args, "--persist", env=self.env)
+        return self.in_ns(KEEPALIVE, "defaults", "set", *args, "--persist", env=self.env,
+                          prefix=AS_PID_1)
+
+    def test_persist_from_a_namespace_other_than_pid_1s_is_refused(self):
+        done = self.in_ns(KEEPALIVE, "defaults", "set", "-d", "600", "--persist", env=self.env)
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        # Where even root may not read /proc/1/ns/net (a sandbox), it cannot
+        # tell, and refuses as well.
+        self.assertRegex(done.stderr, r"is not the one PID 1 runs in|cannot tell whether this "
+                                      r"is PID 1's network namespace")
+        self.assertIn("nothing was changed", done.stderr)
+        self.assertEqual(os.listdir(self.dir), [], "a file was written")
+        self.assertEqual(self.proc_values(), FRESH, "refused, yet the live values changed")
+
+    def test_a_later_file_that_sets_our_values_is_warned_about(self):
+        admin = os.path.join(self.dir, "99-admin.conf")
+        with open(admin, "w") as f:
+            f.write("net.ipv4.tcp_keepalive_time = 60\nvm.swappiness = 10\n")
+        with open(os.path.join(self.dir, "10-early.conf"), "w") as f:
+            f.write("net.ipv4.tcp_keepalive_intvl = 5\n")
+        done = self.persist("-d", "600")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        warnings = [ln for ln in done.stderr.splitlines() if "warning:" in ln]
+        self.assertEqual(len(warnings), 1, done.stderr)
+        self.assertIn(f"{admin} sets net.ipv4.tcp_keepalive_time = 60 and is applied after "
+                      "60-keepalive.conf at boot", warnings[0])
+        self.assertEqual(self.proc_values(), (600, 75, 9))
 
     def test_persist_writes_what_sysctl_reads_and_replaces_its_own_file(self):
         done = self.persist("-d", "600", "-i", "20", "-c", "4")
@@ -238,7 +270,8 @@ class PersistTest(NamespaceCase):
 
     def test_a_missing_directory_is_refused_before_anything_changes(self):
         env = dict(os.environ, KEEPALIVE_SYSCTL_DIR=os.path.join(self.dir, "missing"))
-        done = self.in_ns(KEEPALIVE, "defaults", "set", "-d", "600", "--persist", env=env)
+        done = self.in_ns(KEEPALIVE, "defaults", "set", "-d", "600", "--persist", env=env,
+                          prefix=AS_PID_1)
         self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
         self.assertIn("No such file or directory", done.stderr)
         self.assertEqual(self.proc_values(), FRESH)

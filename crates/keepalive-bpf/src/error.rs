@@ -65,6 +65,43 @@ pub enum Error {
         /// The kernel's error.
         source: io::Error,
     },
+    /// An attach failed midway, and undoing what it had done failed too:
+    /// `error` is what stopped it, `left` what stays in place, each with
+    /// the error that kept it there.
+    NotRestored {
+        /// What stopped the attach.
+        error: Box<Error>,
+        /// What stays, in the order the undo met it.
+        left: Vec<Left>,
+    },
+}
+
+/// One thing a failed attach could not undo: [`Error::NotRestored`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Left {
+    /// What stays in place, e.g. `the setsockopt program stays attached`.
+    pub what: String,
+    /// Why undoing it failed.
+    pub error: Error,
+}
+
+/// The error an attach that failed with `error` reports, once its undo
+/// steps ran: `error` itself when every step succeeded, else
+/// [`Error::NotRestored`] naming what each failed step leaves in place.
+pub(crate) fn undone(error: Error, steps: Vec<(String, Result<(), Error>)>) -> Error {
+    let left: Vec<Left> = steps
+        .into_iter()
+        .filter_map(|(what, r)| r.err().map(|error| Left { what, error }))
+        .collect();
+    if left.is_empty() {
+        error
+    } else {
+        Error::NotRestored {
+            error: Box::new(error),
+            left,
+        }
+    }
 }
 
 impl Error {
@@ -140,6 +177,18 @@ impl fmt::Display for Error {
                 kernel_release()
             ),
             Error::Os { what, source } => write!(f, "{what}: {}", crate::error_text(source)),
+            Error::NotRestored { error, left } => {
+                write!(f, "{error}; and undoing the attach failed: ")?;
+                for (i, l) in left.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "; " };
+                    write!(f, "{sep}{} ({})", l.what, l.error)?;
+                }
+                write!(
+                    f,
+                    "; `keepalive cgroup list` shows what is attached, `keepalive cgroup detach \
+                     CGROUP` removes it"
+                )
+            }
         }
     }
 }
@@ -149,6 +198,7 @@ impl std::error::Error for Error {
         match self {
             Error::Invalid(e) => Some(e),
             Error::Load { source, .. } | Error::Os { source, .. } => Some(source),
+            Error::NotRestored { error, .. } => Some(&**error),
             _ => None,
         }
     }
@@ -200,6 +250,43 @@ mod tests {
              said: unknown func bpf_skc_to_tcp_sock#137; "
         ));
         assert!(Error::Invalid(keepalive::Deadline::from_secs(1, None).unwrap_err()).is_usage());
+        assert!(!undone(Error::NoCgroup2, vec![]).is_usage());
+    }
+
+    #[test]
+    fn a_failed_undo_names_what_stays() {
+        let refused = |what: &str| Error::os(what, io::Error::from_raw_os_error(libc::EPERM));
+        // Every undo step succeeded: the error that stopped the attach.
+        let e = undone(
+            refused("writing the policy"),
+            vec![("the setsockopt program stays attached".into(), Ok(()))],
+        );
+        assert!(matches!(e, Error::Os { .. }), "{e:?}");
+        let e = undone(
+            refused("writing the policy pinned at /sys/fs/bpf/keepalive/cgroup-7/policy"),
+            vec![
+                ("the setsockopt program stays attached".into(), Ok(())),
+                (
+                    "the old policy may not be in force".into(),
+                    Err(refused(
+                        "writing the policy pinned at /sys/fs/bpf/keepalive/cgroup-7/policy",
+                    )),
+                ),
+            ],
+        );
+        let Error::NotRestored { error, left } = &e else {
+            panic!("{e:?}")
+        };
+        assert!(matches!(**error, Error::Os { .. }));
+        assert_eq!(left.len(), 1);
+        assert_eq!(
+            e.to_string(),
+            "writing the policy pinned at /sys/fs/bpf/keepalive/cgroup-7/policy: Operation not \
+             permitted; and undoing the attach failed: the old policy may not be in force \
+             (writing the policy pinned at /sys/fs/bpf/keepalive/cgroup-7/policy: Operation not \
+             permitted); `keepalive cgroup list` shows what is attached, `keepalive cgroup \
+             detach CGROUP` removes it"
+        );
         assert!(!Error::NoCgroup2.is_usage());
     }
 }

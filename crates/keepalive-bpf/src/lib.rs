@@ -49,7 +49,7 @@ mod programs;
 mod system;
 pub mod watch;
 
-pub use error::Error;
+pub use error::{Error, Left};
 pub use existing::plan;
 pub use maps::Stats;
 
@@ -228,11 +228,17 @@ fn fresh(cg: &Cgroup, pins: &Pins, policy: &Policy) -> Result<(), Error> {
         }
         Ok(())
     })();
-    if result.is_err() {
-        // Best effort: the error that matters is the first one.
-        let _ = remove_pins(pins);
+    match result {
+        Ok(()) => Ok(()),
+        // What could not be removed again is named, not hidden.
+        Err(e) => Err(error::undone(
+            e,
+            vec![(
+                format!("pins stay in {}", pins.dir.display()),
+                remove_pins(pins).map(drop),
+            )],
+        )),
     }
-    result
 }
 
 /// A second attachment to the same cgroup: the same links, the new policy
@@ -244,11 +250,18 @@ fn replace(cg: &Cgroup, pins: &Pins, old: &Policy, new: &Policy) -> Result<(), E
         programs::attach(Program::Setsockopt, &mut ebpf, cg, pins)?;
     }
     if let Err(e) = pins.write_policy(new) {
+        let mut undo = Vec::new();
         if new.enforce() && !had_setsockopt {
-            let _ = programs::unpin(&pins.link(Program::Setsockopt));
+            undo.push((
+                "the setsockopt program added for --enforce stays attached".to_string(),
+                programs::unpin(&pins.link(Program::Setsockopt)).map(drop),
+            ));
         }
-        let _ = pins.write_policy(old);
-        return Err(e);
+        undo.push((
+            "the policy in force may not be the old one".to_string(),
+            pins.write_policy(old),
+        ));
+        return Err(error::undone(e, undo));
     }
     if !new.enforce() && had_setsockopt {
         programs::unpin(&pins.link(Program::Setsockopt))?;

@@ -87,41 +87,45 @@ fn retune_existing(r: &AttachReport) -> Existing {
     let me = std::process::id();
     let mut tables = TcpTables::default();
     let mut seen = HashSet::new();
+    let batch = target::batch_size();
     for pid in pids.into_iter().filter(|&p| p != me) {
         done.processes += 1;
-        let taken = match target::take_tcp(pid, &mut tables) {
-            Ok(taken) => taken,
-            Err(Denied::Gone) => continue,
+        // What changed between listing and taking is not there to retune.
+        let taken = target::take_tcp(pid, &mut tables, batch, |taken| {
+            for sock in taken.sockets {
+                let Ok(status) = keepalive::status(&sock.handle) else {
+                    continue;
+                };
+                if matches!(status.state, TcpState::Listen | TcpState::Close)
+                    || !seen.insert(sock.inode)
+                {
+                    continue;
+                }
+                let plan = keepalive_bpf::plan(
+                    &status.settings,
+                    &defaults,
+                    previous,
+                    &r.policy,
+                    r.enforce,
+                );
+                let Some(apply) = plan else {
+                    done.kept += 1;
+                    continue;
+                };
+                match keepalive::set(&sock.handle, &apply) {
+                    Ok(()) => done.retuned += 1,
+                    Err(e) => done.problems.push(format!("pid {pid} fd {}: {e}", sock.fd)),
+                }
+            }
+        });
+        match taken {
+            Ok(()) | Err(Denied::Gone) => {}
             // The same for every process: said once.
             Err(Denied::NoPidfd { call }) => {
                 done.problems.push(fail::no_pidfd(call));
                 break;
             }
-            Err(why) => {
-                done.problems.push(fail::denied(pid, &why));
-                continue;
-            }
-        };
-        // What changed between listing and taking is not there to retune.
-        for sock in taken.sockets {
-            let Ok(status) = keepalive::status(&sock.handle) else {
-                continue;
-            };
-            if matches!(status.state, TcpState::Listen | TcpState::Close)
-                || !seen.insert(sock.inode)
-            {
-                continue;
-            }
-            let plan =
-                keepalive_bpf::plan(&status.settings, &defaults, previous, &r.policy, r.enforce);
-            let Some(apply) = plan else {
-                done.kept += 1;
-                continue;
-            };
-            match keepalive::set(&sock.handle, &apply) {
-                Ok(()) => done.retuned += 1,
-                Err(e) => done.problems.push(format!("pid {pid} fd {}: {e}", sock.fd)),
-            }
+            Err(why) => done.problems.push(fail::denied(pid, &why)),
         }
     }
     done
@@ -188,8 +192,19 @@ pub fn attach(
     }
     .map_err(fail::cgroup)?;
     print_attach(&report);
-    print_existing(&retune_existing(&report));
-    Ok(())
+    let existing = retune_existing(&report);
+    print_existing(&existing);
+    if existing.problems.is_empty() {
+        Ok(())
+    } else {
+        // The policy is in force for new connections; the old ones that
+        // were not retuned are the operator's to see to.
+        Err(Failure::Refused(format!(
+            "the policy is attached, but existing connections were not all retuned: {} \
+             problem(s), listed above; new connections get the policy",
+            existing.problems.len()
+        )))
+    }
 }
 
 fn print_detach(r: &DetachReport) {

@@ -195,6 +195,102 @@ fn check_persist_target(dir: &Path) -> Result<PathBuf, Failure> {
     }
 }
 
+/// Refuses `--persist` from a network namespace other than the one PID 1
+/// runs in (the one the host's boot applies /etc/sysctl.d to): written
+/// from a container's or `ip netns exec`'s namespace, the file would give
+/// the host at its next boot values it does not have now. Checked before
+/// anything changes.
+fn check_boot_netns() -> Result<(), Failure> {
+    let ours = procfs::own_netns();
+    let boot = procfs::netns(1);
+    match (&ours, &boot) {
+        (Some(a), Some(b)) if a == b => Ok(()),
+        (Some(a), Some(b)) => Err(Failure::Refused(format!(
+            "--persist: this network namespace ({a}) is not the one PID 1 runs in ({b}), whose \
+             boot applies {}: the file would give that namespace values it does not have now; \
+             run it in PID 1's namespace (e.g. `nsenter -t 1 -n keepalive defaults set ... \
+             --persist`), or set this namespace's values without --persist; nothing was changed",
+            sysctl_dir().display()
+        ))),
+        _ => Err(Failure::Refused(
+            "--persist: cannot tell whether this is PID 1's network namespace (/proc/1/ns/net \
+             cannot be read: that needs ptrace rights over PID 1, which root has outside a \
+             sandbox); nothing was changed"
+                .into(),
+        )),
+    }
+}
+
+/// Where `sysctl --system` (procps) and systemd-sysctl read their files, in
+/// order of precedence: a file in an earlier directory hides one of the
+/// same name in a later one.
+const SYSCTL_DIRS: [&str; 5] = [
+    "/etc/sysctl.d",
+    "/run/sysctl.d",
+    "/usr/local/lib/sysctl.d",
+    "/usr/lib/sysctl.d",
+    "/lib/sysctl.d",
+];
+
+/// The keys a sysctl file sets that are ours, with their values: `key =
+/// value` lines, the key with dots or slashes and an optional leading `-`.
+fn our_keys(text: &str) -> Vec<(&'static str, String)> {
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().trim_start_matches('-').replace('/', ".");
+        if let Some(name) = SYSCTLS.iter().find(|n| **n == key) {
+            found.push((*name, value.trim().to_string()));
+        }
+    }
+    found
+}
+
+/// The files applied after ours at boot that set one of our values, one
+/// sentence each: files of `dirs` whose name sorts after [`FILE_NAME`]
+/// (the first directory holding a name wins), then `sysctl.conf`, which
+/// `sysctl --system` applies last of all.
+fn overridden_by(dirs: &[PathBuf], sysctl_conf: Option<&Path>) -> Vec<String> {
+    let mut by_name: std::collections::BTreeMap<std::ffi::OsString, PathBuf> =
+        std::collections::BTreeMap::new();
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            if name.to_string_lossy().ends_with(".conf") {
+                by_name.entry(name).or_insert_with(|| e.path());
+            }
+        }
+    }
+    let later = by_name
+        .into_iter()
+        .filter(|(name, _)| name.as_os_str() > std::ffi::OsStr::new(FILE_NAME))
+        .map(|(_, path)| path)
+        .chain(sysctl_conf.map(Path::to_path_buf));
+    let mut warnings = Vec::new();
+    for path in later {
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        for (key, value) in our_keys(&text) {
+            warnings.push(format!(
+                "warning: {} sets {key} = {value} and is applied after {FILE_NAME} at boot: \
+                 that value wins; remove it from there, or put yours there",
+                path.display()
+            ));
+        }
+    }
+    warnings
+}
+
 /// Writes `text` to `path` atomically: a temporary file in the same
 /// directory, flushed to disk, then renamed over the old one.
 fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
@@ -229,7 +325,13 @@ fn refused(err: keepalive::Error) -> Failure {
         }
         _ => "",
     };
-    Failure::Refused(format!("refused: {err}{needs}; nothing was changed"))
+    // A refusal midway whose undo failed says itself what stays changed.
+    let changed = if matches!(err, keepalive::Error::NotRestored { .. }) {
+        ""
+    } else {
+        "; nothing was changed"
+    };
+    Failure::Refused(format!("refused: {err}{needs}{changed}"))
 }
 
 /// Runs `keepalive defaults set`.
@@ -246,6 +348,7 @@ pub fn set(
         ));
     }
     let file = if persist {
+        check_boot_netns()?;
         Some(check_persist_target(&sysctl_dir())?)
     } else {
         None
@@ -285,6 +388,16 @@ pub fn set(
             "persisted in {}: `sysctl --system` applies it at boot",
             path.display()
         );
+        // With KEEPALIVE_SYSCTL_DIR, that directory alone is looked at.
+        let warnings = if std::env::var_os(SYSCTL_DIR_VAR).is_some_and(|v| !v.is_empty()) {
+            overridden_by(&[sysctl_dir()], None)
+        } else {
+            let dirs: Vec<PathBuf> = SYSCTL_DIRS.iter().map(PathBuf::from).collect();
+            overridden_by(&dirs, Some(Path::new("/etc/sysctl.conf")))
+        };
+        for w in warnings {
+            warn!("{w}");
+        }
     }
     Ok(())
 }
@@ -317,6 +430,47 @@ mod tests {
         );
         assert!(!is_ours("net.ipv4.tcp_keepalive_time = 60\n"));
         assert!(!is_ours(""));
+    }
+
+    #[test]
+    fn later_files_that_set_our_keys_are_found() {
+        let root =
+            std::env::temp_dir().join(format!("keepalive-tool-later-{}", std::process::id()));
+        let (etc, lib) = (root.join("etc"), root.join("lib"));
+        fs::create_dir_all(&etc).unwrap();
+        fs::create_dir_all(&lib).unwrap();
+        fs::write(etc.join(FILE_NAME), content(&values())).unwrap();
+        // Before ours: no matter. After ours: warned. Hidden by /etc: not read.
+        fs::write(
+            etc.join("10-early.conf"),
+            "net.ipv4.tcp_keepalive_time = 1\n",
+        )
+        .unwrap();
+        fs::write(
+            lib.join("99-late.conf"),
+            "# net.ipv4.tcp_keepalive_time = 2\n-net/ipv4/tcp_keepalive_intvl=9\nkernel.x = 1\n",
+        )
+        .unwrap();
+        fs::write(etc.join("70-hidden.conf"), "vm.swappiness = 1\n").unwrap();
+        fs::write(
+            lib.join("70-hidden.conf"),
+            "net.ipv4.tcp_keepalive_probes = 3\n",
+        )
+        .unwrap();
+        let conf = root.join("sysctl.conf");
+        fs::write(&conf, "net.ipv4.tcp_keepalive_probes=5\n").unwrap();
+        let w = overridden_by(&[etc.clone(), lib.clone()], Some(&conf));
+        assert_eq!(w.len(), 2, "{w:#?}");
+        assert!(
+            w[0].contains("99-late.conf sets net.ipv4.tcp_keepalive_intvl = 9"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].contains("sysctl.conf sets net.ipv4.tcp_keepalive_probes = 5"),
+            "{w:?}"
+        );
+        assert!(overridden_by(&[etc], None).is_empty());
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -1,8 +1,32 @@
 //! Numbers in their natural units, addresses, and tables that fit a
 //! terminal.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// Whether `c` must not reach a terminal raw: a control character (C0, DEL,
+/// C1: escape sequences that recolour or retitle the terminal). A newline
+/// is kept: it ends the line it is in. (JSON escapes every one of them
+/// itself, so JSON passes through unchanged.)
+fn unprintable(c: char) -> bool {
+    c.is_control() && c != '\n'
+}
+
+/// Text for people, as `ps` shows a command: every control character
+/// replaced by `?`, so that a process named with an escape sequence cannot
+/// act on the operator's terminal. Text without one is returned as it is,
+/// without a copy.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(unprintable) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| if unprintable(c) { '?' } else { c })
+            .collect(),
+    )
+}
 
 /// `ADDRESS:PORT`, `[ADDRESS]:PORT` for IPv6 (Rust's own notation, as `ss`
 /// writes them).
@@ -243,6 +267,18 @@ mod tests {
         assert_eq!(with_words(ms_(7_875_000)), "7875 s (2h11m15s)");
         assert_eq!(with_words(ms_(680_000)), "680 s (11m20s)");
         assert_eq!(with_words(ms_(5000)), "5 s");
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(printable("python3"), "python3");
+        assert!(matches!(printable("nc -l"), Cow::Borrowed(_)));
+        assert_eq!(printable("\x1b]0;pwned\x07"), "?]0;pwned?");
+        assert_eq!(printable("a\x1b[31mb\x7f\u{9b}c\td"), "a?[31mb??c?d");
+        let json = serde_json::to_string("a\x1b]0;b\x07\u{202e}").unwrap();
+        assert_eq!(printable(&json), json, "JSON is left as it is");
+        assert_eq!(printable("two\nlines"), "two\nlines");
+        assert_eq!(printable("caf\u{e9} \u{1f600}"), "caf\u{e9} \u{1f600}");
     }
 
     #[test]

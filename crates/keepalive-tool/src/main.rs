@@ -26,10 +26,21 @@ use keepalive::Field;
 
 /// `println!` that does not panic when standard output is closed (`| head`):
 /// what was done is done, and the rest of the output has no reader.
+/// Every line goes through `fmt::printable`: a process's name or a path
+/// with an escape sequence in it never reaches the terminal raw.
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        let line = format!($($arg)*);
+        let _ = writeln!(std::io::stdout(), "{}", $crate::fmt::printable(&line));
+    }};
+}
+
+/// `eprintln!` with `say!`'s escaping: for warnings and refusals.
+macro_rules! warn {
+    ($($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        eprintln!("{}", $crate::fmt::printable(&line));
     }};
 }
 
@@ -170,6 +181,8 @@ programs' own keepalive setsockopt calls are rewritten to the policy too.
 New connections get the policy from the moment the program is attached; then the
 connections that exist already are retuned, through pidfd_getfd as `keepalive
 set` does (this needs ptrace rights over the cgroup's processes; root has them).
+When some could not be retuned, they are named and the exit status is 1, with
+the policy attached all the same.
 
 Example:
   keepalive cgroup attach /sys/fs/cgroup/system.slice/app.service -D 60";
@@ -480,7 +493,9 @@ There is no system-wide default for TCP_USER_TIMEOUT.
 values, after a comment header saying this tool wrote it), atomically, so that
 `sysctl --system` applies them at boot. It replaces only a file it wrote
 itself: a file of that name without its header is left alone (exit 1, nothing
-changed). KEEPALIVE_SYSCTL_DIR names another directory.
+changed). It is refused from a network namespace other than PID 1's (the one
+the boot applies it to). A file applied after it at boot that sets one of the
+values is warned about. KEEPALIVE_SYSCTL_DIR names another directory.
 
 Example:
   keepalive defaults set -d 600 -i 20 -c 4 --persist";
@@ -610,7 +625,7 @@ fn main() -> ExitCode {
         Err(Failure::Refused(message)) => {
             let name = format!("keepalive {}", path.join(" "));
             for line in message.lines() {
-                eprintln!("{name}: {line}");
+                warn!("{name}: {line}");
             }
             ExitCode::from(1)
         }

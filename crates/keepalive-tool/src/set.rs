@@ -111,9 +111,13 @@ fn retune(sock: &Socket, config: &Config) -> Result<String, String> {
         } else {
             ""
         };
-        return Err(format!(
-            "{name}: refused: {e}{hint}; nothing changed on this socket"
-        ));
+        // A refusal midway that left values changed says which itself.
+        let changed = if matches!(e, keepalive::Error::NotRestored { .. }) {
+            ""
+        } else {
+            "; nothing changed on this socket"
+        };
+        return Err(format!("{name}: refused: {e}{hint}{changed}"));
     }
     let after = keepalive::get(&sock.handle).map_err(|e| format!("{name}: set, but {e}"))?;
     Ok(format!(
@@ -124,41 +128,63 @@ fn retune(sock: &Socket, config: &Config) -> Result<String, String> {
     ))
 }
 
-/// The sockets to retune: the one FD, or every TCP socket of the process.
-/// Every one is taken before any is changed, so that a refusal (permission,
-/// an old kernel) changes nothing.
-fn take(pid: Pid, fd: Option<i32>) -> Result<Vec<Socket>, Failure> {
-    if let Some(fd) = fd {
-        return match target::take_fd(pid, fd) {
-            Ok(sock) => Ok(vec![sock]),
-            Err(FdProblem::Denied(why)) => Err(Failure::Refused(fail::denied(pid, &why))),
-            Err(FdProblem::NoSuchFd) => Err(Failure::Refused(format!(
-                "pid {pid} ({}) has no file descriptor {fd}",
-                procfs::comm(pid)
-            ))),
-            Err(FdProblem::NotTcp(what)) => Err(Failure::Refused(format!(
-                "pid {pid} fd {fd} is {what}, not a TCP socket: keepalive applies to TCP sockets \
-                 (IPv4, IPv6, MPTCP) only; `keepalive show {pid}` lists them"
-            ))),
-        };
+/// What retuning did so far: each socket once (the same socket under two
+/// numbers, after a dup, is retuned once), counted.
+#[derive(Default)]
+struct Tally {
+    seen: HashMap<u64, i32>,
+    done: usize,
+    refused: usize,
+    skipped: usize,
+}
+
+impl Tally {
+    fn retune(&mut self, sock: &Socket, config: &Config) {
+        if let Some(first) = self.seen.get(&sock.inode) {
+            say!(
+                "pid {} fd {}: the same socket as fd {first}, done once",
+                sock.pid,
+                sock.fd
+            );
+            return;
+        }
+        self.seen.insert(sock.inode, sock.fd);
+        match retune(sock, config) {
+            Ok(line) => {
+                self.done += 1;
+                say!("{line}");
+            }
+            Err(line) => {
+                self.refused += 1;
+                warn!("keepalive set: {line}");
+            }
+        }
     }
-    let taken = target::take_tcp(pid, &mut TcpTables::default())
-        .map_err(|why| Failure::Refused(fail::denied(pid, &why)))?;
-    for (fd, why) in &taken.skipped {
-        say!("pid {pid} fd {fd}: skipped: {why}");
+}
+
+/// The one FD, which must be a TCP socket.
+fn take_one(pid: Pid, fd: i32) -> Result<Socket, Failure> {
+    match target::take_fd(pid, fd) {
+        Ok(sock) => Ok(sock),
+        Err(FdProblem::Denied(why)) => Err(Failure::Refused(fail::denied(pid, &why))),
+        Err(FdProblem::NoSuchFd) => Err(Failure::Refused(format!(
+            "pid {pid} ({}) has no file descriptor {fd}",
+            procfs::comm(pid)
+        ))),
+        Err(FdProblem::NotTcp(what)) => Err(Failure::Refused(format!(
+            "pid {pid} fd {fd} is {what}, not a TCP socket: keepalive applies to TCP sockets \
+             (IPv4, IPv6, MPTCP) only; `keepalive show {pid}` lists them"
+        ))),
     }
-    if taken.sockets.is_empty() {
-        return Err(Failure::Refused(if taken.skipped.is_empty() {
-            format!("pid {pid} ({}) has no TCP sockets", procfs::comm(pid))
-        } else {
-            format!("pid {pid}: nothing retuned: every TCP socket listed changed before it was taken; try again")
-        }));
-    }
-    Ok(taken.sockets)
 }
 
 /// Runs `keepalive set`. `config` was checked already; an empty one is a
 /// usage error (clap asks for a value already: this is the last guard).
+///
+/// Every TCP socket of the process is taken and retuned in batches (a
+/// process may hold more sockets than this one may open descriptors); the
+/// first batch is taken before any socket is changed, so that a refusal
+/// (permission, an old kernel) changes nothing.
 pub fn run(pid: Pid, fd: Option<i32>, config: &Config) -> Result<(), Failure> {
     if *config == Config::new() {
         return Err(Failure::Usage(
@@ -174,35 +200,52 @@ pub fn run(pid: Pid, fd: Option<i32>, config: &Config) -> Result<(), Failure> {
             &target::Denied::Thread(tgid),
         )));
     }
-    let sockets = take(pid, fd)?;
-    // The same socket under two numbers (dup) is retuned once.
-    let mut seen: HashMap<u64, i32> = HashMap::new();
-    let mut refused = 0usize;
-    let mut done = 0usize;
-    for sock in &sockets {
-        if let Some(first) = seen.get(&sock.inode) {
-            say!(
-                "pid {pid} fd {}: the same socket as fd {first}, done once",
-                sock.fd
-            );
-            continue;
+    let mut tally = Tally::default();
+    if let Some(fd) = fd {
+        tally.retune(&take_one(pid, fd)?, config);
+    } else {
+        let taken = target::take_tcp(
+            pid,
+            &mut TcpTables::default(),
+            target::batch_size(),
+            |batch| {
+                for (fd, why) in &batch.skipped {
+                    say!("pid {pid} fd {fd}: skipped: {why}");
+                }
+                tally.skipped += batch.skipped.len();
+                for sock in &batch.sockets {
+                    tally.retune(sock, config);
+                }
+            },
+        );
+        if let Err(why) = taken {
+            let so_far = if tally.seen.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} sockets retuned, {} refused before that)",
+                    tally.done, tally.refused
+                )
+            };
+            return Err(Failure::Refused(format!(
+                "{}{so_far}",
+                fail::denied(pid, &why)
+            )));
         }
-        seen.insert(sock.inode, sock.fd);
-        match retune(sock, config) {
-            Ok(line) => {
-                done += 1;
-                say!("{line}");
-            }
-            Err(line) => {
-                refused += 1;
-                eprintln!("keepalive set: {line}");
-            }
+        if tally.seen.is_empty() {
+            return Err(Failure::Refused(if tally.skipped == 0 {
+                format!("pid {pid} ({}) has no TCP sockets", procfs::comm(pid))
+            } else {
+                format!("pid {pid}: nothing retuned: every TCP socket listed changed before it was taken; try again")
+            }));
         }
     }
-    if refused > 0 {
+    if tally.refused > 0 {
         return Err(Failure::Refused(format!(
-            "{refused} of {} sockets refused, {done} retuned",
-            refused + done
+            "{} of {} sockets refused, {} retuned",
+            tally.refused,
+            tally.refused + tally.done,
+            tally.done
         )));
     }
     Ok(())

@@ -135,7 +135,7 @@ pub fn cells(r: &Row) -> Vec<String> {
     let connected = r.phase != "not-connected";
     vec![
         r.pid.to_string(),
-        r.command.clone(),
+        fmt::printable(&r.command).into_owned(),
         r.fd.to_string(),
         r.local.clone().unwrap_or_else(|| "-".into()),
         r.remote.clone().unwrap_or_else(|| "*:*".into()),
@@ -210,41 +210,33 @@ pub fn run(pids: &[Pid], json: bool, max_idle: Option<u64>) -> Result<(), Failur
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut not_permitted = Vec::new();
+    let batch = target::batch_size();
     for pid in targets {
-        let taken = match target::take_tcp(pid, &mut tables) {
-            Ok(taken) => taken,
+        let mut command = None;
+        let taken = target::take_tcp(pid, &mut tables, batch, |taken| {
+            let command = command.get_or_insert_with(|| procfs::comm(pid));
+            for sock in &taken.sockets {
+                match row(command, sock) {
+                    Ok(r) => rows.push(r),
+                    Err(e) => warn!("keepalive show: pid {pid} fd {}: {e}", sock.fd),
+                }
+            }
+        });
+        match taken {
+            Ok(()) => {}
             Err(Denied::NoPidfd { call }) => return Err(Failure::Refused(fail::no_pidfd(call))),
-            Err(why) if explicit => {
-                errors.push(fail::denied(pid, &why));
-                continue;
-            }
-            Err(why @ Denied::Permission { .. }) => {
-                not_permitted.push(fail::denied(pid, &why));
-                continue;
-            }
-            // Gone meanwhile, or a thread: nothing to show.
-            Err(Denied::Gone | Denied::Thread(_)) => continue,
-            Err(why) => {
-                errors.push(fail::denied(pid, &why));
-                continue;
-            }
-        };
-        if taken.sockets.is_empty() {
-            continue;
-        }
-        let command = procfs::comm(pid);
-        for sock in &taken.sockets {
-            match row(&command, sock) {
-                Ok(r) => rows.push(r),
-                Err(e) => eprintln!("keepalive show: pid {pid} fd {}: {e}", sock.fd),
-            }
+            Err(why) if explicit => errors.push(fail::denied(pid, &why)),
+            Err(why @ Denied::Permission { .. }) => not_permitted.push(fail::denied(pid, &why)),
+            // Gone meanwhile, or a thread: nothing (more) to show.
+            Err(Denied::Gone | Denied::Thread(_)) => {}
+            Err(why) => errors.push(fail::denied(pid, &why)),
         }
     }
     rows.sort_by_key(|r| (r.pid, r.fd));
     if let Some(t) = max_idle {
         let connections = rows.iter().filter(|r| r.remote.is_some()).count();
         rows.retain(|r| forgotten_by(r, std::time::Duration::from_secs(t)));
-        eprintln!(
+        warn!(
             "{} of {connections} connections could stay silent {t} s or more (keepalive off, or \
              idle + interval too long): a middlebox that forgets flows after {t} s would forget \
              them; `keepalive set PID -D SECONDS --max-idle {t}` keeps them",
@@ -257,7 +249,9 @@ pub fn run(pids: &[Pid], json: bool, max_idle: Option<u64>) -> Result<(), Failur
     if explicit && rows.is_empty() && !errors.is_empty() {
         return Err(Failure::Refused(errors.join("\n")));
     }
-    let mut out = std::io::stdout().lock();
+    // Buffered: standard output is line-buffered, and pretty JSON has some
+    // twenty lines a socket, each a write(2) of its own otherwise.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let written = if json {
         serde_json::to_writer_pretty(&mut out, &rows)
             .map_err(std::io::Error::from)
@@ -266,7 +260,7 @@ pub fn run(pids: &[Pid], json: bool, max_idle: Option<u64>) -> Result<(), Failur
         let cells: Vec<Vec<String>> = rows.iter().map(cells).collect();
         fmt::table(&columns(), &cells, fmt::terminal_width())
             .iter()
-            .try_for_each(|l| writeln!(out, "{l}"))
+            .try_for_each(|l| writeln!(out, "{}", fmt::printable(l)))
     };
     // A closed pipe (`| head`) is not an error worth a message.
     if let Err(e) = written.and_then(|()| out.flush()) {
@@ -292,10 +286,10 @@ fn report_not_permitted(messages: &[String]) {
     }
     if fail::is_root() {
         for m in messages.iter().take(NAMED) {
-            eprintln!("keepalive show: skipped {m}");
+            warn!("keepalive show: skipped {m}");
         }
         if messages.len() > NAMED {
-            eprintln!(
+            warn!(
                 "keepalive show: skipped {} more processes, for the same kind of reason \
                  (name them as PIDs to see each)",
                 messages.len() - NAMED
@@ -315,7 +309,7 @@ fn report_not_permitted(messages: &[String]) {
         }
         _ => String::new(),
     };
-    eprintln!("{n} could not be inspected (permission denied): run as root or as {s}{yama}");
+    warn!("{n} could not be inspected (permission denied): run as root or as {s}{yama}");
 }
 
 #[cfg(test)]

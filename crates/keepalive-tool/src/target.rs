@@ -238,43 +238,92 @@ fn take_listed(
         }
         Err(e) => return Ok(Err(format!("fstat of the duplicate failed: {e}"))),
     }
-    match tcp_kind(&handle) {
-        Ok(protocol) => Ok(Ok(Socket {
-            pid,
-            fd: listed.fd,
-            inode: listed.inode,
-            protocol,
-            handle,
-        })),
-        Err(what) => Ok(Err(format!("it is {what}, not TCP"))),
-    }
+    // Its inode is in the TCP table: an IPv4 or IPv6 stream socket of TCP
+    // or MPTCP. One read tells which (not three, as `tcp_kind` makes).
+    let protocol = match SockRef::from(&handle).protocol() {
+        Ok(Some(Protocol::MPTCP)) => Proto::Mptcp,
+        Ok(_) => Proto::Tcp,
+        Err(e) => return Ok(Err(format!("its protocol cannot be read: {e}"))),
+    };
+    Ok(Ok(Socket {
+        pid,
+        fd: listed.fd,
+        inode: listed.inode,
+        protocol,
+        handle,
+    }))
 }
 
-/// Takes every TCP socket of the process: descriptors whose socket is
-/// listed in its network namespace's `/proc/net/tcp` or `tcp6`. Nothing is
-/// taken when the process has none (no `pidfd_open` either).
-pub fn take_tcp(pid: Pid, tables: &mut TcpTables) -> Result<Taken, Denied> {
+/// Raises this process's soft limit on open descriptors to the hard one
+/// (the soft limit is 1024 by default, far below what a busy server holds),
+/// once, and returns how many duplicates to hold at a time: a quarter of
+/// the limit, 8..=1024, so that a process with any number of sockets is
+/// taken in batches and the limit is never what stops us.
+pub fn batch_size() -> usize {
+    static BATCH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BATCH.get_or_init(|| {
+        // SAFETY: an all-zero rlimit is a valid value of the plain-data struct.
+        let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+        // SAFETY: getrlimit writes one rlimit into the live local `lim`.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+            return 8;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            // SAFETY: setrlimit reads the live local `raised`. Raising the
+            // soft limit up to the hard one needs no privilege.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+                lim = raised;
+            }
+        }
+        usize::try_from(lim.rlim_cur / 4)
+            .unwrap_or(usize::MAX)
+            .clamp(8, 1024)
+    })
+}
+
+/// Every TCP socket of the process, in batches of at most `batch` (see
+/// [`batch_size`]): descriptors whose socket is listed in its network
+/// namespace's `/proc/net/tcp` or `tcp6`, taken and handed to `each` one
+/// batch at a time; the duplicates of a batch are closed when `each`
+/// returns, before the next batch is taken. Nothing is taken when the
+/// process has none (no `pidfd_open` either). The first batch is taken
+/// before `each` sees any socket, so that a refusal (permission, an old
+/// kernel) comes before anything is done; an `Err` after that (the process
+/// exited, say) comes after the batches `each` was given.
+pub fn take_tcp(
+    pid: Pid,
+    tables: &mut TcpTables,
+    batch: usize,
+    mut each: impl FnMut(Taken),
+) -> Result<(), Denied> {
     let fds = procfs::socket_fds(pid)
         .map_err(|e| Denied::from_io(format!("reading /proc/{pid}/fd"), e))?;
     if fds.is_empty() {
-        return Ok(Taken::default());
+        return Ok(());
     }
     let tcp = tables
         .of(pid)
         .map_err(|e| Denied::from_io(format!("reading /proc/{pid}/net/tcp"), e))?;
     let listed: Vec<SocketFd> = fds.into_iter().filter(|s| tcp.contains(&s.inode)).collect();
     if listed.is_empty() {
-        return Ok(Taken::default());
+        return Ok(());
     }
     let pidfd = pidfd_open(pid)?;
-    let mut taken = Taken::default();
-    for s in listed {
-        match take_listed(&pidfd, pid, s)? {
-            Ok(sock) => taken.sockets.push(sock),
-            Err(why) => taken.skipped.push((s.fd, why)),
+    for chunk in listed.chunks(batch.max(1)) {
+        let mut taken = Taken::default();
+        for &s in chunk {
+            match take_listed(&pidfd, pid, s)? {
+                Ok(sock) => taken.sockets.push(sock),
+                Err(why) => taken.skipped.push((s.fd, why)),
+            }
         }
+        each(taken);
     }
-    Ok(taken)
+    Ok(())
 }
 
 /// Takes one descriptor, which must be a TCP socket.
@@ -359,10 +408,14 @@ mod tests {
     fn take_own_sockets() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let me = std::process::id();
-        let taken = match take_tcp(me, &mut TcpTables::default()) {
+        let mut taken = Taken::default();
+        let all = take_tcp(me, &mut TcpTables::default(), 1024, |t| {
+            taken.sockets.extend(t.sockets)
+        });
+        match all {
             Err(Denied::NoPidfd { .. }) => return eprintln!("skipped: no pidfd_getfd here"),
             other => other.unwrap(),
-        };
+        }
         let sock = taken
             .sockets
             .iter()
@@ -382,5 +435,29 @@ mod tests {
         let _pipe = ends.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
         assert!(matches!(take_fd(me, ends[0]), Err(FdProblem::NotTcp(w)) if w == "a pipe"));
         assert!(matches!(take_fd(me, 99999), Err(FdProblem::NoSuchFd)));
+    }
+
+    /// Batches of 2: every socket is seen once, never more than 2 held.
+    #[test]
+    fn sockets_come_in_batches() {
+        let listeners: Vec<_> = (0..5)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let mine: Vec<i32> = listeners.iter().map(|l| l.as_raw_fd()).collect();
+        let mut seen = Vec::new();
+        let mut largest = 0;
+        let all = take_tcp(std::process::id(), &mut TcpTables::default(), 2, |t| {
+            largest = largest.max(t.sockets.len() + t.skipped.len());
+            seen.extend(t.sockets.iter().map(|s| s.fd));
+        });
+        if let Err(Denied::NoPidfd { .. }) = all {
+            return eprintln!("skipped: no pidfd_getfd here");
+        }
+        all.unwrap();
+        assert!(largest <= 2, "a batch of {largest}");
+        for fd in mine {
+            assert_eq!(seen.iter().filter(|&&s| s == fd).count(), 1, "fd {fd}");
+        }
+        assert!((8..=1024).contains(&batch_size()));
     }
 }

@@ -172,6 +172,17 @@ pub enum Error {
         /// The option that does not exist here.
         option: &'static str,
     },
+    /// A call that changes several values ([`set`](crate::set),
+    /// [`set_system_defaults`](crate::set_system_defaults)) was refused
+    /// midway, and the values it had changed already could not all be put
+    /// back: `error` is the refusal, `left` every value that stays changed.
+    /// Its errno is the refusal's.
+    NotRestored {
+        /// What stopped the call.
+        error: Box<Error>,
+        /// The values left changed, in the order they were applied.
+        left: Vec<crate::LeftChanged>,
+    },
 }
 
 impl Error {
@@ -241,6 +252,7 @@ impl Error {
             Error::InvalidValue { .. } | Error::Conflict { .. } => crate::sys::EINVAL,
             Error::Os { source, .. } => source.raw_os_error().unwrap_or(crate::sys::EINVAL),
             Error::Unsupported { .. } => crate::sys::EOPNOTSUPP,
+            Error::NotRestored { error, .. } => error.raw_os_error(),
         }
     }
 }
@@ -294,19 +306,7 @@ impl fmt::Display for Error {
                 Given::Int(n) => range(f, name, *min, *max, unit, n),
                 Given::Text(t) => range(f, name, *min, *max, unit, t),
             },
-            Error::Os { option, source } => {
-                // The description alone: std's " (os error N)" suffix would
-                // repeat the errno that every front door reports already.
-                let text = source.to_string();
-                let text = match source.raw_os_error() {
-                    Some(code) => text
-                        .strip_suffix(&format!(" (os error {code})"))
-                        .unwrap_or(&text)
-                        .to_owned(),
-                    None => text,
-                };
-                write!(f, "{option}: {text}")
-            }
+            Error::Os { option, source } => write!(f, "{option}: {}", os_text(source)),
             Error::Conflict {
                 name,
                 given,
@@ -329,7 +329,35 @@ impl fmt::Display for Error {
             Error::Unsupported { option } => {
                 write!(f, "{option} is not supported on this platform")
             }
+            Error::NotRestored { error, left } => {
+                write!(f, "{error}; and these stay changed: ")?;
+                for (i, l) in left.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{} = {}", l.option, l.value)?;
+                    match (&l.old, &l.source) {
+                        (Some(old), Some(e)) => {
+                            write!(f, " (was {old}; putting it back failed: {})", os_text(e))?
+                        }
+                        (Some(old), None) => write!(f, " (was {old})")?,
+                        (None, _) => write!(f, " (not put back)")?,
+                    }
+                }
+                Ok(())
+            }
         }
+    }
+}
+
+/// An `io::Error`'s description alone: std's " (os error N)" suffix would
+/// repeat the errno that every front door reports already.
+fn os_text(source: &io::Error) -> String {
+    let text = source.to_string();
+    match source.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .unwrap_or(&text)
+            .to_owned(),
+        None => text,
     }
 }
 
@@ -337,6 +365,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Os { source, .. } => Some(source),
+            Error::NotRestored { error, .. } => Some(&**error),
             _ => None,
         }
     }
@@ -364,6 +393,8 @@ impl From<Error> for io::Error {
             }
             Error::Os { source, .. } => source,
             Error::Unsupported { .. } => io::Error::new(io::ErrorKind::Unsupported, err),
+            // The refusal's own errno, as for `Os`.
+            Error::NotRestored { error, .. } => io::Error::from(*error),
         }
     }
 }

@@ -156,6 +156,7 @@ mod deadline;
 mod death;
 mod error;
 mod field;
+mod restore;
 mod rule;
 mod status;
 mod sys;
@@ -170,6 +171,7 @@ pub use deadline::Deadline;
 pub use death::{Cause, Ending};
 pub use error::{Error, Given, GivenText};
 pub use field::Field;
+pub use restore::LeftChanged;
 pub use status::{Phase, Status, TcpState};
 /// What every function of the crate accepts: a socket descriptor, lent for
 /// the duration of the call.
@@ -757,6 +759,13 @@ pub fn disable<S: AsSocketDescriptor + ?Sized>(sock: &S) -> Result<(), Error> {
 /// path costs exactly one `setsockopt` per value plus one for
 /// `SO_KEEPALIVE` on Linux.
 ///
+/// Where a security policy (seccomp, a cgroup BPF hook, an LSM) refuses an
+/// option midway, keepalive stays off and the values set before it are put
+/// back where their old values were read first (macOS, the BSDs); what
+/// stays changed (on Linux, which does not read them first, every value set
+/// before the refusal) is named in [`Error::NotRestored`], whose errno is
+/// the refusal's.
+///
 /// ```
 /// use std::time::Duration;
 /// let sock = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -1021,7 +1030,8 @@ pub fn socket_options(config: &Config) -> Result<Vec<SocketOption>, Error> {
 /// `/proc/sys/net/ipv4/`, for the calling process's network namespace).
 /// `None` fields stay as they are. The same ranges as everywhere, checked
 /// before anything is written; all or nothing: the old values are read first
-/// and put back if a later write fails. Needs root (`CAP_NET_ADMIN` in the
+/// and put back if a later write fails (and when putting one back fails too,
+/// [`Error::NotRestored`] names what stays changed). Needs root (`CAP_NET_ADMIN` in the
 /// namespace). A `user_timeout` has no system-wide default and is refused.
 ///
 /// Linux only: elsewhere [`Error::Unsupported`] (macOS and the BSDs keep them

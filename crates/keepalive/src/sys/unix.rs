@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::busy::BUSY;
 use super::platform;
+use crate::restore::{self, Applied};
 use crate::status::TcpInfo;
 use crate::{Checked, Config, Error, Settings, SocketOption};
 
@@ -101,40 +102,54 @@ pub(crate) fn set_enabled(sock: Sock<'_>, on: bool) -> Result<(), Error> {
 /// old values so a refusal midway can be undone.
 pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
     let fd = sock.as_raw_fd();
-    // Slot 3: the busy bound, restored like the others on a refusal midway.
-    let mut applied: [Option<((libc::c_int, &'static str), i32)>; 4] = [None; 4];
+    // What is changed, in order, for `restore::undo` when a later step is
+    // refused: the key is the TCP-level option.
+    type Key = (libc::c_int, &'static str);
+    let mut applied: Vec<Applied<Key>> = Vec::new();
+    let put_back = |key: &Key, old: i64| tcp_set(fd, *key, old as i32);
     if let Some(ms) = c.user_timeout {
         let option = user_timeout_option(ms)?;
         let opt = (option.name, option.label);
+        // Where it is not read first (Linux), its refusal comes before any
+        // change: it is the one option a TCP-level socket may lack.
         let old = if SNAPSHOT {
-            Some(tcp_get(fd, opt)?)
+            Some(i64::from(tcp_get(fd, opt)?))
         } else {
             None
         };
         tcp_set(fd, opt, option.value)?;
-        applied[3] = old.map(|old| (opt, old));
+        applied.push(Applied {
+            key: opt,
+            name: option.label,
+            value: i64::from(option.value),
+            old,
+        });
     }
     let steps = tcp_steps(c);
     if c.user_timeout.is_none() && steps.iter().all(|(_, v)| v.is_none()) {
         check_tcp(sock)?;
     }
-    for (i, (opt, value)) in steps.iter().enumerate() {
-        let Some(value) = *value else { continue };
+    for (opt, value) in steps {
+        let Some(value) = value else { continue };
         let old = if SNAPSHOT {
-            Some(tcp_get(fd, *opt)?)
+            match tcp_get(fd, opt) {
+                Ok(old) => Some(i64::from(old)),
+                Err(e) => return Err(restore::undo(e, &applied, put_back)),
+            }
         } else {
             None
         };
-        if let Err(e) = tcp_set(fd, *opt, value) {
-            rollback(fd, &applied);
-            return Err(e);
+        if let Err(e) = tcp_set(fd, opt, value) {
+            return Err(restore::undo(e, &applied, put_back));
         }
-        applied[i] = old.map(|old| (*opt, old));
+        applied.push(Applied {
+            key: opt,
+            name: opt.1,
+            value: i64::from(value),
+            old,
+        });
     }
-    set_enabled(sock, true).map_err(|e| {
-        rollback(fd, &applied);
-        e
-    })
+    set_enabled(sock, true).map_err(|e| restore::undo(e, &applied, put_back))
 }
 
 /// The TCP-level keepalive options and the value each takes from `c`, in
@@ -168,15 +183,9 @@ pub(crate) fn options(c: &Checked) -> Result<Vec<SocketOption>, Error> {
 
 /// Whether to read each option before changing it so that a refusal midway
 /// can restore it. Not needed where the validated ranges are the kernel's own
-/// (Linux, Android): there only the first call can fail.
+/// (Linux, Android): there only the first call can fail, short of a security
+/// policy, and what such a refusal leaves changed is named in the error.
 const SNAPSHOT: bool = !cfg!(any(target_os = "linux", target_os = "android"));
-
-fn rollback(fd: RawFd, applied: &[Option<((libc::c_int, &'static str), i32)>]) {
-    for (opt, old) in applied.iter().flatten() {
-        // Best effort: the error being returned is the one that matters.
-        let _ = tcp_set(fd, *opt, *old);
-    }
-}
 
 pub(crate) fn get(sock: Sock<'_>) -> Result<Settings, Error> {
     let fd = sock.as_raw_fd();
@@ -408,17 +417,18 @@ pub(crate) fn set_system_defaults(c: &Checked) -> Result<(), Error> {
             old[i] = read_sysctl(path)? as i64;
         }
     }
+    let mut applied: Vec<Applied<&'static str>> = Vec::new();
     for (i, path) in SYSCTLS.iter().enumerate() {
         let Some(value) = wanted[i] else { continue };
         if let Err(e) = write(path, i64::from(value)) {
-            for (j, earlier) in SYSCTLS.iter().enumerate().take(i) {
-                if wanted[j].is_some() {
-                    // Best effort: the error being returned is the one that matters.
-                    let _ = write(earlier, old[j]);
-                }
-            }
-            return Err(e);
+            return Err(restore::undo(e, &applied, |path, old| write(path, old)));
         }
+        applied.push(Applied {
+            key: path,
+            name: path,
+            value: i64::from(value),
+            old: Some(old[i]),
+        });
     }
     Ok(())
 }
