@@ -98,13 +98,13 @@ impl Dir {
             let e = io::Error::last_os_error();
             return match e.raw_os_error() {
                 Some(libc::ENOENT) => Ok(None),
-                Some(libc::ELOOP) => Err(Error::Untrusted {
+                Some(libc::ELOOP) | Some(libc::ENOTDIR) => Err(Error::Untrusted {
+                    why: if self.is_symlink(&c) {
+                        "it is a symbolic link".into()
+                    } else {
+                        "it is not a directory".into()
+                    },
                     path,
-                    why: "it is a symbolic link".into(),
-                }),
-                Some(libc::ENOTDIR) => Err(Error::Untrusted {
-                    path,
-                    why: "it is not a directory".into(),
                 }),
                 _ => Err(Error::os(format!("opening {}", path.display()), e)),
             };
@@ -140,6 +140,22 @@ impl Dir {
             }
         }
         Ok(Some(Dir { path, fd }))
+    }
+
+    /// Whether `name` here is a symbolic link.
+    fn is_symlink(&self, name: &CString) -> bool {
+        // SAFETY: stat is plain old data; fstatat fills it.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid directory descriptor, a NUL-terminated name, a stat.
+        let r = unsafe {
+            libc::fstatat(
+                self.fd.as_raw_fd(),
+                name.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFLNK
     }
 
     /// The child directory `name`, made 0700 if it is not there, checked.
