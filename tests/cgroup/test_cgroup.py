@@ -401,8 +401,9 @@ class TestList(CgroupCase):
         ns_cg = os.path.join(self.root, f"ka-test-{os.getpid()}-ns")
         os.mkdir(ns_cg)
         self.cleanups.append(lambda: os.rmdir(ns_cg))
-        script = ('echo $$ > "$0/cgroup.procs" && exec unshare -C -m --propagation private '
-                  'sh -c \'umount "$0" && mount -t cgroup2 none "$0" && exec "$@"\' "$1" "$@"')
+        script = ('echo $$ > "$0/cgroup.procs" && root=$1 && shift && '
+                  'exec unshare -C -m --propagation private '
+                  'sh -c \'umount "$0" && mount -t cgroup2 none "$0" && exec "$@"\' "$root" "$@"')
         done = subprocess.run(["sh", "-c", script, ns_cg, self.root, *CTL, "list", "--json"],
                               capture_output=True, text=True, timeout=60)
         self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
@@ -443,6 +444,8 @@ class TestErrors(CgroupCase):
             (["attach", self.cg, "--bogus"], "unexpected argument '--bogus' found", attach_usage),
             (["detach"], "the following required arguments were not provided:\n  <CGROUP>",
              "Usage: keepalive cgroup detach CGROUP"),
+            (["prune", self.cg], f"unexpected argument '{self.cg}' found",
+             "Usage: keepalive cgroup prune"),
             (["frobnicate"], "unrecognized subcommand 'frobnicate'",
              "Usage: keepalive cgroup <COMMAND>"),
         ]:
@@ -461,6 +464,7 @@ class TestErrors(CgroupCase):
                        "[-i INTVL] [-c CNT] [-u MS]) [--enforce]"),
             ("detach", "Usage: keepalive cgroup detach CGROUP"),
             ("list", "Usage: keepalive cgroup list [--json]"),
+            ("prune", "Usage: keepalive cgroup prune"),
         ]:
             with self.subTest(verb):
                 done = ctl(verb, "--help")
@@ -508,7 +512,8 @@ class TestErrors(CgroupCase):
         fs = bpffs()
         done = subprocess.run([
             "unshare", "-m", "--propagation", "private", "sh", "-c",
-            'umount "$0" && "$@" attach "$1" -D 5 && ls -ld "$0/keepalive" && "$@" list --json',
+            'umount "$0" && cg=$1 && shift && "$@" attach "$cg" -D 5 && ls -ld "$0/keepalive" '
+            '&& "$@" list --json',
             fs, self.cg, *CTL], capture_output=True, text=True, timeout=60)
         self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
         self.assertIn("mounted the BPF filesystem at /sys/fs/bpf (none was mounted), as bpftool "

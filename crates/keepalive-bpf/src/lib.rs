@@ -1,5 +1,5 @@
 //! Keepalive for every TCP connection of a cgroup v2, with BPF: what
-//! `keepalive cgroup attach|detach|list` does.
+//! `keepalive cgroup attach|detach|list|prune` does.
 //!
 //! `LD_PRELOAD` reaches only dynamically linked programs that create their
 //! sockets through libc. A BPF `sock_ops` program attached to a cgroup sees
@@ -22,11 +22,15 @@
 //!   and giving each what [`plan`] says (the operator's tool does, through
 //!   `pidfd_getfd`).
 //! - The attachment outlasts the command: its BPF links and maps are pinned
-//!   in `<bpffs>/keepalive/cgroup-<ID>/`. Attaching again replaces the
-//!   policy; [`detach`] removes exactly what [`attach`] made.
+//!   in `<bpffs>/keepalive/cgroup-<ID>/` (directories 0700, checked: one
+//!   another user made is refused). Attaching again replaces the policy;
+//!   [`detach`] removes exactly what [`attach`] made. [`list`] changes
+//!   nothing and asks the kernel (the links' info) whether each policy is
+//!   attached; [`prune`] removes the pins of those that are not.
 //!
 //! Needs root (CAP_SYS_ADMIN, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN),
-//! cgroup v2, a mounted BPF filesystem and a kernel with BTF (Linux 5.10 or
+//! cgroup v2, a BPF filesystem ([`attach`] mounts one at /sys/fs/bpf when
+//! none is mounted, and says so) and a kernel with BTF (Linux 5.10 or
 //! later by the helpers used; tested on 6.18).
 //! See docs/cgroup.md.
 
@@ -226,7 +230,7 @@ fn attach_policy(cgroup: &Path, policy: &Config, wanted: Policy) -> Result<Attac
     let replaced = locked(&root, |top| match top.open_child(&name)? {
         Some(dir) => {
             let pins = Pins { dir };
-            if pins.link_state(Program::SockOps)? == LinkState::Absent {
+            if !matches!(pins.link_state(Program::SockOps)?, LinkState::Attached(_)) {
                 // What an attach or a detach that was killed midway left:
                 // nothing attached, only ours (the directory is checked).
                 remove_pins(top, pins, &name)?;
@@ -321,7 +325,15 @@ fn fresh(cg: &Cgroup, top: &Dir, name: &str, policy: &Policy) -> Result<(), Erro
 /// in the map; the setsockopt program added before the map says enforce,
 /// or removed after it says not.
 fn replace(cg: &Cgroup, pins: &Pins, old: &Policy, new: &Policy) -> Result<(), Error> {
-    let had_setsockopt = pins.link_state(Program::Setsockopt)? != LinkState::Absent;
+    let had_setsockopt = match pins.link_state(Program::Setsockopt)? {
+        LinkState::Attached(_) => true,
+        LinkState::Absent => false,
+        // Pinned but detached (a detach killed midway): only its pin is left.
+        LinkState::Detached => {
+            pins.dir.remove(Program::Setsockopt.name(), false)?;
+            false
+        }
+    };
     if new.enforce() && !had_setsockopt {
         let mut ebpf = programs::load(Program::Setsockopt, pins)?;
         programs::attach(Program::Setsockopt, &mut ebpf, cg, pins)?;
