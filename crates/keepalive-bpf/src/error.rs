@@ -116,7 +116,7 @@ impl fmt::Display for Error {
             ),
             Error::Untrusted { path, why } => write!(
                 f,
-                "{}: refusing to pin there: {why}; remove it (`rm -r {}`) and try again \
+                "{}: refusing to use it: {why}; remove it (`rm -r {}`) and try again \
                  (keepalive makes it itself, mode 0700)",
                 path.display(),
                 path.display()

@@ -227,7 +227,7 @@ fn attach_policy(cgroup: &Path, policy: &Config, wanted: Policy) -> Result<Attac
     let (bpffs, mounted) = system::bpffs_or_mount()?;
     let root = Dir::open_root(&bpffs)?;
     let name = Pins::name(cg.id);
-    let replaced = locked(&root, |top| match top.open_child(&name)? {
+    let replaced = locked(&root, |top| match top.open_own(&name)? {
         Some(dir) => {
             let pins = Pins { dir };
             if !matches!(pins.link_state(Program::SockOps)?, LinkState::Attached(_)) {
@@ -277,7 +277,7 @@ pub fn processes(cgroup: &Path) -> Result<Vec<u32>, Error> {
 /// enforced) and then the map says enforce. Undone on failure.
 fn fresh(cg: &Cgroup, top: &Dir, name: &str, policy: &Policy) -> Result<(), Error> {
     let staging = format!("new-{name}");
-    if let Some(dir) = top.open_child(&staging)? {
+    if let Some(dir) = top.open_own(&staging)? {
         remove_pins(top, Pins { dir }, &staging)?;
     }
     let stage = Pins {
@@ -298,7 +298,7 @@ fn fresh(cg: &Cgroup, top: &Dir, name: &str, policy: &Policy) -> Result<(), Erro
     };
     drop(stage);
     let pins = Pins {
-        dir: top.open_child(name)?.ok_or_else(|| {
+        dir: top.open_own(name)?.ok_or_else(|| {
             Error::os(
                 format!("opening {}", top.shown(name).display()),
                 io::Error::from_raw_os_error(libc::ENOENT),
@@ -399,7 +399,7 @@ pub fn detach(cgroup: &Path) -> Result<DetachReport, Error> {
     let name = Pins::name(cg.id);
     locked(&root, |top| {
         let pins = Pins {
-            dir: top.open_child(&name)?.ok_or_else(not_attached)?,
+            dir: top.open_own(&name)?.ok_or_else(not_attached)?,
         };
         let policy = pins.read_policy().unwrap_or_default();
         let stats = pins.read_stats().unwrap_or_default();
@@ -486,7 +486,7 @@ pub fn prune() -> Result<Vec<PathBuf>, Error> {
             if Pins::id_of(&name).is_none() && !staging {
                 continue;
             }
-            let Some(dir) = top.open_child(&name)? else {
+            let Some(dir) = top.open_own(&name)? else {
                 continue;
             };
             let pins = Pins { dir };

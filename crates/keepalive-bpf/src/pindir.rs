@@ -83,7 +83,18 @@ impl Dir {
     }
 
     /// The child directory `name`, checked; `None` when there is none.
+    /// Changes nothing (for `list`).
     pub(crate) fn open_child(&self, name: &str) -> Result<Option<Dir>, Error> {
+        self.open_checked(name, false)
+    }
+
+    /// [`open_child`](Dir::open_child), and a directory of ours that
+    /// others may read (but not write) narrowed to 0700.
+    pub(crate) fn open_own(&self, name: &str) -> Result<Option<Dir>, Error> {
+        self.open_checked(name, true)
+    }
+
+    fn open_checked(&self, name: &str, narrow: bool) -> Result<Option<Dir>, Error> {
         let path = self.shown(name);
         let c = cstr(name);
         // SAFETY: a valid directory descriptor and a NUL-terminated name.
@@ -129,7 +140,7 @@ impl Dir {
                 ),
             });
         }
-        if st.st_mode & 0o777 != 0o700 {
+        if narrow && st.st_mode & 0o777 != 0o700 {
             // Ours and written by nobody else: only narrowed.
             // SAFETY: fchmod on a descriptor we own.
             if unsafe { libc::fchmod(fd.as_raw_fd(), 0o700) } != 0 {
@@ -171,7 +182,7 @@ impl Dir {
                 ));
             }
         }
-        self.open_child(name)?.ok_or_else(|| {
+        self.open_own(name)?.ok_or_else(|| {
             Error::os(
                 format!("creating {}", self.shown(name).display()),
                 io::Error::from_raw_os_error(libc::ENOENT),
