@@ -342,6 +342,16 @@ class TestDetach(CgroupCase):
                                                      f"cgroup-{self.cg_id()}")))
         argv = [probe("probe-go"), "-keepalive", "-1s", self.listener.addr]
         self.assertEqual(settings_of(argv, cgroup=self.cg), defaults())
+        # Where attach mounted the BPF filesystem itself, a failed attach
+        # unmounts it again.
+        done = subprocess.run([
+            "unshare", "-m", "--propagation", "private", "sh", "-c",
+            'umount "$0" && cg=$1 && shift && { "$@" attach "$cg" -D 5 --enforce; '
+            'echo "status $?"; awk \'$3 == "bpf"\' /proc/self/mounts; }',
+            bpffs(), self.cg, *CTL], capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.stdout, "status 1\n", done.stdout + done.stderr)
+        self.assertIn("Argument list too long", done.stderr)
+        self.assertNotIn("keepalive_sockops", self.programs())
 
 
 class TestList(CgroupCase):

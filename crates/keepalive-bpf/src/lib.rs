@@ -225,25 +225,15 @@ fn attach_policy(cgroup: &Path, policy: &Config, wanted: Policy) -> Result<Attac
     preflight()?;
     let cg = Cgroup::open(cgroup)?;
     let (bpffs, mounted) = system::bpffs_or_mount()?;
-    let root = Dir::open_root(&bpffs)?;
     let name = Pins::name(cg.id);
-    let replaced = locked(&root, |top| match top.open_own(&name)? {
-        Some(dir) => {
-            let pins = Pins { dir };
-            if !matches!(pins.link_state(Program::SockOps)?, LinkState::Attached(_)) {
-                // What an attach or a detach that was killed midway left:
-                // nothing attached, only ours (the directory is checked).
-                remove_pins(top, pins, &name)?;
-                fresh(&cg, top, &name, &wanted)?;
-                return Ok(None);
-            }
-            let old = pins.read_policy()?;
-            replace(&cg, &pins, &old, &wanted)?;
-            Ok(Some((old.config(), old.enforce())))
-        }
-        None => {
-            fresh(&cg, top, &name, &wanted)?;
-            Ok(None)
+    let replaced = (|| {
+        let root = Dir::open_root(&bpffs)?;
+        locked(&root, |top| attach_locked(&cg, top, &name, &wanted))
+    })()
+    .inspect_err(|_| {
+        if mounted {
+            // Refused: the system as it was, without the mount this call made.
+            system::unmount(&bpffs);
         }
     })?;
     Ok(AttachReport {
@@ -256,6 +246,36 @@ fn attach_policy(cgroup: &Path, policy: &Config, wanted: Policy) -> Result<Attac
         pins: bpffs.join(programs::TOP).join(&name),
         mounted: mounted.then_some(bpffs),
     })
+}
+
+/// Attaches `wanted` to `cg` under our locked top directory: a fresh
+/// attachment, or the replacement of the one there. Returns the policy
+/// replaced.
+fn attach_locked(
+    cg: &Cgroup,
+    top: &Dir,
+    name: &str,
+    wanted: &Policy,
+) -> Result<Option<(Config, bool)>, Error> {
+    match top.open_own(name)? {
+        Some(dir) => {
+            let pins = Pins { dir };
+            if !matches!(pins.link_state(Program::SockOps)?, LinkState::Attached(_)) {
+                // What an attach or a detach that was killed midway left:
+                // nothing attached, only ours (the directory is checked).
+                remove_pins(top, pins, name)?;
+                fresh(cg, top, name, wanted)?;
+                return Ok(None);
+            }
+            let old = pins.read_policy()?;
+            replace(cg, &pins, &old, wanted)?;
+            Ok(Some((old.config(), old.enforce())))
+        }
+        None => {
+            fresh(cg, top, name, wanted)?;
+            Ok(None)
+        }
+    }
 }
 
 /// Every process of `cgroup` (a cgroup v2 directory) and of the cgroups

@@ -169,6 +169,15 @@ pub(crate) fn bpffs_or_mount() -> Result<(PathBuf, bool), Error> {
     Ok((PathBuf::from(STANDARD_BPFFS), true))
 }
 
+/// Unmounts what [`bpffs_or_mount`] mounted, when the attach it was for
+/// failed; best effort.
+pub(crate) fn unmount(path: &Path) {
+    if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
+        // SAFETY: a NUL-terminated path.
+        unsafe { libc::umount2(c.as_ptr(), 0) };
+    }
+}
+
 /// A cgroup v2 directory, opened: the descriptor programs attach to.
 #[derive(Debug)]
 pub(crate) struct Cgroup {
