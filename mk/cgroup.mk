@@ -9,7 +9,9 @@
 #                      allows where clang is missing, is refused here)
 #   make test-cgroup   as root: static C, static and cgo Go, python3 in a fresh
 #                      cgroup; a dead peer across namespaces; --enforce;
-#                      existing connections; detach; every refusal
+#                      existing connections; detach; every refusal; another
+#                      user's pin directories and locks; an attach killed at
+#                      each bpf(2) call (test_hardening.py, strace)
 #   make bench-cgroup  connect+close on loopback inside a policy cgroup vs outside
 
 .PHONY: build-cgroup test-cgroup bench-cgroup
@@ -33,7 +35,7 @@ build-tool: build-cgroup
 # -static (and a dynamic copy for the LD_PRELOAD comparison), the Go one
 # with Debian's golang-go, static (CGO_ENABLED=0) and with cgo.
 test-cgroup: build-tool build-preload
-	$(APT_ENSURE) cc=gcc go=golang-go python3=python3 setpriv=util-linux
+	$(APT_ENSURE) cc=gcc go=golang-go python3=python3 setpriv=util-linux flock=util-linux strace=strace
 	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) ip=iproute2 nft=nftables; fi
 	install -d $(CGROUP_OUT)
 	$(CC) $(CGROUP_CFLAGS) -static -o $(CGROUP_OUT)/probe-c-static tests/cgroup/probe.c

@@ -39,7 +39,7 @@ def main():
     parser.add_argument("--keepalive", required=True, help="the operator's tool")
     parser.add_argument("--probes", required=True)
     parser.add_argument("--preload", default="")
-    parser.add_argument("names", nargs="*", default=["test_cgroup"])
+    parser.add_argument("names", nargs="*", default=["test_cgroup", "test_hardening"])
     args = parser.parse_args()
     os.environ["KAC_CTL"] = shlex.join([os.path.abspath(args.keepalive), "cgroup"])
     os.environ["KAC_PROBES"] = os.path.abspath(args.probes)

@@ -342,6 +342,16 @@ class TestDetach(CgroupCase):
                                                      f"cgroup-{self.cg_id()}")))
         argv = [probe("probe-go"), "-keepalive", "-1s", self.listener.addr]
         self.assertEqual(settings_of(argv, cgroup=self.cg), defaults())
+        # Where attach mounted the BPF filesystem itself, a failed attach
+        # unmounts it again.
+        done = subprocess.run([
+            "unshare", "-m", "--propagation", "private", "sh", "-c",
+            'umount "$0" && cg=$1 && shift && { "$@" attach "$cg" -D 5 --enforce; '
+            'echo "status $?"; awk \'$3 == "bpf"\' /proc/self/mounts; }',
+            bpffs(), self.cg, *CTL], capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.stdout, "status 1\n", done.stdout + done.stderr)
+        self.assertIn("Argument list too long", done.stderr)
+        self.assertNotIn("keepalive_sockops", self.programs())
 
 
 class TestList(CgroupCase):
@@ -352,7 +362,8 @@ class TestList(CgroupCase):
         rows = [r for r in json.loads(ctl("list", "--json").stdout)
                 if r["cgroup_id"] == self.cg_id()]
         self.assertEqual(rows, [{
-            "cgroup": self.cg, "cgroup_id": self.cg_id(), "idle": 600, "interval": None,
+            "cgroup": self.cg, "cgroup_id": self.cg_id(), "state": "attached", "idle": 600,
+            "interval": None,
             "count": None, "user_timeout_ms": 30000, "enforce": False, "tuned": 0, "kept": 0,
             "rewritten": 0, "failed": 0,
             "pins": os.path.join(bpffs(), "keepalive", f"cgroup-{self.cg_id()}")}])
@@ -371,16 +382,59 @@ class TestList(CgroupCase):
         argv = [probe("probe-c-static"), "connect", self.listener.addr]
         self.assertEqual(settings_of(argv, cgroup=self.cg), "settings 1 2 1 28 30000")
 
-    def test_a_removed_cgroup_s_pins_are_cleaned_up(self):
+    def test_a_removed_cgroup_is_listed_as_detached_and_only_prune_removes_it(self):
         gone = os.path.join(self.root, f"ka-test-{os.getpid()}-gone")
         os.mkdir(gone)
         gone_id = os.stat(gone).st_ino
         ctl("attach", gone, "-D", "5")
+        self.cleanups.append(lambda: ctl("prune", check=False))
         os.rmdir(gone)
-        rows = json.loads(ctl("list", "--json").stdout)
-        self.assertIn(None, [r["cgroup"] for r in rows if r["cgroup_id"] == gone_id])
-        self.assertFalse(os.path.exists(os.path.join(bpffs(), "keepalive", f"cgroup-{gone_id}")))
-        self.assertNotIn(gone_id, [r["cgroup_id"] for r in json.loads(ctl("list", "--json").stdout)])
+        pins = os.path.join(bpffs(), "keepalive", f"cgroup-{gone_id}")
+
+        def row():
+            return [r for r in json.loads(ctl("list", "--json").stdout)
+                    if r["cgroup_id"] == gone_id]
+        # The kernel detaches a removed cgroup's programs once it is released.
+        deadline = time.monotonic() + 10
+        while row()[0]["state"] != "detached" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for _ in range(2):  # listed as it is, and left as it is
+            self.assertEqual([(r["cgroup"], r["state"], r["enforce"]) for r in row()],
+                             [(None, "detached", False)])
+            self.assertTrue(os.path.isdir(pins))
+        self.assertRegex(ctl("list").stdout, rf"\(cgroup {gone_id} removed\).*detached")
+        # A live policy is never pruned.
+        self.attach("-D", "5")
+        out = ctl("prune").stdout
+        self.assertIn(f"removed {pins} (not attached)", out)
+        self.assertFalse(os.path.exists(pins))
+        self.assertEqual(row(), [])
+        self.assertEqual(self.programs(), ["keepalive_sockops"])
+        self.assertEqual(ctl("prune").stdout, "nothing to prune: every pinned policy is attached\n")
+
+    def test_list_in_a_cgroup_namespace_changes_nothing(self):
+        # Where the cgroup v2 mount shows only part of the tree (a container
+        # with its own cgroup namespace), the attachment is not found by
+        # path: list must say it is attached (the kernel says so), and
+        # remove nothing.
+        self.attach("-D", "5", "--enforce")
+        ns_cg = os.path.join(self.root, f"ka-test-{os.getpid()}-ns")
+        os.mkdir(ns_cg)
+        self.cleanups.append(lambda: os.rmdir(ns_cg))
+        script = ('echo $$ > "$0/cgroup.procs" && root=$1 && shift && '
+                  'exec unshare -C -m --propagation private '
+                  'sh -c \'umount "$0" && mount -t cgroup2 none "$0" && exec "$@"\' "$root" "$@"')
+        done = subprocess.run(["sh", "-c", script, ns_cg, self.root, *CTL, "list", "--json"],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(bpffs(), "keepalive",
+                                                   f"cgroup-{self.cg_id()}")))
+        self.assertEqual(self.programs(), ["keepalive_setsockopt", "keepalive_sockops"])
+        argv = [probe("probe-c-static"), "connect", self.listener.addr]
+        self.assertEqual(settings_of(argv, cgroup=self.cg), POLICY)
+        rows = [r for r in json.loads(done.stdout) if r["cgroup_id"] == self.cg_id()]
+        self.assertEqual([(r["cgroup"], r.get("state"), r["enforce"]) for r in rows],
+                         [(None, "attached", True)])
 
 
 class TestErrors(CgroupCase):
@@ -413,6 +467,8 @@ class TestErrors(CgroupCase):
             (["attach", self.cg, "--bogus"], "unexpected argument '--bogus' found", attach_usage),
             (["detach"], "the following required arguments were not provided:\n  <CGROUP>",
              "Usage: keepalive cgroup detach CGROUP"),
+            (["prune", self.cg], f"unexpected argument '{self.cg}' found",
+             "Usage: keepalive cgroup prune"),
             (["frobnicate"], "unrecognized subcommand 'frobnicate'",
              "Usage: keepalive cgroup <COMMAND>"),
         ]:
@@ -431,6 +487,7 @@ class TestErrors(CgroupCase):
                        "[--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]"),
             ("detach", "Usage: keepalive cgroup detach CGROUP"),
             ("list", "Usage: keepalive cgroup list [--json]"),
+            ("prune", "Usage: keepalive cgroup prune"),
         ]:
             with self.subTest(verb):
                 done = ctl(verb, "--help")
@@ -462,18 +519,37 @@ class TestErrors(CgroupCase):
         self.assertIn("lacks CAP_NET_ADMIN", err)
         self.assertEqual(self.programs(), [])
 
-    def test_without_bpffs_or_cgroup_v2(self):
-        # In a mount namespace of its own, where they are unmounted.
-        fs = bpffs()
-        err = self.refused("attach", self.cg, "-D", "5", prefix=[
-            "unshare", "-m", "--propagation", "private", "sh", "-c",
-            f'umount "{fs}" && exec "$0" "$@"'])
-        self.assertIn("no BPF filesystem is mounted", err)
-        self.assertIn("mount -t bpf bpf /sys/fs/bpf", err)
+    def test_without_cgroup_v2(self):
+        # In a mount namespace of its own, where it is unmounted.
         err = self.refused("attach", "/sys/fs/cgroup", "-D", "5", prefix=[
             "unshare", "-m", "--propagation", "private", "sh", "-c",
             f'umount "{self.root}" && exec "$0" "$@"'])
         self.assertIn("no cgroup v2 hierarchy is mounted", err)
+        self.assertEqual(self.programs(), [])
+
+    def test_without_bpffs_attach_mounts_it_and_says_so(self):
+        # In a mount namespace of its own, where it is unmounted: attach
+        # mounts one (as bpftool does), says so, and list finds the policy
+        # there. The namespace's BPF filesystem, and the policy pinned in
+        # it, end with the namespace.
+        fs = bpffs()
+        done = subprocess.run([
+            "unshare", "-m", "--propagation", "private", "sh", "-c",
+            'umount "$0" && cg=$1 && shift && "$@" list && "$@" attach "$cg" -D 5 '
+            '&& ls -ld "$0/keepalive" '
+            '&& "$@" list --json',
+            fs, self.cg, *CTL], capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        # list mounts nothing: with no BPF filesystem, nothing is pinned here.
+        self.assertTrue(done.stdout.startswith("no keepalive policy is attached to any cgroup\n"
+                                               "mounted the BPF filesystem at /sys/fs/bpf (none "
+                                               "was mounted), as bpftool does"), done.stdout)
+        self.assertRegex(done.stdout, r"\ndrwx------ .* /sys/fs/bpf/keepalive\n")
+        listed = json.loads(done.stdout[done.stdout.index("\n["):])
+        self.assertEqual([(r["cgroup"], r["state"]) for r in listed], [(self.cg, "attached")])
+        deadline = time.monotonic() + 10
+        while self.programs() and time.monotonic() < deadline:
+            time.sleep(0.1)
         self.assertEqual(self.programs(), [])
 
 

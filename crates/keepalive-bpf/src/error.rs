@@ -44,6 +44,21 @@ pub enum Error {
     },
     /// No BPF filesystem is mounted to pin the attachment in.
     NoBpffs,
+    /// A directory the pins would go in was made by another user, is
+    /// writable by others, or is a symbolic link: refused, not used.
+    Untrusted {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Another attach, detach or prune held the lock for too long.
+    Busy {
+        /// The directory locked.
+        path: PathBuf,
+        /// How long this one waited.
+        waited: std::time::Duration,
+    },
     /// `detach` of a cgroup that has no policy of ours.
     NotAttached {
         /// The cgroup.
@@ -157,6 +172,20 @@ impl fmt::Display for Error {
                 f,
                 "no BPF filesystem is mounted, so the attachment cannot outlast this command: \
                  mount it with `mount -t bpf bpf /sys/fs/bpf` (systemd does at boot)"
+            ),
+            Error::Untrusted { path, why } => write!(
+                f,
+                "{}: refusing to use it: {why}; remove it (`rm -r {}`) and try again \
+                 (keepalive makes it itself, mode 0700)",
+                path.display(),
+                path.display()
+            ),
+            Error::Busy { path, waited } => write!(
+                f,
+                "another `keepalive cgroup attach`, `detach` or `prune` has held the lock on {} \
+                 for {} s; nothing was changed: try again once it is done",
+                path.display(),
+                waited.as_secs()
             ),
             Error::NotAttached { path } => write!(
                 f,

@@ -1,6 +1,6 @@
 //! Keepalive for every TCP connection of a cgroup v2, with BPF: what
-//! `keepalive cgroup attach|detach|list` does. And [`watch`]: every TCP
-//! connection the kernel gives up on, with its cause (`keepalive watch`).
+//! `keepalive cgroup attach|detach|list|prune` does. And [`watch`]: every
+//! TCP connection the kernel gives up on, with its cause (`keepalive watch`).
 //!
 //! `LD_PRELOAD` reaches only dynamically linked programs that create their
 //! sockets through libc. A BPF `sock_ops` program attached to a cgroup sees
@@ -23,17 +23,20 @@
 //!   and giving each what [`plan`] says (the operator's tool does, through
 //!   `pidfd_getfd`).
 //! - The attachment outlasts the command: its BPF links and maps are pinned
-//!   in `<bpffs>/keepalive/cgroup-<ID>/`. Attaching again replaces the
-//!   policy; [`detach`] removes exactly what [`attach`] made.
+//!   in `<bpffs>/keepalive/cgroup-<ID>/` (directories 0700, checked: one
+//!   another user made is refused). Attaching again replaces the policy;
+//!   [`detach`] removes exactly what [`attach`] made. [`list`] changes
+//!   nothing and asks the kernel (the links' info) whether each policy is
+//!   attached; [`prune`] removes the pins of those that are not.
 //!
 //! Needs root (CAP_SYS_ADMIN, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN),
-//! cgroup v2, a mounted BPF filesystem and a kernel with BTF (Linux 5.10 or
+//! cgroup v2, a BPF filesystem ([`attach`] mounts one at /sys/fs/bpf when
+//! none is mounted, and says so) and a kernel with BTF (Linux 5.10 or
 //! later by the helpers used; tested on 6.18).
 //! See docs/cgroup.md.
 
 #![warn(missing_docs)]
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -45,6 +48,7 @@ mod error;
 mod existing;
 mod hz;
 mod maps;
+mod pindir;
 mod programs;
 mod system;
 pub mod watch;
@@ -54,7 +58,8 @@ pub use existing::plan;
 pub use maps::Stats;
 
 use maps::Policy;
-use programs::{Pins, Program};
+use pindir::{Dir, Lock};
+use programs::{LinkState, Pins, Program};
 use system::Cgroup;
 
 /// What [`attach`] did.
@@ -75,6 +80,9 @@ pub struct AttachReport {
     pub replaced: Option<(Config, bool)>,
     /// Where the attachment is pinned.
     pub pins: PathBuf,
+    /// The BPF filesystem this call mounted, none being mounted (as
+    /// bpftool does).
+    pub mounted: Option<PathBuf>,
 }
 
 /// What [`detach`] did.
@@ -93,18 +101,48 @@ pub struct DetachReport {
     pub removed: Vec<PathBuf>,
 }
 
-/// One attached policy, as [`list`] reads it back from the pins.
+/// Whether a pinned policy is in force, as the kernel tells of its links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum State {
+    /// The sock_ops program is attached to the cgroup.
+    Attached,
+    /// The programs were detached: the cgroup was removed (or a detach was
+    /// killed midway); only the pins are left, for [`prune`].
+    Detached,
+    /// No program is attached: an attach or a detach was killed midway;
+    /// attaching again or [`prune`] removes the pins.
+    NotAttached,
+}
+
+impl State {
+    /// The state's name, as `list --json` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Attached => "attached",
+            State::Detached => "detached",
+            State::NotAttached => "not-attached",
+        }
+    }
+}
+
+/// One pinned policy, as [`list`] reads it back from the pins and the
+/// kernel.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Attachment {
-    /// The cgroup; `None` when it no longer exists (its programs went with
-    /// it, and `list` removed what was left in the BPF filesystem).
+    /// The cgroup; `None` when it was removed, or when no cgroup v2 mount
+    /// of this mount namespace shows it (a cgroup namespace, a mount of
+    /// part of the tree): [`state`](Attachment::state) tells which.
     pub cgroup: Option<PathBuf>,
     /// The cgroup's id.
     pub cgroup_id: u64,
+    /// Whether it is in force.
+    pub state: State,
     /// The policy, read back from the pinned map.
     pub policy: Config,
-    /// Whether the setsockopt program is attached too.
+    /// Whether it is enforced: the map says so and the setsockopt program
+    /// is attached too.
     pub enforce: bool,
     /// The deadline kept in every state, for a deadline policy.
     pub deadline: Option<Duration>,
@@ -126,17 +164,28 @@ pub(crate) fn error_text(err: &io::Error) -> String {
     }
 }
 
-/// What attach and detach check first, in this order: the build has the
-/// programs, the caller may load and attach them, cgroup v2 and the BPF
-/// filesystem are there. Returns the BPF filesystem's mount point.
-fn preflight() -> Result<PathBuf, Error> {
+/// What attach, detach and prune check first, in this order: the build has
+/// the programs, the caller may load and attach them, cgroup v2 is there.
+fn preflight() -> Result<(), Error> {
     programs::built()?;
     let missing = system::missing_capabilities();
     if !missing.is_empty() {
         return Err(Error::NotPermitted { missing });
     }
     system::cgroup2_mount()?;
-    system::bpffs()
+    Ok(())
+}
+
+/// Runs `f` with our top directory of the BPF filesystem `root` made,
+/// checked and locked; afterwards, still under the lock, removes the top
+/// directory if it is empty (it is made again by the next one to lock).
+fn locked<T>(root: &Dir, f: impl FnOnce(&Dir) -> Result<T, Error>) -> Result<T, Error> {
+    let lock = Lock::take(root, programs::TOP)?;
+    let result = f(lock.dir());
+    // Not empty (a policy is attached) or gone: both fine.
+    let _ = root.remove(programs::TOP, true);
+    drop(lock);
+    result
 }
 
 /// Gives every TCP connection that a process of `cgroup` (a cgroup v2
@@ -176,19 +225,20 @@ pub fn attach_deadline(
 
 fn attach_policy(cgroup: &Path, policy: &Config, wanted: Policy) -> Result<AttachReport, Error> {
     let enforce = wanted.enforce();
-    let bpffs = preflight()?;
+    preflight()?;
     let cg = Cgroup::open(cgroup)?;
-    let _lock = cg.lock()?;
-    let pins = Pins::new(&bpffs, cg.id);
-
-    let replaced = if pins.has_link(Program::SockOps) {
-        let old = pins.read_policy()?;
-        replace(&cg, &pins, &old, &wanted)?;
-        Some((old.config(), old.enforce()))
-    } else {
-        fresh(&cg, &pins, &wanted)?;
-        None
-    };
+    let (bpffs, mounted) = system::bpffs_or_mount()?;
+    let name = Pins::name(cg.id);
+    let replaced = (|| {
+        let root = Dir::open_root(&bpffs)?;
+        locked(&root, |top| attach_locked(&cg, top, &name, &wanted))
+    })()
+    .inspect_err(|_| {
+        if mounted {
+            // Refused: the system as it was, without the mount this call made.
+            system::unmount(&bpffs);
+        }
+    })?;
     Ok(AttachReport {
         cgroup: cg.path.clone(),
         cgroup_id: cg.id,
@@ -196,8 +246,39 @@ fn attach_policy(cgroup: &Path, policy: &Config, wanted: Policy) -> Result<Attac
         enforce,
         deadline: wanted.deadline(),
         replaced,
-        pins: pins.dir,
+        pins: bpffs.join(programs::TOP).join(&name),
+        mounted: mounted.then_some(bpffs),
     })
+}
+
+/// Attaches `wanted` to `cg` under our locked top directory: a fresh
+/// attachment, or the replacement of the one there. Returns the policy
+/// replaced.
+fn attach_locked(
+    cg: &Cgroup,
+    top: &Dir,
+    name: &str,
+    wanted: &Policy,
+) -> Result<Option<(Config, bool)>, Error> {
+    match top.open_own(name)? {
+        Some(dir) => {
+            let pins = Pins { dir };
+            if !matches!(pins.link_state(Program::SockOps)?, LinkState::Attached(_)) {
+                // What an attach or a detach that was killed midway left:
+                // nothing attached, only ours (the directory is checked).
+                remove_pins(top, pins, name)?;
+                fresh(cg, top, name, wanted)?;
+                return Ok(None);
+            }
+            let old = pins.read_policy()?;
+            replace(cg, &pins, &old, wanted)?;
+            Ok(Some((old.config(), old.enforce())))
+        }
+        None => {
+            fresh(cg, top, name, wanted)?;
+            Ok(None)
+        }
+    }
 }
 
 /// Every process of `cgroup` (a cgroup v2 directory) and of the cgroups
@@ -209,42 +290,80 @@ pub fn processes(cgroup: &Path) -> Result<Vec<u32>, Error> {
     Ok(Cgroup::open(cgroup)?.processes())
 }
 
-/// A first attachment: the directory, the maps (policy written before any
-/// program can read it), the sock_ops link, the setsockopt link. Undone on
-/// failure.
-fn fresh(cg: &Cgroup, pins: &Pins, policy: &Policy) -> Result<(), Error> {
-    // Debris of an attach that was killed midway: ours, remove it first.
-    if pins.dir.exists() {
-        remove_pins(pins)?;
+/// A first attachment, in an order where every prefix is either invisible
+/// or listed as what it is: the maps are made and the policy written (not
+/// enforced yet) in a new directory `new-cgroup-<ID>` (bpffs allows no dot
+/// in a name), which `list` does
+/// not read; the directory is moved into place (listed as not attached);
+/// the sock_ops link is pinned (attached); with enforce, the setsockopt
+/// link is pinned (its program does nothing while the map says not
+/// enforced) and then the map says enforce. Undone on failure.
+fn fresh(cg: &Cgroup, top: &Dir, name: &str, policy: &Policy) -> Result<(), Error> {
+    let staging = format!("new-{name}");
+    if let Some(dir) = top.open_own(&staging)? {
+        remove_pins(top, Pins { dir }, &staging)?;
     }
-    make_dir(&pins.dir)?;
+    let stage = Pins {
+        dir: top.make_child(&staging)?,
+    };
+    let built = (|| {
+        let ebpf = programs::load(Program::SockOps, &stage)?;
+        stage.write_policy(&policy.without_enforce())?;
+        top.rename(&staging, name)?;
+        Ok(ebpf)
+    })();
+    let mut ebpf = match built {
+        Ok(ebpf) => ebpf,
+        Err(e) => {
+            let left = format!("pins stay in {}", top.shown(&staging).display());
+            let removed = remove_pins(top, stage, &staging).map(drop);
+            return Err(error::undone(e, vec![(left, removed)]));
+        }
+    };
+    drop(stage);
+    let pins = Pins {
+        dir: top.open_own(name)?.ok_or_else(|| {
+            Error::os(
+                format!("opening {}", top.shown(name).display()),
+                io::Error::from_raw_os_error(libc::ENOENT),
+            )
+        })?,
+    };
     let result = (|| {
-        let mut ebpf = programs::load(Program::SockOps, pins)?;
-        pins.write_policy(policy)?;
-        programs::attach(Program::SockOps, &mut ebpf, cg, pins)?;
+        programs::attach(Program::SockOps, &mut ebpf, cg, &pins)?;
         if policy.enforce() {
-            let mut ebpf = programs::load(Program::Setsockopt, pins)?;
-            programs::attach(Program::Setsockopt, &mut ebpf, cg, pins)?;
+            let mut ebpf = programs::load(Program::Setsockopt, &pins)?;
+            programs::attach(Program::Setsockopt, &mut ebpf, cg, &pins)?;
+            pins.write_policy(policy)?;
         }
         Ok(())
     })();
     match result {
         Ok(()) => Ok(()),
         // What could not be removed again is named, not hidden.
-        Err(e) => Err(error::undone(
-            e,
-            vec![(
-                format!("pins stay in {}", pins.dir.display()),
-                remove_pins(pins).map(drop),
-            )],
-        )),
+        Err(e) => {
+            let left = format!("pins stay in {}", top.shown(name).display());
+            Err(error::undone(
+                e,
+                vec![(left, remove_pins(top, pins, name).map(drop))],
+            ))
+        }
     }
 }
 
 /// A second attachment to the same cgroup: the same links, the new policy
-/// in the map; the setsockopt program added or removed as `enforce` says.
+/// in the map; the setsockopt program added before the map says enforce,
+/// or removed after it says not.
 fn replace(cg: &Cgroup, pins: &Pins, old: &Policy, new: &Policy) -> Result<(), Error> {
-    let had_setsockopt = pins.has_link(Program::Setsockopt);
+    let had_setsockopt = match pins.link_state(Program::Setsockopt)? {
+        LinkState::Attached(_) => true,
+        LinkState::Absent => false,
+        // Pinned but detached (a detach killed midway): only its pin is left.
+        LinkState::Detached => {
+            pins.dir.remove(Program::Setsockopt.name(), false)?;
+            false
+        }
+    };
     if new.enforce() && !had_setsockopt {
         let mut ebpf = programs::load(Program::Setsockopt, pins)?;
         programs::attach(Program::Setsockopt, &mut ebpf, cg, pins)?;
@@ -254,7 +373,7 @@ fn replace(cg: &Cgroup, pins: &Pins, old: &Policy, new: &Policy) -> Result<(), E
         if new.enforce() && !had_setsockopt {
             undo.push((
                 "the setsockopt program added for --enforce stays attached".to_string(),
-                programs::unpin(&pins.link(Program::Setsockopt)).map(drop),
+                pins.unlink(Program::Setsockopt).map(drop),
             ));
         }
         undo.push((
@@ -264,46 +383,37 @@ fn replace(cg: &Cgroup, pins: &Pins, old: &Policy, new: &Policy) -> Result<(), E
         return Err(error::undone(e, undo));
     }
     if !new.enforce() && had_setsockopt {
-        programs::unpin(&pins.link(Program::Setsockopt))?;
+        pins.unlink(Program::Setsockopt)?;
     }
     Ok(())
 }
 
-/// Creates `dir` and the top directory above it; a concurrent `detach` may
-/// remove an empty top directory in between, so try again once.
-fn make_dir(dir: &Path) -> Result<(), Error> {
-    let mut last = None;
-    for _ in 0..3 {
-        match fs::create_dir_all(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => last = Some(e),
-            Err(e) => return Err(Error::os(format!("creating {}", dir.display()), e)),
-        }
-    }
-    Err(Error::os(
-        format!("creating {}", dir.display()),
-        last.unwrap_or_else(|| io::Error::from_raw_os_error(libc::ENOENT)),
-    ))
-}
-
-/// Removes every pin of `pins` (links first, which detaches the programs),
-/// then its directory, then the top directory if that is empty. Returns
-/// what it removed.
-fn remove_pins(pins: &Pins) -> Result<Vec<PathBuf>, Error> {
+/// Removes every pin in `pins` (links first, which detaches the programs,
+/// then the maps and anything else in it), then the directory, `name` in
+/// `top`. Returns what it removed, as paths for people.
+fn remove_pins(top: &Dir, pins: Pins, name: &str) -> Result<Vec<PathBuf>, Error> {
     let mut removed = Vec::new();
-    for path in pins.all() {
-        if programs::unpin(&path)? {
-            removed.push(path);
+    let mut names: Vec<String> = Pins::ALL.iter().map(|n| n.to_string()).collect();
+    let others: Vec<String> = pins
+        .dir
+        .names()?
+        .into_iter()
+        .filter(|n| !names.contains(n))
+        .collect();
+    names.extend(others);
+    for link in [Program::Setsockopt, Program::SockOps] {
+        if pins.unlink(link)? {
+            removed.push(pins.dir.shown(link.name()));
         }
     }
-    match fs::remove_dir(&pins.dir) {
-        Ok(()) => removed.push(pins.dir.clone()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::os(format!("removing {}", pins.dir.display()), e)),
+    for n in &names[2..] {
+        if pins.dir.remove(n, false)? {
+            removed.push(pins.dir.shown(n));
+        }
     }
-    if let Some(top) = pins.dir.parent() {
-        // Not empty (another cgroup's policy), or gone: both fine.
-        let _ = fs::remove_dir(top);
+    drop(pins);
+    if top.remove(name, true)? {
+        removed.push(top.shown(name));
     }
     Ok(removed)
 }
@@ -313,62 +423,120 @@ fn remove_pins(pins: &Pins) -> Result<Vec<PathBuf>, Error> {
 /// filesystem once it is empty). Connections keep the values they were
 /// given; new ones get none.
 pub fn detach(cgroup: &Path) -> Result<DetachReport, Error> {
-    let bpffs = preflight()?;
+    preflight()?;
     let cg = Cgroup::open(cgroup)?;
-    let _lock = cg.lock()?;
-    let pins = Pins::new(&bpffs, cg.id);
-    if !pins.dir.exists() {
-        return Err(Error::NotAttached {
-            path: cg.path.clone(),
-        });
-    }
-    let policy = pins.read_policy().unwrap_or_default();
-    let stats = pins.read_stats().unwrap_or_default();
-    let removed = remove_pins(&pins)?;
-    Ok(DetachReport {
-        cgroup: cg.path.clone(),
-        policy: policy.config(),
-        enforce: policy.enforce(),
-        stats,
-        removed,
+    let not_attached = || Error::NotAttached {
+        path: cg.path.clone(),
+    };
+    let bpffs = match system::bpffs() {
+        Err(Error::NoBpffs) => return Err(not_attached()),
+        other => other?,
+    };
+    let root = Dir::open_root(&bpffs)?;
+    let name = Pins::name(cg.id);
+    locked(&root, |top| {
+        let pins = Pins {
+            dir: top.open_own(&name)?.ok_or_else(not_attached)?,
+        };
+        let policy = pins.read_policy().unwrap_or_default();
+        let stats = pins.read_stats().unwrap_or_default();
+        let removed = remove_pins(top, pins, &name)?;
+        Ok(DetachReport {
+            cgroup: cg.path.clone(),
+            policy: policy.config(),
+            enforce: policy.enforce(),
+            stats,
+            removed,
+        })
     })
 }
 
-/// Every policy attached, read back from the pins. The pins of a cgroup
-/// that was removed since (its programs went with it) are removed, and
-/// listed once with `cgroup: None`.
+/// Every policy pinned, read back from the pins, with its state asked of
+/// the kernel (the links' info): changes nothing. A policy whose cgroup
+/// was removed, or whose attach or detach was killed midway, is listed as
+/// such; [`prune`] removes those.
 pub fn list() -> Result<Vec<Attachment>, Error> {
-    // Reading needs no capability, only access to the pins (root's, mode 0600).
+    // Reading needs no capability, only access to the pins (root's, 0700).
     system::cgroup2_mount()?;
-    let bpffs = system::bpffs()?;
-    let top = bpffs.join(programs::TOP);
-    let entries = match fs::read_dir(&top) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::os(format!("reading {}", top.display()), e)),
+    let bpffs = match system::bpffs() {
+        // Nothing can be pinned in this mount namespace.
+        Err(Error::NoBpffs) => return Ok(Vec::new()),
+        other => other?,
+    };
+    let root = Dir::open_root(&bpffs)?;
+    let Some(top) = root.open_child(programs::TOP)? else {
+        return Ok(Vec::new());
     };
     let mut found = Vec::new();
-    for entry in entries.flatten() {
-        let Some(id) = Pins::id_of(&entry.file_name().to_string_lossy()) else {
+    for name in top.names()? {
+        let Some(id) = Pins::id_of(&name) else {
             continue;
         };
-        let pins = Pins::new(&bpffs, id);
+        // Detached meanwhile: not there any more.
+        let Some(dir) = top.open_child(&name)? else {
+            continue;
+        };
+        let pins = Pins { dir };
+        let sockops = pins.link_state(Program::SockOps)?;
+        let setsockopt = pins.link_state(Program::Setsockopt)?;
         let policy = pins.read_policy().unwrap_or_default();
         let stats = pins.read_stats().unwrap_or_default();
-        let cgroup = system::cgroup_path(id);
-        if cgroup.is_none() {
-            remove_pins(&pins)?;
-        }
+        let state = match sockops {
+            LinkState::Attached(_) => State::Attached,
+            LinkState::Detached => State::Detached,
+            LinkState::Absent => State::NotAttached,
+        };
+        let cgroup = match state {
+            State::Detached => None,
+            _ => system::cgroup_path(id),
+        };
         found.push(Attachment {
             cgroup,
             cgroup_id: id,
+            state,
             policy: policy.config(),
-            enforce: pins.has_link(Program::Setsockopt),
+            enforce: state == State::Attached
+                && policy.enforce()
+                && matches!(setsockopt, LinkState::Attached(_)),
             deadline: policy.deadline(),
             stats,
-            pins: pins.dir,
+            pins: top.shown(&name),
         });
     }
     found.sort_by(|a, b| a.cgroup.cmp(&b.cgroup).then(a.cgroup_id.cmp(&b.cgroup_id)));
     Ok(found)
+}
+
+/// Removes the pins of every policy [`list`] shows as not attached: those
+/// whose cgroup was removed (the kernel detached their programs) and those
+/// an attach or detach killed midway left, and what an attach killed
+/// before its policy was listed left. A policy in force is never touched.
+/// Returns the directories removed.
+pub fn prune() -> Result<Vec<PathBuf>, Error> {
+    let bpffs = match system::bpffs() {
+        Err(Error::NoBpffs) => return Ok(Vec::new()),
+        other => other?,
+    };
+    let root = Dir::open_root(&bpffs)?;
+    locked(&root, |top| {
+        let mut removed = Vec::new();
+        for name in top.names()? {
+            let staging = name
+                .strip_prefix("new-")
+                .is_some_and(|n| Pins::id_of(n).is_some());
+            if Pins::id_of(&name).is_none() && !staging {
+                continue;
+            }
+            let Some(dir) = top.open_own(&name)? else {
+                continue;
+            };
+            let pins = Pins { dir };
+            if !staging && matches!(pins.link_state(Program::SockOps)?, LinkState::Attached(_)) {
+                continue;
+            }
+            remove_pins(top, pins, &name)?;
+            removed.push(top.shown(&name));
+        }
+        Ok(removed)
+    })
 }

@@ -94,6 +94,13 @@ impl Policy {
     pub(crate) fn enforce(&self) -> bool {
         self.enforce != 0
     }
+
+    /// The same policy, not enforced: what the map holds until the
+    /// setsockopt program is attached.
+    pub(crate) fn without_enforce(mut self) -> Policy {
+        self.enforce = 0;
+        self
+    }
 }
 
 /// `struct keepalive_stats`, one per CPU in the map, summed.

@@ -11,16 +11,16 @@
 //! The links hold the programs: nothing else is pinned. Removing a link's
 //! pin detaches its program.
 
-use std::fs;
 use std::io;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use aya::maps::{Array, MapData, PerCpuArray};
 use aya::programs::{CgroupSockopt, ProgramError, SockOps};
 use aya::{Ebpf, EbpfLoader};
 
 use crate::maps::{Policy, Stats};
+use crate::pindir::Dir;
 use crate::system::Cgroup;
 use crate::Error;
 
@@ -74,20 +74,31 @@ impl Program {
     }
 }
 
-/// The pin directory of one cgroup.
-#[derive(Debug, Clone)]
+/// The pin directory of one cgroup, opened and checked (pindir.rs): every
+/// pin is reached through its descriptor.
+#[derive(Debug)]
 pub(crate) struct Pins {
-    pub(crate) dir: PathBuf,
+    pub(crate) dir: Dir,
 }
 
 /// The directory of our own in the BPF filesystem.
 pub(crate) const TOP: &str = "keepalive";
 
+/// What a pinned link says of itself, asked of the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    /// No pin of that name.
+    Absent,
+    /// Attached to the cgroup with this id.
+    Attached(u64),
+    /// Pinned, but its cgroup was removed: the program runs no more.
+    Detached,
+}
+
 impl Pins {
-    pub(crate) fn new(bpffs: &Path, cgroup_id: u64) -> Pins {
-        Pins {
-            dir: bpffs.join(TOP).join(format!("cgroup-{cgroup_id}")),
-        }
+    /// The name of the pin directory of the cgroup `cgroup_id`.
+    pub(crate) fn name(cgroup_id: u64) -> String {
+        format!("cgroup-{cgroup_id}")
     }
 
     /// The cgroup id a pin directory's name stands for.
@@ -96,34 +107,75 @@ impl Pins {
     }
 
     pub(crate) fn policy(&self) -> PathBuf {
-        self.dir.join("policy")
+        self.dir.at("policy")
     }
     pub(crate) fn stats(&self) -> PathBuf {
-        self.dir.join("stats")
+        self.dir.at("stats")
     }
     pub(crate) fn link(&self, p: Program) -> PathBuf {
-        self.dir.join(p.name())
+        self.dir.at(p.name())
     }
 
     /// Every pin we may have made, in the order they are removed: links
     /// first (detaching the programs), then the maps.
-    pub(crate) fn all(&self) -> [PathBuf; 4] {
-        [
-            self.link(Program::Setsockopt),
-            self.link(Program::SockOps),
-            self.policy(),
-            self.stats(),
-        ]
+    pub(crate) const ALL: [&'static str; 4] = ["setsockopt", "sockops", "policy", "stats"];
+
+    /// Detaches `p`'s program and removes its pin; returns whether it was
+    /// pinned.
+    pub(crate) fn unlink(&self, p: Program) -> Result<bool, Error> {
+        match link::get(&self.link(p)) {
+            Ok(fd) => link::detach(fd.as_fd()).map_err(|e| {
+                Error::os(
+                    format!(
+                        "detaching the link pinned at {}",
+                        self.dir.shown(p.name()).display()
+                    ),
+                    e,
+                )
+            })?,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(false),
+            Err(e) => {
+                return Err(Error::os(
+                    format!(
+                        "reading the link pinned at {}",
+                        self.dir.shown(p.name()).display()
+                    ),
+                    e,
+                ))
+            }
+        }
+        self.dir.remove(p.name(), false)
     }
 
-    pub(crate) fn has_link(&self, p: Program) -> bool {
-        self.link(p).exists()
+    /// Whether `p`'s link is pinned, and what the kernel says of it.
+    pub(crate) fn link_state(&self, p: Program) -> Result<LinkState, Error> {
+        let what = || {
+            format!(
+                "reading the link pinned at {}",
+                self.dir.shown(p.name()).display()
+            )
+        };
+        let fd = match link::get(&self.link(p)) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(LinkState::Absent),
+            Err(e) => return Err(Error::os(what(), e)),
+        };
+        let info = link::info(fd.as_fd()).map_err(|e| Error::os(what(), e))?;
+        Ok(match info.cgroup_id {
+            0 => LinkState::Detached,
+            id => LinkState::Attached(id),
+        })
     }
 
     /// The policy the pinned map holds.
     pub(crate) fn read_policy(&self) -> Result<Policy, Error> {
         let path = self.policy();
-        let what = || format!("reading the policy pinned at {}", path.display());
+        let what = || {
+            format!(
+                "reading the policy pinned at {}",
+                self.dir.shown("policy").display()
+            )
+        };
         let map = MapData::from_pin(&path).map_err(|e| aya_error(what(), e))?;
         let array: Array<MapData, Policy> =
             Array::try_from(aya::maps::Map::Array(map)).map_err(|e| aya_error(what(), e))?;
@@ -134,7 +186,12 @@ impl Pins {
     /// next connection or call.
     pub(crate) fn write_policy(&self, policy: &Policy) -> Result<(), Error> {
         let path = self.policy();
-        let what = || format!("writing the policy pinned at {}", path.display());
+        let what = || {
+            format!(
+                "writing the policy pinned at {}",
+                self.dir.shown("policy").display()
+            )
+        };
         let map = MapData::from_pin(&path).map_err(|e| aya_error(what(), e))?;
         let mut array: Array<MapData, Policy> =
             Array::try_from(aya::maps::Map::Array(map)).map_err(|e| aya_error(what(), e))?;
@@ -144,7 +201,12 @@ impl Pins {
     /// The counters, summed over the CPUs.
     pub(crate) fn read_stats(&self) -> Result<Stats, Error> {
         let path = self.stats();
-        let what = || format!("reading the counters pinned at {}", path.display());
+        let what = || {
+            format!(
+                "reading the counters pinned at {}",
+                self.dir.shown("stats").display()
+            )
+        };
         let map = MapData::from_pin(&path).map_err(|e| aya_error(what(), e))?;
         let array: PerCpuArray<MapData, Stats> =
             PerCpuArray::try_from(aya::maps::Map::PerCpuArray(map))
@@ -240,7 +302,8 @@ pub(crate) fn attach(
     }
     .map_err(|e| Error::os(attaching(), e))?;
     let path = pins.link(program);
-    link::pin(link.as_fd(), &path).map_err(|e| Error::os(format!("pinning {}", path.display()), e))
+    link::pin(link.as_fd(), &path)
+        .map_err(|e| Error::os(format!("pinning {}", pins.dir.shown(name).display()), e))
 }
 
 /// The two `bpf(2)` commands aya 0.14 does not offer for every program
@@ -258,7 +321,10 @@ mod link {
     pub(super) const CGROUP_SETSOCKOPT: u32 = 22;
     /// `enum bpf_cmd`.
     const BPF_OBJ_PIN: libc::c_long = 6;
+    const BPF_OBJ_GET: libc::c_long = 7;
+    const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
     const BPF_LINK_CREATE: libc::c_long = 28;
+    const BPF_LINK_DETACH: libc::c_long = 34;
 
     /// `union bpf_attr`, zeroed past the fields a command uses (the kernel
     /// requires that), large enough for every command used here.
@@ -313,14 +379,58 @@ mod link {
         attr.u32_at(8, fd.as_raw_fd() as u32); // obj_pin.bpf_fd
         bpf(BPF_OBJ_PIN, &mut attr).map(drop)
     }
-}
 
-/// Removes one pin; a pin that is not there is fine. Returns whether it was.
-pub(crate) fn unpin(path: &Path) -> Result<bool, Error> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::os(format!("removing {}", path.display()), e)),
+    /// BPF_OBJ_GET: the object pinned at `path`.
+    pub(super) fn get(path: &Path) -> io::Result<OwnedFd> {
+        let c = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let mut attr = Attr::new();
+        attr.u64_at(0, c.as_ptr() as u64); // obj_get.pathname
+        let fd = bpf(BPF_OBJ_GET, &mut attr)?;
+        // SAFETY: the kernel just returned this descriptor to us.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
+
+    /// BPF_LINK_DETACH: the link's program is detached now (removing the
+    /// last pin only detaches it once the kernel frees the link, later).
+    pub(super) fn detach(fd: BorrowedFd<'_>) -> io::Result<()> {
+        let mut attr = Attr::new();
+        attr.u32_at(0, fd.as_raw_fd() as u32); // link_detach.link_fd
+        bpf(BPF_LINK_DETACH, &mut attr).map(drop)
+    }
+
+    /// `struct bpf_link_info`, as far as a cgroup link fills it.
+    #[repr(C)]
+    #[derive(Default)]
+    pub(super) struct Info {
+        pub(super) kind: u32,
+        pub(super) id: u32,
+        pub(super) prog_id: u32,
+        _pad: u32,
+        /// The cgroup's id; 0 once the cgroup was removed.
+        pub(super) cgroup_id: u64,
+        pub(super) attach_type: u32,
+        _rest: [u32; 13],
+    }
+
+    /// `enum bpf_link_type`.
+    const BPF_LINK_TYPE_CGROUP: u32 = 3;
+
+    /// BPF_OBJ_GET_INFO_BY_FD of a link, which must be a cgroup link.
+    pub(super) fn info(fd: BorrowedFd<'_>) -> io::Result<Info> {
+        let mut info = Info::default();
+        let mut attr = Attr::new();
+        attr.u32_at(0, fd.as_raw_fd() as u32); // info.bpf_fd
+        attr.u32_at(4, std::mem::size_of::<Info>() as u32); // info.info_len
+        attr.u64_at(8, &mut info as *mut Info as u64); // info.info
+        bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
+        if info.kind != BPF_LINK_TYPE_CGROUP {
+            return Err(io::Error::other(format!(
+                "not a cgroup link (link type {}, id {}, program id {}, attach type {})",
+                info.kind, info.id, info.prog_id, info.attach_type
+            )));
+        }
+        Ok(info)
     }
 }
 
@@ -339,10 +449,10 @@ mod tests {
 
     #[test]
     fn pin_directories_are_named_by_cgroup_id() {
-        let pins = Pins::new(Path::new("/sys/fs/bpf"), 1234);
-        assert_eq!(pins.dir, Path::new("/sys/fs/bpf/keepalive/cgroup-1234"));
+        assert_eq!(Pins::name(1234), "cgroup-1234");
         assert_eq!(Pins::id_of("cgroup-1234"), Some(1234));
+        assert_eq!(Pins::id_of("new-cgroup-1234"), None);
         assert_eq!(Pins::id_of("other"), None);
-        assert_eq!(pins.link(Program::Setsockopt), pins.dir.join("setsockopt"));
+        assert_eq!(std::mem::size_of::<link::Info>(), 80);
     }
 }

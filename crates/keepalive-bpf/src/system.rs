@@ -123,15 +123,59 @@ pub(crate) fn cgroup2_mount() -> Result<PathBuf, Error> {
         .ok_or(Error::NoCgroup2)
 }
 
+/// Where systemd and bpftool mount the BPF filesystem.
+const STANDARD_BPFFS: &str = "/sys/fs/bpf";
+
 /// The BPF filesystem to pin in: /sys/fs/bpf where it is mounted there (as
 /// systemd does), else the first one /proc/mounts lists.
 pub(crate) fn bpffs() -> Result<PathBuf, Error> {
     let all = mounts_of("bpf");
-    let standard = Path::new("/sys/fs/bpf");
+    let standard = Path::new(STANDARD_BPFFS);
     if all.iter().any(|p| p == standard) {
         return Ok(standard.to_path_buf());
     }
     all.into_iter().next().ok_or(Error::NoBpffs)
+}
+
+/// [`bpffs`], mounting one at /sys/fs/bpf (mode 0700) when none is mounted,
+/// as bpftool does; the second value says whether this call mounted it.
+pub(crate) fn bpffs_or_mount() -> Result<(PathBuf, bool), Error> {
+    match bpffs() {
+        Ok(path) => return Ok((path, false)),
+        Err(Error::NoBpffs) => {}
+        Err(e) => return Err(e),
+    }
+    let what = || {
+        format!(
+            "mounting the BPF filesystem at {STANDARD_BPFFS} (none was mounted; \
+             `mount -t bpf bpf {STANDARD_BPFFS}` does it by hand)"
+        )
+    };
+    let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
+    let (src, target, kind, opts) = (c("bpf"), c(STANDARD_BPFFS), c("bpf"), c("mode=0700"));
+    // SAFETY: NUL-terminated strings that outlive the call.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            kind.as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            opts.as_ptr().cast(),
+        )
+    };
+    if r != 0 {
+        return Err(Error::os(what(), io::Error::last_os_error()));
+    }
+    Ok((PathBuf::from(STANDARD_BPFFS), true))
+}
+
+/// Unmounts what [`bpffs_or_mount`] mounted, when the attach it was for
+/// failed; best effort.
+pub(crate) fn unmount(path: &Path) {
+    if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
+        // SAFETY: a NUL-terminated path.
+        unsafe { libc::umount2(c.as_ptr(), 0) };
+    }
 }
 
 /// A cgroup v2 directory, opened: the descriptor programs attach to.
@@ -182,19 +226,6 @@ impl Cgroup {
         })
     }
 
-    /// Holds an exclusive `flock` on the cgroup directory while the value
-    /// lives: attach and detach of one cgroup never interleave.
-    pub(crate) fn lock(&self) -> Result<Lock<'_>, Error> {
-        // SAFETY: flock on a descriptor this struct owns.
-        if unsafe { libc::flock(self.dir.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(Error::os(
-                format!("locking {}", self.path.display()),
-                io::Error::last_os_error(),
-            ));
-        }
-        Ok(Lock(self))
-    }
-
     /// Every process of the cgroup and of the cgroups below it, ascending.
     pub(crate) fn processes(&self) -> Vec<u32> {
         let mut pids = Vec::new();
@@ -218,17 +249,6 @@ impl Cgroup {
     }
 }
 
-/// An exclusive lock on a cgroup directory, released on drop.
-#[derive(Debug)]
-pub(crate) struct Lock<'a>(&'a Cgroup);
-
-impl Drop for Lock<'_> {
-    fn drop(&mut self) {
-        // SAFETY: unlocking the descriptor the lock was taken on.
-        unsafe { libc::flock(self.0.dir.as_raw_fd(), libc::LOCK_UN) };
-    }
-}
-
 fn fs_magic(file: &fs::File) -> io::Result<i64> {
     // SAFETY: statfs is plain old data; fstatfs fills it.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
@@ -240,10 +260,12 @@ fn fs_magic(file: &fs::File) -> io::Result<i64> {
     Ok(st.f_type as i64)
 }
 
-/// The path of the cgroup v2 directory with inode `id`, if it still exists.
+/// The path of the cgroup v2 directory with inode `id`, if one of the
+/// cgroup v2 mounts of this mount namespace shows it (a cgroup namespace,
+/// or a mount of part of the tree, may not: then `None`, which says
+/// nothing of whether it exists).
 pub(crate) fn cgroup_path(id: u64) -> Option<PathBuf> {
-    let root = cgroup2_mount().ok()?;
-    let mut dirs = vec![root];
+    let mut dirs = mounts_of("cgroup2");
     while let Some(dir) = dirs.pop() {
         if fs::metadata(&dir).is_ok_and(|m| m.ino() == id) {
             return Some(dir);

@@ -1,5 +1,5 @@
-//! `keepalive cgroup attach|detach|list`: keepalive-bpf attaches, detaches
-//! and reads back; this says what it did, as lines for people and JSON for
+//! `keepalive cgroup attach|detach|list|prune`: keepalive-bpf attaches,
+//! detaches, reads back and prunes; this says what it did, as lines for people and JSON for
 //! scripts. After an attach, the connections the cgroup's processes have
 //! already (which sock_ops never sees) are retuned here, with the sockets
 //! taken as `keepalive set` takes them (target.rs) and the values
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use keepalive::{Config, Settings, TcpState};
-use keepalive_bpf::{AttachReport, Attachment, DetachReport};
+use keepalive_bpf::{AttachReport, Attachment, DetachReport, State};
 use serde::Serialize;
 
 use crate::fail::{self, Failure};
@@ -132,6 +132,13 @@ fn retune_existing(r: &AttachReport) -> Existing {
 }
 
 fn print_attach(r: &AttachReport) {
+    if let Some(fs) = &r.mounted {
+        say!(
+            "mounted the BPF filesystem at {} (none was mounted), as bpftool does; the policy \
+             lasts while it stays mounted",
+            fs.display()
+        );
+    }
     say!(
         "{} (cgroup id {}): policy {} ({}), {}",
         r.cgroup.display(),
@@ -234,11 +241,13 @@ pub fn detach(cgroup: &Path) -> Result<(), Failure> {
 
 /// One attachment, as `list --json` prints it: the policy's values in
 /// seconds (`user_timeout_ms` in milliseconds), `null` where the policy
-/// leaves the value; `cgroup` `null` once the cgroup is gone.
+/// leaves the value; `cgroup` `null` once the cgroup is gone or where no
+/// cgroup v2 mount shows it; `state` the kernel's word (`State::name`).
 #[derive(Debug, PartialEq, Eq, Serialize)]
 struct Row {
     cgroup: Option<String>,
     cgroup_id: u64,
+    state: &'static str,
     idle: Option<u64>,
     interval: Option<u64>,
     count: Option<u32>,
@@ -256,6 +265,7 @@ impl Row {
         Row {
             cgroup: a.cgroup.as_ref().map(|p| p.to_string_lossy().into_owned()),
             cgroup_id: a.cgroup_id,
+            state: a.state.name(),
             idle: a.policy.idle.map(|d| d.as_secs()),
             interval: a.policy.interval.map(|d| d.as_secs()),
             count: a.policy.count,
@@ -277,13 +287,18 @@ fn print_list(all: &[Attachment]) {
     }
     let name = |a: &Attachment| {
         a.cgroup.as_ref().map_or_else(
-            || format!("(cgroup {} removed; its pins removed now)", a.cgroup_id),
+            || match a.state {
+                State::Attached => {
+                    format!("(cgroup {}, not under a cgroup2 mount here)", a.cgroup_id)
+                }
+                _ => format!("(cgroup {} removed)", a.cgroup_id),
+            },
             |p| p.display().to_string(),
         )
     };
     let width = all.iter().map(|a| name(a).len()).max().unwrap_or(6).max(6);
     say!(
-        "{:<width$}  {:<18} {:<8} {:>7} {:>6} {:>9} {:>6}",
+        "{:<width$}  {:<18} {:<8} {:>7} {:>6} {:>9} {:>6}  STATE",
         "CGROUP",
         "POLICY",
         "ENFORCE",
@@ -294,15 +309,27 @@ fn print_list(all: &[Attachment]) {
     );
     for a in all {
         say!(
-            "{:<width$}  {:<18} {:<8} {:>7} {:>6} {:>9} {:>6}",
+            "{:<width$}  {:<18} {:<8} {:>7} {:>6} {:>9} {:>6}  {}",
             name(a),
             describe(&a.policy),
             if a.enforce { "yes" } else { "no" },
             a.stats.tuned,
             a.stats.kept,
             a.stats.rewritten,
-            a.stats.failed
+            a.stats.failed,
+            state_words(a.state)
         );
+    }
+    if all.iter().any(|a| a.state != State::Attached) {
+        say!("`keepalive cgroup prune` removes the pins of those not attached");
+    }
+}
+
+fn state_words(s: State) -> &'static str {
+    match s {
+        State::Attached => "attached",
+        State::Detached => "detached (the cgroup was removed)",
+        _ => "not attached (an attach or detach was interrupted)",
     }
 }
 
@@ -317,6 +344,18 @@ pub fn list(json: bool) -> Result<(), Failure> {
         );
     } else {
         print_list(&all);
+    }
+    Ok(())
+}
+
+/// Runs `keepalive cgroup prune`.
+pub fn prune() -> Result<(), Failure> {
+    let removed = keepalive_bpf::prune().map_err(fail::cgroup)?;
+    if removed.is_empty() {
+        say!("nothing to prune: every pinned policy is attached");
+    }
+    for path in &removed {
+        say!("removed {} (not attached)", path.display());
     }
     Ok(())
 }
@@ -344,6 +383,7 @@ mod tests {
         let row = Row {
             cgroup: Some("/sys/fs/cgroup/a \"b\"".into()),
             cgroup_id: 7,
+            state: "attached",
             idle: Some(600),
             interval: None,
             count: None,
@@ -357,7 +397,8 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&[row]).unwrap(),
-            "[{\"cgroup\":\"/sys/fs/cgroup/a \\\"b\\\"\",\"cgroup_id\":7,\"idle\":600,\
+            "[{\"cgroup\":\"/sys/fs/cgroup/a \\\"b\\\"\",\"cgroup_id\":7,\"state\":\"attached\",\
+             \"idle\":600,\
              \"interval\":null,\"count\":null,\"user_timeout_ms\":null,\"enforce\":true,\
              \"tuned\":3,\"kept\":0,\"rewritten\":0,\"failed\":0,\
              \"pins\":\"/sys/fs/bpf/keepalive/cgroup-7\"}]"

@@ -10,6 +10,7 @@
 //! keepalive cgroup attach CGROUP (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]
 //! keepalive cgroup detach CGROUP
 //! keepalive cgroup list [--json]
+//! keepalive cgroup prune
 //! keepalive watch [--json] [--metrics ADDR:PORT]
 //! keepalive measure HOST:PORT [--max SECONDS] [--json]
 //! ```
@@ -166,6 +167,7 @@ enum CgroupAction {
     Attach(CgroupAttachArgs),
     Detach(CgroupDetachArgs),
     List(CgroupListArgs),
+    Prune(CgroupPruneArgs),
 }
 
 const CGROUP_ATTACH_HELP: &str = "\
@@ -221,8 +223,14 @@ connection was established, KEPT values of their own that connections kept,
 REWRITTEN the programs' own keepalive calls rewritten under --enforce, FAILED
 bpf_setsockopt calls the kernel refused.
 
---json prints one array of objects: cgroup (null once the cgroup is gone),
-cgroup_id, idle, interval, count, user_timeout_ms (null where the policy
+STATE is the kernel's word, from the pinned links: attached; detached (the
+cgroup was removed, so the kernel detached the programs); not attached (an
+attach or detach was killed midway). `list` changes nothing: `keepalive cgroup
+prune` removes the pins of those not attached.
+
+--json prints one array of objects: cgroup (null when the cgroup was removed or
+no cgroup v2 mount here shows it), cgroup_id, state (attached, detached,
+not-attached), idle, interval, count, user_timeout_ms (null where the policy
 leaves the value), enforce, tuned, kept, rewritten, failed, pins.";
 
 /// Every policy attached, read back from the BPF filesystem, with what the
@@ -234,6 +242,13 @@ struct CgroupListArgs {
     #[arg(long)]
     json: bool,
 }
+
+/// Remove the pins of every policy that is not attached any more (its
+/// cgroup was removed, or an attach or detach was killed midway); a policy
+/// in force is never touched.
+#[derive(Debug, Args)]
+#[command(override_usage = "keepalive cgroup prune")]
+struct CgroupPruneArgs {}
 
 /// Run PROGRAM with keepalive on every TCP socket it creates (LD_PRELOAD):
 /// the same program as keepalive-run.
@@ -598,6 +613,9 @@ fn main() -> ExitCode {
         Command::Cgroup(CgroupArgs {
             action: CgroupAction::List(a),
         }) => (&["cgroup", "list"], cgroup::list(a.json)),
+        Command::Cgroup(CgroupArgs {
+            action: CgroupAction::Prune(_),
+        }) => (&["cgroup", "prune"], cgroup::prune()),
         Command::Show(a) => (
             &["show"],
             show::run(&a.pids, a.json, a.max_idle.map(|t| t as u64)),
