@@ -27,12 +27,6 @@ pub enum Error {
         /// The capabilities missing, by name.
         missing: Vec<&'static str>,
     },
-    /// The kernel's HZ (its timer frequency, which converts jiffies to
-    /// time) could not be found.
-    UnknownHz {
-        /// Where it was looked for, and why each failed.
-        tried: String,
-    },
     /// No cgroup v2 hierarchy is mounted (only v1, or none).
     NoCgroup2,
     /// The path is not a cgroup v2 directory.
@@ -155,10 +149,6 @@ impl fmt::Display for Error {
                  (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN) to load a BPF program on a \
                  tracepoint; this process lacks {}",
                 missing.join(", ")
-            ),
-            Error::UnknownHz { tried } => write!(
-                f,
-                "cannot find the kernel's HZ, which converts its jiffies to time: {tried}"
             ),
             Error::NoCgroup2 => write!(
                 f,

@@ -218,8 +218,7 @@ pub fn attach_deadline(
     enforce: bool,
 ) -> Result<AttachReport, Error> {
     let policy = deadline.config()?;
-    let wanted =
-        Policy::new(&policy, enforce)?.with_deadline(deadline.after(), system::kernel_hz()?);
+    let wanted = Policy::new(&policy, enforce)?.with_deadline(deadline.after(), hz::kernel_hz()?);
     attach_policy(cgroup, &policy, wanted)
 }
 
