@@ -15,26 +15,9 @@ shift
 logs=$target_dir/logs
 mkdir -p "$logs"
 
-# What this needs (Debian's rustc-web, cargo-web, rust-web-src,
-# rust-web-clippy; mk/platforms.mk installs them as root). Missing here: a
-# skip that says why; under CI=true, a failure.
-for need in /usr/bin/cargo-clippy /usr/lib/rustlib/src/rust/library/Cargo.lock; do
-    if [[ ! -e $need ]]; then
-        if [[ ${CI:-} == true ]]; then
-            echo "FAIL $(basename "$0"): $need is missing (Debian's rustc-web, cargo-web, rust-web-src, rust-web-clippy)" >&2
-            exit 1
-        fi
-        echo "SKIP $(basename "$0"): $need is missing (Debian's rustc-web, cargo-web, rust-web-src, rust-web-clippy; needs root to install)"
-        exit 0
-    fi
-done
-
-# The Debian toolchain, not whatever rustup put first on PATH: its cargo,
-# rustc, clippy and the library sources they share.
-export PATH=/usr/bin:$PATH
-export CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc
-export RUSTC_BOOTSTRAP=1
-unset RUSTUP_TOOLCHAIN RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER
+# What this needs, and the toolchain it runs.
+. "$(dirname "$0")/toolchain.sh"
+require "$RUST_WEB" "${RUST_WEB_FILES[@]}"
 # Speed: the standard library is compiled (not only checked) for each
 # target; without debug info and without its optional features (backtrace
 # symbolization) that takes about 30% less. Neither changes what clippy

@@ -12,24 +12,11 @@ set -euo pipefail
 
 target_dir=$(realpath -m "$1")
 here=$(cd "$(dirname "$0")" && pwd)
-# What this needs (the rust-web toolchain, gcc-mingw-w64-x86-64 and wine64;
-# mk/platforms.mk installs them as root). Missing here: a skip that says
-# why; under CI=true, a failure.
-for need in /usr/bin/cargo-clippy /usr/lib/rustlib/src/rust/library/Cargo.lock /usr/bin/x86_64-w64-mingw32-gcc /usr/lib/wine/wine64; do
-    if [[ ! -e $need ]]; then
-        if [[ ${CI:-} == true ]]; then
-            echo "FAIL $(basename "$0"): $need is missing (the rust-web toolchain, gcc-mingw-w64-x86-64 and wine64)" >&2
-            exit 1
-        fi
-        echo "SKIP $(basename "$0"): $need is missing (the rust-web toolchain, gcc-mingw-w64-x86-64 and wine64; needs root to install)"
-        exit 0
-    fi
-done
-
-export PATH=/usr/bin:$PATH
-export CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc
-export RUSTC_BOOTSTRAP=1
-unset RUSTUP_TOOLCHAIN RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER
+# What this needs (the rust-web toolchain, mingw-w64 and wine64), and the
+# toolchain it runs.
+. "$here/toolchain.sh"
+require "$RUST_WEB, gcc-mingw-w64-x86-64 and wine64" "${RUST_WEB_FILES[@]}" \
+    /usr/bin/x86_64-w64-mingw32-gcc /usr/lib/wine/wine64
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=/usr/lib/wine/wine64
 export WINEPREFIX=$target_dir/wine-prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
