@@ -647,16 +647,24 @@ mod tests {
     /// as a byte (any non-zero is on), never as a Rust `bool`.
     #[test]
     fn settings_enabled_is_read_as_a_byte() {
+        // Run under Miri by tests/c/run.sh, which reports the old read as
+        // "constructing invalid value ... encountered 0x02, but expected a boolean".
         let mut bytes = [0u8; std::mem::size_of::<keepalive_settings>()];
         let fields: [(usize, i32); 3] = [(4, 2), (8, 1), (12, 3)];
-        bytes[0] = 2;
         for (at, v) in fields {
             bytes[at..at + 4].copy_from_slice(&v.to_ne_bytes());
         }
-        let mut out = keepalive_dead_after::default();
-        let rc = keepalive_settings_dead_after(bytes.as_ptr().cast(), &mut out);
-        assert_eq!(rc, 0, "{}", last_error());
-        assert_eq!((out.idle_ms, out.busy_ms, out.probes), (5000, -1, 3));
+        for byte in 0..=u8::MAX {
+            bytes[0] = byte;
+            let mut out = keepalive_dead_after::default();
+            let rc = keepalive_settings_dead_after(bytes.as_ptr().cast(), &mut out);
+            assert_eq!(rc, 0, "{}", last_error());
+            assert_eq!(
+                (out.idle_ms, out.busy_ms, out.probes),
+                (5000, -1, 3),
+                "{byte}"
+            );
+        }
     }
 
     fn last_error() -> String {
