@@ -135,14 +135,15 @@ pub unsafe extern "C" fn setsockopt(
     };
     let found = rules.and_then(|r| r.find(level, name).map(|f| (r.mode, f)));
     let int_len = std::mem::size_of::<c_int>() as libc::socklen_t;
-    let Some((mode, (index, rule))) = found.filter(|_| !value.is_null() && len >= int_len) else {
+    let wanted = found.filter(|(mode, _)| *mode != Enforce::Quiet);
+    let Some((mode, (index, rule))) = wanted.filter(|_| !value.is_null() && len >= int_len) else {
         // SAFETY: the caller's arguments, unchanged.
         return unsafe { next(fd, level, name, value, len) };
     };
     let saved = crate::errno();
     let tcp = is_tcp_stream(fd);
     crate::set_errno(saved);
-    if !tcp || mode == Enforce::Quiet {
+    if !tcp {
         // SAFETY: as above.
         return unsafe { next(fd, level, name, value, len) };
     }
