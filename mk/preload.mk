@@ -19,6 +19,9 @@ build-preload: build-rust
 # classic 0.3 library the tests compare against.
 test-preload: build-preload
 	$(APT_ENSURE) cc=gcc nm=binutils python3=python3 curl=curl strace=strace libkeepalive0
+	@# As root: a mount namespace overlaying /etc (secure execution), and a
+	@# network namespace with an nftables rule (curl against a cut-off server).
+	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) unshare=util-linux ip=iproute2 nft=nftables; fi
 	install -d $(PRELOAD_TEST_DIR)
 	$(CC) $(PRELOAD_CFLAGS) -o $(PRELOAD_TEST_DIR)/probe tests/preload/probe.c
 	tests/preload/run.sh $(BUILD) $(PRELOAD_TEST_DIR)/probe

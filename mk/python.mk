@@ -2,7 +2,8 @@
 # tests, examples). See docs/python.md.
 #
 #   build-py  $(TOP)/.venv with maturin, ziglang, auditwheel, abi3audit, pytest,
-#             mypy; the abi3 wheel, linked by zig against glibc 2.17
+#             mypy, at the versions python/build-requirements.txt pins with
+#             hashes (pip --require-hashes); the abi3 wheel, linked by zig against glibc 2.17
 #             (manylinux2014), into build/wheels/ (exactly one), and the sdist
 #             into target/sdist/
 #   test-py   auditwheel show (manylinux_2_17) and abi3audit (the stable ABI of
@@ -49,10 +50,13 @@ define py_make_venv
 	$(PYTHON) -m venv --clear $(1) 2>/dev/null || { $(APT_ENSURE) python3-venv && $(PYTHON) -m venv --clear $(1); }
 endef
 
-# Remade when this file changes, so that a new tool in the list arrives.
-$(PY_VENV)/.ready: $(TOP)/mk/python.mk
+# The build tools, pinned with their hashes (python/build-requirements.txt,
+# generated from build-requirements.in): the same zig links the same wheel
+# on every machine. Remade when this file or the pins change.
+PY_BUILD_PINS := $(TOP)/python/build-requirements.txt
+$(PY_VENV)/.ready: $(TOP)/mk/python.mk $(PY_BUILD_PINS)
 	$(call py_make_venv,$(PY_VENV))
-	$(PY_VENV)/bin/python -m pip install -q --upgrade pip "maturin>=1.9.4,<2" ziglang auditwheel abi3audit pytest mypy
+	$(PY_VENV)/bin/python -m pip install -q --require-hashes -r $(PY_BUILD_PINS)
 	touch $@
 
 # maturin finds zig as `python -m ziglang` of the python on PATH: the venv's.
@@ -75,6 +79,7 @@ build-py: build-rust $(PY_VENV)/.ready
 	@echo "== sdist: $$(cd $(TOP) && ls target/sdist/libkeepalive-*.tar.gz)"
 
 test-py: build-py
+	$(PY_VENV)/bin/python $(TOP)/mk/py-pins.py $(PY_BUILD_PINS)
 	@# As root, the vanished-client test runs in a network namespace with an
 	@# nftables rule, and the redis-py recipe against Debian's redis-server.
 	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) nft=nftables unshare=util-linux ip=iproute2 redis-server=redis-server; fi

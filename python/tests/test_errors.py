@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -202,6 +203,44 @@ def test_value_out_of_range(tuned: socket.socket, name: str, value: int, message
         keepalive.enable(tuned, **{name: value})
     assert str(e.value).startswith(message)
     assert raw(tuned) == TUNED
+
+
+def shown(n: int) -> str:
+    """How a message shows an int: as written, cut after 40 characters with
+    "..." (computed here with str(), past CPython's 4300-digit limit)."""
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    set_limit = getattr(sys, "set_int_max_str_digits", None)
+    if limit and set_limit:
+        set_limit(0)
+    try:
+        text = str(n)
+    finally:
+        if limit and set_limit:
+            set_limit(limit)
+    return text[:40] + "..." if len(text) > 40 else text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**5000 + 123, -(7 * 10**4300 + 1), 2**20000, 3 * 10**4299, 10**4300],
+    ids=["10**5000+123", "-(7*10**4300+1)", "2**20000", "3*10**4299", "10**4300"],
+)
+def test_an_int_too_long_for_str_is_shown(tcp: socket.socket, value: int) -> None:
+    """Past 4300 digits str() raises ValueError, and the message used to say
+    `got ""`: it shows the int's first digits as for any long int."""
+    want = shown(value)
+    assert want.rstrip(".").lstrip("-").isdigit()
+    with pytest.raises(ValueError) as e:
+        keepalive.enable(tcp, idle=value)
+    assert str(e.value) == f"idle must be 1..32767 seconds, got {want}"
+    with pytest.raises(ValueError) as e:
+        keepalive.set_user_timeout(tcp, value)
+    assert str(e.value) == f"user_timeout must be 0..2147483647 milliseconds, got {want}"
+    with pytest.raises(OSError) as o:
+        keepalive.get(value)
+    assert o.value.errno == errno.EBADF
+    assert f"not a file descriptor: {want} (Bad file descriptor)" in str(o.value)
+    assert raw(tcp).enabled is False
 
 
 def test_all_or_nothing(tuned: socket.socket) -> None:

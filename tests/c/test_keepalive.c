@@ -951,6 +951,37 @@ static void test_settings_dead_after(void)
     CHECK_FAILS(keepalive_settings_dead_after(&s, NULL), EINVAL, "");
 }
 
+/* The fields of two results (memcmp would compare the struct's padding). */
+static int same_dead_after(const keepalive_dead_after *a, const keepalive_dead_after *b)
+{
+    return a->idle_ms == b->idle_ms && a->busy_ms == b->busy_ms && a->probes == b->probes;
+}
+
+/* `enabled` is a C bool, and C code can leave any byte in it (a struct
+ * filled from the wire with memcpy, a union): the library reads it as a
+ * byte, any non-zero value meaning on, never as a Rust bool (undefined
+ * behaviour for a byte but 0 or 1). The byte 2 gives what 1 gives. */
+static void test_settings_enabled_byte(void)
+{
+    keepalive_settings on = { .enabled = true, .idle = 2, .interval = 1, .count = 3,
+                              .user_timeout_ms = 3500 };
+    keepalive_settings odd = on;
+    keepalive_dead_after want, got;
+    unsigned char two = 2, seen;
+    memcpy((unsigned char *)&odd + offsetof(keepalive_settings, enabled), &two, 1);
+    memcpy(&seen, (unsigned char *)&odd + offsetof(keepalive_settings, enabled), 1);
+    CHECK(seen == 2);
+    CHECK(keepalive_settings_dead_after(&on, &want) == 0);
+    CHECK(keepalive_settings_dead_after(&odd, &got) == 0);
+    CHECK(same_dead_after(&want, &got));
+    CHECK(got.idle_ms == 4000 && got.busy_ms == 3500 && got.probes == 2);
+    for (unsigned b = 3; b < 256; b += 17) {
+        unsigned char byte = (unsigned char)b;
+        memcpy((unsigned char *)&odd + offsetof(keepalive_settings, enabled), &byte, 1);
+        CHECK(keepalive_settings_dead_after(&odd, &got) == 0 && same_dead_after(&want, &got));
+    }
+}
+
 static void test_checks(void)
 {
     keepalive_config ok = { .idle = 30, .count = 4 }, bad = { .interval = 40000 };
@@ -1107,6 +1138,8 @@ int main(void)
     run("an OS refusal's message does not repeat the errno", test_os_error_message);
     run("settings_dead_after follows the kernel's rule (user timeout replaces count)",
         test_settings_dead_after);
+    run("settings_dead_after reads enabled as a byte (2, 3, ... 255 as on, no UB)",
+        test_settings_enabled_byte);
     run("config_check and user_timeout_check validate without a socket", test_checks);
     run("value_parse: every field, junk, huge numbers, unknown names, NULL", test_value_parse);
     run("MPTCP: get and set work, a deadline is refused with nothing changed", test_mptcp);

@@ -28,6 +28,17 @@
  * and prints their lines (mptcp4, mptcp6), or `mptcp unsupported=ERRNO`
  * when the kernel has no MPTCP (exit status 3).
  *
+ * `probe own` sets keepalive itself, as curl and redis-cli do, on sockets
+ * the library has configured, then prints what each ended up with:
+ *   own-tcp rc=R so_keepalive=V ...      SO_KEEPALIVE 1, idle 60, interval 60,
+ *                                        count 9, user timeout 0
+ *   own-off rc=R so_keepalive=V ...      SO_KEEPALIVE 0
+ *   own-short rc=R errno=E               TCP_KEEPIDLE with a 2-byte optlen
+ *   own-unix rc=R so_keepalive=V         SO_KEEPALIVE 0 after 1 on a Unix socket
+ *   own-nodelay rc=R tcp_nodelay=V       an option that is not keepalive's
+ *   own-errno errno=E                    errno after a successful call (EINTR kept)
+ * where rc is 0 when every setsockopt call succeeded, else the errno name.
+ *
  * Exit status: 0 when every socket that should exist was created, 1 otherwise.
  */
 #define _GNU_SOURCE
@@ -247,6 +258,71 @@ static int race(int n)
     return failed;
 }
 
+/* setsockopt(fd, level, opt, &value, sizeof value); returns 0 or errno. */
+static int set_int(int fd, int level, int opt, int value)
+{
+    return setsockopt(fd, level, opt, &value, sizeof value) == 0 ? 0 : errno;
+}
+
+/* "rc=0" or "rc=ENAME" for a result of set_int. */
+static void rc_name(char *buf, size_t size, int rc)
+{
+    snprintf(buf, size, "rc=%s", rc == 0 ? "0" : errno_name(rc));
+}
+
+/* See the header. Returns 0 when the sockets could be created. */
+static int own(void)
+{
+    char name[64];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 1;
+    int rc = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+    if (!rc) rc = set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, 60);
+    if (!rc) rc = set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, 60);
+    if (!rc) rc = set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, 9);
+    if (!rc) rc = set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, 0);
+    snprintf(name, sizeof name, "own-tcp ");
+    rc_name(name + 8, sizeof name - 8, rc);
+    print_options(name, fd);
+
+    errno = EINTR;
+    rc = set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, 9);
+    printf("own-errno errno=%s\n", rc == 0 ? errno_name(errno) : "failed");
+
+    short two = 5;
+    rc = setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &two, sizeof two) == 0 ? 0 : errno;
+    printf("own-short rc=%s\n", rc == 0 ? "0" : errno_name(rc));
+
+    rc = set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    int nodelay = -1;
+    socklen_t len = sizeof nodelay;
+    getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len);
+    printf("own-nodelay rc=%s tcp_nodelay=%d\n", rc == 0 ? "0" : errno_name(rc), nodelay);
+    close(fd);
+
+    fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 1;
+    rc = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 0);
+    snprintf(name, sizeof name, "own-off ");
+    rc_name(name + 8, sizeof name - 8, rc);
+    print_options(name, fd);
+    close(fd);
+
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 1;
+    rc = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+    if (!rc) rc = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 0);
+    int on = -1;
+    len = sizeof on;
+    getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, &len);
+    printf("own-unix rc=%s so_keepalive=%d\n", rc == 0 ? "0" : errno_name(rc), on);
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int failed = 0;
@@ -261,8 +337,10 @@ int main(int argc, char **argv)
         return cancel();
     if (argc == 2 && strcmp(argv[1], "mptcp") == 0)
         return mptcp();
+    if (argc == 2 && strcmp(argv[1], "own") == 0)
+        return own();
     if (argc != 1) {
-        fprintf(stderr, "usage: probe [race N | close-stderr | cancel | mptcp]\n");
+        fprintf(stderr, "usage: probe [race N | close-stderr | cancel | mptcp | own]\n");
         return 2;
     }
 

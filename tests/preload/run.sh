@@ -16,7 +16,7 @@ LIB=$BUILD/lib/libkeepalive-preload.so
 RUN=$BUILD/bin/keepalive-run
 
 # Nothing from the caller's environment may leak into a case.
-unset KEEPALIVE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE_USER_TIMEOUT_MS KEEPALIVE_DEADLINE KEEPALIVE_MAX_IDLE LD_PRELOAD
+unset KEEPALIVE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE_USER_TIMEOUT_MS KEEPALIVE_DEADLINE KEEPALIVE_MAX_IDLE KEEPALIVE_ENFORCE LD_PRELOAD
 # The probe is built with ASan, whose runtime then does not come first in the
 # library list: our library (or 0.3) is preloaded before it, on purpose.
 export ASAN_OPTIONS=verify_asan_link_order=0
@@ -66,10 +66,10 @@ for f in "$LIB" "$RUN" "$PROBE"; do
 done
 
 exports=$(nm -D --defined-only "$LIB" | awk '$2 ~ /^[A-Z]$/ { print $3 }' | sort | tr '\n' ' ')
-if [[ $exports == "socket " ]]; then
-    pass "only socket is exported"
+if [[ $exports == "setsockopt socket " ]]; then
+    pass "only socket and setsockopt are exported"
 else
-    fail "only socket is exported" "exported: $exports"
+    fail "only socket and setsockopt are exported" "exported: $exports"
 fi
 
 # The bare probe: keepalive off everywhere, or the checks below prove nothing.
@@ -583,6 +583,64 @@ for args in "-D 1" "-D 5 -d 2" "-D x"; do
     rm -f "$TMP/ran"
 done
 
+# --- the program's own keepalive calls (KEEPALIVE_ENFORCE, --enforce) --------
+# `probe own` sets SO_KEEPALIVE 1, idle 60, interval 60, count 9, user timeout
+# 0 itself (as curl and redis-cli do), SO_KEEPALIVE 0 on another socket, and
+# calls that are not keepalive's or not on TCP.
+OWN_VALUES="so_keepalive=1 keepidle=60 keepintvl=60 keepcnt=9 user_timeout=0"
+own_rest() {
+    printf '%s\n' 'own-errno errno=EINTR' 'own-short rc=EINVAL' 'own-nodelay rc=0 tcp_nodelay=1'
+}
+{
+    echo "own-tcp rc=0 $OWN_VALUES"
+    own_rest
+    echo "own-off rc=0 so_keepalive=0 keepidle=2 keepintvl=1 keepcnt=3 user_timeout=5000"
+    echo "own-unix rc=0 so_keepalive=0"
+} >"$TMP/want-own"
+env KEEPALIVE_DEADLINE=5 LD_PRELOAD="$LIB" "$PROBE" own >"$TMP/own.out" 2>"$TMP/own.err"
+same "KEEPALIVE_ENFORCE unset: the program's own keepalive calls win (as with 0.3)" "$TMP/want-own" "$TMP/own.out"
+if [[ ! -s $TMP/own.err ]]; then pass "KEEPALIVE_ENFORCE unset: nothing on stderr"; else
+    fail "KEEPALIVE_ENFORCE unset: nothing on stderr" "$(cat "$TMP/own.err")"; fi
+
+"$RUN" -D 5 -- "$PROBE" own >"$TMP/own.out" 2>"$TMP/own.err"
+same "keepalive-run -D 5 (no --enforce): the program's own calls win" "$TMP/want-own" "$TMP/own.out"
+told_ok=1
+for said in "TCP_KEEPIDLE=60 itself, overriding the configured 2" \
+    "TCP_KEEPINTVL=60 itself, overriding the configured 1" "TCP_KEEPCNT=9 itself, overriding the configured 3" \
+    "TCP_USER_TIMEOUT=0 itself, overriding the configured 5000" "SO_KEEPALIVE=0 itself, overriding the configured 1"; do
+    [[ $(grep -cF "libkeepalive-preload: the program set $said (keepalive-run --enforce" "$TMP/own.err") == 1 ]] || told_ok=0
+done
+if ((told_ok)) && [[ $(wc -l <"$TMP/own.err") == 5 ]]; then
+    pass "keepalive-run without --enforce names each of the program's own calls that won, once"
+else
+    fail "keepalive-run without --enforce names each of the program's own calls that won, once" "$(cat "$TMP/own.err")"
+fi
+
+{
+    echo "own-tcp rc=0 so_keepalive=1 keepidle=2 keepintvl=1 keepcnt=3 user_timeout=5000"
+    own_rest
+    echo "own-off rc=0 so_keepalive=1 keepidle=2 keepintvl=1 keepcnt=3 user_timeout=5000"
+    echo "own-unix rc=0 so_keepalive=0"
+} >"$TMP/want"
+"$RUN" -D 5 --enforce -- "$PROBE" own >"$TMP/own.out" 2>"$TMP/own.err"
+same "keepalive-run -D 5 --enforce: the program's own keepalive calls get 2/1/3/5000 and SO_KEEPALIVE stays on; short optlen, TCP_NODELAY, Unix sockets and errno untouched" \
+    "$TMP/want" "$TMP/own.out"
+if [[ ! -s $TMP/own.err ]]; then pass "keepalive-run --enforce: nothing on stderr"; else
+    fail "keepalive-run --enforce: nothing on stderr" "$(cat "$TMP/own.err")"; fi
+env KEEPALIVE_ENFORCE=1 KEEPIDLE=45 LD_PRELOAD="$LIB" "$PROBE" own >"$TMP/own.out" 2>&1
+if grep -q "^own-tcp rc=0 so_keepalive=1 keepidle=45 keepintvl=60 keepcnt=9 user_timeout=0$" "$TMP/own.out"; then
+    pass "KEEPALIVE_ENFORCE=1 KEEPIDLE=45: only the configured value is enforced, the others are the program's"
+else
+    fail "KEEPALIVE_ENFORCE=1 KEEPIDLE=45: only the configured value is enforced" "$(cat "$TMP/own.out")"
+fi
+env KEEPALIVE_ENFORCE=yes KEEPALIVE_DEADLINE=5 LD_PRELOAD="$LIB" "$PROBE" own >"$TMP/own.out" 2>"$TMP/own.err"
+if grep -q "^own-tcp rc=0 $OWN_VALUES$" "$TMP/own.out" &&
+    [[ $(cat "$TMP/own.err") == 'libkeepalive-preload: ignoring KEEPALIVE_ENFORCE="yes": KEEPALIVE_ENFORCE must be 1 or 0; the program'"'"'s own keepalive calls win' ]]; then
+    pass "KEEPALIVE_ENFORCE=yes: one warning, not enforced"
+else
+    fail "KEEPALIVE_ENFORCE=yes: one warning, not enforced" "$(cat "$TMP/own.out" "$TMP/own.err")"
+fi
+
 # A library that exists but cannot be loaded: the loader would print a line
 # and run the program with no keepalive, exit 0. keepalive-run says so, 125.
 # bad_library NAME SETUP: a copy of the prefix whose library SETUP spoils.
@@ -676,6 +734,60 @@ else
     fi
 fi
 
+# Secure execution (AT_SECURE): /etc/ld.so.preload loads the library even
+# into setuid and setgid programs, whose environment belongs to a less
+# privileged caller. There the environment is ignored (keepalive on with the
+# system's defaults, as with no variable) and nothing is written. Tried in a
+# mount namespace of its own, where /etc is overlaid with an ld.so.preload
+# naming the library; the probe is setgid to a group root is not in (root's
+# egid then differs from its gid, so the loader sets AT_SECURE).
+# secure_run PROGRAM ARGS...: PROGRAM with /etc/ld.so.preload naming $LIB.
+secure_run() {
+    unshare -m bash -c '
+        set -e
+        mount --make-rprivate /
+        mount -t tmpfs tmpfs "$1"
+        mkdir "$1/upper" "$1/work"
+        echo "$2" >"$1/upper/ld.so.preload"
+        mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc
+        shift 2
+        exec env KEEPIDLE=77 KEEPCNT=junk KEEPALIVE_DEADLINE=x KEEPALIVE_ENFORCE=1 "$@"
+    ' secure_run "$TMP/ovl" "$LIB" "$@"
+}
+secure_why=
+if [[ $(id -u) != 0 ]]; then
+    secure_why="needs root (a mount namespace, a setgid program)"
+elif ! command -v unshare >/dev/null; then
+    secure_why="unshare (util-linux) is missing"
+elif findmnt -no OPTIONS -T "$TMP" | grep -qw nosuid; then
+    secure_why="$TMP is on a nosuid file system"
+else
+    mkdir -p "$TMP/ovl"
+    cp "$TMP/plain-probe" "$TMP/sgid-probe" && chgrp nogroup "$TMP/sgid-probe" && chmod 2755 "$TMP/sgid-probe"
+    # Control: the same, not setgid: the environment's values apply.
+    if ! secure_run "$TMP/plain-probe" >"$TMP/insecure.out" 2>"$TMP/insecure.err"; then
+        secure_why="no overlay of /etc in a mount namespace here: $(tail -1 "$TMP/insecure.err")"
+    fi
+fi
+if [[ -n $secure_why ]]; then
+    if [[ ${CI:-} == true && $(id -u) == 0 ]]; then fail "secure execution" "$secure_why"; else
+        skip "secure execution (setgid program under /etc/ld.so.preload): $secure_why"; fi
+elif ! grep -q '^ipv4 so_keepalive=1 keepidle=77 ' "$TMP/insecure.out" ||
+    ! grep -q 'ignoring KEEPCNT="junk"' "$TMP/insecure.err"; then
+    fail "secure execution: the control run (not setgid) takes the environment" \
+        "$(cat "$TMP/insecure.out" "$TMP/insecure.err")"
+else
+    secure_run "$TMP/sgid-probe" >"$TMP/secure.out" 2>"$TMP/secure.err"
+    secure_run "$TMP/sgid-probe" own >"$TMP/secure-own.out" 2>>"$TMP/secure.err"
+    if grep -q "^ipv4 so_keepalive=1 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=0$" "$TMP/secure.out" &&
+        grep -q "^own-tcp rc=0 $OWN_VALUES$" "$TMP/secure-own.out" && [[ ! -s $TMP/secure.err ]]; then
+        pass "a setgid program under /etc/ld.so.preload: KEEPIDLE, KEEPCNT, KEEPALIVE_DEADLINE, KEEPALIVE_ENFORCE ignored (system defaults), no warning written"
+    else
+        fail "a setgid program under /etc/ld.so.preload: the environment ignored, nothing written" \
+            "$(cat "$TMP/secure.out" "$TMP/secure-own.out" "$TMP/secure.err")"
+    fi
+fi
+
 # --- programs we did not write ----------------------------------------------
 echo "== programs we did not write"
 cat >"$TMP/client.py" <<'EOF'
@@ -732,6 +844,39 @@ exec 3<&-
 kill "$SERVER_PID" 2>/dev/null
 wait "$SERVER_PID" 2>/dev/null
 SERVER_PID=
+
+# curl sets its own keepalive (60 s idle and interval), which defeated -D:
+# against a server whose host is cut off, curl under -D 5 --enforce dies on
+# time, while under -D 5 alone it is still waiting 12 s later, and it was told
+# which of curl's own calls won. In a network namespace of its own (lo, an
+# nftables rule dropping every TCP packet there).
+cut_why=
+if [[ $(id -u) != 0 ]]; then cut_why="needs root (a network namespace)"
+elif ! command -v unshare >/dev/null || ! command -v nft >/dev/null || ! command -v ip >/dev/null; then
+    cut_why="unshare, nft or ip is missing"
+fi
+if [[ -n $cut_why ]]; then
+    if [[ ${CI:-} == true && $(id -u) == 0 ]]; then fail "curl, cut off" "$cut_why"; else
+        skip "curl against a cut-off server: $cut_why"; fi
+elif ! unshare -n python3 "$(dirname "$0")/cut_off.py" "$RUN" 5 12 >"$TMP/cut.out" 2>"$TMP/cut.err"; then
+    fail "curl against a cut-off server: the experiment ran" "$(cat "$TMP/cut.out" "$TMP/cut.err")"
+else
+    sed 's/^/    | /' "$TMP/cut.out"
+    enforced=$(sed -n 's/^enforce exit=\([0-9]*\) after=\([0-9.]*\) .*/\1 \2/p' "$TMP/cut.out")
+    read -r rc after <<<"${enforced:-x 999}"
+    if [[ $rc =~ ^[1-9][0-9]*$ ]] && grep -q '^enforce .*timed out' "$TMP/cut.out" &&
+        awk -v a="$after" 'BEGIN { exit !(a >= 4 && a <= 7) }'; then
+        pass "curl under keepalive-run -D 5 --enforce: dead ${after} s after its server was cut off (deadline 5 s)"
+    else
+        fail "curl under keepalive-run -D 5 --enforce dies about 5 s after the cut" "$(cat "$TMP/cut.out")"
+    fi
+    if grep -q '^own exit=running after=1[2-9]' "$TMP/cut.out" &&
+        grep -q '^own .*the program set TCP_KEEPIDLE=60 itself, overriding the configured 2' "$TMP/cut.out"; then
+        pass "curl under keepalive-run -D 5 (no --enforce): its own 60 s wins, still waiting 12 s after the cut, and keepalive-run said so"
+    else
+        fail "curl under keepalive-run -D 5 (no --enforce): its own 60 s wins, and it is said" "$(cat "$TMP/cut.out")"
+    fi
+fi
 
 echo "preload: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))

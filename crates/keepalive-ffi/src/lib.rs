@@ -59,6 +59,28 @@ pub struct keepalive_settings {
     pub user_timeout_ms: u32,
 }
 
+/// `keepalive_settings` as this library reads it from a caller's memory:
+/// the same layout, with `enabled` a plain byte. A C `bool` holding any byte
+/// but 0 or 1 (a struct filled by memcpy, a union, a stray write) would be
+/// undefined behaviour read as a Rust `bool`; read as a byte, any non-zero
+/// value means on, as C itself takes it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SettingsIn {
+    enabled: u8,
+    idle: i32,
+    interval: i32,
+    count: i32,
+    user_timeout_ms: u32,
+}
+
+// The mirror has the public struct's size and alignment (field offsets:
+// the unit test `settings_mirror_has_the_same_layout`).
+const _: () = {
+    assert!(std::mem::size_of::<SettingsIn>() == std::mem::size_of::<keepalive_settings>());
+    assert!(std::mem::align_of::<SettingsIn>() == std::mem::align_of::<keepalive_settings>());
+};
+
 /// A connection's liveness, read from the kernel (TCP_INFO) by
 /// keepalive_get_status().
 #[repr(C)]
@@ -556,7 +578,8 @@ pub extern "C" fn keepalive_settings_dead_after(
     out: *mut keepalive_dead_after,
 ) -> c_int {
     boundary(|| {
-        let s = read_in(settings, "settings")?;
+        // Read through the byte-typed mirror: never a Rust `bool` from C memory.
+        let s = read_in(settings.cast::<SettingsIn>(), "settings")?;
         let out = out_ptr(out, "out")?;
         let nonneg = |name: &str, v: i32| {
             u64::try_from(v).map_err(|_| Failure {
@@ -565,7 +588,7 @@ pub extern "C" fn keepalive_settings_dead_after(
             })
         };
         let settings = keepalive::Settings::new(
-            s.enabled,
+            s.enabled != 0,
             Duration::from_secs(nonneg("idle", s.idle)?),
             Duration::from_secs(nonneg("interval", s.interval)?),
             nonneg("count", s.count)? as u32,
@@ -696,6 +719,62 @@ mod tests {
 
     use super::*;
     use std::ffi::CStr;
+
+    /// `SettingsIn` is read where a `keepalive_settings` was written: every
+    /// field at the same offset.
+    #[test]
+    fn settings_mirror_has_the_same_layout() {
+        let public = keepalive_settings::default();
+        let mirror = SettingsIn {
+            enabled: 0,
+            idle: 0,
+            interval: 0,
+            count: 0,
+            user_timeout_ms: 0,
+        };
+        let base = |p: *const u8, q: *const u8| q as usize - p as usize;
+        let p = std::ptr::addr_of!(public).cast::<u8>();
+        let m = std::ptr::addr_of!(mirror).cast::<u8>();
+        let offsets_public = [
+            base(p, std::ptr::addr_of!(public.enabled).cast()),
+            base(p, std::ptr::addr_of!(public.idle).cast()),
+            base(p, std::ptr::addr_of!(public.interval).cast()),
+            base(p, std::ptr::addr_of!(public.count).cast()),
+            base(p, std::ptr::addr_of!(public.user_timeout_ms).cast()),
+        ];
+        let offsets_mirror = [
+            base(m, std::ptr::addr_of!(mirror.enabled).cast()),
+            base(m, std::ptr::addr_of!(mirror.idle).cast()),
+            base(m, std::ptr::addr_of!(mirror.interval).cast()),
+            base(m, std::ptr::addr_of!(mirror.count).cast()),
+            base(m, std::ptr::addr_of!(mirror.user_timeout_ms).cast()),
+        ];
+        assert_eq!(offsets_public, offsets_mirror);
+    }
+
+    /// A `bool` byte that is neither 0 nor 1, as C code can leave it: read
+    /// as a byte (any non-zero is on), never as a Rust `bool`.
+    #[test]
+    fn settings_enabled_is_read_as_a_byte() {
+        // Run under Miri by tests/c/run.sh, which reports the old read as
+        // "constructing invalid value ... encountered 0x02, but expected a boolean".
+        let mut bytes = [0u8; std::mem::size_of::<keepalive_settings>()];
+        let fields: [(usize, i32); 3] = [(4, 2), (8, 1), (12, 3)];
+        for (at, v) in fields {
+            bytes[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+        for byte in 0..=u8::MAX {
+            bytes[0] = byte;
+            let mut out = keepalive_dead_after::default();
+            let rc = keepalive_settings_dead_after(bytes.as_ptr().cast(), &mut out);
+            assert_eq!(rc, 0, "{}", last_error());
+            assert_eq!(
+                (out.idle_ms, out.busy_ms, out.probes),
+                (5000, -1, 3),
+                "{byte}"
+            );
+        }
+    }
 
     fn last_error() -> String {
         // SAFETY: keepalive_last_error never returns NULL and the string is

@@ -21,6 +21,26 @@ pub(crate) struct Wanted {
     pub(crate) keepalive: Config,
     /// `KEEPALIVE_USER_TIMEOUT_MS`, `None` when unset or invalid.
     pub(crate) user_timeout: Option<Duration>,
+    /// `KEEPALIVE_ENFORCE`: what happens to the program's own keepalive
+    /// `setsockopt` calls.
+    pub(crate) enforce: Enforce,
+}
+
+/// What `KEEPALIVE_ENFORCE` asks for the program's own keepalive
+/// `setsockopt` calls (`SO_KEEPALIVE`, `TCP_KEEPIDLE`/`INTVL`/`CNT`,
+/// `TCP_USER_TIMEOUT`) on a TCP socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Enforce {
+    /// Unset or empty: the program's own calls win, silently (libkeepalive
+    /// 0.3's behaviour).
+    Quiet,
+    /// `0` or `off` (what `keepalive-run` passes without `--enforce`): the
+    /// program's own calls win, and the first one that overrides each
+    /// configured value is named on stderr, once per process.
+    Tell,
+    /// `1` or `on` (`keepalive-run --enforce`): the configured value
+    /// replaces the program's own in each such call.
+    On,
 }
 
 /// The names of the variables, as the documentation gives them.
@@ -31,6 +51,7 @@ pub(crate) const KEEPCNT: &str = "KEEPCNT";
 pub(crate) const USER_TIMEOUT: &str = "KEEPALIVE_USER_TIMEOUT_MS";
 pub(crate) const DEADLINE: &str = "KEEPALIVE_DEADLINE";
 pub(crate) const MAX_IDLE: &str = "KEEPALIVE_MAX_IDLE";
+pub(crate) const ENFORCE: &str = "KEEPALIVE_ENFORCE";
 
 /// Reads every variable through `lookup` (name -> raw bytes, `None` when
 /// unset) and returns what they ask for. Each invalid value is reported
@@ -55,6 +76,19 @@ pub(crate) fn read<'e>(
                 Shown(v)
             ));
             true
+        }
+    };
+    let enforce = match lookup(ENFORCE) {
+        None | Some([]) => Enforce::Quiet,
+        Some(v) if v == b"1" || v.eq_ignore_ascii_case(b"on") => Enforce::On,
+        Some(v) if v == b"0" || v.eq_ignore_ascii_case(b"off") => Enforce::Tell,
+        Some(v) => {
+            warn(format_args!(
+                "ignoring {ENFORCE}=\"{}\": {ENFORCE} must be 1 or 0; the program's own \
+                 keepalive calls win",
+                Shown(v)
+            ));
+            Enforce::Quiet
         }
     };
     // A valid deadline stands for all four values: it wins over the
@@ -103,6 +137,7 @@ pub(crate) fn read<'e>(
                 enabled,
                 keepalive: Config::new(),
                 user_timeout: None,
+                enforce,
             };
         }
         // The user timeout is applied on its own (see `apply`), so that a
@@ -114,6 +149,7 @@ pub(crate) fn read<'e>(
                 ..config
             },
             user_timeout: config.user_timeout,
+            enforce,
         };
     }
     let secs = |n: i64| Duration::from_secs(n as u64);
@@ -131,6 +167,7 @@ pub(crate) fn read<'e>(
             user_timeout: None,
         },
         user_timeout,
+        enforce,
     }
 }
 
@@ -245,7 +282,8 @@ mod tests {
             Wanted {
                 enabled: true,
                 keepalive: Config::new(),
-                user_timeout: None
+                user_timeout: None,
+                enforce: Enforce::Quiet,
             }
         );
         assert!(warnings.is_empty());
@@ -555,6 +593,33 @@ mod tests {
         assert!(!warnings[0].contains('\u{1b}'));
         assert!(warnings[1].len() < 200, "{}", warnings[1]);
         assert!(warnings[1].contains("..."));
+    }
+
+    #[test]
+    fn keepalive_enforce_values() {
+        for (v, want) in [
+            ("1", Enforce::On),
+            ("on", Enforce::On),
+            ("ON", Enforce::On),
+            ("0", Enforce::Tell),
+            ("off", Enforce::Tell),
+            ("", Enforce::Quiet),
+        ] {
+            let (w, warnings) = read_vars(&[("KEEPALIVE_ENFORCE", v)]);
+            assert_eq!(w.enforce, want, "{v}");
+            assert!(warnings.is_empty(), "{v}: {warnings:?}");
+        }
+        let (w, _) = read_vars(&[]);
+        assert_eq!(w.enforce, Enforce::Quiet);
+        let (w, warnings) = read_vars(&[("KEEPALIVE_ENFORCE", "yes")]);
+        assert_eq!(w.enforce, Enforce::Quiet);
+        assert_eq!(
+            warnings,
+            [
+                "ignoring KEEPALIVE_ENFORCE=\"yes\": KEEPALIVE_ENFORCE must be 1 or 0; \
+              the program's own keepalive calls win"
+            ]
+        );
     }
 
     #[test]

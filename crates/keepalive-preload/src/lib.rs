@@ -6,7 +6,8 @@
 //!     KEEPIDLE=60 KEEPINTVL=10 KEEPCNT=5 KEEPALIVE_USER_TIMEOUT_MS=90000 program
 //! ```
 //!
-//! The library exports one symbol, `socket`. Every call goes to the next
+//! The library exports two symbols, `socket` and `setsockopt` (the latter
+//! for `KEEPALIVE_ENFORCE`, see `src/enforce.rs`). Every `socket` call goes to the next
 //! `socket` in the lookup order (`dlsym(RTLD_NEXT)`, so other preloaded
 //! interposers keep working); for a TCP socket (`AF_INET` or `AF_INET6`,
 //! `SOCK_STREAM` with any of `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, protocol 0,
@@ -20,11 +21,15 @@
 //! | `KEEPINTVL` | `TCP_KEEPINTVL`, 1..32767 seconds |
 //! | `KEEPCNT` | `TCP_KEEPCNT`, 1..127 probes |
 //! | `KEEPALIVE_USER_TIMEOUT_MS` | `TCP_USER_TIMEOUT`, 0..2147483647 ms (applied even with `KEEPALIVE=off`: it is not a keepalive option) |
+//! | `KEEPALIVE_ENFORCE` | `1`/`on`: the program's own keepalive `setsockopt` calls get the configured values; `0`/`off`: they win, each one that overrides a configured value named once; unset: they win silently (`src/enforce.rs`) |
 //! | `KEEPALIVE_DEADLINE` | the dead-peer deadline, 2..131068 s: idle, interval, count and the user timeout by the core's split ([`keepalive::Deadline`]); beside it the four separate variables are ignored, with one warning naming them; ignored (with a warning) under `KEEPALIVE=off` |
 //! | `KEEPALIVE_MAX_IDLE` | with `KEEPALIVE_DEADLINE`: the silence a NAT, firewall or load balancer on the path tolerates, 5..4294967295 s; the deadline's split keeps a healthy connection from being silent that long ([`keepalive::Deadline::max_idle`]); one the deadline cannot keep, or one without a deadline, is ignored with a warning |
 //!
 //! The environment is read and checked once, when the library is loaded (an
-//! ELF constructor, before `main`). An invalid value prints one line on
+//! ELF constructor, before `main`). In a secure-execution program (setuid,
+//! setgid, file capabilities: `getauxval(AT_SECURE)`, reached through
+//! /etc/ld.so.preload) it is not read at all: the library acts as with an
+//! empty environment and writes nothing. An invalid value prints one line on
 //! stderr naming the variable and the range, then, and is ignored; the other
 //! values still apply. The line is written only where it cannot hurt the
 //! program ([`write_warning`]): fd 2 open, not a socket (an inetd-style
@@ -60,8 +65,10 @@ use std::mem::MaybeUninit;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
+mod enforce;
 mod env;
 
+use enforce::Rules;
 use env::Wanted;
 
 /// The signature of `socket(2)`.
@@ -142,13 +149,7 @@ thread_local! {
 fn next_socket() -> Option<SocketFn> {
     let mut p = NEXT_SOCKET.load(Ordering::Acquire);
     if p.is_null() {
-        let nested = RESOLVING.try_with(|r| r.replace(true)).unwrap_or(true);
-        if nested {
-            return None;
-        }
-        // SAFETY: a NUL-terminated name; RTLD_NEXT is valid from a shared object.
-        p = unsafe { libc::dlsym(libc::RTLD_NEXT, b"socket\0".as_ptr().cast()) };
-        let _ = RESOLVING.try_with(|r| r.set(false));
+        p = next_symbol(b"socket\0");
         if p.is_null() {
             return None;
         }
@@ -158,6 +159,21 @@ fn next_socket() -> Option<SocketFn> {
     // SAFETY: `p` is the address of a function named `socket`, which has
     // socket(2)'s signature.
     Some(unsafe { std::mem::transmute::<*mut c_void, SocketFn>(p) })
+}
+
+/// The next definition of `name` (NUL-terminated) after ours in the lookup
+/// order, or NULL when there is none or this thread is already inside
+/// `dlsym` (which may allocate, and an allocator may create a socket).
+pub(crate) fn next_symbol(name: &[u8]) -> *mut c_void {
+    let nested = RESOLVING.try_with(|r| r.replace(true)).unwrap_or(true);
+    if nested {
+        return std::ptr::null_mut();
+    }
+    debug_assert_eq!(name.last(), Some(&0));
+    // SAFETY: a NUL-terminated name; RTLD_NEXT is valid from a shared object.
+    let p = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) };
+    let _ = RESOLVING.try_with(|r| r.set(false));
+    p
 }
 
 // ---- the settings, read once, when the library is loaded -------------------
@@ -245,13 +261,17 @@ static STATE: AtomicU8 = AtomicU8::new(UNREAD);
 
 /// The settings, written once by the caller that moved `STATE` from
 /// `UNREAD` to `READING`, read only after `STATE` is `READY`.
-static SETTINGS: Slot = Slot(UnsafeCell::new(MaybeUninit::uninit()));
+static SETTINGS: Slot<Wanted> = Slot(UnsafeCell::new(MaybeUninit::uninit()));
 
-struct Slot(UnsafeCell<MaybeUninit<Wanted>>);
+/// What to do with the program's own keepalive `setsockopt` calls
+/// ([`enforce`]), written and published with `SETTINGS`.
+static RULES: Slot<Rules> = Slot(UnsafeCell::new(MaybeUninit::uninit()));
+
+struct Slot<T>(UnsafeCell<MaybeUninit<T>>);
 
 // SAFETY: written once before `STATE` is set to `READY` with Release, read
 // only after `STATE` is seen `READY` with Acquire.
-unsafe impl Sync for Slot {}
+unsafe impl<T: Sync> Sync for Slot<T> {}
 
 /// Reads the environment once per process, reporting each invalid value
 /// through `warn`, and publishes the result. A second call does nothing.
@@ -260,10 +280,18 @@ fn load_settings(warn: impl FnMut(fmt::Arguments<'_>)) {
         .compare_exchange(UNREAD, READING, Ordering::Acquire, Ordering::Acquire)
         .is_ok()
     {
-        let wanted = env::read(getenv, warn);
+        let wanted = if secure_execution() {
+            env::read(|_| None, |_| {})
+        } else {
+            env::read(getenv, warn)
+        };
+        let rules = Rules::of(&wanted);
         // SAFETY: only the caller that won the exchange writes, once, and
         // nobody reads before `READY` is published below.
-        unsafe { (*SETTINGS.0.get()).write(wanted) };
+        unsafe {
+            (*SETTINGS.0.get()).write(wanted);
+            (*RULES.0.get()).write(rules);
+        }
         STATE.store(READY, Ordering::Release);
     }
 }
@@ -276,9 +304,34 @@ fn wanted() -> Wanted {
     if STATE.load(Ordering::Acquire) == READY {
         // SAFETY: `READY` (seen with Acquire) means `SETTINGS` was written.
         unsafe { (*SETTINGS.0.get()).assume_init_read() }
+    } else if secure_execution() {
+        env::read(|_| None, |_| {})
     } else {
         env::read(getenv, |_| {})
     }
+}
+
+/// The rules for the program's own `setsockopt` calls, once the constructor
+/// published them; `None` before.
+pub(crate) fn rules() -> Option<&'static Rules> {
+    if STATE.load(Ordering::Acquire) == READY {
+        // SAFETY: `READY` (seen with Acquire) means `RULES` was written, and
+        // it never changes again.
+        Some(unsafe { (*RULES.0.get()).assume_init_ref() })
+    } else {
+        None
+    }
+}
+
+/// Whether this process runs in secure-execution mode (`AT_SECURE`: a
+/// setuid, setgid or file-capability program, reached only through
+/// /etc/ld.so.preload or a setuid library in a system directory). Then the
+/// environment belongs to a less privileged caller: its values are ignored
+/// (the library acts as with an empty environment, keepalive on with the
+/// system's defaults) and nothing is written to stderr.
+fn secure_execution() -> bool {
+    // SAFETY: getauxval reads the process's auxiliary vector; 0 when absent.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
 /// The raw value of an environment variable, borrowed from `environ`.
@@ -301,7 +354,7 @@ fn getenv(name: &str) -> Option<&'static [u8]> {
 /// Writes one warning line to stderr in a single write(2), where
 /// [`write_warning`] finds it safe: formatted on the stack, so it neither
 /// allocates nor interleaves with other output.
-fn warn(args: fmt::Arguments<'_>) {
+pub(crate) fn warn(args: fmt::Arguments<'_>) {
     let mut line = env::Line::new();
     let _ = write!(line, "libkeepalive-preload: {args}");
     let mut bytes = [0u8; 322];
@@ -379,12 +432,12 @@ fn write_without_sigpipe(fd: c_int, bytes: &[u8]) -> isize {
 
 // ---- errno -----------------------------------------------------------------
 
-fn errno() -> c_int {
+pub(crate) fn errno() -> c_int {
     // SAFETY: __errno_location returns this thread's errno, always valid.
     unsafe { *libc::__errno_location() }
 }
 
-fn set_errno(value: c_int) {
+pub(crate) fn set_errno(value: c_int) {
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = value };
 }
@@ -466,6 +519,7 @@ mod tests {
             enabled: true,
             keepalive: keepalive::Config::from_secs(Some(60), Some(10), Some(5)).unwrap(),
             user_timeout: Some(Duration::from_millis(7000)),
+            enforce: env::Enforce::Quiet,
         }
     }
 

@@ -273,11 +273,52 @@ fn checked<T>(
 ) -> PyResult<T> {
     result.map_err(|err| match (obj, saturated, &err) {
         (Some(obj), true, Error::InvalidValue { .. } | Error::Conflict { .. }) => {
-            let given = obj.str().map(|s| s.to_string()).unwrap_or_default();
-            PyValueError::new_err(err.given_as(given).to_string())
+            PyValueError::new_err(err.given_as(int_text(obj)).to_string())
         }
         _ => to_py(err),
     })
+}
+
+/// An int argument as text for a message: `str(obj)`, or, for an int with
+/// more digits than `str()` may print (4300 by default since CPython 3.11,
+/// `sys.set_int_max_str_digits`), its sign and first 41 digits, which
+/// messages cut after 40 with `...` as they cut any long number. Never empty.
+fn int_text(obj: &Bound<'_, PyAny>) -> String {
+    if let Ok(text) = obj.str() {
+        return text.to_string();
+    }
+    leading_digits(obj, 41).unwrap_or_else(|_| format!("a {} too long to print", type_name(obj)))
+}
+
+/// The sign and first `keep` digits of a long int, without converting all
+/// of them (what `str()` refuses): the digit count from the bit length, made
+/// exact by comparisons, then one integer division.
+fn leading_digits(obj: &Bound<'_, PyAny>, keep: u64) -> PyResult<String> {
+    let py = obj.py();
+    let magnitude = obj.call_method0(intern!(py, "__abs__"))?;
+    let sign = if magnitude.eq(obj)? { "" } else { "-" };
+    let bits: u64 = magnitude
+        .call_method0(intern!(py, "bit_length"))?
+        .extract()?;
+    // 2^(bits-1) <= n < 2^bits, so n has about (bits-1)·log10(2) + 1 digits;
+    // the comparisons settle the float's last doubt.
+    let mut digits = (bits.saturating_sub(1) as f64 * std::f64::consts::LOG10_2) as u64 + 1;
+    let ten = 10u64.into_pyobject(py)?;
+    if magnitude.ge(ten.pow(digits, py.None())?)? {
+        digits += 1;
+    } else if digits > 1 && magnitude.lt(ten.pow(digits - 1, py.None())?)? {
+        digits -= 1;
+    }
+    let head = magnitude.floor_div(ten.pow(digits.saturating_sub(keep), py.None())?)?;
+    Ok(format!("{sign}{}", head.str()?))
+}
+
+/// `text` cut after 40 bytes with `...`, as the core shows a long value.
+fn cut(text: String) -> String {
+    match text.char_indices().nth(40) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text,
+    }
 }
 
 /// `socket.socket` and its `fileno` as the class had it when first needed.
@@ -332,7 +373,6 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawSock> {
             type_name(sock)
         ))
     };
-    let shown = |obj: &Bound<'_, PyAny>| obj.str().map(|s| s.to_string()).unwrap_or_default();
     let (n, given) = if let Some(n) = small_int(sock) {
         (n, sock.clone())
     } else if let Some(n) = int_value(sock) {
@@ -372,7 +412,7 @@ fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawSock> {
                 libc::EBADF,
                 format!(
                     "not a file descriptor: {} (Bad file descriptor)",
-                    shown(&given)
+                    cut(int_text(&given))
                 ),
             ))
         })

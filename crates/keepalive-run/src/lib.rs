@@ -2,7 +2,7 @@
 //! so that every TCP socket it creates gets keepalive.
 //!
 //! ```text
-//! keepalive-run [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] [-D DEADLINE [--max-idle T]] -- PROGRAM [ARGS...]
+//! keepalive-run [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] [-D DEADLINE [--max-idle T]] [--enforce] -- PROGRAM [ARGS...]
 //! ```
 //!
 //! The one implementation behind the `keepalive-run` binary and any other
@@ -13,7 +13,11 @@
 //! running executable, checked to be a loadable shared object, appended to
 //! any `LD_PRELOAD` already set, and the given values are passed as
 //! `KEEPIDLE`, `KEEPINTVL`, `KEEPCNT`, `KEEPALIVE_USER_TIMEOUT_MS` and
-//! `KEEPALIVE_DEADLINE` (`-D`) and `KEEPALIVE_MAX_IDLE` (`--max-idle`), with `KEEPALIVE=on`: what is given here wins
+//! `KEEPALIVE_DEADLINE` (`-D`) and `KEEPALIVE_MAX_IDLE` (`--max-idle`), with
+//! `KEEPALIVE=on` and `KEEPALIVE_ENFORCE` (`1` with `--enforce`: the
+//! program's own keepalive `setsockopt` calls get the configured values; `0`
+//! without: they win, and the library names each one that overrides a
+//! configured value, once): what is given here wins
 //! over the same variables inherited from the environment (and over those it
 //! replaces: a deadline over inherited values, values over an inherited
 //! deadline). PROGRAM (found through `PATH` as `execvp` does) is
@@ -56,7 +60,7 @@ const CANNOT_PRELOAD: u8 = 125;
 
 fn usage(name: &str) -> String {
     format!(
-        "usage: {name} [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] [-D DEADLINE [--max-idle T]] -- PROGRAM [ARGS...]"
+        "usage: {name} [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] [-D DEADLINE [--max-idle T]] [--enforce] -- PROGRAM [ARGS...]"
     )
 }
 
@@ -91,11 +95,17 @@ Options (each left at the system default when not given):
                                Azure LB 240): a healthy connection is never
                                silent that long, even with one probe lost,
                                and the deadline still holds; 5..4294967295
+      --enforce                the program's own keepalive setsockopt calls
+                               (SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT,
+                               TCP_USER_TIMEOUT) get the values given here
+                               instead; without it they win, and the first
+                               that overrides each value is named on stderr
   -h, --help                   this text
   -V, --version                the version
 
 The values reach the library as KEEPIDLE, KEEPINTVL, KEEPCNT,
-KEEPALIVE_USER_TIMEOUT_MS, KEEPALIVE_DEADLINE and KEEPALIVE_MAX_IDLE, with KEEPALIVE=on: they
+KEEPALIVE_USER_TIMEOUT_MS, KEEPALIVE_DEADLINE and KEEPALIVE_MAX_IDLE, with KEEPALIVE=on and
+KEEPALIVE_ENFORCE=1 (--enforce) or 0: they
 win over the same variables inherited from the environment (an inherited
 KEEPALIVE=off included; -D also drops inherited KEEPIDLE, KEEPINTVL,
 KEEPCNT and KEEPALIVE_USER_TIMEOUT_MS, and -d/-i/-c/-u an inherited
@@ -109,6 +119,7 @@ PROGRAM cannot be executed; 127 when it is not found.
 Examples:
   {name} -D 60 -- ssh host.example.org
   {name} -D 900 --max-idle 350 -- psql -h db.example.org
+  {name} -D 10 --enforce -- curl https://example.org/  (curl sets 60 s itself)
   {name} -d 60 -i 10 -c 5 -- ssh host.example.org",
         usage = usage(name)
     )
@@ -222,6 +233,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
     let mut parser = lexopt::Parser::from_args(args);
     let (mut idle, mut interval, mut count, mut user_timeout) = (None, None, None, None);
     let (mut deadline, mut max_idle) = (None, None);
+    let mut enforce = false;
     let program = loop {
         let Some(arg) = parser.next().map_err(|e| e.to_string())? else {
             break None;
@@ -241,6 +253,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
             Long("max-idle") => {
                 max_idle = Some(value(&mut parser, "--max-idle", Field::MaxIdle)?);
             }
+            Long("enforce") => enforce = true,
             Short('h') | Long("help") => return Ok(Request::Help),
             Short('V') | Long("version") => return Ok(Request::Version),
             Value(program) => break Some(program),
@@ -292,6 +305,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
     ] {
         vars.extend(value.map(|n| (name, n.to_string())));
     }
+    vars.push((ENFORCE, if enforce { "1" } else { "0" }.to_string()));
     let program = program.ok_or("missing PROGRAM")?;
     let args = parser.raw_args().map_err(|e| e.to_string())?.collect();
     Ok(Request::Run {
@@ -309,6 +323,7 @@ const KEEPCNT: &str = "KEEPCNT";
 const USER_TIMEOUT: &str = "KEEPALIVE_USER_TIMEOUT_MS";
 const DEADLINE: &str = "KEEPALIVE_DEADLINE";
 const MAX_IDLE: &str = "KEEPALIVE_MAX_IDLE";
+const ENFORCE: &str = "KEEPALIVE_ENFORCE";
 
 /// The value of option `flag`, parsed and checked by the core (one syntax,
 /// one range, one message for every front door).
@@ -568,6 +583,33 @@ mod tests {
         ("KEEPALIVE", "on".into())
     }
 
+    /// Without --enforce: the program's own calls win, and the library says so.
+    fn quiet() -> (&'static str, String) {
+        ("KEEPALIVE_ENFORCE", "0".into())
+    }
+
+    #[test]
+    fn enforce_becomes_keepalive_enforce_1() {
+        let Ok(Request::Run { vars, .. }) = run(&["-D", "5", "--enforce", "--", "prog"]) else {
+            panic!()
+        };
+        assert_eq!(
+            vars,
+            vec![
+                on(),
+                ("KEEPALIVE_DEADLINE", "5".into()),
+                ("KEEPALIVE_ENFORCE", "1".into())
+            ]
+        );
+        // After PROGRAM it is PROGRAM's.
+        let Ok(Request::Run { vars, args, .. }) = run(&["prog", "--enforce"]) else {
+            panic!()
+        };
+        assert_eq!(vars.last(), Some(&quiet()));
+        assert_eq!(args, [OsString::from("--enforce")]);
+        assert!(run(&["--enforce=1", "prog"]).is_err());
+    }
+
     #[test]
     fn values_become_variables() {
         let r = run(&[
@@ -582,6 +624,7 @@ mod tests {
                     ("KEEPINTVL", "10".into()),
                     ("KEEPCNT", "5".into()),
                     ("KEEPALIVE_USER_TIMEOUT_MS", "7000".into()),
+                    quiet(),
                 ],
                 unset: vec!["KEEPALIVE_DEADLINE", "KEEPALIVE_MAX_IDLE"],
                 program: "prog".into(),
@@ -611,6 +654,7 @@ mod tests {
                 ("KEEPINTVL", "5".into()),
                 ("KEEPCNT", "3".into()),
                 ("KEEPALIVE_USER_TIMEOUT_MS", "0".into()),
+                quiet(),
             ]
         );
     }
@@ -621,7 +665,7 @@ mod tests {
         assert_eq!(
             r,
             Ok(Request::Run {
-                vars: vec![on(), ("KEEPIDLE", "9".into())],
+                vars: vec![on(), ("KEEPIDLE", "9".into()), quiet()],
                 unset: vec!["KEEPALIVE_DEADLINE", "KEEPALIVE_MAX_IDLE"],
                 program: "curl".into(),
                 args: args(&["-d", "x", "--help", "--"]),
@@ -637,7 +681,7 @@ mod tests {
         assert_eq!(
             r,
             Ok(Request::Run {
-                vars: vec![on()],
+                vars: vec![on(), quiet()],
                 unset: vec!["KEEPALIVE_DEADLINE", "KEEPALIVE_MAX_IDLE"],
                 program: "prog".into(),
                 args: vec![]
@@ -652,7 +696,7 @@ mod tests {
         assert_eq!(
             run(&["-D", "60", "--", "prog"]),
             Ok(Request::Run {
-                vars: vec![on(), ("KEEPALIVE_DEADLINE", "60".into())],
+                vars: vec![on(), ("KEEPALIVE_DEADLINE", "60".into()), quiet()],
                 unset: vec![
                     "KEEPIDLE",
                     "KEEPINTVL",
@@ -670,7 +714,8 @@ mod tests {
                 vars: vec![
                     on(),
                     ("KEEPALIVE_DEADLINE", "60".into()),
-                    ("KEEPALIVE_MAX_IDLE", "20".into())
+                    ("KEEPALIVE_MAX_IDLE", "20".into()),
+                    quiet()
                 ],
                 unset: vec![
                     "KEEPIDLE",

@@ -103,9 +103,18 @@ pub(crate) fn set_enabled(sock: Sock<'_>, on: bool) -> Result<(), Error> {
 pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
     let fd = sock.as_raw_fd();
     // What is changed, in order, for `restore::undo` when a later step is
-    // refused: the key is the TCP-level option.
+    // refused: the key is the TCP-level option. On the stack, the first
+    // `n`: the preload library calls this inside socket(), which must not
+    // allocate.
     type Key = (libc::c_int, &'static str);
-    let mut applied: Vec<Applied<Key>> = Vec::new();
+    const UNUSED: Applied<Key> = Applied {
+        key: (0, ""),
+        name: "",
+        value: 0,
+        old: None,
+    };
+    let mut applied = [UNUSED; 4];
+    let mut n = 0;
     let put_back = |key: &Key, old: i64| tcp_set(fd, *key, old as i32);
     if let Some(ms) = c.user_timeout {
         let option = user_timeout_option(ms)?;
@@ -118,12 +127,13 @@ pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
             None
         };
         tcp_set(fd, opt, option.value)?;
-        applied.push(Applied {
+        applied[n] = Applied {
             key: opt,
             name: option.label,
             value: i64::from(option.value),
             old,
-        });
+        };
+        n += 1;
     }
     let steps = tcp_steps(c);
     if c.user_timeout.is_none() && steps.iter().all(|(_, v)| v.is_none()) {
@@ -134,22 +144,23 @@ pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
         let old = if SNAPSHOT {
             match tcp_get(fd, opt) {
                 Ok(old) => Some(i64::from(old)),
-                Err(e) => return Err(restore::undo(e, &applied, put_back)),
+                Err(e) => return Err(restore::undo(e, &applied[..n], put_back)),
             }
         } else {
             None
         };
         if let Err(e) = tcp_set(fd, opt, value) {
-            return Err(restore::undo(e, &applied, put_back));
+            return Err(restore::undo(e, &applied[..n], put_back));
         }
-        applied.push(Applied {
+        applied[n] = Applied {
             key: opt,
             name: opt.1,
             value: i64::from(value),
             old,
-        });
+        };
+        n += 1;
     }
-    set_enabled(sock, true).map_err(|e| restore::undo(e, &applied, put_back))
+    set_enabled(sock, true).map_err(|e| restore::undo(e, &applied[..n], put_back))
 }
 
 /// The TCP-level keepalive options and the value each takes from `c`, in
