@@ -179,21 +179,29 @@ class ToolTest(NamespaceCase):
 AS_PID_1 = ("unshare", "--pid", "--fork", "--mount-proc")
 
 
+def with_sysctl_dir(directory, prefix=AS_PID_1):
+    """The prefix that runs the tool with `directory` bind-mounted over
+    /etc/sysctl.d, in a mount namespace of its own (--mount-proc makes one,
+    private): --persist always writes /etc/sysctl.d, and no variable may
+    redirect it (issue 20)."""
+    return (*prefix, "sh", "-c", 'mount --bind "$0" /etc/sysctl.d && exec "$@"', directory)
+
+
 class PersistTest(NamespaceCase):
 
     def setUp(self):
         super().setUp()
         self.dir = tempfile.mkdtemp(prefix="keepalive-sysctl-")
         self.addCleanup(shutil.rmtree, self.dir, True)
-        self.env = dict(os.environ, KEEPALIVE_SYSCTL_DIR=self.dir)
         self.file = os.path.join(self.dir, "60-keepalive.conf")
 
-    def persist(self, *args):
-        return self.in_ns(KEEPALIVE, "defaults", "set", *args, "--persist", env=self.env,
-                          prefix=AS_PID_1)
+    def persist(self, *args, env=None):
+        return self.in_ns(KEEPALIVE, "defaults", "set", *args, "--persist", env=env,
+                          prefix=with_sysctl_dir(self.dir))
 
     def test_persist_from_a_namespace_other_than_pid_1s_is_refused(self):
-        done = self.in_ns(KEEPALIVE, "defaults", "set", "-d", "600", "--persist", env=self.env)
+        done = self.in_ns(KEEPALIVE, "defaults", "set", "-d", "600", "--persist",
+                          prefix=with_sysctl_dir(self.dir, prefix=("unshare", "--mount")))
         self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
         # Where even root may not read /proc/1/ns/net (a sandbox), it cannot
         # tell, and refuses as well.
@@ -269,12 +277,24 @@ class PersistTest(NamespaceCase):
         self.assertEqual(self.proc_values(), FRESH, "refused, yet the live values changed")
 
     def test_a_missing_directory_is_refused_before_anything_changes(self):
-        env = dict(os.environ, KEEPALIVE_SYSCTL_DIR=os.path.join(self.dir, "missing"))
-        done = self.in_ns(KEEPALIVE, "defaults", "set", "-d", "600", "--persist", env=env,
-                          prefix=AS_PID_1)
+        # /etc/sysctl.d gone: an empty tmpfs over /etc, in the tool's own
+        # mount namespace.
+        hide_etc = (*AS_PID_1, "sh", "-c", 'mount -t tmpfs tmpfs /etc && exec "$@"', "sh")
+        done = self.in_ns(KEEPALIVE, "defaults", "set", "-d", "600", "--persist",
+                          prefix=hide_etc)
         self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
         self.assertIn("No such file or directory", done.stderr)
         self.assertEqual(self.proc_values(), FRESH)
+
+    def test_no_variable_redirects_where_root_writes(self):
+        # KEEPALIVE_SYSCTL_DIR was a test hook that release builds honoured:
+        # whoever set root's environment chose where root wrote.
+        elsewhere = tempfile.mkdtemp(prefix="keepalive-elsewhere-")
+        self.addCleanup(shutil.rmtree, elsewhere, True)
+        done = self.persist("-d", "600", env=dict(os.environ, KEEPALIVE_SYSCTL_DIR=elsewhere))
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(os.listdir(elsewhere), [], "the variable chose where root wrote")
+        self.assertTrue(os.path.exists(self.file), "nothing written to /etc/sysctl.d")
 
 
 def header_has(symbol):

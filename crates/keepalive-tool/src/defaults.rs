@@ -16,11 +16,10 @@ use crate::fail::{self, Failure};
 use crate::fmt;
 use crate::procfs;
 
-/// Where `--persist` writes unless `KEEPALIVE_SYSCTL_DIR` names another
-/// directory (for tests).
+/// Where `--persist` writes. No variable names another: a hook of that kind
+/// would let whoever sets root's environment choose where root writes (the
+/// tests bind-mount a directory of their own over it, in a mount namespace).
 pub const SYSCTL_DIR: &str = "/etc/sysctl.d";
-/// The variable that names another directory for `--persist`.
-pub const SYSCTL_DIR_VAR: &str = "KEEPALIVE_SYSCTL_DIR";
 /// The file `--persist` writes; `60-` sorts after the distribution's own.
 pub const FILE_NAME: &str = "60-keepalive.conf";
 /// How our file begins; a file of that name that does not is someone
@@ -131,10 +130,7 @@ pub fn show(json: bool) -> Result<(), Failure> {
 
 /// The directory `--persist` writes into.
 pub fn sysctl_dir() -> PathBuf {
-    std::env::var_os(SYSCTL_DIR_VAR)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(SYSCTL_DIR))
+    PathBuf::from(SYSCTL_DIR)
 }
 
 /// Whether `text` is a file we wrote.
@@ -388,13 +384,8 @@ pub fn set(
             "persisted in {}: `sysctl --system` applies it at boot",
             path.display()
         );
-        // With KEEPALIVE_SYSCTL_DIR, that directory alone is looked at.
-        let warnings = if std::env::var_os(SYSCTL_DIR_VAR).is_some_and(|v| !v.is_empty()) {
-            overridden_by(&[sysctl_dir()], None)
-        } else {
-            let dirs: Vec<PathBuf> = SYSCTL_DIRS.iter().map(PathBuf::from).collect();
-            overridden_by(&dirs, Some(Path::new("/etc/sysctl.conf")))
-        };
+        let dirs: Vec<PathBuf> = SYSCTL_DIRS.iter().map(PathBuf::from).collect();
+        let warnings = overridden_by(&dirs, Some(Path::new("/etc/sysctl.conf")));
         for w in warnings {
             warn!("{w}");
         }

@@ -510,7 +510,7 @@ values, after a comment header saying this tool wrote it), atomically, so that
 itself: a file of that name without its header is left alone (exit 1, nothing
 changed). It is refused from a network namespace other than PID 1's (the one
 the boot applies it to). A file applied after it at boot that sets one of the
-values is warned about. KEEPALIVE_SYSCTL_DIR names another directory.
+values is warned about.
 
 Example:
   keepalive defaults set -d 600 -i 20 -c 4 --persist";
