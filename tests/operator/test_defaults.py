@@ -221,14 +221,16 @@ class PersistTest(NamespaceCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         warnings = [ln for ln in done.stderr.splitlines() if "warning:" in ln]
         self.assertEqual(len(warnings), 1, done.stderr)
-        self.assertIn(f"{admin} sets net.ipv4.tcp_keepalive_time = 60 and is applied after "
+        # The tool sees the directory where it is mounted: /etc/sysctl.d.
+        self.assertIn("/etc/sysctl.d/99-admin.conf sets net.ipv4.tcp_keepalive_time = 60 and "
+                      "is applied after "
                       "60-keepalive.conf at boot", warnings[0])
         self.assertEqual(self.proc_values(), (600, 75, 9))
 
     def test_persist_writes_what_sysctl_reads_and_replaces_its_own_file(self):
         done = self.persist("-d", "600", "-i", "20", "-c", "4")
         self.assertEqual(done.returncode, 0, done.stderr)
-        self.assertIn(f"persisted in {self.file}", done.stdout)
+        self.assertIn("persisted in /etc/sysctl.d/60-keepalive.conf", done.stdout)
         with open(self.file) as f:
             text = f.read()
         print("\n".join(f"    | {line}" for line in text.splitlines()))
