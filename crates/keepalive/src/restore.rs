@@ -7,6 +7,10 @@ use std::io;
 use crate::Error;
 
 /// One value a call changed before a later step was refused.
+///
+/// Unix only: Windows cannot read an option's old value back, so its
+/// `apply` has nothing to put back and reports the refusal alone.
+#[cfg_attr(windows, allow(dead_code))]
 pub(crate) struct Applied<K> {
     /// How `put` finds the option or file again.
     pub key: K,
@@ -40,6 +44,7 @@ pub struct LeftChanged {
 /// last applied first) with `put`, and returns the error to report: `err`
 /// itself when everything was put back (or nothing had changed), else
 /// [`Error::NotRestored`] naming each value left changed.
+#[cfg_attr(windows, allow(dead_code))]
 pub(crate) fn undo<K>(
     err: Error,
     applied: &[Applied<K>],
@@ -71,7 +76,7 @@ pub(crate) fn undo<K>(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
