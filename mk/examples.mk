@@ -49,7 +49,7 @@ test-e2e: build-examples
 # go to target/demo-build.log (shown in full if it fails), and the story
 # follows.
 # Measured on 2 cores from a fresh clone with the crates downloaded: about
-# 25 s of build, then 23 s of demo as root (5 s otherwise); a second run
+# 25 s of build, then 35 s of demo as root (5 s otherwise); a second run
 # rebuilds nothing and starts the story at once.
 DEMO_LOG := $(TOP)/target/demo-build.log
 

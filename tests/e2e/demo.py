@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make demo`: TCP keepalive seen working, for a newcomer, in about 25 seconds.
+"""`make demo`: TCP keepalive seen working, for a newcomer, in about 35 seconds.
 
     python3 tests/e2e/demo.py [--bin DIR]
 
