@@ -43,15 +43,10 @@ pub(crate) enum Enforce {
     On,
 }
 
-/// The names of the variables, as the documentation gives them.
-pub(crate) const KEEPALIVE: &str = "KEEPALIVE";
-pub(crate) const KEEPIDLE: &str = "KEEPIDLE";
-pub(crate) const KEEPINTVL: &str = "KEEPINTVL";
-pub(crate) const KEEPCNT: &str = "KEEPCNT";
-pub(crate) const USER_TIMEOUT: &str = "KEEPALIVE_USER_TIMEOUT_MS";
-pub(crate) const DEADLINE: &str = "KEEPALIVE_DEADLINE";
-pub(crate) const MAX_IDLE: &str = "KEEPALIVE_MAX_IDLE";
-pub(crate) const ENFORCE: &str = "KEEPALIVE_ENFORCE";
+/// The names of the variables: the core's one list.
+pub(crate) use keepalive::env::{
+    DEADLINE, ENFORCE, KEEPALIVE, KEEPCNT, KEEPIDLE, KEEPINTVL, MAX_IDLE, USER_TIMEOUT,
+};
 
 /// Reads every variable through `lookup` (name -> raw bytes, `None` when
 /// unset) and returns what they ask for. Each invalid value is reported

@@ -40,6 +40,10 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+// The variables the preload library reads: the core's one list.
+use keepalive::env::{
+    DEADLINE, ENFORCE, KEEPALIVE, KEEPCNT, KEEPIDLE, KEEPINTVL, MAX_IDLE, USER_TIMEOUT,
+};
 use keepalive::Field;
 
 mod elf;
@@ -260,7 +264,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
             other => return Err(other.unexpected().to_string()),
         }
     };
-    let mut vars = vec![("KEEPALIVE", "on".to_string())];
+    let mut vars = vec![(KEEPALIVE, "on".to_string())];
     let knobs = [
         idle.is_some(),
         interval.is_some(),
@@ -315,15 +319,6 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
         args,
     })
 }
-
-/// The variables the preload library reads.
-const KEEPIDLE: &str = "KEEPIDLE";
-const KEEPINTVL: &str = "KEEPINTVL";
-const KEEPCNT: &str = "KEEPCNT";
-const USER_TIMEOUT: &str = "KEEPALIVE_USER_TIMEOUT_MS";
-const DEADLINE: &str = "KEEPALIVE_DEADLINE";
-const MAX_IDLE: &str = "KEEPALIVE_MAX_IDLE";
-const ENFORCE: &str = "KEEPALIVE_ENFORCE";
 
 /// The value of option `flag`, parsed and checked by the core (one syntax,
 /// one range, one message for every front door).

@@ -154,6 +154,7 @@ use std::time::Duration;
 mod deadline;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod death;
+pub mod env;
 mod error;
 mod field;
 mod restore;
