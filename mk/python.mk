@@ -22,7 +22,7 @@ TEST_TARGETS  += test-py
 PYTHON       ?= python3
 PY_VENV      := $(TOP)/.venv
 PY_WHEELS    := $(BUILD)/wheels
-# This machine's wheel; build/wheels also holds the aarch64 one (mk/arm64.mk).
+# This machine's wheel; build/wheels also holds the aarch64 one (mk/wheel-arm64.mk).
 PY_ARCH      := $(shell uname -m)
 PY_WHEEL     := $(PY_WHEELS)/libkeepalive-*_$(PY_ARCH).whl
 # Outside build/ so that `make install` never copies them.
