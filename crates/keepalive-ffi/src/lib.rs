@@ -724,30 +724,20 @@ mod tests {
     /// field at the same offset.
     #[test]
     fn settings_mirror_has_the_same_layout() {
-        let public = keepalive_settings::default();
-        let mirror = SettingsIn {
-            enabled: 0,
-            idle: 0,
-            interval: 0,
-            count: 0,
-            user_timeout_ms: 0,
-        };
-        let base = |p: *const u8, q: *const u8| q as usize - p as usize;
-        let p = std::ptr::addr_of!(public).cast::<u8>();
-        let m = std::ptr::addr_of!(mirror).cast::<u8>();
+        use std::mem::offset_of;
         let offsets_public = [
-            base(p, std::ptr::addr_of!(public.enabled).cast()),
-            base(p, std::ptr::addr_of!(public.idle).cast()),
-            base(p, std::ptr::addr_of!(public.interval).cast()),
-            base(p, std::ptr::addr_of!(public.count).cast()),
-            base(p, std::ptr::addr_of!(public.user_timeout_ms).cast()),
+            offset_of!(keepalive_settings, enabled),
+            offset_of!(keepalive_settings, idle),
+            offset_of!(keepalive_settings, interval),
+            offset_of!(keepalive_settings, count),
+            offset_of!(keepalive_settings, user_timeout_ms),
         ];
         let offsets_mirror = [
-            base(m, std::ptr::addr_of!(mirror.enabled).cast()),
-            base(m, std::ptr::addr_of!(mirror.idle).cast()),
-            base(m, std::ptr::addr_of!(mirror.interval).cast()),
-            base(m, std::ptr::addr_of!(mirror.count).cast()),
-            base(m, std::ptr::addr_of!(mirror.user_timeout_ms).cast()),
+            offset_of!(SettingsIn, enabled),
+            offset_of!(SettingsIn, idle),
+            offset_of!(SettingsIn, interval),
+            offset_of!(SettingsIn, count),
+            offset_of!(SettingsIn, user_timeout_ms),
         ];
         assert_eq!(offsets_public, offsets_mirror);
     }

@@ -350,17 +350,16 @@ fn best_interval(secs: u64, n: u64, t: u64) -> (Option<u64>, u64) {
     // idle at least 1 s, interval at most its maximum.
     let hi = ((secs - 1) / n).min(limits::MAX_INTERVAL_SECS as u64);
     let silence = |i: u64| longest_silence(secs - n * i, i);
+    let keeps = |i: u64| kept_through(secs - n * i, i, t);
     if n == 1 {
         // idle + interval = D whatever the interval: the silence only
         // depends on how the two round up, which repeats every 8 s.
         let range = lo..=hi.min(lo + 7);
         let least = range.clone().map(silence).min().unwrap_or(u64::MAX);
-        let keeps = |i: u64| kept_through(secs - n * i, i, t);
         return (range.into_iter().find(|&i| keeps(i)), least);
     }
     // n >= 2: a second more of interval takes n seconds off idle, so the
     // silence never grows with the interval: bisect.
-    let keeps = |i: u64| kept_through(secs - n * i, i, t);
     let least = silence(hi);
     if !keeps(hi) {
         return (None, least);

@@ -201,40 +201,11 @@ impl Error {
     /// assert_eq!(err.given_as("18446744073709551616").to_string(),
     ///            "idle must be 1..32767 seconds, got 18446744073709551616");
     /// ```
-    pub fn given_as(self, text: impl AsRef<[u8]>) -> Error {
-        match self {
-            Error::Conflict {
-                name,
-                min,
-                unit,
-                deadline,
-                probes,
-                max_probes,
-                ..
-            } => Error::Conflict {
-                name,
-                given: Given::Text(GivenText::new(text.as_ref())),
-                min,
-                unit,
-                deadline,
-                probes,
-                max_probes,
-            },
-            Error::InvalidValue {
-                name,
-                min,
-                max,
-                unit,
-                ..
-            } => Error::InvalidValue {
-                name,
-                given: Given::Text(GivenText::new(text.as_ref())),
-                min,
-                max,
-                unit,
-            },
-            other => other,
+    pub fn given_as(mut self, text: impl AsRef<[u8]>) -> Error {
+        if let Error::InvalidValue { given, .. } | Error::Conflict { given, .. } = &mut self {
+            *given = Given::Text(GivenText::new(text.as_ref()));
         }
+        self
     }
 
     /// The `errno` (or Windows error code) this error stands for, the way a C

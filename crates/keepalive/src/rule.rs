@@ -220,14 +220,20 @@ pub(crate) struct ZeroWindow {
     pub(crate) last_ack: Duration,
 }
 
+/// The kernel's bounds on a retransmission or probe timer (`TCP_RTO_MIN`,
+/// `TCP_RTO_MAX`).
+const TCP_RTO_MIN: Duration = Duration::from_millis(200);
+const TCP_RTO_MAX: Duration = Duration::from_secs(120);
+/// How often the timer doubles from `TCP_RTO_MIN` before the next doubling
+/// would pass `TCP_RTO_MAX`: ilog2(600) = 9.
+const RTO_DOUBLINGS: u32 = (TCP_RTO_MAX.as_millis() / TCP_RTO_MIN.as_millis()).ilog2();
+
 impl ZeroWindow {
     /// The probe timer's interval after `k` probes: `tcp_probe0_when()`.
     fn interval(&self, k: u32) -> Duration {
-        const RTO_MIN: Duration = Duration::from_millis(200);
-        const RTO_MAX: Duration = Duration::from_secs(120);
-        // ilog2(TCP_RTO_MAX / TCP_RTO_MIN) + 1
-        let shift = k.min(10);
-        (self.rto.max(RTO_MIN) * (1u32 << shift)).min(RTO_MAX)
+        // One doubling past the last that stays under TCP_RTO_MAX.
+        let shift = k.min(RTO_DOUBLINGS + 1);
+        (self.rto.max(TCP_RTO_MIN) * (1u32 << shift)).min(TCP_RTO_MAX)
     }
 }
 
@@ -269,10 +275,9 @@ pub(crate) fn zero_window_dead_in(z: &ZeroWindow) -> Duration {
 /// (200 ms) up to `TCP_RTO_MAX` (120 s), then stays there. With the default
 /// `tcp_retries2` of 15 that is 924.6 s.
 pub(crate) fn retries_timeout(boundary: u32) -> Duration {
-    const RTO_MIN_MS: u64 = 200;
-    const RTO_MAX_MS: u64 = 120_000;
-    // ilog2(TCP_RTO_MAX / TCP_RTO_MIN) = ilog2(600) = 9.
-    let thresh = (RTO_MAX_MS / RTO_MIN_MS).ilog2();
+    const RTO_MIN_MS: u64 = TCP_RTO_MIN.as_millis() as u64;
+    const RTO_MAX_MS: u64 = TCP_RTO_MAX.as_millis() as u64;
+    let thresh = RTO_DOUBLINGS;
     let ms = if boundary <= thresh {
         ((2u64 << boundary) - 1) * RTO_MIN_MS
     } else {

@@ -252,6 +252,10 @@ pub(crate) fn assess(settings: Settings, info: &TcpInfo, retries2: impl FnOnce()
     let last_ack = ms(info.last_ack_recv_ms);
     let last_data = ms(info.last_data_recv_ms);
     let probes_out = u32::from(info.probes);
+    let rto = Duration::from_micros(u64::from(info.rto_us));
+    let rtt = Duration::from_micros(u64::from(info.rtt_us));
+    // Zero: none set, the kernel's default applies.
+    let user_timeout = (!settings.user_timeout.is_zero()).then_some(settings.user_timeout);
     let phase = if !state.is_connection() {
         Phase::NotConnected
     } else if info.unacked > 0 {
@@ -272,39 +276,27 @@ pub(crate) fn assess(settings: Settings, info: &TcpInfo, retries2: impl FnOnce()
                 .timers()
                 .idle_dead_in(last_ack.min(last_data), probes_out),
         ),
-        Phase::Busy => {
-            let bound = if settings.user_timeout.is_zero() {
-                retries_timeout(retries2())
+        Phase::Busy => Some(busy_dead_in(
+            user_timeout.unwrap_or_else(|| retries_timeout(retries2())),
+            rto,
+            u32::from(info.retransmits),
+            last_ack,
+            ms(info.last_data_sent_ms),
+            tail_loss_probe(info.unacked, rtt, rto),
+        )),
+        Phase::ZeroWindow => Some(zero_window_dead_in(&ZeroWindow {
+            user_timeout,
+            retries2: if user_timeout.is_some() {
+                0
             } else {
-                settings.user_timeout
-            };
-            let rto = Duration::from_micros(u64::from(info.rto_us));
-            let srtt = Duration::from_micros(u64::from(info.rtt_us));
-            Some(busy_dead_in(
-                bound,
-                rto,
-                u32::from(info.retransmits),
-                last_ack,
-                ms(info.last_data_sent_ms),
-                tail_loss_probe(info.unacked, srtt, rto),
-            ))
-        }
-        Phase::ZeroWindow => {
-            let user_timeout = (!settings.user_timeout.is_zero()).then_some(settings.user_timeout);
-            Some(zero_window_dead_in(&ZeroWindow {
-                user_timeout,
-                retries2: if user_timeout.is_some() {
-                    0
-                } else {
-                    retries2()
-                },
-                rto: Duration::from_micros(u64::from(info.rto_us)),
-                rtt: Duration::from_micros(u64::from(info.rtt_us)),
-                backoff: u32::from(info.backoff),
-                probes_out,
-                last_ack,
-            }))
-        }
+                retries2()
+            },
+            rto,
+            rtt,
+            backoff: u32::from(info.backoff),
+            probes_out,
+            last_ack,
+        })),
     };
     Status {
         settings,
@@ -316,7 +308,7 @@ pub(crate) fn assess(settings: Settings, info: &TcpInfo, retries2: impl FnOnce()
         unacked: info.unacked,
         retransmits: u32::from(info.retransmits),
         backoff: u32::from(info.backoff),
-        rto: Duration::from_micros(u64::from(info.rto_us)),
+        rto,
         dead_in,
     }
 }

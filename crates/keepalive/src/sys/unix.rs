@@ -116,31 +116,24 @@ pub(crate) fn apply(sock: Sock<'_>, c: &Checked) -> Result<(), Error> {
     let mut applied = [UNUSED; 4];
     let mut n = 0;
     let put_back = |key: &Key, old: i64| tcp_set(fd, *key, old as i32);
-    if let Some(ms) = c.user_timeout {
-        let option = user_timeout_option(ms)?;
-        let opt = (option.name, option.label);
-        // Where it is not read first (Linux), its refusal comes before any
-        // change: it is the one option a TCP-level socket may lack.
-        let old = if SNAPSHOT {
-            Some(i64::from(tcp_get(fd, opt)?))
-        } else {
-            None
-        };
-        tcp_set(fd, opt, option.value)?;
-        applied[n] = Applied {
-            key: opt,
-            name: option.label,
-            value: i64::from(option.value),
-            old,
-        };
-        n += 1;
-    }
+    // The user timeout first of all: where it is not read first (Linux), its
+    // refusal comes before any change: it is the one option a TCP-level
+    // socket may lack.
+    let busy = match c.user_timeout {
+        Some(ms) => {
+            let option = user_timeout_option(ms)?;
+            Some(((option.name, option.label), option.value))
+        }
+        None => None,
+    };
     let steps = tcp_steps(c);
-    if c.user_timeout.is_none() && steps.iter().all(|(_, v)| v.is_none()) {
+    if busy.is_none() && steps.iter().all(|(_, v)| v.is_none()) {
         check_tcp(sock)?;
     }
-    for (opt, value) in steps {
-        let Some(value) = value else { continue };
+    let given = steps
+        .into_iter()
+        .filter_map(|(opt, value)| Some((opt, value?)));
+    for (opt, value) in busy.into_iter().chain(given) {
         let old = if SNAPSHOT {
             match tcp_get(fd, opt) {
                 Ok(old) => Some(i64::from(old)),
