@@ -202,13 +202,12 @@ impl From<keepalive::Settings> for Settings {
 
 /// The one mapping from the core's error to a Python exception.
 fn to_py(err: Error) -> PyErr {
-    match err {
-        Error::InvalidValue { .. } | Error::Conflict { .. } => {
-            PyValueError::new_err(err.to_string())
-        }
+    if err.is_invalid_value() {
+        PyValueError::new_err(err.to_string())
+    } else {
         // Os, Unsupported and whatever the core adds later: the errno a C
         // caller would see, so that `e.errno` is set.
-        _ => PyOSError::new_err((err.raw_os_error(), err.to_string())),
+        PyOSError::new_err((err.raw_os_error(), err.to_string()))
     }
 }
 
@@ -271,8 +270,8 @@ fn checked<T>(
     saturated: bool,
     result: Result<T, Error>,
 ) -> PyResult<T> {
-    result.map_err(|err| match (obj, saturated, &err) {
-        (Some(obj), true, Error::InvalidValue { .. } | Error::Conflict { .. }) => {
+    result.map_err(|err| match obj {
+        Some(obj) if saturated && err.is_invalid_value() => {
             PyValueError::new_err(err.given_as(int_text(obj)).to_string())
         }
         _ => to_py(err),

@@ -208,6 +208,19 @@ impl Error {
         self
     }
 
+    /// Whether the caller gave a bad value ([`Error::InvalidValue`], or
+    /// values that cannot hold together, [`Error::Conflict`]) rather than the
+    /// system refusing: `EINVAL`, Python's `ValueError`, a usage error. The
+    /// one place that says which errors those are.
+    ///
+    /// ```
+    /// let err = keepalive::Config::from_secs(Some(0), None, None).unwrap_err();
+    /// assert!(err.is_invalid_value());
+    /// ```
+    pub fn is_invalid_value(&self) -> bool {
+        matches!(self, Error::InvalidValue { .. } | Error::Conflict { .. })
+    }
+
     /// The `errno` (or Windows error code) this error stands for, the way a C
     /// caller expects it: `EINVAL` for an invalid value, the kernel's own code
     /// for a refusal, `EOPNOTSUPP` for an option the platform lacks.
