@@ -321,12 +321,7 @@ fn refused(err: keepalive::Error) -> Failure {
         }
         _ => "",
     };
-    // A refusal midway whose undo failed says itself what stays changed.
-    let changed = if matches!(err, keepalive::Error::NotRestored { .. }) {
-        ""
-    } else {
-        "; nothing was changed"
-    };
+    let changed = fail::unless_left_changed(&err, "; nothing was changed");
     Failure::Refused(format!("refused: {err}{needs}{changed}"))
 }
 
