@@ -241,7 +241,7 @@ static __always_inline void report(struct sock *sk, struct tcp_sock *tp, int old
     }
     /* Waking the reader costs more than all the rest (an interrupt, about
      * 5 us a death here): wake it only once a quarter of the buffer waits.
-     * It also looks every WATCH_POLL_MS (the loader's), so a lone death is
+     * It also looks every POLL_INTERVAL (src/watch.rs), so a lone death is
      * printed within that, and a flood in batches. */
     __u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
     bpf_ringbuf_submit(e, waiting >= WAKE_AT ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);

@@ -392,20 +392,17 @@ fn replace(cg: &Cgroup, pins: &Pins, old: &Policy, new: &Policy) -> Result<(), E
 /// `top`. Returns what it removed, as paths for people.
 fn remove_pins(top: &Dir, pins: Pins, name: &str) -> Result<Vec<PathBuf>, Error> {
     let mut removed = Vec::new();
-    let mut names: Vec<String> = Pins::ALL.iter().map(|n| n.to_string()).collect();
-    let others: Vec<String> = pins
-        .dir
-        .names()?
-        .into_iter()
-        .filter(|n| !names.contains(n))
-        .collect();
-    names.extend(others);
-    for link in [Program::Setsockopt, Program::SockOps] {
+    let ours = |n: &str| Pins::MAPS.contains(&n) || Pins::LINKS.iter().any(|l| l.name() == n);
+    let others: Vec<String> = pins.dir.names()?.into_iter().filter(|n| !ours(n)).collect();
+    for link in Pins::LINKS {
         if pins.unlink(link)? {
             removed.push(pins.dir.shown(link.name()));
         }
     }
-    for n in &names[2..] {
+    for n in Pins::MAPS
+        .into_iter()
+        .chain(others.iter().map(String::as_str))
+    {
         if pins.dir.remove(n, false)? {
             removed.push(pins.dir.shown(n));
         }

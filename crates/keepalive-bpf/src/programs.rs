@@ -116,9 +116,12 @@ impl Pins {
         self.dir.at(p.name())
     }
 
-    /// Every pin we may have made, in the order they are removed: links
-    /// first (detaching the programs), then the maps.
-    pub(crate) const ALL: [&'static str; 4] = ["setsockopt", "sockops", "policy", "stats"];
+    /// The links, in the order they are removed (before the maps: removing
+    /// a link detaches its program).
+    pub(crate) const LINKS: [Program; 2] = [Program::Setsockopt, Program::SockOps];
+
+    /// The maps' pins: the policy, the stats.
+    pub(crate) const MAPS: [&'static str; 2] = ["policy", "stats"];
 
     /// Detaches `p`'s program and removes its pin; returns whether it was
     /// pinned.

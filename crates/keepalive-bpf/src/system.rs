@@ -227,36 +227,29 @@ const CAP_BPF: u32 = 39;
 /// its effective set: CAP_SYS_ADMIN covers all; otherwise CAP_BPF to load,
 /// CAP_PERFMON to read struct tcp_sock, CAP_NET_ADMIN to attach.
 pub(crate) fn missing_capabilities() -> Vec<&'static str> {
-    let eff = effective_capabilities().unwrap_or(0);
-    let has = |cap: u32| eff & (1u64 << cap) != 0;
-    if has(CAP_SYS_ADMIN) && has(CAP_NET_ADMIN) {
-        return Vec::new();
-    }
-    [
+    lacking(&[
         (CAP_BPF, "CAP_BPF"),
         (CAP_PERFMON, "CAP_PERFMON"),
         (CAP_NET_ADMIN, "CAP_NET_ADMIN"),
-    ]
-    .into_iter()
-    // CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON, not CAP_NET_ADMIN.
-    .filter(|&(cap, _)| !has(cap) && (cap == CAP_NET_ADMIN || !has(CAP_SYS_ADMIN)))
-    .map(|(_, name)| name)
-    .collect()
+    ])
 }
 
 /// The capabilities `keepalive watch` needs that this process lacks:
 /// CAP_BPF to load, CAP_PERFMON to attach to a tracepoint and read kernel
 /// structures; CAP_SYS_ADMIN covers both.
 pub(crate) fn missing_watch_capabilities() -> Vec<&'static str> {
+    lacking(&[(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")])
+}
+
+/// Those of `needed` this process lacks in its effective set.
+/// CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON, not CAP_NET_ADMIN.
+fn lacking(needed: &[(u32, &'static str)]) -> Vec<&'static str> {
     let eff = effective_capabilities().unwrap_or(0);
     let has = |cap: u32| eff & (1u64 << cap) != 0;
-    if has(CAP_SYS_ADMIN) {
-        return Vec::new();
-    }
-    [(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")]
-        .into_iter()
-        .filter(|&(cap, _)| !has(cap))
-        .map(|(_, name)| name)
+    needed
+        .iter()
+        .filter(|&&(cap, _)| !has(cap) && (cap == CAP_NET_ADMIN || !has(CAP_SYS_ADMIN)))
+        .map(|&(_, name)| name)
         .collect()
 }
 

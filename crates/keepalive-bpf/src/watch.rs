@@ -30,7 +30,7 @@ use crate::{hz, system, Error};
 /// it is not woken: the program wakes it only once a quarter of the buffer
 /// waits (waking it for every death would cost each about 5 µs), so this is
 /// how late a lone death may be read.
-pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The tracepoint the program is attached to, and the program's name.
 const TRACEPOINT: &str = "inet_sock_set_state";

@@ -128,11 +128,6 @@ pub fn show(json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The directory `--persist` writes into.
-pub fn sysctl_dir() -> PathBuf {
-    PathBuf::from(SYSCTL_DIR)
-}
-
 /// Whether `text` is a file we wrote.
 pub fn is_ours(text: &str) -> bool {
     text.lines().next() == Some(HEADER)
@@ -203,10 +198,10 @@ fn check_boot_netns() -> Result<(), Failure> {
         (Some(a), Some(b)) if a == b => Ok(()),
         (Some(a), Some(b)) => Err(Failure::Refused(format!(
             "--persist: this network namespace ({a}) is not the one PID 1 runs in ({b}), whose \
-             boot applies {}: the file would give that namespace values it does not have now; \
-             run it in PID 1's namespace (e.g. `nsenter -t 1 -n keepalive defaults set ... \
-             --persist`), or set this namespace's values without --persist; nothing was changed",
-            sysctl_dir().display()
+             boot applies {SYSCTL_DIR}: the file would give that namespace values it does not \
+             have now; run it in PID 1's namespace (e.g. `nsenter -t 1 -n keepalive defaults \
+             set ... --persist`), or set this namespace's values without --persist; nothing was \
+             changed"
         ))),
         _ => Err(Failure::Refused(
             "--persist: cannot tell whether this is PID 1's network namespace (/proc/1/ns/net \
@@ -221,7 +216,7 @@ fn check_boot_netns() -> Result<(), Failure> {
 /// order of precedence: a file in an earlier directory hides one of the
 /// same name in a later one.
 const SYSCTL_DIRS: [&str; 5] = [
-    "/etc/sysctl.d",
+    SYSCTL_DIR,
     "/run/sysctl.d",
     "/usr/local/lib/sysctl.d",
     "/usr/lib/sysctl.d",
@@ -321,12 +316,7 @@ fn refused(err: keepalive::Error) -> Failure {
         }
         _ => "",
     };
-    // A refusal midway whose undo failed says itself what stays changed.
-    let changed = if matches!(err, keepalive::Error::NotRestored { .. }) {
-        ""
-    } else {
-        "; nothing was changed"
-    };
+    let changed = fail::unless_left_changed(&err, "; nothing was changed");
     Failure::Refused(format!("refused: {err}{needs}{changed}"))
 }
 
@@ -345,7 +335,7 @@ pub fn set(
     }
     let file = if persist {
         check_boot_netns()?;
-        Some(check_persist_target(&sysctl_dir())?)
+        Some(check_persist_target(Path::new(SYSCTL_DIR))?)
     } else {
         None
     };

@@ -20,6 +20,17 @@ pub fn invalid(err: keepalive::Error) -> Failure {
     Failure::Usage(err.to_string())
 }
 
+/// What a refusal of the core's adds after the reason: `nothing_changed`
+/// ("; nothing was changed"), unless it is a refusal midway whose undo
+/// failed, which says itself what stays changed.
+pub fn unless_left_changed(err: &keepalive::Error, nothing_changed: &'static str) -> &'static str {
+    if matches!(err, keepalive::Error::NotRestored { .. }) {
+        ""
+    } else {
+        nothing_changed
+    }
+}
+
 /// A refusal of `keepalive cgroup` (keepalive-bpf's error, which says what
 /// and why): exit 1, or 2 for an invalid value.
 pub fn cgroup(err: keepalive_bpf::Error) -> Failure {

@@ -47,6 +47,16 @@ pub fn comm(pid: Pid) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// The command name as the kernel keeps it (any bytes but NUL), without
+/// its newline; `None` when it cannot be read.
+pub fn comm_bytes(pid: Pid) -> Option<Vec<u8>> {
+    let mut comm = fs::read(dir(pid).join("comm")).ok()?;
+    if comm.last() == Some(&b'\n') {
+        comm.pop();
+    }
+    Some(comm)
+}
+
 /// A field of `/proc/PID/status`, such as `Tgid` or `Uid`: its first word.
 fn status_field(pid: Pid, name: &str) -> Option<u32> {
     let text = fs::read_to_string(dir(pid).join("status")).ok()?;

@@ -111,12 +111,7 @@ fn retune(sock: &Socket, config: &Config) -> Result<String, String> {
         } else {
             ""
         };
-        // A refusal midway that left values changed says which itself.
-        let changed = if matches!(e, keepalive::Error::NotRestored { .. }) {
-            ""
-        } else {
-            "; nothing changed on this socket"
-        };
+        let changed = fail::unless_left_changed(&e, "; nothing changed on this socket");
         return Err(format!("{name}: refused: {e}{hint}{changed}"));
     }
     let after = keepalive::get(&sock.handle).map_err(|e| format!("{name}: set, but {e}"))?;

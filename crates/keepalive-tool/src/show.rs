@@ -260,7 +260,7 @@ pub fn run(pids: &[Pid], json: bool, max_idle: Option<u64>) -> Result<(), Failur
         let cells: Vec<Vec<String>> = rows.iter().map(cells).collect();
         fmt::table(&columns(), &cells, fmt::terminal_width())
             .iter()
-            .try_for_each(|l| writeln!(out, "{}", fmt::printable(l)))
+            .try_for_each(|l| writeln!(out, "{l}"))
     };
     // A closed pipe (`| head`) is not an error worth a message.
     if let Err(e) = written.and_then(|()| out.flush()) {

@@ -7,7 +7,6 @@
 //! inode, in `/proc/PID/fd`), and prints. Lost events (a full ring buffer)
 //! are counted on stderr as they happen and at the end.
 
-use std::fs;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -56,13 +55,9 @@ fn holder(inode: u64) -> Option<(u32, Vec<u8>)> {
     let pids = procfs::pids().ok()?;
     pids.into_iter().find_map(|pid| {
         let fds = procfs::socket_fds(pid).ok()?;
-        fds.iter().any(|s| s.inode == inode).then(|| {
-            let mut comm = fs::read(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if comm.last() == Some(&b'\n') {
-                comm.pop();
-            }
-            (pid, comm)
-        })
+        fds.iter()
+            .any(|s| s.inode == inode)
+            .then(|| (pid, procfs::comm_bytes(pid).unwrap_or_default()))
     })
 }
 
@@ -329,13 +324,10 @@ pub fn run(json: bool, metrics: Option<std::net::SocketAddr>) -> Result<(), Fail
         })
         .transpose()?;
     let mut w = Watch::start().map_err(fail::cgroup)?;
-    let serving = match &endpoint {
-        Some(e) => match e.local_addr() {
-            Ok(a) => format!("; metrics on http://{a}/metrics"),
-            Err(_) => String::new(),
-        },
-        None => String::new(),
-    };
+    let serving = endpoint
+        .as_ref()
+        .and_then(|e| e.local_addr().ok())
+        .map_or_else(String::new, |a| format!("; metrics on http://{a}/metrics"));
     eprintln!(
         "keepalive watch: watching every TCP connection of this host (kernel HZ {}){serving}; \
          SIGINT or SIGTERM stops",
