@@ -152,17 +152,7 @@ pub struct Attachment {
     pub pins: PathBuf,
 }
 
-/// An `io::Error`'s text without std's " (os error N)", as the core words it.
-pub(crate) fn error_text(err: &io::Error) -> String {
-    let text = err.to_string();
-    match err.raw_os_error() {
-        Some(code) => text
-            .strip_suffix(&format!(" (os error {code})"))
-            .unwrap_or(&text)
-            .to_owned(),
-        None => text,
-    }
-}
+pub(crate) use keepalive::os_error_text as error_text;
 
 /// What attach, detach and prune check first, in this order: the build has
 /// the programs, the caller may load and attach them, cgroup v2 is there.

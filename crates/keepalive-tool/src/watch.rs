@@ -151,18 +151,6 @@ fn local_time(t: SystemTime) -> String {
     )
 }
 
-/// An `io::Error`'s words without std's " (os error N)".
-fn words(e: &io::Error) -> String {
-    let text = e.to_string();
-    match e.raw_os_error() {
-        Some(n) => text
-            .strip_suffix(&format!(" (os error {n})"))
-            .unwrap_or(&text)
-            .to_string(),
-        None => text,
-    }
-}
-
 fn row(d: &Death) -> Row {
     let who = owner(d);
     Row {
@@ -175,7 +163,7 @@ fn row(d: &Death) -> Row {
         silent_ms: fmt::ms(d.silent),
         owner: who.how,
         state: d.state.name(),
-        error: words(&io::Error::from_raw_os_error(d.error)),
+        error: keepalive::os_error_text(&io::Error::from_raw_os_error(d.error)),
         user_timeout_ms: fmt::ms(d.user_timeout),
         probes_out: d.probes_out,
         retransmits: d.retransmits,
@@ -319,7 +307,10 @@ pub fn run(json: bool, metrics: Option<std::net::SocketAddr>) -> Result<(), Fail
     let endpoint = metrics
         .map(|addr| {
             Endpoint::bind(addr).map_err(|e| {
-                Failure::Refused(format!("--metrics: listening on {addr}: {}", words(&e)))
+                Failure::Refused(format!(
+                    "--metrics: listening on {addr}: {}",
+                    keepalive::os_error_text(&e)
+                ))
             })
         })
         .transpose()?;

@@ -290,7 +290,7 @@ impl fmt::Display for Error {
                 Given::Int(n) => range(f, name, *min, *max, unit, n),
                 Given::Text(t) => range(f, name, *min, *max, unit, t),
             },
-            Error::Os { option, source } => write!(f, "{option}: {}", os_text(source)),
+            Error::Os { option, source } => write!(f, "{option}: {}", os_error_text(source)),
             Error::Conflict {
                 name,
                 given,
@@ -319,9 +319,11 @@ impl fmt::Display for Error {
                     let sep = if i == 0 { "" } else { ", " };
                     write!(f, "{sep}{} = {}", l.option, l.value)?;
                     match (&l.old, &l.source) {
-                        (Some(old), Some(e)) => {
-                            write!(f, " (was {old}; putting it back failed: {})", os_text(e))?
-                        }
+                        (Some(old), Some(e)) => write!(
+                            f,
+                            " (was {old}; putting it back failed: {})",
+                            os_error_text(e)
+                        )?,
                         (Some(old), None) => write!(f, " (was {old})")?,
                         (None, _) => write!(f, " (not put back)")?,
                     }
@@ -332,9 +334,15 @@ impl fmt::Display for Error {
     }
 }
 
-/// An `io::Error`'s description alone: std's " (os error N)" suffix would
-/// repeat the errno that every front door reports already.
-fn os_text(source: &io::Error) -> String {
+/// An OS error's description without std's " (os error N)" suffix, which
+/// would repeat the errno that every front door reports already: the one
+/// wording of a refusal for the core and the tools built on it.
+///
+/// ```
+/// let e = std::io::Error::from_raw_os_error(libc::EPERM);
+/// assert_eq!(keepalive::os_error_text(&e), "Operation not permitted");
+/// ```
+pub fn os_error_text(source: &io::Error) -> String {
     let text = source.to_string();
     match source.raw_os_error() {
         Some(code) => text

@@ -170,7 +170,7 @@ struct ReadmeDoctests;
 pub use deadline::Deadline;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use death::{Cause, Ending};
-pub use error::{Error, Given, GivenText};
+pub use error::{os_error_text, Error, Given, GivenText};
 pub use field::Field;
 pub use restore::LeftChanged;
 pub use status::{Phase, Status, TcpState};
