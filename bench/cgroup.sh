@@ -82,14 +82,14 @@ for ((r = 0; r < rounds; r++)); do
     witht+=("$w") withoutt+=("$o") selft+=("$s")
     log "  round $((r + 1))/$rounds: with the policy $((w / conns)) ns, without $((o / conns)) ns, set by the program $((s / conns)) ns per connection"
 done
-m=$(printf '%s\n' "${ratios[@]}" | median)
-mw=$(printf '%s\n' "${witht[@]}" | median)
-mo=$(printf '%s\n' "${withoutt[@]}" | median)
+m=$(median_of "${ratios[@]}")
+mw=$(median_of "${witht[@]}")
+mo=$(median_of "${withoutt[@]}")
 measured=$(awk -v m="$m" -v w="$mw" -v o="$mo" -v s="$conns" \
     'BEGIN { printf "%.3fx (%.0f vs %.0f ns)", m, w / s, o / s }')
 bench_row "$figure" "$measured" "$target" "$(verdict "$m" 1.10)"
-ms=$(printf '%s\n' "${selfratios[@]}" | median)
-mss=$(printf '%s\n' "${selft[@]}" | median)
+ms=$(median_of "${selfratios[@]}")
+mss=$(median_of "${selft[@]}")
 bench_row "  (the same values set by the program itself, for scale)" \
     "$(awk -v m="$ms" -v w="$mss" -v o="$mo" -v s="$conns" \
         'BEGIN { printf "%.3fx (%.0f vs %.0f ns)", m, w / s, o / s }')" "-" "-"

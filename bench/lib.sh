@@ -81,6 +81,11 @@ median() {
         if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# median_of NUMBER...: the median of its arguments.
+median_of() {
+    printf '%s\n' "$@" | median
+}
+
 # verdict VALUE LIMIT: PASS when VALUE <= LIMIT, else MISS.
 verdict() {
     awk -v v="$1" -v l="$2" 'BEGIN { print (v + 0 <= l + 0) ? "PASS" : "MISS" }'

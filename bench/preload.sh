@@ -54,10 +54,10 @@ for ((r = 0; r < rounds; r++)); do
     newt+=("$n") oldt+=("$o") base+=("$b")
     log "  round $((r + 1))/$rounds: new $((n / sockets)) ns, 0.3 $((o / sockets)) ns, no preload $((b / sockets)) ns per socket"
 done
-m=$(printf '%s\n' "${ratios[@]}" | median)
-mn=$(printf '%s\n' "${newt[@]}" | median)
-mo=$(printf '%s\n' "${oldt[@]}" | median)
-mb=$(printf '%s\n' "${base[@]}" | median)
+m=$(median_of "${ratios[@]}")
+mn=$(median_of "${newt[@]}")
+mo=$(median_of "${oldt[@]}")
+mb=$(median_of "${base[@]}")
 measured=$(awk -v m="$m" -v n="$mn" -v o="$mo" -v s="$sockets" \
     'BEGIN { printf "%.3fx (%.0f vs %.0f ns)", m, n / s, o / s }')
 bench_row "$figure" "$measured" "$target" "$(verdict "$m" 1.05)"

@@ -76,10 +76,10 @@ for ((r = 0; r < rounds; r++)); do
     shows+=("$a") sss+=("$b")
     log "  round $((r + 1))/$rounds: show --json $((a / 1000000)) ms, ss -tnoip $((b / 1000000)) ms, show (table) $((t / 1000000)) ms"
 done
-m=$(printf '%s\n' "${ratios[@]}" | median)
-mt=$(printf '%s\n' "${table_ratios[@]}" | median)
-ms=$(printf '%s\n' "${shows[@]}" | median)
-mss=$(printf '%s\n' "${sss[@]}" | median)
+m=$(median_of "${ratios[@]}")
+mt=$(median_of "${table_ratios[@]}")
+ms=$(median_of "${shows[@]}")
+mss=$(median_of "${sss[@]}")
 measured=$(awk -v m="$m" -v a="$ms" -v b="$mss" \
     'BEGIN { printf "%.2fx (%.0f vs %.0f ms)", m, a / 1e6, b / 1e6 }')
 bench_row "$figure" "$measured" "$target" "$(verdict "$m" 1.00)"

@@ -100,9 +100,9 @@ for ((r = 0; r < rounds; r++)); do
 done
 row() { # row FIGURE RATIOS WITH WITHOUT TARGET
     local m mw mo
-    m=$(printf '%s\n' $2 | median)
-    mw=$(printf '%s\n' $3 | median)
-    mo=$(printf '%s\n' $4 | median)
+    m=$(median_of $2)
+    mw=$(median_of $3)
+    mo=$(median_of $4)
     bench_row "$1" "$(awk -v m="$m" -v w="$mw" -v o="$mo" -v s="$conns" \
         'BEGIN { printf "%.3fx (%.0f vs %.0f ns)", m, w / s, o / s }')" "$5" \
         "$(if [[ $5 == - ]]; then echo -; else verdict "$m" 1.10; fi)"

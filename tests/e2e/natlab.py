@@ -1,6 +1,6 @@
 """A three-host lab with a stateful NAT router between client and server, in
 Linux network namespaces, for the middlebox tests and `make demo`. Python
-standard library only; builds on netlab (Proc, sh, why_no_lab).
+standard library only; builds on netlab (Namespaces, Proc, sh, why_no_lab).
 
     with NatLab(timeout=6) as lab:          # namespaces <prefix>-c, -r, -s
         srv = lab.start("server", [server, "0"])
@@ -28,10 +28,9 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
 
-from netlab import Proc, sh, why_no_lab
+from netlab import Namespaces, Proc, sh, why_no_lab
 
 CLIENT_IP = "198.51.100.2"
 ROUTER_CLIENT_IP = "198.51.100.1"
@@ -63,7 +62,7 @@ def why_no_natlab():
     return None
 
 
-class NatLab:
+class NatLab(Namespaces):
     """Three namespaces, "client", "router" and "server"."""
 
     client_ip = CLIENT_IP
@@ -87,24 +86,9 @@ class NatLab:
 
     # -- set up and tear down -------------------------------------------------
 
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for signo in (signal.SIGTERM, signal.SIGHUP):
-                self._old_handlers[signo] = signal.signal(signo, _interrupted)
-        atexit.register(self.close)
-        try:
-            for ns in self.ns.values():
-                sh("ip", "netns", "add", ns)
-                sh("ip", "-n", ns, "link", "set", "lo", "up")
-            self._link()
-            self._router()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _wire(self):
+        self._link()
+        self._router()
 
     def _link(self):
         router = self.ns["router"]
@@ -198,7 +182,3 @@ table ip katnat {{
             if word == "packets":
                 return int(value)
         raise RuntimeError(f"no packet count in {out!r}")
-
-
-def _interrupted(signo, _frame):
-    raise KeyboardInterrupt(f"signal {signo}")

@@ -165,7 +165,40 @@ class Proc:
             raise AssertionError(f"{self.name}: sanitizer report:\n{self.transcript()}")
 
 
-class Lab:
+class Namespaces:
+    """What every lab of namespaces shares: entered, it traps SIGTERM and
+    SIGHUP, registers close() to run at exit, makes each namespace of
+    `self.ns` (role -> name) with its loopback up, then calls `self._wire()`
+    for the links; anything failing on the way closes what was made.
+    A subclass sets `ns` and `_old_handlers` and defines `_wire` and
+    `close`."""
+
+    def __enter__(self):
+        self._trap_signals()
+        atexit.register(self.close)
+        try:
+            for ns in self.ns.values():
+                sh("ip", "netns", "add", ns)
+                sh("ip", "-n", ns, "link", "set", "lo", "up")
+            self._wire()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _trap_signals(self):
+        """Makes SIGTERM and SIGHUP unwind like Ctrl-C, so cleanup runs."""
+        def interrupted(signo, _frame):
+            raise KeyboardInterrupt(f"signal {signo}")
+        for signo in (signal.SIGTERM, signal.SIGHUP):
+            if threading.current_thread() is threading.main_thread():
+                self._old_handlers[signo] = signal.signal(signo, interrupted)
+
+
+class Lab(Namespaces):
     """Two namespaces, "client" and "server", joined by a veth pair."""
 
     client_ip = CLIENT_IP
@@ -183,29 +216,8 @@ class Lab:
 
     # -- set up and tear down -------------------------------------------------
 
-    def __enter__(self):
-        self._trap_signals()
-        atexit.register(self.close)
-        try:
-            for role in ("client", "server"):
-                sh("ip", "netns", "add", self.ns[role])
-                sh("ip", "-n", self.ns[role], "link", "set", "lo", "up")
-            self._link()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _trap_signals(self):
-        """Makes SIGTERM and SIGHUP unwind like Ctrl-C, so cleanup runs."""
-        def interrupted(signo, _frame):
-            raise KeyboardInterrupt(f"signal {signo}")
-        for signo in (signal.SIGTERM, signal.SIGHUP):
-            if threading.current_thread() is threading.main_thread():
-                self._old_handlers[signo] = signal.signal(signo, interrupted)
+    def _wire(self):
+        self._link()
 
     def _link(self):
         """Creates the veth pair, one end in each namespace, addressed and up."""

@@ -68,6 +68,13 @@ class ForgottenOrKept(unittest.TestCase):
         cli.expect(r"^ready$")
         return cli, int(m.group(1))
 
+    def assert_kept(self, cli, lab, msg=None):
+        """The client's request after its silence was answered, and the
+        router forgot nothing of the flow."""
+        cli.expect(r"answered after", timeout=SILENCE + 10)
+        self.assertEqual(cli.wait(), 0)
+        self.assertEqual(lab.forgotten(), 0, msg)
+
     def test_without_keepalive_a_silent_connection_is_forgotten(self):
         with NatLab(timeout=ROUTER) as lab:
             _, port = start_server(lab)
@@ -87,9 +94,7 @@ class ForgottenOrKept(unittest.TestCase):
             self.assertEqual((on, ut), (True, DEADLINE * 1000))
             self.assertEqual(idle + interval * count, DEADLINE, "the deadline still holds")
             report(f"-D {DEADLINE} --max-idle {ROUTER}: {idle}/{interval}/{count}")
-            cli.expect(r"answered after", timeout=SILENCE + 10)
-            self.assertEqual(cli.wait(), 0)
-            self.assertEqual(lab.forgotten(), 0, "nothing of the flow was forgotten")
+            self.assert_kept(cli, lab, "nothing of the flow was forgotten")
 
     def test_max_idle_through_the_c_library_keeps_it(self):
         lib = os.path.join(os.path.dirname(BIN), "lib", "libkeepalive.so")
@@ -102,9 +107,7 @@ class ForgottenOrKept(unittest.TestCase):
             m = re.search(r"idle (\d+) s, interval (\d+) s, count (\d+)", said)
             idle, interval, count = map(int, m.groups())
             self.assertEqual(idle + interval * count, DEADLINE)
-            cli.expect(r"answered after", timeout=SILENCE + 10)
-            self.assertEqual(cli.wait(), 0)
-            self.assertEqual(lab.forgotten(), 0)
+            self.assert_kept(cli, lab)
 
     def test_keepalive_set_max_idle_on_a_running_client_keeps_it(self):
         with NatLab(timeout=ROUTER) as lab:
@@ -125,9 +128,7 @@ class ForgottenOrKept(unittest.TestCase):
             after = json.loads(subprocess.run(show, capture_output=True, text=True,
                                               check=True).stdout)
             self.assertEqual(after, [], "no longer one the middlebox would forget")
-            cli.expect(r"answered after", timeout=SILENCE + 10)
-            self.assertEqual(cli.wait(), 0)
-            self.assertEqual(lab.forgotten(), 0)
+            self.assert_kept(cli, lab)
 
     def test_a_max_idle_the_deadline_cannot_keep_is_refused_and_changes_nothing(self):
         with NatLab(timeout=ROUTER) as lab:

@@ -140,24 +140,25 @@ pub unsafe extern "C" fn setsockopt(
         // SAFETY: the caller's arguments, unchanged.
         return unsafe { next(fd, level, name, value, len) };
     };
-    let saved = crate::errno();
-    let tcp = is_tcp_stream(fd);
-    crate::set_errno(saved);
-    if !tcp {
-        // SAFETY: as above.
-        return unsafe { next(fd, level, name, value, len) };
-    }
-    // SAFETY: non-NULL with at least an int's bytes (checked above), which
-    // is what the kernel reads of it for these options.
-    let theirs = unsafe { value.cast::<c_int>().read_unaligned() };
     if mode == Enforce::On {
+        if !is_tcp_stream_keeping_errno(fd) {
+            // SAFETY: as above.
+            return unsafe { next(fd, level, name, value, len) };
+        }
         let ours: c_int = rule.value;
         // SAFETY: a live int, passed with its size.
         return unsafe { next(fd, level, name, (&ours as *const c_int).cast(), int_len) };
     }
+    // Enforce::Tell: the program's value passes whatever the socket is; the
+    // socket's type is asked of the kernel only when there is something to
+    // name (a successful call overriding a value not yet named), so the
+    // other calls make no extra system call.
+    // SAFETY: non-NULL with at least an int's bytes (checked above), which
+    // is what the kernel reads of it for these options.
+    let theirs = unsafe { value.cast::<c_int>().read_unaligned() };
     // SAFETY: as above.
     let rc = unsafe { next(fd, level, name, value, len) };
-    if rc == 0 && overrides(&rule, theirs) {
+    if rc == 0 && overrides(&rule, theirs) && !told(index) && is_tcp_stream_keeping_errno(fd) {
         let saved = crate::errno();
         tell_once(index, &rule, theirs);
         crate::set_errno(saved);
@@ -167,6 +168,11 @@ pub unsafe extern "C" fn setsockopt(
 
 /// Options already named on stderr, one bit per rule index.
 static TOLD: AtomicU8 = AtomicU8::new(0);
+
+/// Whether the option at `index` was already named.
+fn told(index: usize) -> bool {
+    TOLD.load(Ordering::Relaxed) & (1u8 << index) != 0
+}
 
 /// Names the program's own call that overrides `rule`, once per option and
 /// process; with cancellation disabled, since `write` is a cancellation
@@ -194,6 +200,14 @@ const PTHREAD_CANCEL_DISABLE: c_int = 1;
 extern "C" {
     /// POSIX; the libc crate does not bind it.
     fn pthread_setcancelstate(state: c_int, old: *mut c_int) -> c_int;
+}
+
+/// [`is_tcp_stream`], leaving `errno` as it was.
+fn is_tcp_stream_keeping_errno(fd: c_int) -> bool {
+    let saved = crate::errno();
+    let tcp = is_tcp_stream(fd);
+    crate::set_errno(saved);
+    tcp
 }
 
 /// Whether `fd` is a TCP (or MPTCP) stream socket, asked of the kernel.
@@ -312,21 +326,14 @@ mod tests {
 
     #[test]
     fn what_overrides() {
-        let on = Rule {
-            level: libc::SOL_SOCKET,
-            name: libc::SO_KEEPALIVE,
-            value: 1,
-            label: "SO_KEEPALIVE",
-        };
+        // The rules the core gives for keepalive on, idle 2 s.
+        let r = Rules::of(&wanted(true, Enforce::On));
+        let (_, on) = r.find(libc::SOL_SOCKET, libc::SO_KEEPALIVE).unwrap();
+        let (_, idle) = r.find(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE).unwrap();
+        assert_eq!((on.value, idle.value), (1, 2));
         assert!(!overrides(&on, 1));
         assert!(!overrides(&on, 7));
         assert!(overrides(&on, 0));
-        let idle = Rule {
-            level: libc::IPPROTO_TCP,
-            name: libc::TCP_KEEPIDLE,
-            value: 2,
-            label: "TCP_KEEPIDLE",
-        };
         assert!(!overrides(&idle, 2));
         assert!(overrides(&idle, 60));
     }

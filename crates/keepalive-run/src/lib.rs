@@ -72,10 +72,6 @@ fn usage(name: &str) -> String {
 /// description of the options, which the operator's tool also turns into
 /// the keepalive-run(1) manual page.
 pub fn help_text(name: &str) -> String {
-    help(name)
-}
-
-fn help(name: &str) -> String {
     format!(
         "\
 {usage}
@@ -158,7 +154,7 @@ pub fn main(program_name: &str, args: impl IntoIterator<Item = OsString>) -> Exi
             program,
             args,
         }) => (vars, unset, program, args),
-        Ok(Request::Help) => return print(&help(program_name)),
+        Ok(Request::Help) => return print(&help_text(program_name)),
         Ok(Request::Version) => {
             return print(&format!("{program_name} {}", env!("CARGO_PKG_VERSION")))
         }
@@ -863,7 +859,7 @@ mod tests {
         assert_eq!(run(&["--help"]), Ok(Request::Help));
         assert_eq!(run(&["-h", "prog"]), Ok(Request::Help));
         assert_eq!(run(&["-V"]), Ok(Request::Version));
-        let text = help("keepalive run");
+        let text = help_text("keepalive run");
         assert!(text.starts_with("usage: keepalive run [-d IDLE]"), "{text}");
         assert!(text.contains("  keepalive run -d 60"), "{text}");
     }
