@@ -217,7 +217,7 @@ const WARNED: &str = "KEEPALIVE_PRELOAD_WARNED";
 fn warnings_fingerprint() -> (u32, u64) {
     let mut count = 0u32;
     let mut hash = 0xcbf2_9ce4_8422_2325_u64;
-    let _ = env::read(getenv, |args| {
+    let _ = env::read(var, |args| {
         let mut line = env::Line::new();
         let _ = write!(line, "{args}");
         for &b in line.as_bytes().iter().chain(b"\n") {
@@ -280,11 +280,7 @@ fn load_settings(warn: impl FnMut(fmt::Arguments<'_>)) {
         .compare_exchange(UNREAD, READING, Ordering::Acquire, Ordering::Acquire)
         .is_ok()
     {
-        let wanted = if secure_execution() {
-            env::read(|_| None, |_| {})
-        } else {
-            env::read(getenv, warn)
-        };
+        let wanted = env::read(var, warn);
         let rules = Rules::of(&wanted);
         // SAFETY: only the caller that won the exchange writes, once, and
         // nobody reads before `READY` is published below.
@@ -304,10 +300,8 @@ fn wanted() -> Wanted {
     if STATE.load(Ordering::Acquire) == READY {
         // SAFETY: `READY` (seen with Acquire) means `SETTINGS` was written.
         unsafe { (*SETTINGS.0.get()).assume_init_read() }
-    } else if secure_execution() {
-        env::read(|_| None, |_| {})
     } else {
-        env::read(getenv, |_| {})
+        env::read(var, |_| {})
     }
 }
 
@@ -332,6 +326,18 @@ pub(crate) fn rules() -> Option<&'static Rules> {
 fn secure_execution() -> bool {
     // SAFETY: getauxval reads the process's auxiliary vector; 0 when absent.
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// A variable of the environment as the library may read it: the process's
+/// own, or none at all in secure-execution mode (then the settings are
+/// those of an empty environment, and no warning, nor the mark of one, is
+/// made). Every read of the settings goes through here.
+fn var(name: &str) -> Option<&'static [u8]> {
+    if secure_execution() {
+        None
+    } else {
+        getenv(name)
+    }
 }
 
 /// The raw value of an environment variable, borrowed from `environ`.
