@@ -1,26 +1,42 @@
-//! Vectorcall entry points for the calls programs make per connection,
-//! `enable`, `set_deadline` and `get`: on CPython 3.10 and later, where
+//! Vectorcall entry points for the calls programs make per connection
+//! (`enable`, `get`, `set_deadline`): on CPython 3.10 and later, where
 //! `METH_FASTCALL` is part of the stable ABI, the interpreter hands them its
-//! argument array and the keyword names as they are, with no tuple and no
-//! dict built per call.
+//! argument array and keyword names as they are, with no tuple and no dict
+//! built per call.
 //!
-//! pyo3 cannot do this for an `abi3-py39` module (it uses
-//! `METH_VARARGS | METH_KEYWORDS` there, for the benefit of 3.9), so these
-//! are written against the C API: one argument matcher ([`Signature`]), one
-//! boundary ([`boundary`]: panics and errors into Python exceptions). They
-//! convert the arguments and call the same translation functions as the
-//! pyo3 versions, which stay as they are for 3.9
-//! ([`install`] chooses at import time). Nothing here decides what a valid
-//! value is.
+//! pyo3 cannot do this for an `abi3-py39` module (it builds
+//! `METH_VARARGS | METH_KEYWORDS` functions there, for 3.9), and its own
+//! argument parser for vectorcalls is compiled only for 3.10+ builds; so this
+//! module matches the arguments itself, the way CPython does for a Python
+//! function, against the parameters of pyo3's function (read from its
+//! `__text_signature__`: the signature is written once, in `lib.rs`), then
+//! runs the same Rust function. pyo3's functions stay as they are, serve
+//! 3.9, and are kept as `_<name>_py39`. Measured (callgrind, CPython 3.11):
+//! pyo3's entry points cost `get` about 500 instructions more per call, and
+//! `enable` with three keywords about 2,600 more (BENCHMARKS.md).
 
-use std::ffi::{c_int, CStr};
+use std::ffi::{c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
+
+/// How many functions have a vectorcall entry point.
+pub(crate) const SLOTS: usize = 3;
+
+/// The most parameters such a function has.
+const MAX_PARAMS: usize = 4;
+
+/// A call's arguments by parameter, in the signature's order; `None` for
+/// one not given (a required one is always given).
+pub(crate) type Args<'a, 'py> = [Option<Borrowed<'a, 'py, PyAny>>; MAX_PARAMS];
+
+/// What a function does with its arguments: calls the Rust function that
+/// pyo3 wraps.
+pub(crate) type Body = for<'a, 'py> fn(Python<'py>, &Args<'a, 'py>) -> PyResult<Py<PyAny>>;
 
 /// `METH_FASTCALL`, from `methodobject.h`. pyo3-ffi hides it below 3.10 for
 /// the limited API; [`install`] uses it only on 3.10 and later, where the
@@ -35,46 +51,71 @@ type FastWithKeywords = unsafe extern "C" fn(
     *mut ffi::PyObject,
 ) -> *mut ffi::PyObject;
 
-/// A function's parameters, as Python would match them: the first
-/// `positional` may come by position or by keyword, the rest by keyword
-/// only; the first `required` must be given.
-struct Signature<const N: usize> {
-    function: &'static str,
-    names: [&'static str; N],
-    positional: usize,
-    required: usize,
-    /// `names` as interned Python strings, made at the first call.
-    interned: PyOnceLock<[Py<PyString>; N]>,
+/// One parameter, as Python matches it.
+struct Param {
+    /// Its name, interned: the interpreter passes the keyword names written
+    /// in the caller's code as interned strings, so a pointer comparison
+    /// almost always finds the parameter.
+    name: Py<PyString>,
+    /// Whether it may come by position (else by keyword only).
+    positional: bool,
+    /// Whether it must be given (it has no default).
+    required: bool,
 }
 
-static ENABLE: Signature<4> = Signature {
-    function: "enable",
-    names: ["sock", "idle", "interval", "count"],
-    positional: 1,
-    required: 1,
-    interned: PyOnceLock::new(),
-};
+/// One function with a vectorcall entry point.
+struct Function {
+    name: String,
+    params: Vec<Param>,
+    /// How many parameters may come by position.
+    positional: usize,
+    body: Body,
+}
 
-static SET_DEADLINE: Signature<4> = Signature {
-    function: "set_deadline",
-    names: ["sock", "seconds", "probes", "max_idle"],
-    positional: 2,
-    required: 2,
-    interned: PyOnceLock::new(),
-};
+/// The functions, one per entry point: [`vectorcall::<I>`](vectorcall)
+/// runs `FUNCTIONS[I]`. Set once, by [`install`].
+static FUNCTIONS: [OnceLock<Function>; SLOTS] = [const { OnceLock::new() }; SLOTS];
 
-static GET: Signature<1> = Signature {
-    function: "get",
-    names: ["sock"],
-    positional: 1,
-    required: 1,
-    interned: PyOnceLock::new(),
-};
+/// The entry points, one per slot of [`FUNCTIONS`].
+const ENTRY_POINTS: [FastWithKeywords; SLOTS] = [vectorcall::<0>, vectorcall::<1>, vectorcall::<2>];
 
-impl<const N: usize> Signature<N> {
-    /// The arguments of one vectorcall, by parameter; `None` for one not
-    /// given. The errors are the interpreter's own (`TypeError`, worded as
-    /// for a Python function).
+impl Function {
+    /// The parameters of a pyo3 `__text_signature__` such as
+    /// `(sock, *, idle=None)`: a name each, `*` where keyword-only ones
+    /// begin, `=...` for a default. Anything else (`/`, `*args`) is refused.
+    fn params(py: Python<'_>, signature: &str) -> PyResult<Vec<Param>> {
+        let inner = signature
+            .strip_prefix('(')
+            .and_then(|s| s.strip_suffix(')'))
+            .unwrap_or(signature);
+        let mut positional = true;
+        let mut params = Vec::new();
+        for p in inner.split(", ") {
+            let (name, default) = p.split_once('=').unwrap_or((p, ""));
+            if name == "*" && positional {
+                positional = false;
+            } else if name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric()) {
+                params.push(Param {
+                    name: PyString::intern(py, name).unbind(),
+                    positional,
+                    required: default.is_empty(),
+                });
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "fastcall: unsupported signature {signature}"
+                )));
+            }
+        }
+        if params.len() > MAX_PARAMS {
+            return Err(PyTypeError::new_err(format!(
+                "fastcall: more than {MAX_PARAMS} parameters in {signature}"
+            )));
+        }
+        Ok(params)
+    }
+
+    /// The arguments of one vectorcall, by parameter. The errors are the
+    /// interpreter's own (`TypeError`, worded as for a Python function).
     ///
     /// # Safety
     ///
@@ -82,21 +123,21 @@ impl<const N: usize> Signature<N> {
     /// `METH_FASTCALL | METH_KEYWORDS` function: `nargs` positional
     /// arguments followed by one value per name in `kwnames` (a tuple of
     /// `str`, or NULL), all borrowed for the duration of the call.
+    #[inline(always)]
     unsafe fn bind<'a, 'py>(
         &self,
         py: Python<'py>,
         args: *const *mut ffi::PyObject,
         nargs: ffi::Py_ssize_t,
         kwnames: *mut ffi::PyObject,
-    ) -> PyResult<[Option<Borrowed<'a, 'py, PyAny>>; N]> {
-        let mut out: [Option<Borrowed<'a, 'py, PyAny>>; N] = [None; N];
+    ) -> PyResult<Args<'a, 'py>> {
+        let mut out: Args<'a, 'py> = [None; MAX_PARAMS];
         let nargs = nargs as usize;
-        if nargs > self.positional {
-            return Err(PyTypeError::new_err(format!(
-                "{}() takes {} positional argument{} but {nargs} were given",
-                self.function,
-                self.positional,
-                if self.positional == 1 { "" } else { "s" },
+        let positional = self.positional;
+        if nargs > positional {
+            return Err(self.error(format_args!(
+                "takes {positional} positional argument{} but {nargs} were given",
+                if positional == 1 { "" } else { "s" },
             )));
         }
         let arg = |i: usize| {
@@ -107,78 +148,87 @@ impl<const N: usize> Signature<N> {
             *slot = Some(arg(i));
         }
         if !kwnames.is_null() {
-            let interned = self.interned(py);
             // SAFETY: a non-NULL kwnames is a tuple of str, borrowed (caller).
             let count = unsafe { ffi::PyTuple_Size(kwnames) };
             for k in 0..count.max(0) {
                 // SAFETY: k is within the tuple's size; the item is borrowed.
                 let name = unsafe { ffi::PyTuple_GetItem(kwnames, k) };
-                let i = match interned.iter().position(|s| s.as_ptr() == name) {
+                let i = match self.params.iter().position(|p| p.name.as_ptr() == name) {
                     Some(i) => i,
                     None => self.slot_of(py, name)?,
                 };
                 if out[i].is_some() {
-                    return Err(PyTypeError::new_err(format!(
-                        "{}() got multiple values for argument '{}'",
-                        self.function, self.names[i]
+                    return Err(self.error(format_args!(
+                        "got multiple values for argument '{}'",
+                        self.params[i].name
                     )));
                 }
                 out[i] = Some(arg(nargs + k as usize));
             }
         }
-        if let Some(i) = (0..self.required).find(|&i| out[i].is_none()) {
-            return Err(PyTypeError::new_err(format!(
-                "{}() missing required argument '{}' (pos {})",
-                self.function,
-                self.names[i],
+        let missing = self
+            .params
+            .iter()
+            .zip(&out)
+            .position(|(p, a)| p.required && a.is_none());
+        if let Some(i) = missing {
+            return Err(self.error(format_args!(
+                "missing required argument '{}' (pos {})",
+                self.params[i].name,
                 i + 1
             )));
         }
         Ok(out)
     }
 
-    /// Which parameter a keyword names, when it is not one of our interned
-    /// names itself. The interpreter passes the names as written in the
-    /// caller's code, which it interns, so [`bind`](Self::bind)'s pointer
-    /// comparison almost always decides; other strings (from `**kwargs`
-    /// built at run time) are compared here by value.
+    /// Which parameter a keyword names that is not one of the interned
+    /// names itself (a string built at run time, for `**kwargs`): compared
+    /// by value.
     #[cold]
     fn slot_of(&self, py: Python<'_>, name: *mut ffi::PyObject) -> PyResult<usize> {
-        let interned = self.interned(py);
         // SAFETY: `name` is a live str borrowed from kwnames (caller).
         let name = unsafe { Borrowed::from_ptr(py, name) };
-        for (i, s) in interned.iter().enumerate() {
-            if name.eq(s.bind(py))? {
+        for (i, p) in self.params.iter().enumerate() {
+            if name.eq(p.name.bind(py))? {
                 return Ok(i);
             }
         }
-        Err(PyTypeError::new_err(format!(
-            "{}() got an unexpected keyword argument '{}'",
-            self.function,
+        Err(self.error(format_args!(
+            "got an unexpected keyword argument '{}'",
             name.str()?
         )))
     }
 
-    fn interned(&self, py: Python<'_>) -> &[Py<PyString>; N] {
-        self.interned
-            .get_or_init(py, || self.names.map(|n| PyString::intern(py, n).unbind()))
+    #[cold]
+    fn error(&self, what: std::fmt::Arguments<'_>) -> PyErr {
+        PyTypeError::new_err(format!("{}() {what}", self.name))
     }
 }
 
-/// Runs `f` as a C API function body: its `PyErr` is raised, and a panic
-/// becomes pyo3's `PanicException` (as in pyo3's own functions) instead of
-/// unwinding into the interpreter.
+/// The entry point of `FUNCTIONS[I]`: its arguments matched, its body run,
+/// its `PyErr` raised, and a panic turned into pyo3's `PanicException` (as
+/// in pyo3's own functions) instead of unwinding into the interpreter.
 ///
 /// # Safety
 ///
-/// Called only by the interpreter, on a thread attached to it.
-unsafe fn boundary(
-    f: impl FnOnce(Python<'_>) -> PyResult<*mut ffi::PyObject>,
+/// Called only by the interpreter, as a `METH_FASTCALL | METH_KEYWORDS`
+/// function, on a thread attached to it.
+unsafe extern "C" fn vectorcall<const I: usize>(
+    _module: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     // SAFETY: the interpreter calls us with the thread attached (caller).
     let py = unsafe { Python::assume_attached() };
-    let err = match catch_unwind(AssertUnwindSafe(|| f(py))) {
-        Ok(Ok(result)) => return result,
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let f = FUNCTIONS[I].get().expect("installed before use");
+        // SAFETY: the interpreter's arguments (caller).
+        let args = unsafe { f.bind(py, args, nargs, kwnames) }?;
+        (f.body)(py, &args)
+    }));
+    let err = match result {
+        Ok(Ok(result)) => return result.into_ptr(),
         Ok(Err(err)) => err,
         Err(payload) => {
             let msg = payload
@@ -193,94 +243,40 @@ unsafe fn boundary(
     std::ptr::null_mut()
 }
 
-unsafe extern "C" fn enable(
-    _module: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: called by the interpreter as METH_FASTCALL | METH_KEYWORDS.
-    unsafe {
-        boundary(|py| {
-            let [sock, idle, interval, count] = ENABLE.bind(py, args, nargs, kwnames)?;
-            let sock = sock.expect("required");
-            crate::enable_impl(
-                py,
-                &sock,
-                idle.as_deref(),
-                interval.as_deref(),
-                count.as_deref(),
-            )?;
-            Ok(py.None().into_ptr())
-        })
-    }
-}
-
-unsafe extern "C" fn get(
-    _module: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: called by the interpreter as METH_FASTCALL | METH_KEYWORDS.
-    unsafe {
-        boundary(|py| {
-            let [sock] = GET.bind(py, args, nargs, kwnames)?;
-            let settings = crate::get_impl(py, &sock.expect("required"))?;
-            Ok(Bound::new(py, settings)?.into_ptr())
-        })
-    }
-}
-
-unsafe extern "C" fn set_deadline(
-    _module: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: called by the interpreter as METH_FASTCALL | METH_KEYWORDS.
-    unsafe {
-        boundary(|py| {
-            let [sock, seconds, probes, max_idle] = SET_DEADLINE.bind(py, args, nargs, kwnames)?;
-            crate::set_deadline_impl(
-                &sock.expect("required"),
-                &seconds.expect("required"),
-                probes.as_deref(),
-                max_idle.as_deref(),
-            )?;
-            Ok(py.None().into_ptr())
-        })
-    }
-}
-
-/// Replaces the module's `enable`, `get` and `set_deadline` (pyo3's, which serve 3.9) with
-/// the vectorcall ones, on CPython 3.10 and later. Their docstrings, and so
-/// `__text_signature__` and `inspect.signature`, are the pyo3 versions'.
-pub(crate) fn install(m: &Bound<'_, PyModule>) -> PyResult<()> {
+/// Replaces the module's pyo3 functions of these names (which serve 3.9)
+/// with vectorcall ones running `body`, on CPython 3.10 and later. Their
+/// parameters, docstrings, `__text_signature__` and so `inspect.signature`
+/// are the pyo3 functions'.
+pub(crate) fn install(
+    m: &Bound<'_, PyModule>,
+    functions: [(&'static CStr, Body); SLOTS],
+) -> PyResult<()> {
     let py = m.py();
     if py.version_info() < (3, 10) {
         return Ok(());
     }
-    let functions: [(&'static CStr, FastWithKeywords); 3] = [
-        (c"enable", enable),
-        (c"get", get),
-        (c"set_deadline", set_deadline),
-    ];
-    for (name, f) in functions {
+    for (i, (name, body)) in functions.into_iter().enumerate() {
         let name_str = name.to_str().expect("ASCII literal");
-        // The doc stays alive: the module holds the pyo3 function it
-        // comes from (as `_<name>_py39`) for the life of the process.
         let old = m.getattr(name_str)?;
-        let doc = old.getattr("__doc__")?;
-        let sig = old.getattr("__text_signature__")?;
-        let doc = if sig.is_none() {
-            doc.str()?.to_string()
-        } else {
-            format!("{name_str}{sig}\n--\n\n{}", doc.str()?)
+        let signature: String = old.getattr("__text_signature__")?.extract()?;
+        let doc = format!(
+            "{name_str}{signature}\n--\n\n{}",
+            old.getattr("__doc__")?.str()?
+        );
+        let doc = CString::new(doc).map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        let params = Function::params(py, &signature)?;
+        let function = Function {
+            name: name_str.to_owned(),
+            positional: params.iter().filter(|p| p.positional).count(),
+            params,
+            body,
         };
-        let doc = std::ffi::CString::new(doc).map_err(|e| PyTypeError::new_err(e.to_string()))?;
-        // The definition must outlive the function object: leaked, once per
-        // module initialisation (pyo3 modules initialise once per process).
+        // pyo3 initialises a module once per process.
+        if FUNCTIONS[i].set(function).is_err() {
+            return Err(PyTypeError::new_err("fastcall: installed twice"));
+        }
+        // The definition and its doc must outlive the function object:
+        // leaked, once per process.
         let def = Box::leak(Box::new(ffi::PyMethodDef {
             ml_name: name.as_ptr(),
             ml_meth: ffi::PyMethodDefPointer {
@@ -288,7 +284,7 @@ pub(crate) fn install(m: &Bound<'_, PyModule>) -> PyResult<()> {
                 // function through this pointer with exactly the
                 // FastWithKeywords signature; C does the same cast.
                 PyCFunction: unsafe {
-                    std::mem::transmute::<FastWithKeywords, ffi::PyCFunction>(f)
+                    std::mem::transmute::<FastWithKeywords, ffi::PyCFunction>(ENTRY_POINTS[i])
                 },
             },
             ml_flags: METH_FASTCALL | ffi::METH_KEYWORDS,
