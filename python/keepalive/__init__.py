@@ -29,42 +29,15 @@ gives the same settings as ``(level, option, value)`` triples.
 a wrong type, ``ValueError`` (saying the allowed range) for a bad value,
 ``OSError`` with ``errno`` set for what the kernel refuses. A refused call
 changes nothing. The documented signatures and types are in the stubs
-beside this file (``keepalive/__init__.pyi``).
+of the native module (``keepalive/_keepalive.pyi``); the limits of the values
+are module attributes (``MAX_IDLE_SECS``, ``MAX_COUNT``, ...).
 
 The work is done by the Rust crate ``keepalive``; this package is a thin
 translation over it (the native module ``keepalive._keepalive``).
 """
 
-from ._keepalive import (
-    Settings,
-    Status,
-    __version__,
-    disable,
-    enable,
-    get,
-    set_deadline,
-    set_system_defaults,
-    set_user_timeout,
-    socket_options,
-    status,
-    system_defaults,
-)
-
-# Every function is the native one itself: no Python frame in between. On
-# CPython 3.10+ `enable`, `get` and `set_deadline` take the interpreter's
-# vectorcall arguments directly (crates/keepalive-py/src/fastcall.rs).
-
-__all__ = [
-    "Settings",
-    "Status",
-    "__version__",
-    "disable",
-    "enable",
-    "get",
-    "set_deadline",
-    "set_system_defaults",
-    "set_user_timeout",
-    "socket_options",
-    "status",
-    "system_defaults",
-]
+# The whole API is the native module's, re-exported as it is (its names are
+# listed once, in _keepalive.pyi, where they are typed). Every function is
+# the native one: no Python frame in between.
+from ._keepalive import *  # noqa: F403
+from ._keepalive import __all__ as __all__, __version__ as __version__

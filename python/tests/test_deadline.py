@@ -89,11 +89,15 @@ def tuned(tcp: socket.socket) -> socket.socket:
         (-5, None, "deadline must be 2..131068 seconds, got -5"),
         (131069, None, "deadline must be 2..131068 seconds, got 131069"),
         (2**70, None, "deadline must be 2..131068 seconds, got 1180591620717411303424"),
-        (5, 0, "probes must be 1..4 probes for this deadline, got 0"),
+        # Out of the probes' own range: the field's range (keepalive::Request
+        # checks each value's range before the deadline's).
+        (5, 0, "probes must be 1..127 probes, got 0"),
+        (5, -1, "probes must be 1..127 probes, got -1"),
+        (1000, 128, "probes must be 1..127 probes, got 128"),
+        (60, 2**64, "probes must be 1..127 probes, got 18446744073709551616"),
+        # In range, too many for this deadline: the deadline's.
         (5, 5, "probes must be 1..4 probes for this deadline, got 5"),
-        (5, -1, "probes must be 1..4 probes for this deadline, got -1"),
-        (1000, 128, "probes must be 1..127 probes for this deadline, got 128"),
-        (60, 2**64, "probes must be 1..59 probes for this deadline, got 18446744073709551616"),
+        (60, 60, "probes must be 1..59 probes for this deadline, got 60"),
     ],
 )
 def test_bad_deadlines_change_nothing(
@@ -204,8 +208,8 @@ def test_values_compare_but_do_not_order(tcp: socket.socket) -> None:
 
 def test_help_points_at_files_that_exist() -> None:
     doc = keepalive.__doc__ or ""
-    assert "keepalive/__init__.pyi" in doc
-    stubs = os.path.join(os.path.dirname(keepalive.__file__), "__init__.pyi")
+    assert "keepalive/_keepalive.pyi" in doc
+    stubs = os.path.join(os.path.dirname(keepalive.__file__), "_keepalive.pyi")
     assert os.path.exists(stubs)
     for f in (keepalive.enable, keepalive.set_deadline):
         assert "keepalive.pyi" not in (f.__doc__ or "")

@@ -7,7 +7,7 @@ use std::os::fd::{BorrowedFd as BorrowedSock, RawFd as RawSock};
 #[cfg(windows)]
 use std::os::windows::io::{BorrowedSocket as BorrowedSock, RawSocket as RawSock};
 
-use keepalive::Error;
+use keepalive::{Config, Error, Field, Request};
 use pyo3::exceptions::{PyAttributeError, PyOSError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -75,21 +75,6 @@ fn int_arg(obj: &Bound<'_, PyAny>) -> Option<PyResult<(i64, bool)>> {
         }
     }
     Some(Ok((n, false)))
-}
-
-/// An int argument checked by the core: the core's error, with the int as
-/// the caller gave it when it did not fit an `i64`.
-pub(crate) fn checked<T>(
-    obj: Option<&Bound<'_, PyAny>>,
-    saturated: bool,
-    result: Result<T, Error>,
-) -> PyResult<T> {
-    result.map_err(|err| match obj {
-        Some(obj) if saturated && err.is_invalid_value() => {
-            PyValueError::new_err(err.given_as(int_text(obj)).to_string())
-        }
-        _ => to_py(err),
-    })
 }
 
 /// An int argument as text for a message: `str(obj)`, or, for an int with
@@ -282,24 +267,26 @@ pub(crate) fn optional_int(
     }
 }
 
-/// A required int argument (`TypeError` naming it otherwise).
-pub(crate) fn required_int(name: &str, value: &Bound<'_, PyAny>) -> PyResult<(i64, bool)> {
-    int_arg(value).unwrap_or_else(|| {
-        Err(PyTypeError::new_err(format!(
+/// A required argument's type: an int (`None` is not), else a `TypeError`
+/// naming it.
+pub(crate) fn must_be_int(name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    match int_arg(value) {
+        Some(_) => Ok(()),
+        None => Err(PyTypeError::new_err(format!(
             "{name} must be an int, not {}",
             type_name(value)
-        )))
-    })
+        ))),
+    }
 }
 
-/// idle, interval and count as the core's `Config`, checked; a saturated
-/// value is reported as given.
+/// idle, interval and count as the core's `Config`, checked by the core
+/// (no rule binds them together: each has its range).
 #[inline(always)]
 pub(crate) fn config_from(
     idle: Option<&Bound<'_, PyAny>>,
     interval: Option<&Bound<'_, PyAny>>,
     count: Option<&Bound<'_, PyAny>>,
-) -> PyResult<keepalive::Config> {
+) -> PyResult<Config> {
     // The hot path: each value absent, None or a small exact int, and all
     // in range. Anything else, errors included, takes the long way, which
     // checks the same and says what is wrong.
@@ -312,33 +299,52 @@ pub(crate) fn config_from(
         }
     }
     if let (Some(i), Some(v), Some(c)) = (plain(idle), plain(interval), plain(count)) {
-        if let Ok(config) = keepalive::Config::from_secs(i, v, c) {
+        if let Ok(config) = Config::from_secs(i, v, c) {
             return Ok(config);
         }
     }
-    config_from_checked(idle, interval, count)
+    request_config(&[
+        (Field::Idle, "idle", idle),
+        (Field::Interval, "interval", interval),
+        (Field::Count, "count", count),
+    ])
 }
 
-/// [`config_from`] the long way: every type checked (`TypeError` naming
-/// the argument), then the core's ranges.
-#[cold]
-fn config_from_checked(
-    idle: Option<&Bound<'_, PyAny>>,
-    interval: Option<&Bound<'_, PyAny>>,
-    count: Option<&Bound<'_, PyAny>>,
-) -> PyResult<keepalive::Config> {
-    let (i, si) = optional_int("idle", idle)?;
-    let (v, sv) = optional_int("interval", interval)?;
-    let (c, sc) = optional_int("count", count)?;
-    let result = keepalive::Config::from_secs(i, v, c);
-    // The core names the first bad value; report that one as given.
-    let culprit = match &result {
-        Err(Error::InvalidValue { name: "idle", .. }) => (idle, si),
-        Err(Error::InvalidValue {
-            name: "interval", ..
-        }) => (interval, sv),
-        Err(Error::InvalidValue { name: "count", .. }) => (count, sc),
-        _ => (None, false),
-    };
-    checked(culprit.0, culprit.1, result)
+/// One argument that fills a field of the core's [`Request`]: the field,
+/// the parameter's name (for a `TypeError`), the value given.
+pub(crate) type Arg<'a, 'py> = (Field, &'static str, Option<&'a Bound<'py, PyAny>>);
+
+/// What the arguments ask for, as the core decides it: every type first (a
+/// `TypeError` naming the parameter, whatever else is wrong), then the
+/// core's [`Request`], which checks each value's range and the rules
+/// between them; its error is the `ValueError`, with an int too large for
+/// an `i64` shown as given (the value at fault is the one
+/// [`Error::field`] names).
+pub(crate) fn request_config(args: &[Arg<'_, '_>]) -> PyResult<Config> {
+    let mut ints = [(None, false); Field::ALL.len()];
+    assert!(args.len() <= ints.len(), "one argument per field");
+    for (int, &(_, name, value)) in ints.iter_mut().zip(args) {
+        *int = optional_int(name, value)?;
+    }
+    let mut request = Request::new();
+    let result = args
+        .iter()
+        .zip(ints)
+        .try_for_each(|(&(field, ..), (n, _))| match n {
+            Some(n) => request.set(field, n),
+            None => Ok(()),
+        })
+        .and_then(|()| request.config());
+    result.map_err(|err| {
+        let at_fault = args
+            .iter()
+            .zip(ints)
+            .find(|((field, ..), _)| err.field() == Some(*field));
+        match at_fault {
+            Some(((_, _, Some(given)), (_, true))) if err.is_invalid_value() => {
+                PyValueError::new_err(err.given_as(int_text(given)).to_string())
+            }
+            _ => to_py(err),
+        }
+    })
 }

@@ -29,8 +29,7 @@
 //! is `python/keepalive/__init__.py`, which re-exports this module; its typed
 //! API is `python/keepalive/_keepalive.pyi`.
 
-use keepalive::Error;
-use pyo3::exceptions::PyValueError;
+use keepalive::Field;
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 
@@ -38,7 +37,7 @@ mod args;
 mod fastcall;
 mod settings;
 
-use args::{checked, config_from, descriptor, optional_int, required_int, to_py, with_fd};
+use args::{config_from, descriptor, must_be_int, request_config, to_py, with_fd};
 use settings::{Settings, Status};
 
 /// A required argument of a vectorcall: [`fastcall`] made sure it is there.
@@ -81,9 +80,12 @@ fn get(sock: &Bound<'_, PyAny>) -> PyResult<Settings> {
 #[pyfunction]
 fn set_user_timeout(sock: &Bound<'_, PyAny>, ms: &Bound<'_, PyAny>) -> PyResult<()> {
     let fd = descriptor(sock)?;
-    let (n, saturated) = required_int("ms", ms)?;
-    let timeout = checked(Some(ms), saturated, keepalive::user_timeout_from_millis(n))?;
-    with_fd(fd, |fd| keepalive::set_user_timeout(&fd, timeout))
+    must_be_int("ms", ms)?;
+    let config = request_config(&[(Field::UserTimeout, "ms", Some(ms))])?;
+    match config.user_timeout {
+        Some(timeout) => with_fd(fd, |fd| keepalive::set_user_timeout(&fd, timeout)),
+        None => Ok(()),
+    }
 }
 
 /// The system-wide defaults a new socket starts with (`enabled` is False,
@@ -112,34 +114,13 @@ fn set_deadline(
     max_idle: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let fd = descriptor(sock)?;
-    let config = deadline_config(seconds, probes, max_idle)?;
+    must_be_int("seconds", seconds)?;
+    let config = request_config(&[
+        (Field::Deadline, "seconds", Some(seconds)),
+        (Field::Probes, "probes", probes),
+        (Field::MaxIdle, "max_idle", max_idle),
+    ])?;
     with_fd(fd, |fd| keepalive::set(&fd, &config))
-}
-
-/// The deadline's settings, checked by the core.
-fn deadline_config(
-    seconds: &Bound<'_, PyAny>,
-    probes: Option<&Bound<'_, PyAny>>,
-    max_idle: Option<&Bound<'_, PyAny>>,
-) -> PyResult<keepalive::Config> {
-    let (d, sd) = required_int("seconds", seconds)?;
-    let (p, sp) = optional_int("probes", probes)?;
-    let (t, st) = optional_int("max_idle", max_idle)?;
-    let result = keepalive::Deadline::from_secs(d, p).and_then(|dl| match t {
-        Some(t) => dl.max_idle_from_secs(t)?.config(),
-        None => dl.config(),
-    });
-    let culprit = match &result {
-        Err(Error::InvalidValue {
-            name: "deadline", ..
-        }) => (Some(seconds), sd),
-        Err(Error::InvalidValue { name: "probes", .. }) => (probes, sp),
-        Err(Error::InvalidValue {
-            name: "max_idle", ..
-        }) => (max_idle, st),
-        _ => (None, false),
-    };
-    checked(culprit.0, culprit.1, result)
 }
 
 /// Reads a connection's liveness from the kernel (`TCP_INFO`).
@@ -164,52 +145,16 @@ fn socket_options(
     deadline: Option<&Bound<'_, PyAny>>,
     max_idle: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Vec<(i32, i32, i32)>> {
-    // Every type first, so that a wrong type is a TypeError whatever else
-    // is wrong.
-    let given = |v: Option<&Bound<'_, PyAny>>| v.is_some_and(|v| !v.is_none());
-    let (ut, ut_saturated) = optional_int("user_timeout_ms", user_timeout_ms)?;
-    let config = if let Some(deadline) = deadline.filter(|d| !d.is_none()) {
-        let knobs = [
-            ("idle", idle),
-            ("interval", interval),
-            ("count", count),
-            ("user_timeout_ms", user_timeout_ms),
-        ];
-        for (name, value) in knobs {
-            optional_int(name, value)?;
-        }
-        optional_int("deadline", Some(deadline))?;
-        let also: Vec<&str> = knobs
-            .iter()
-            .filter(|(_, v)| given(*v))
-            .map(|(name, _)| *name)
-            .collect();
-        if !also.is_empty() {
-            return Err(PyValueError::new_err(format!(
-                "deadline sets idle, interval, count and user_timeout_ms itself: \
-                 give either deadline or those, not both (also given: {})",
-                also.join(", ")
-            )));
-        }
-        deadline_config(deadline, None, max_idle)?
-    } else {
-        optional_int("max_idle", max_idle)?;
-        if given(max_idle) {
-            return Err(PyValueError::new_err(
-                "max_idle goes with deadline: it shapes the deadline's split",
-            ));
-        }
-        let mut config = config_from(idle, interval, count)?;
-        if let Some(ms) = ut {
-            let timeout = checked(
-                user_timeout_ms,
-                ut_saturated,
-                keepalive::user_timeout_from_millis(ms),
-            )?;
-            config = config.user_timeout(timeout);
-        }
-        config
-    };
+    // The core's request: a deadline excludes the other values, max_idle
+    // needs a deadline.
+    let config = request_config(&[
+        (Field::Idle, "idle", idle),
+        (Field::Interval, "interval", interval),
+        (Field::Count, "count", count),
+        (Field::UserTimeout, "user_timeout_ms", user_timeout_ms),
+        (Field::Deadline, "deadline", deadline),
+        (Field::MaxIdle, "max_idle", max_idle),
+    ])?;
     let options = keepalive::socket_options(&config).map_err(to_py)?;
     Ok(options.iter().map(|o| (o.level, o.name, o.value)).collect())
 }
@@ -228,10 +173,29 @@ fn set_system_defaults(
         .map_err(to_py)
 }
 
+/// Adds the core's limits ([`keepalive::limits`]) to the module, each under
+/// its own name: `keepalive.MAX_IDLE_SECS` is `keepalive::limits::MAX_IDLE_SECS`.
+macro_rules! add_limits {
+    ($m:expr, $($name:ident),+ $(,)?) => {
+        $($m.add(stringify!($name), keepalive::limits::$name)?;)+
+    };
+}
+
 /// The native half of the `keepalive` package.
 #[pymodule]
 fn _keepalive(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    add_limits!(
+        m,
+        MAX_IDLE_SECS,
+        MAX_INTERVAL_SECS,
+        MAX_COUNT,
+        MAX_USER_TIMEOUT_MS,
+        MIN_DEADLINE_SECS,
+        MAX_DEADLINE_SECS,
+        MIN_MAX_IDLE_SECS,
+        MAX_MAX_IDLE_SECS,
+    );
     m.add_class::<Settings>()?;
     m.add_class::<Status>()?;
     // The comparison slot brings all six rich comparisons into the type's
