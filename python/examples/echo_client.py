@@ -18,24 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 
 import keepalive
-
-
-def stamp() -> str:
-    """The wall-clock time, for the start of each event line."""
-    return time.strftime("%H:%M:%S")
-
-
-def integer(text: str) -> int:
-    """An option value; the library itself says which range is allowed."""
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+from echo_common import integer, keepalive_parser, reason, stamp
 
 
 def host_port(text: str) -> tuple[str, int]:
@@ -66,8 +53,7 @@ async def run(args: argparse.Namespace) -> int:
     try:
         reader, writer = await asyncio.open_connection(host, port)
     except OSError as e:
-        reason = os.strerror(e.errno) if e.errno else str(e)
-        print(f"{stamp()} connect failed: {reason}", flush=True)
+        print(f"{stamp()} connect failed: {reason(e)}", flush=True)
         return 1
     sock = writer.get_extra_info("socket")
     try:
@@ -94,8 +80,7 @@ async def run(args: argparse.Namespace) -> int:
             last = time.monotonic()
             print(f"{stamp()} read {len(data)} bytes: {data!r}", flush=True)
     except OSError as e:
-        reason = os.strerror(e.errno) if e.errno else str(e)
-        print(f"{stamp()} {reason}, {time.monotonic() - last:.1f} s since last data", flush=True)
+        print(f"{stamp()} {reason(e)}, {time.monotonic() - last:.1f} s since last data", flush=True)
         writer.close()
         return 1
     print(f"{stamp()} closed by peer, {time.monotonic() - last:.1f} s since last data", flush=True)
@@ -104,10 +89,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-c", dest="count", type=integer, help="TCP_KEEPCNT: probes")
-    parser.add_argument("-d", dest="idle", type=integer, help="TCP_KEEPIDLE: seconds")
-    parser.add_argument("-i", dest="interval", type=integer, help="TCP_KEEPINTVL: seconds")
+    parser = keepalive_parser(__doc__.splitlines()[0])
     parser.add_argument("-u", dest="user_timeout", type=integer, help="TCP_USER_TIMEOUT: ms")
     parser.add_argument("-m", dest="message", help="a line to send once connected")
     parser.add_argument("address", type=host_port, metavar="HOST:PORT")

@@ -20,34 +20,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import socket
 import sys
 import time
 
 import keepalive
-
-
-def stamp() -> str:
-    """The wall-clock time, for the start of each event line."""
-    return time.strftime("%H:%M:%S")
-
-
-def integer(text: str) -> int:
-    """An option value; the library itself says which range is allowed."""
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+from echo_common import integer, keepalive_parser, reason, stamp
 
 
 def port_number(text: str) -> int:
     """The PORT argument: 0..65535 (0 picks a free port), else a usage error."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    port = integer(text)
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port must be 0..65535, got {port}")
     return port
@@ -84,23 +68,23 @@ class Server:
         task = asyncio.current_task()
         if task is not None:
             self.tasks.add(task)
-        reason = "closed by peer"
+        why = "closed by peer"
         try:
             while data := await reader.read(4096):
                 writer.write(data)
                 await writer.drain()
         except OSError as e:
             # ETIMEDOUT when keepalive declared the client dead, ECONNRESET...
-            reason = os.strerror(e.errno) if e.errno else str(e)
+            why = reason(e)
         finally:
             if self.stopping:
-                reason = "server shutting down"
+                why = "server shutting down"
             self.writers.discard(writer)
             if task is not None:
                 self.tasks.discard(task)
             writer.close()
         print(
-            f"{stamp()} client {name} lost: {reason} "
+            f"{stamp()} client {name} lost: {why} "
             f"after {time.monotonic() - started:.1f} s connected",
             flush=True,
         )
@@ -144,10 +128,7 @@ async def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-c", dest="count", type=integer, help="TCP_KEEPCNT: probes")
-    parser.add_argument("-d", dest="idle", type=integer, help="TCP_KEEPIDLE: seconds")
-    parser.add_argument("-i", dest="interval", type=integer, help="TCP_KEEPINTVL: seconds")
+    parser = keepalive_parser(__doc__.splitlines()[0])
     parser.add_argument("port", type=port_number, help="port to listen on, 0..65535 (0: any free port)")
     try:
         sys.exit(asyncio.run(main(parser.parse_args())))

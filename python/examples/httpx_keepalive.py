@@ -36,20 +36,12 @@ def fetch(url: str) -> tuple[int, keepalive.Settings]:
         return response.status_code, keepalive.get(sock)
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        print(f"usage: {argv[0]} [URL]", file=sys.stderr)
-        return 2
-    if argv:
-        status, settings = fetch(argv[0])
-    else:
-        from local_http_server import serve
-
-        with serve() as url:
-            status, settings = fetch(url)
-    print(f"HTTP {status}; the connection has {settings}")
-    return 0
+def report(url: str) -> str:
+    status, settings = fetch(url)
+    return f"HTTP {status}; the connection has {settings}"
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from local_http_server import recipe_main
+
+    sys.exit(recipe_main(report))

@@ -1,5 +1,6 @@
 """A small HTTP/1.1 server on loopback, in a thread, for the client recipes
-to talk to when no URL is given (and for their tests). Standard library only.
+to talk to when no URL is given (and for their tests), and the recipes'
+command line. Standard library only.
 
     with serve() as url:          # "http://127.0.0.1:PORT/"
         ...
@@ -10,8 +11,10 @@ connection open and reuse it, as they would with a real server.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -44,3 +47,19 @@ def serve() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def recipe_main(report: Callable[[str], str]) -> int:
+    """An HTTP recipe's command line, ``[URL]``: prints what ``report`` (the
+    recipe's) says of a request to URL, or to ``serve()`` when none is given.
+    Exit status 0, or 2 with a usage message."""
+    args = sys.argv[1:]
+    if len(args) > 1:
+        print(f"usage: {os.path.basename(sys.argv[0])} [URL]", file=sys.stderr)
+        return 2
+    if args:
+        print(report(args[0]))
+    else:
+        with serve() as url:
+            print(report(url))
+    return 0

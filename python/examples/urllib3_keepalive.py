@@ -51,20 +51,12 @@ def fetch(url: str) -> tuple[int, keepalive.Settings, int]:
             response.release_conn()
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) > 1:
-        print(f"usage: {argv[0]} [URL]", file=sys.stderr)
-        return 2
-    if argv:
-        status, settings, nodelay = fetch(argv[0])
-    else:
-        from local_http_server import serve
-
-        with serve() as url:
-            status, settings, nodelay = fetch(url)
-    print(f"HTTP {status}; the connection has {settings}, TCP_NODELAY {nodelay}")
-    return 0
+def report(url: str) -> str:
+    status, settings, nodelay = fetch(url)
+    return f"HTTP {status}; the connection has {settings}, TCP_NODELAY {nodelay}"
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from local_http_server import recipe_main
+
+    sys.exit(recipe_main(report))
