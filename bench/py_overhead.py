@@ -2,9 +2,10 @@
 
     keepalive.enable(sock, idle=30, interval=7, count=4)
         vs  sock.setsockopt x 4 (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, SO_KEEPALIVE)
-    keepalive.get(sock)
+    keepalive.get(sock), its five fields read (.enabled .idle .interval .count
+    .user_timeout_ms): what a user pays to look at the settings
         vs  sock.getsockopt x 5 (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
-                                 TCP_USER_TIMEOUT)
+                                 TCP_USER_TIMEOUT), the five ints in a tuple
 
 Usage: python py_overhead.py RAWLOOP_SO [ROUNDS [BATCH]]   (defaults 41 rounds of 3000 calls)
 
@@ -67,7 +68,22 @@ def lib_get(sock, n):
     get = keepalive.get
     for _ in range(n):
         s = get(sock)
+        s = (s.enabled, s.idle, s.interval, s.count, s.user_timeout_ms)
     return s
+
+
+def lib_get_alternating(other):
+    """lib_get, every other call on `other`, a socket tuned otherwise: the
+    cost when no Settings object can be reused (each call makes one)."""
+    def f(sock, n):
+        get = keepalive.get
+        for _ in range(n // 2):
+            s = get(sock)
+            s = (s.enabled, s.idle, s.interval, s.count, s.user_timeout_ms)
+            s = get(other)
+            s = (s.enabled, s.idle, s.interval, s.count, s.user_timeout_ms)
+        return s
+    return f
 
 
 def raw_get(sock, n):
@@ -171,6 +187,8 @@ def main():
     rounds = args[0] if args else 41
     batch = args[1] if len(args) > 1 else 3000
     sock, peer = connected_pair()
+    other, other_peer = connected_pair()
+    keepalive.enable(other, idle=31, interval=7, count=4)
     check_real(sock)
     print(f"   keepalive {keepalive.__version__} on Python {sys.version.split()[0]}: "
           f"{rounds} rounds of {batch} calls, interleaved", file=sys.stderr, flush=True)
@@ -181,12 +199,14 @@ def main():
              ("syscall floor: the 4 setsockopt in a C loop", c_set)],
             sock, rounds, batch)
     compare("Python get vs 5 getsockopt",
-            [("get(sock)", lib_get), ("5 x sock.getsockopt", raw_get),
-             ("get(fd): an int descriptor", fd_of(lib_get)),
+            [("get(sock) + 5 fields read", lib_get), ("5 x sock.getsockopt", raw_get),
+             ("get(fd) + 5 fields read: an int descriptor", fd_of(lib_get)),
+             ("get + 5 fields, two sockets tuned apart in turn: a new Settings each call",
+              lib_get_alternating(other)),
              ("syscall floor: the 5 getsockopt in a C loop", c_get)],
             sock, rounds, batch)
-    sock.close()
-    peer.close()
+    for s in (sock, peer, other, other_peer):
+        s.close()
 
 
 if __name__ == "__main__":

@@ -119,41 +119,100 @@ fn cut(text: String) -> String {
     }
 }
 
-/// `socket.socket` and its `fileno` as the class had it when first needed.
-static SOCKET_FILENO: PyOnceLock<Option<(Py<PyAny>, Py<PyAny>)>> = PyOnceLock::new();
+/// `socket.socket` as the class was when first needed: its `fileno`, and
+/// where its objects keep their descriptor, if that was found.
+struct SocketClass {
+    class: Py<PyAny>,
+    fileno: Py<PyAny>,
+    /// The offset of CPython's `sock_fd`, the first field after the object
+    /// header of a socket object (`Modules/socketmodule.h`); `None` unless
+    /// [`find_fd`] saw it there.
+    fd_at: Option<usize>,
+}
 
-/// `sock.fileno()`. For an object whose type is exactly `socket.socket` (no
-/// instance `__dict__`, so nothing can shadow the method), the class's
-/// `fileno` found at the first call is called with it directly, which skips
-/// the attribute lookup; `socket.socket`'s own methods (`setsockopt`, ...)
-/// do not look `fileno` up at all. Anything else gets the method call of
-/// `PyObject_CallMethodObjArgs` with an interned name (no string made, no
-/// bound method made).
+static SOCKET_CLASS: PyOnceLock<Option<SocketClass>> = PyOnceLock::new();
+
+/// `socket.socket`, looked up once.
 #[inline(always)]
+fn socket_class(py: Python<'_>) -> Option<&SocketClass> {
+    SOCKET_CLASS
+        .get_or_init(py, || {
+            let class = py.import("socket").ok()?.getattr("socket").ok()?;
+            let fileno = class.getattr("fileno").ok()?;
+            let fd_at = find_fd(&class);
+            Some(SocketClass {
+                class: class.unbind(),
+                fileno: fileno.unbind(),
+                fd_at,
+            })
+        })
+        .as_ref()
+}
+
+/// Whether `sock`'s type is exactly `socket.socket` (no instance `__dict__`,
+/// so nothing can shadow a method).
+#[inline(always)]
+fn is_plain_socket(class: &SocketClass, sock: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: `sock` is a live object; its type pointer is only compared.
+    let ty = unsafe { pyo3::ffi::Py_TYPE(sock.as_ptr()) };
+    ty.cast::<pyo3::ffi::PyObject>() == class.class.as_ptr()
+}
+
+/// The descriptor a socket object holds at `at` (`sock_fd`).
+///
+/// # Safety
+///
+/// `sock` is a `socket.socket` and `at` was found by [`find_fd`].
+#[inline(always)]
+unsafe fn fd_at(sock: &Bound<'_, PyAny>, at: usize) -> RawSock {
+    // SAFETY: within the object, at a field of that type (caller).
+    unsafe { sock.as_ptr().cast::<u8>().add(at).cast::<RawSock>().read() }
+}
+
+/// Where `socket.socket` objects keep their descriptor, if it is where
+/// CPython has always kept it (`sock_fd`, right after the object header):
+/// checked on real sockets against `fileno()`, open and closed. The
+/// interpreter's `fileno()` call was a fifth of what `keepalive.enable(sock,
+/// ...)` cost beside its system calls (BENCHMARKS.md); an interpreter that
+/// keeps it elsewhere gets that call.
+fn find_fd(class: &Bound<'_, PyAny>) -> Option<usize> {
+    let at = std::mem::size_of::<pyo3::ffi::PyObject>();
+    let fileno = intern!(class.py(), "fileno");
+    let seen = |s: &Bound<'_, PyAny>| -> Option<bool> {
+        let want: i64 = s.call_method0(fileno).ok()?.extract().ok()?;
+        // SAFETY: a socket object is larger than its header and a
+        // descriptor: the read is within it, whatever it holds.
+        Some(i64::from(unsafe { fd_at(s, at) }) == want)
+    };
+    let (a, b) = (class.call0().ok()?, class.call0().ok()?);
+    let open = seen(&a)? && seen(&b)?;
+    let _ = a.call_method0(intern!(class.py(), "close"));
+    let closed = seen(&a)?;
+    let _ = b.call_method0(intern!(class.py(), "close"));
+    (open && closed).then_some(at)
+}
+
+/// `sock.fileno()`. For an object whose type is exactly `socket.socket`,
+/// the class's `fileno` found at the first call is called with it directly,
+/// which skips the attribute lookup; `socket.socket`'s own methods
+/// (`setsockopt`, ...) do not look `fileno` up at all. Anything else gets the
+/// method call of `PyObject_CallMethodObjArgs` with an interned name (no
+/// string made, no bound method made).
 fn call_fileno<'py>(sock: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = sock.py();
-    let fast = SOCKET_FILENO.get_or_init(py, || {
-        let class = py.import("socket").ok()?.getattr("socket").ok()?;
-        let fileno = class.getattr("fileno").ok()?;
-        Some((class.unbind(), fileno.unbind()))
-    });
-    if let Some((class, fileno)) = fast {
-        // SAFETY: `sock` is a live object; its type pointer is only compared.
-        let ty = unsafe { pyo3::ffi::Py_TYPE(sock.as_ptr()) };
-        if ty.cast::<pyo3::ffi::PyObject>() == class.as_ptr() {
-            // SAFETY: `fileno` and `sock` are live objects; the argument
-            // list ends with NULL as the variadic call requires.
-            return unsafe {
-                Bound::from_owned_ptr_or_err(
-                    py,
-                    pyo3::ffi::PyObject_CallFunctionObjArgs(
-                        fileno.as_ptr(),
-                        sock.as_ptr(),
-                        std::ptr::null_mut::<pyo3::ffi::PyObject>(),
-                    ),
-                )
-            };
-        }
+    if let Some(class) = socket_class(py).filter(|c| is_plain_socket(c, sock)) {
+        // SAFETY: `fileno` and `sock` are live objects; the argument list
+        // ends with NULL as the variadic call requires.
+        return unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                pyo3::ffi::PyObject_CallFunctionObjArgs(
+                    class.fileno.as_ptr(),
+                    sock.as_ptr(),
+                    std::ptr::null_mut::<pyo3::ffi::PyObject>(),
+                ),
+            )
+        };
     }
     sock.call_method0(intern!(py, "fileno"))
 }
@@ -171,6 +230,17 @@ pub(crate) fn descriptor(sock: &Bound<'_, PyAny>) -> PyResult<RawSock> {
             type_name(sock)
         ))
     };
+    // The common case: an open `socket.socket`, its descriptor read where
+    // it is kept. Anything else (a closed one too) the long way.
+    if let Some(class) = socket_class(sock.py()) {
+        if let (Some(at), true) = (class.fd_at, is_plain_socket(class, sock)) {
+            // SAFETY: a `socket.socket`, and `at` found by find_fd.
+            let fd = unsafe { fd_at(sock, at) };
+            if can_be_descriptor(fd) {
+                return Ok(fd);
+            }
+        }
+    }
     let (n, given) = if let Some(n) = small_int(sock) {
         (n, sock.clone())
     } else if let Some(n) = int_value(sock) {

@@ -51,24 +51,22 @@ type FastWithKeywords = unsafe extern "C" fn(
     *mut ffi::PyObject,
 ) -> *mut ffi::PyObject;
 
-/// One parameter, as Python matches it.
-struct Param {
-    /// Its name, interned: the interpreter passes the keyword names written
-    /// in the caller's code as interned strings, so a pointer comparison
-    /// almost always finds the parameter.
-    name: Py<PyString>,
-    /// Whether it may come by position (else by keyword only).
-    positional: bool,
-    /// Whether it must be given (it has no default).
-    required: bool,
-}
-
-/// One function with a vectorcall entry point.
+/// One function with a vectorcall entry point, and its parameters as
+/// Python matches them.
 struct Function {
     name: String,
-    params: Vec<Param>,
-    /// How many parameters may come by position.
+    /// The parameters' names, interned: the interpreter passes the keyword
+    /// names written in the caller's code as interned strings, so a pointer
+    /// comparison almost always finds the parameter.
+    params: Vec<Py<PyString>>,
+    /// The same names' addresses, in a fixed array (null past the last) for
+    /// that comparison.
+    addresses: [usize; MAX_PARAMS],
+    /// How many parameters may come by position (the first ones; the rest
+    /// are keyword-only).
     positional: usize,
+    /// Which parameters must be given (no default), one bit each.
+    required: u32,
     body: Body,
 }
 
@@ -80,38 +78,47 @@ static FUNCTIONS: [OnceLock<Function>; SLOTS] = [const { OnceLock::new() }; SLOT
 const ENTRY_POINTS: [FastWithKeywords; SLOTS] = [vectorcall::<0>, vectorcall::<1>, vectorcall::<2>];
 
 impl Function {
-    /// The parameters of a pyo3 `__text_signature__` such as
-    /// `(sock, *, idle=None)`: a name each, `*` where keyword-only ones
-    /// begin, `=...` for a default. Anything else (`/`, `*args`) is refused.
-    fn params(py: Python<'_>, signature: &str) -> PyResult<Vec<Param>> {
+    /// The function of that name, body and pyo3 `__text_signature__` such
+    /// as `(sock, *, idle=None)`: a name each, `*` where keyword-only
+    /// parameters begin, `=...` for a default. Anything else (`/`, `*args`)
+    /// is refused.
+    fn new(py: Python<'_>, name: &str, signature: &str, body: Body) -> PyResult<Function> {
+        let unsupported =
+            || PyTypeError::new_err(format!("fastcall: unsupported signature {name}{signature}"));
         let inner = signature
             .strip_prefix('(')
             .and_then(|s| s.strip_suffix(')'))
-            .unwrap_or(signature);
-        let mut positional = true;
-        let mut params = Vec::new();
+            .ok_or_else(unsupported)?;
+        let mut f = Function {
+            name: name.to_owned(),
+            params: Vec::new(),
+            addresses: [0; MAX_PARAMS],
+            positional: 0,
+            required: 0,
+            body,
+        };
+        let mut keyword_only = false;
         for p in inner.split(", ") {
-            let (name, default) = p.split_once('=').unwrap_or((p, ""));
-            if name == "*" && positional {
-                positional = false;
-            } else if name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric()) {
-                params.push(Param {
-                    name: PyString::intern(py, name).unbind(),
-                    positional,
-                    required: default.is_empty(),
-                });
-            } else {
-                return Err(PyTypeError::new_err(format!(
-                    "fastcall: unsupported signature {signature}"
-                )));
+            let (param, default) = p.split_once('=').unwrap_or((p, ""));
+            if param == "*" && !keyword_only {
+                keyword_only = true;
+                continue;
             }
+            let ok = param.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
+            if !ok || f.params.len() == MAX_PARAMS {
+                return Err(unsupported());
+            }
+            if default.is_empty() {
+                f.required |= 1 << f.params.len();
+            }
+            if !keyword_only {
+                f.positional += 1;
+            }
+            let name = PyString::intern(py, param).unbind();
+            f.addresses[f.params.len()] = name.as_ptr() as usize;
+            f.params.push(name);
         }
-        if params.len() > MAX_PARAMS {
-            return Err(PyTypeError::new_err(format!(
-                "fastcall: more than {MAX_PARAMS} parameters in {signature}"
-            )));
-        }
-        Ok(params)
+        Ok(f)
     }
 
     /// The arguments of one vectorcall, by parameter. The errors are the
@@ -133,11 +140,11 @@ impl Function {
     ) -> PyResult<Args<'a, 'py>> {
         let mut out: Args<'a, 'py> = [None; MAX_PARAMS];
         let nargs = nargs as usize;
-        let positional = self.positional;
-        if nargs > positional {
+        if nargs > self.positional {
             return Err(self.error(format_args!(
-                "takes {positional} positional argument{} but {nargs} were given",
-                if positional == 1 { "" } else { "s" },
+                "takes {} positional argument{} but {nargs} were given",
+                self.positional,
+                if self.positional == 1 { "" } else { "s" },
             )));
         }
         let arg = |i: usize| {
@@ -147,34 +154,33 @@ impl Function {
         for (i, slot) in out.iter_mut().enumerate().take(nargs) {
             *slot = Some(arg(i));
         }
+        let mut given: u32 = (1 << nargs) - 1;
         if !kwnames.is_null() {
             // SAFETY: a non-NULL kwnames is a tuple of str, borrowed (caller).
             let count = unsafe { ffi::PyTuple_Size(kwnames) };
             for k in 0..count.max(0) {
                 // SAFETY: k is within the tuple's size; the item is borrowed.
                 let name = unsafe { ffi::PyTuple_GetItem(kwnames, k) };
-                let i = match self.params.iter().position(|p| p.name.as_ptr() == name) {
+                let i = match self.addresses.iter().position(|&p| p == name as usize) {
                     Some(i) => i,
                     None => self.slot_of(py, name)?,
                 };
-                if out[i].is_some() {
+                if given & (1 << i) != 0 {
                     return Err(self.error(format_args!(
                         "got multiple values for argument '{}'",
-                        self.params[i].name
+                        self.params[i]
                     )));
                 }
+                given |= 1 << i;
                 out[i] = Some(arg(nargs + k as usize));
             }
         }
-        let missing = self
-            .params
-            .iter()
-            .zip(&out)
-            .position(|(p, a)| p.required && a.is_none());
-        if let Some(i) = missing {
+        let missing = self.required & !given;
+        if missing != 0 {
+            let i = missing.trailing_zeros() as usize;
             return Err(self.error(format_args!(
                 "missing required argument '{}' (pos {})",
-                self.params[i].name,
+                self.params[i],
                 i + 1
             )));
         }
@@ -189,7 +195,7 @@ impl Function {
         // SAFETY: `name` is a live str borrowed from kwnames (caller).
         let name = unsafe { Borrowed::from_ptr(py, name) };
         for (i, p) in self.params.iter().enumerate() {
-            if name.eq(p.name.bind(py))? {
+            if name.eq(p.bind(py))? {
                 return Ok(i);
             }
         }
@@ -264,13 +270,7 @@ pub(crate) fn install(
             old.getattr("__doc__")?.str()?
         );
         let doc = CString::new(doc).map_err(|e| PyTypeError::new_err(e.to_string()))?;
-        let params = Function::params(py, &signature)?;
-        let function = Function {
-            name: name_str.to_owned(),
-            positional: params.iter().filter(|p| p.positional).count(),
-            params,
-            body,
-        };
+        let function = Function::new(py, name_str, &signature, body)?;
         // pyo3 initialises a module once per process.
         if FUNCTIONS[i].set(function).is_err() {
             return Err(PyTypeError::new_err("fastcall: installed twice"));

@@ -71,9 +71,10 @@ fn disable(sock: &Bound<'_, PyAny>) -> PyResult<()> {
 /// Reads the socket's keepalive state back from the kernel.
 #[pyfunction]
 #[inline(always)]
-fn get(sock: &Bound<'_, PyAny>) -> PyResult<Settings> {
+fn get<'py>(sock: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Settings>> {
     let fd = descriptor(sock)?;
-    with_fd(fd, |fd| keepalive::get(&fd)).map(|s| Settings::new(sock.py(), s))
+    let settings = with_fd(fd, |fd| keepalive::get(&fd))?;
+    Settings::object(sock.py(), settings)
 }
 
 /// Sets `TCP_USER_TIMEOUT` in milliseconds; 0 restores the kernel's default.

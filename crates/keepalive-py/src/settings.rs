@@ -10,8 +10,11 @@
 //! are read (BENCHMARKS.md).
 
 use std::hash::{Hash, Hasher};
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::Duration;
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt};
 
@@ -42,7 +45,40 @@ pub(crate) struct Settings {
     value: keepalive::Settings,
 }
 
+/// The last `Settings` object made (an owned reference, or null), returned
+/// again while the kernel reports the same values: a program that reads its
+/// sockets' settings finds them unchanged, and the same on every socket it
+/// tuned alike. A `Settings` is an immutable value, so sharing one is
+/// invisible but to `is`; an object made and freed at every call was most
+/// of what `keepalive.get(sock)` cost beside its system calls.
+///
+/// Only touched with the thread attached to the interpreter; the swaps keep
+/// the reference owned by one caller at a time all the same.
+static LAST: AtomicPtr<ffi::PyObject> = AtomicPtr::new(null_mut());
+
 impl Settings {
+    /// The Python object for the core's settings: the last one made when it
+    /// holds the same values, else a new one (which becomes the last).
+    #[inline(always)]
+    pub(crate) fn object(
+        py: Python<'_>,
+        value: keepalive::Settings,
+    ) -> PyResult<Bound<'_, Settings>> {
+        let last = LAST.swap(null_mut(), Ordering::Acquire);
+        if !last.is_null() {
+            // SAFETY: LAST held an owned reference to a `Settings`; the swap
+            // made it ours.
+            let last = unsafe { Bound::from_owned_ptr(py, last).cast_into_unchecked::<Settings>() };
+            if last.get().value == value {
+                keep(last.clone());
+                return Ok(last);
+            }
+        }
+        let made = Bound::new(py, Settings::new(py, value))?;
+        keep(made.clone());
+        Ok(made)
+    }
+
     /// The Python face of the core's settings.
     #[inline(always)]
     pub(crate) fn new(py: Python<'_>, value: keepalive::Settings) -> Self {
@@ -54,6 +90,17 @@ impl Settings {
             user_timeout_ms: int(py, millis(value.user_timeout)),
             value,
         }
+    }
+}
+
+/// Makes `settings` the last one made, dropping the one before, if any.
+#[inline(always)]
+fn keep(settings: Bound<'_, Settings>) {
+    let py = settings.py();
+    let before = LAST.swap(settings.into_ptr(), Ordering::AcqRel);
+    if !before.is_null() {
+        // SAFETY: an owned reference LAST held, ours after the swap.
+        drop(unsafe { Bound::from_owned_ptr(py, before) });
     }
 }
 
