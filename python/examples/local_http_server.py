@@ -49,17 +49,19 @@ def serve() -> Iterator[str]:
         thread.join()
 
 
-def recipe_main(report: Callable[[str], str]) -> int:
-    """An HTTP recipe's command line, ``[URL]``: prints what ``report`` (the
-    recipe's) says of a request to URL, or to ``serve()`` when none is given.
-    Exit status 0, or 2 with a usage message."""
+def recipe_main(fetch: Callable[[str], tuple[int, object]]) -> int:
+    """An HTTP recipe's command line, ``[URL]``: GETs URL, or ``serve()``'s
+    when none is given, with ``fetch`` (the recipe's), and prints the status
+    and the settings of the connection used. Exit status 0, or 2 with a
+    usage message."""
     args = sys.argv[1:]
     if len(args) > 1:
         print(f"usage: {os.path.basename(sys.argv[0])} [URL]", file=sys.stderr)
         return 2
     if args:
-        print(report(args[0]))
+        status, settings = fetch(args[0])
     else:
         with serve() as url:
-            print(report(url))
+            status, settings = fetch(url)
+    print(f"HTTP {status}; the connection has {settings}")
     return 0

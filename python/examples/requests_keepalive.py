@@ -70,12 +70,7 @@ def fetch(url: str) -> tuple[int, keepalive.Settings]:
             return response.status_code, keepalive.get(sock)
 
 
-def report(url: str) -> str:
-    status, settings = fetch(url)
-    return f"HTTP {status}; the connection has {settings}"
-
-
 if __name__ == "__main__":
     from local_http_server import recipe_main
 
-    sys.exit(recipe_main(report))
+    sys.exit(recipe_main(fetch))

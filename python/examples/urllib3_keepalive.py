@@ -51,12 +51,13 @@ def fetch(url: str) -> tuple[int, keepalive.Settings, int]:
             response.release_conn()
 
 
-def report(url: str) -> str:
+def fetch_shown(url: str) -> tuple[int, str]:
+    """``fetch``, with TCP_NODELAY shown beside the settings."""
     status, settings, nodelay = fetch(url)
-    return f"HTTP {status}; the connection has {settings}, TCP_NODELAY {nodelay}"
+    return status, f"{settings}, TCP_NODELAY {nodelay}"
 
 
 if __name__ == "__main__":
     from local_http_server import recipe_main
 
-    sys.exit(recipe_main(report))
+    sys.exit(recipe_main(fetch_shown))
