@@ -164,7 +164,9 @@ def disable(sock: _SocketLike) -> None:
     """Turn keepalive off (``SO_KEEPALIVE`` = 0); the tuned values stay."""
 
 def get(sock: _SocketLike) -> Settings:
-    """Read the socket's keepalive state back from the kernel."""
+    """Read the socket's keepalive state back from the kernel, at every
+    call. ``Settings`` being an immutable value, the object may be one
+    returned before for the same values (``is`` can tell, ``==`` cannot)."""
 
 def set_user_timeout(sock: _SocketLike, ms: int) -> None:
     """Set ``TCP_USER_TIMEOUT``: how long sent data may stay unacknowledged
