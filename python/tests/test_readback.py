@@ -1,7 +1,8 @@
 """What the fast paths of get() and the socket's descriptor must not change:
 get() reads the kernel at every call (a Settings object is reused only while
 the values are equal), and the descriptor of a socket.socket, read where
-CPython keeps it, is always the socket's current one."""
+CPython keeps it, is always the socket's current one. (Subclasses and
+objects with fileno() take fileno(): test_call_paths.py.)"""
 
 from __future__ import annotations
 
@@ -57,22 +58,3 @@ def test_the_descriptor_follows_the_socket() -> None:
         assert e.value.errno == errno.EBADF
         assert raw(b) == Raw(True, 12, raw(b).interval, raw(b).count, 0)
 
-
-def test_socket_like_objects_keep_their_fileno() -> None:
-    class Sub(socket.socket):
-        pass
-
-    class Delegating:
-        def __init__(self, s: socket.socket) -> None:
-            self.s = s
-            self.calls = 0
-
-        def fileno(self) -> int:
-            self.calls += 1
-            return self.s.fileno()
-
-    with Sub() as sub, socket.socket() as plain:
-        wrapper = Delegating(plain)
-        keepalive.enable(sub, idle=21)
-        keepalive.enable(wrapper, idle=22)
-        assert (raw(sub).idle, raw(plain).idle, wrapper.calls) == (21, 22, 1)
