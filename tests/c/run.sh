@@ -37,15 +37,8 @@ CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -pedantic "${SAN[@]}")
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-passed=0 failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); }
-# check NAME CMD...: runs CMD, PASS/FAIL by its status, its output shown on failure.
-check() {
-    local name=$1 log
-    shift
-    if log=$("$@" 2>&1); then pass "$name"; else echo "$log" | sed 's/^/    /'; fail "$name"; fi
-}
+# shellcheck source=../lib/check.sh
+source "$HERE/../lib/check.sh"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -323,5 +316,4 @@ else
 fi
 rm -rf "$pub"
 
-echo "== C library: $passed passed, $failed failed"
-((failed == 0))
+check_summary "C library"
