@@ -64,9 +64,10 @@ fi
 expected_exports() {
     printf '%s\n' keepalive_config_check keepalive_deadline_schedule \
         keepalive_deadline_schedule_ex keepalive_disable \
-        keepalive_enable keepalive_get keepalive_get_status keepalive_last_error keepalive_set \
+        keepalive_enable keepalive_get keepalive_get_status keepalive_last_error \
+        keepalive_request_check keepalive_request_init keepalive_request_parse keepalive_set \
         keepalive_set_deadline keepalive_set_deadline_ex keepalive_set_deadline_probes \
-        keepalive_set_system_defaults \
+        keepalive_set_request keepalive_set_system_defaults \
         keepalive_set_user_timeout keepalive_settings_dead_after keepalive_system_defaults \
         keepalive_user_timeout_check keepalive_value_parse keepalive_version
 }
@@ -77,7 +78,7 @@ exports_are_exactly_the_api() {
 }
 echo "nm -D --defined-only build/lib/libkeepalive.so.1:"
 nm -D --defined-only "$BUILD/lib/libkeepalive.so.1" | sed 's/^/    /'
-check "nm -D --defined-only lists exactly the nineteen keepalive_* functions" exports_are_exactly_the_api
+check "nm -D --defined-only lists exactly the twenty-three keepalive_* functions" exports_are_exactly_the_api
 check "SONAME is libkeepalive.so.1" \
     bash -c "readelf -d '$BUILD/lib/libkeepalive.so.1' | grep -q 'Library soname: \[libkeepalive.so.1\]'"
 check "lib/libkeepalive.so is a symlink to libkeepalive.so.1" \

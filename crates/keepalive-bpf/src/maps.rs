@@ -145,20 +145,9 @@ mod tests {
 
     #[test]
     fn the_policy_is_laid_out_as_policy_h_says() {
-        assert_same_layout!(
-            "policy.h",
-            "keepalive_policy",
-            Policy,
-            [
-                set,
-                enforce,
-                idle,
-                interval,
-                count,
-                user_timeout_ms,
-                deadline_ms,
-                hz
-            ],
+        assert_same_layout! {
+            "policy.h", "keepalive_policy", Policy,
+            [set, enforce, idle, interval, count, user_timeout_ms, deadline_ms, hz],
             [
                 ("POLICY_IDLE", IDLE.into()),
                 ("POLICY_INTERVAL", INTERVAL.into()),
@@ -166,17 +155,14 @@ mod tests {
                 ("POLICY_USER_TIMEOUT", USER_TIMEOUT.into()),
                 ("POLICY_DEADLINE", DEADLINE.into()),
             ]
-        );
+        }
     }
 
     #[test]
     fn the_counters_are_laid_out_as_policy_h_says() {
-        assert_same_layout!(
-            "policy.h",
-            "keepalive_stats",
-            Stats,
-            [tuned, kept, rewritten, failed]
-        );
+        assert_same_layout! {
+            "policy.h", "keepalive_stats", Stats, [tuned, kept, rewritten, failed]
+        }
     }
 
     #[test]

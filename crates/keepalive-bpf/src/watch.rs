@@ -347,40 +347,15 @@ mod tests {
 
     #[test]
     fn the_layout_is_the_c_one() {
-        crate::c_layout::assert_same_layout!(
-            "watch.h",
-            "keepalive_death",
-            RawDeath,
+        crate::c_layout::assert_same_layout! {
+            "watch.h", "keepalive_death", RawDeath,
             [
-                time_ns,
-                jiffies,
-                inode,
-                netns,
-                pid,
-                rcv_tstamp,
-                probes_tstamp,
-                user_timeout_ms,
-                snd_wnd,
-                pad32,
-                error,
-                family,
-                local_port,
-                remote_port,
-                state,
-                probes_out,
-                retransmits,
-                orphan,
-                owner,
-                pad,
-                local_addr,
-                remote_addr,
-                comm,
+                time_ns, jiffies, inode, netns, pid, rcv_tstamp, probes_tstamp, user_timeout_ms,
+                snd_wnd, pad32, error, family, local_port, remote_port, state, probes_out,
+                retransmits, orphan, owner, pad, local_addr, remote_addr, comm,
             ],
-            [
-                ("OWNER_CONNECT", OWNER_CONNECT.into()),
-                ("OWNER_LISTENER", OWNER_LISTENER.into()),
-            ]
-        );
+            [("OWNER_CONNECT", OWNER_CONNECT.into()), ("OWNER_LISTENER", OWNER_LISTENER.into())]
+        }
     }
 
     fn raw() -> RawDeath {
