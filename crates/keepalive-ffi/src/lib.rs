@@ -754,21 +754,18 @@ mod tests {
     #[test]
     fn settings_mirror_has_the_same_layout() {
         use std::mem::offset_of;
-        let offsets_public = [
-            offset_of!(keepalive_settings, enabled),
-            offset_of!(keepalive_settings, idle),
-            offset_of!(keepalive_settings, interval),
-            offset_of!(keepalive_settings, count),
-            offset_of!(keepalive_settings, user_timeout_ms),
-        ];
-        let offsets_mirror = [
-            offset_of!(SettingsIn, enabled),
-            offset_of!(SettingsIn, idle),
-            offset_of!(SettingsIn, interval),
-            offset_of!(SettingsIn, count),
-            offset_of!(SettingsIn, user_timeout_ms),
-        ];
-        assert_eq!(offsets_public, offsets_mirror);
+        macro_rules! offsets {
+            ($t:ty) => {
+                [
+                    offset_of!($t, enabled),
+                    offset_of!($t, idle),
+                    offset_of!($t, interval),
+                    offset_of!($t, count),
+                    offset_of!($t, user_timeout_ms),
+                ]
+            };
+        }
+        assert_eq!(offsets!(keepalive_settings), offsets!(SettingsIn));
     }
 
     /// A `bool` byte that is neither 0 nor 1, as C code can leave it: read
