@@ -1,30 +1,19 @@
-//! Reading the configuration from the environment: the variables of
-//! libkeepalive 0.3 plus `KEEPALIVE_USER_TIMEOUT_MS` and
+//! The environment: the process's own, read only where that is safe
+//! ([`var`]), and the configuration it asks for ([`read`]): the variables
+//! of libkeepalive 0.3 plus `KEEPALIVE_USER_TIMEOUT_MS` and
 //! `KEEPALIVE_DEADLINE`, every value checked by the core so that the ranges
 //! (and the deadline's split) live in one place.
 //!
 //! Nothing here allocates: values are borrowed from the environment, parsed
-//! in place, and warnings are formatted into a buffer on the stack.
+//! in place, and warnings are handed on as `fmt::Arguments`.
 
+use std::ffi::CStr;
 use std::fmt;
 use std::time::Duration;
 
 use keepalive::{Config, Field};
 
-/// What the environment asks every new TCP socket to get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Wanted {
-    /// `SO_KEEPALIVE` on, with `keepalive`'s values (false: `KEEPALIVE=off`,
-    /// keepalive left alone, values not applied, as libkeepalive 0.3 does).
-    pub(crate) enabled: bool,
-    /// `KEEPIDLE`, `KEEPINTVL`, `KEEPCNT`, each `None` when unset or invalid.
-    pub(crate) keepalive: Config,
-    /// `KEEPALIVE_USER_TIMEOUT_MS`, `None` when unset or invalid.
-    pub(crate) user_timeout: Option<Duration>,
-    /// `KEEPALIVE_ENFORCE`: what happens to the program's own keepalive
-    /// `setsockopt` calls.
-    pub(crate) enforce: Enforce,
-}
+use crate::settings::Wanted;
 
 /// What `KEEPALIVE_ENFORCE` asks for the program's own keepalive
 /// `setsockopt` calls (`SO_KEEPALIVE`, `TCP_KEEPIDLE`/`INTVL`/`CNT`,
@@ -47,6 +36,46 @@ pub(crate) enum Enforce {
 pub(crate) use keepalive::env::{
     DEADLINE, ENFORCE, KEEPALIVE, KEEPCNT, KEEPIDLE, KEEPINTVL, MAX_IDLE, USER_TIMEOUT,
 };
+
+/// A variable of the environment as the library may read it: the process's
+/// own, or none at all in secure-execution mode (then the settings are
+/// those of an empty environment, and no warning, nor the mark of one, is
+/// made). Every read of the environment goes through here.
+pub(crate) fn var(name: &str) -> Option<&'static [u8]> {
+    if secure_execution() {
+        None
+    } else {
+        getenv(name)
+    }
+}
+
+/// Whether this process runs in secure-execution mode (`AT_SECURE`: a
+/// setuid, setgid or file-capability program, reached only through
+/// /etc/ld.so.preload or a setuid library in a system directory). Then the
+/// environment belongs to a less privileged caller: its values are ignored
+/// (the library acts as with an empty environment, keepalive on with the
+/// system's defaults) and nothing is written to stderr.
+fn secure_execution() -> bool {
+    // SAFETY: getauxval reads the process's auxiliary vector; 0 when absent.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// The raw value of an environment variable, borrowed from `environ`.
+fn getenv(name: &str) -> Option<&'static [u8]> {
+    let mut cname = [0u8; 64];
+    let bytes = name.as_bytes();
+    if bytes.len() >= cname.len() {
+        return None;
+    }
+    cname[..bytes.len()].copy_from_slice(bytes);
+    // SAFETY: `cname` is NUL-terminated. getenv returns NULL or a pointer to
+    // a NUL-terminated string in `environ`, which is used only while the
+    // settings are being read, inside this socket() call.
+    unsafe {
+        let p = libc::getenv(cname.as_ptr().cast());
+        (!p.is_null()).then(|| CStr::from_ptr(p).to_bytes())
+    }
+}
 
 /// Reads every variable through `lookup` (name -> raw bytes, `None` when
 /// unset) and returns what they ask for. Each invalid value is reported
@@ -215,41 +244,9 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
-/// A line of text formatted on the stack, cut when it does not fit.
-pub(crate) struct Line {
-    buf: [u8; 320],
-    len: usize,
-}
-
-impl Line {
-    pub(crate) const fn new() -> Self {
-        Line {
-            buf: [0; 320],
-            len: 0,
-        }
-    }
-
-    /// The text so far.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let room = self.buf.len() - self.len;
-        let n = s.len().min(room);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        // A cut line is still a line: never an error, so nothing panics.
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fmt::Write;
 
     /// Reads a fake environment; returns what it asks for and the warnings.
     fn read_vars(vars: &[(&str, &str)]) -> (Wanted, Vec<String>) {
@@ -615,15 +612,5 @@ mod tests {
               the program's own keepalive calls win"
             ]
         );
-    }
-
-    #[test]
-    fn line_cuts_instead_of_failing() {
-        let mut line = Line::new();
-        for _ in 0..100 {
-            write!(line, "0123456789").unwrap();
-        }
-        assert_eq!(line.as_bytes().len(), 320);
-        assert!(line.as_bytes().iter().all(u8::is_ascii_digit));
     }
 }
