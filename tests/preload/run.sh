@@ -344,17 +344,24 @@ else
     fail "KEEPALIVE=yes: one warning on a terminal stderr, keepalive on" "$got"
 fi
 
+# warned_once NAME MODE LINE: runs the probe in MODE under KEEPIDLE=abc;
+# passes when it exits 0, prints a line matching LINE (a grep pattern) and
+# warned exactly once.
+warned_once() {
+    env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" "$2" >"$TMP/$2.out" 2>"$TMP/$2.err"
+    local rc=$?
+    if [[ $rc == 0 ]] && grep -q "$3" "$TMP/$2.out" &&
+        [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/$2.err") == 1 ]]; then
+        pass "$1"
+    else
+        fail "$1" "exit $rc" "$(cat "$TMP/$2.out" "$TMP/$2.err")"
+    fi
+}
+
 # stderr closed: the first TCP socket gets descriptor 2. A warning written
 # inside socket() went into that socket and raised SIGPIPE (status 141).
-env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" close-stderr >"$TMP/closed.out" 2>"$TMP/closed.err"
-rc=$?
-if [[ $rc == 0 ]] && grep -q "^closed-stderr-ipv4 fd=2 so_keepalive=1 keepidle=$IDLE0 " "$TMP/closed.out" &&
-    [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/closed.err") == 1 ]]; then
-    pass "close(2); socket() under KEEPIDLE=abc: the socket is fd 2, no SIGPIPE, warned once at load"
-else
-    fail "close(2); socket() under KEEPIDLE=abc: the socket is fd 2, no SIGPIPE, warned once at load" \
-        "exit $rc" "$(cat "$TMP/closed.out" "$TMP/closed.err")"
-fi
+warned_once "close(2); socket() under KEEPIDLE=abc: the socket is fd 2, no SIGPIPE, warned once at load" \
+    close-stderr "^closed-stderr-ipv4 fd=2 so_keepalive=1 keepidle=$IDLE0 "
 env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" >"$TMP/closed.out" 2>&-
 rc=$?
 expect "so_keepalive=1 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=0" >"$TMP/want"
@@ -382,15 +389,8 @@ fi
 
 # A deferred pthread_cancel pending: socket() is no cancellation point, so
 # the thread gets its descriptor (configured) and is cancelled after it.
-env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" cancel >"$TMP/cancel.out" 2>"$TMP/cancel.err"
-rc=$?
-if [[ $rc == 0 ]] && grep -q '^cancel returned=yes leaked=no cancelled=yes so_keepalive=1 ' "$TMP/cancel.out" &&
-    [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/cancel.err") == 1 ]]; then
-    pass "pending pthread_cancel: socket() returns its fd (none leaked), cancelled only after it"
-else
-    fail "pending pthread_cancel: socket() returns its fd (none leaked), cancelled only after it" \
-        "exit $rc" "$(cat "$TMP/cancel.out" "$TMP/cancel.err")"
-fi
+warned_once "pending pthread_cancel: socket() returns its fd (none leaked), cancelled only after it" \
+    cancel '^cancel returned=yes leaked=no cancelled=yes so_keepalive=1 '
 
 # socket() itself writes nothing and waits for nothing: from the first TCP
 # socket() on, strace sees no write, poll or sigtimedwait (bad values set, so
