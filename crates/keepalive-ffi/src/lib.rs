@@ -29,6 +29,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::time::Duration;
 
+mod limits;
+mod request;
+pub use limits::*;
+pub use request::*;
+
 /// Keepalive values to apply with keepalive_set(). A field left 0 keeps the
 /// socket's current value; a negative or too large one is refused (EINVAL)
 /// and nothing is applied.
@@ -432,42 +437,55 @@ pub extern "C" fn keepalive_set_deadline_probes(fd: c_int, seconds: u32, probes:
     })
 }
 
-/// Reads a caller's keepalive_deadline, checking its `size` as Linux's
-/// copy_struct_from_user() does: smaller than the first version is EINVAL;
-/// larger is accepted only when every byte past what this library knows is
-/// zero (E2BIG otherwise: the caller asks for something this version lacks).
-fn read_deadline(ptr: *const keepalive_deadline) -> Result<keepalive::Deadline, Failure> {
+/// Reads a caller's sized struct (keepalive_deadline, keepalive_request),
+/// checking its `size` (its first `uint32_t`) as Linux's
+/// copy_struct_from_user() does: smaller than the first version (`v1`
+/// bytes) is EINVAL; larger is accepted only when every byte past what this
+/// library knows is `unset` (what the struct's fields hold when not given;
+/// E2BIG otherwise: the caller asks for something this version lacks).
+fn read_sized<T: Copy>(ptr: *const T, name: &str, v1: usize, unset: u8) -> Result<T, Failure> {
     if ptr.is_null() {
-        return Err(Failure::null("deadline"));
+        return Err(Failure::null(name));
     }
+    let ty = std::any::type_name::<T>()
+        .rsplit("::")
+        .next()
+        .unwrap_or(name);
     // SAFETY: non-NULL (checked); every version starts with `size`.
     let size = unsafe { ptr.cast::<u32>().read_unaligned() } as usize;
-    if size < DEADLINE_SIZE_V1 {
+    if size < v1 {
         return Err(Failure {
             errno: libc::EINVAL,
-            message: format!(
-                "keepalive_deadline.size must be sizeof(keepalive_deadline), at least \
-                 {DEADLINE_SIZE_V1}, got {size}"
-            ),
+            message: format!("{ty}.size must be sizeof({ty}), at least {v1}, got {size}"),
         });
     }
-    let known = std::mem::size_of::<keepalive_deadline>();
+    let known = std::mem::size_of::<T>();
     if size > known {
         // SAFETY: the caller says its struct has `size` bytes.
         let tail = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>().add(known), size - known) };
-        if let Some(at) = tail.iter().position(|&b| b != 0) {
+        if let Some(at) = tail.iter().position(|&b| b != unset) {
             return Err(Failure {
                 errno: libc::E2BIG,
                 message: format!(
-                    "keepalive_deadline.size is {size}, and byte {} is not zero: a field this \
-                     version of libkeepalive ({}) does not know",
+                    "{ty}.size is {size}, and byte {} is not {}: a field this version of \
+                     libkeepalive ({}) does not know",
                     known + at,
+                    if unset == 0 {
+                        "zero"
+                    } else {
+                        "0xff (not given)"
+                    },
                     env!("CARGO_PKG_VERSION")
                 ),
             });
         }
     }
-    let d = read_in(ptr, "deadline")?;
+    read_in(ptr, name)
+}
+
+/// Reads a caller's keepalive_deadline (read_sized: a field not given is 0).
+fn read_deadline(ptr: *const keepalive_deadline) -> Result<keepalive::Deadline, Failure> {
+    let d = read_sized(ptr, "deadline", DEADLINE_SIZE_V1, 0)?;
     let dl = deadline(d.seconds, d.probes)?;
     Ok(match d.max_idle {
         0 => dl,
@@ -649,7 +667,7 @@ pub extern "C" fn keepalive_user_timeout_check(ms: u32) -> c_int {
 }
 
 /// Parses `text` as the value `name` ("idle", "interval", "count",
-/// "user_timeout", "deadline" or "max_idle") and checks its range, without touching any
+/// "user_timeout", "deadline", "max_idle" or "probes") and checks its range, without touching any
 /// socket: for programs that read options from a command line or the
 /// environment. The syntax is every front door's: a whole number in decimal,
 /// with an optional sign and blanks around it. Returns 0 with *out set, or -1
@@ -666,20 +684,29 @@ pub extern "C" fn keepalive_value_parse(
         let name = c_string(name, "name")?;
         let text = c_string(text, "text")?;
         let out = out_ptr(out, "out")?;
-        let field = std::str::from_utf8(name)
-            .ok()
-            .and_then(keepalive::Field::from_name)
-            .ok_or_else(|| Failure {
-                errno: libc::EINVAL,
-                message: format!(
-                    "unknown value name \"{}\": one of {}",
-                    name.escape_ascii(),
-                    keepalive::Field::ALL.map(keepalive::Field::name).join(", ")
-                ),
-            })?;
+        let field = field_named(name)?;
         write_out(out, field.parse(text)?);
         Ok(())
     })
+}
+
+/// The value called `name` in C (the core's names: "idle", "count", ...).
+fn field_named(name: &[u8]) -> Result<keepalive::Field, Failure> {
+    std::str::from_utf8(name)
+        .ok()
+        .and_then(keepalive::Field::from_name)
+        .ok_or_else(|| unknown_field(&name.escape_ascii().to_string()))
+}
+
+/// The refusal of a value name this library does not know.
+fn unknown_field(name: &str) -> Failure {
+    Failure {
+        errno: libc::EINVAL,
+        message: format!(
+            "unknown value name \"{name}\": one of {}",
+            keepalive::Field::ALL.map(keepalive::Field::name).join(", ")
+        ),
+    }
 }
 
 /// The library's version, "MAJOR.MINOR.PATCH". A static string; never NULL.
