@@ -29,9 +29,9 @@
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::env::Enforce;
+use crate::env::{Enforce, Wanted};
 use crate::interpose::Setsockopt;
-use crate::settings::{self, Wanted};
+use crate::settings;
 
 /// One configured option: what `socket()` applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,11 +63,7 @@ impl Rules {
             mode: wanted.enforce,
             ..Rules::NONE
         };
-        let config = keepalive::Config {
-            user_timeout: wanted.user_timeout,
-            ..wanted.keepalive
-        };
-        let Ok(options) = keepalive::socket_options(&config) else {
+        let Ok(options) = keepalive::socket_options(&wanted.config) else {
             return out;
         };
         let user_timeout = |o: &keepalive::SocketOption| {
@@ -250,8 +246,9 @@ mod tests {
     fn wanted(enabled: bool, enforce: Enforce) -> Wanted {
         Wanted {
             enabled,
-            keepalive: keepalive::Config::from_secs(Some(2), Some(1), Some(3)).unwrap(),
-            user_timeout: Some(Duration::from_millis(5000)),
+            config: keepalive::Config::from_secs(Some(2), Some(1), Some(3))
+                .unwrap()
+                .user_timeout(Duration::from_millis(5000)),
             enforce,
         }
     }
@@ -299,8 +296,7 @@ mod tests {
     #[test]
     fn an_unset_value_is_not_enforced() {
         let w = Wanted {
-            keepalive: keepalive::Config::from_secs(Some(60), None, None).unwrap(),
-            user_timeout: None,
+            config: keepalive::Config::from_secs(Some(60), None, None).unwrap(),
             ..wanted(true, Enforce::On)
         };
         let r = Rules::of(&w);

@@ -17,13 +17,21 @@
 //! | variable | effect |
 //! |---|---|
 //! | `KEEPALIVE` | `off` (any case): keepalive left off and `KEEP*` values not applied, as in 0.3; unset, empty or `on`: on |
-//! | `KEEPIDLE` | `TCP_KEEPIDLE`, 1..32767 seconds |
-//! | `KEEPINTVL` | `TCP_KEEPINTVL`, 1..32767 seconds |
-//! | `KEEPCNT` | `TCP_KEEPCNT`, 1..127 probes |
-//! | `KEEPALIVE_USER_TIMEOUT_MS` | `TCP_USER_TIMEOUT`, 0..2147483647 ms (applied even with `KEEPALIVE=off`: it is not a keepalive option) |
+//! | `KEEPIDLE` | `TCP_KEEPIDLE`, seconds ([`keepalive::Field::Idle`]) |
+//! | `KEEPINTVL` | `TCP_KEEPINTVL`, seconds ([`keepalive::Field::Interval`]) |
+//! | `KEEPCNT` | `TCP_KEEPCNT`, probes ([`keepalive::Field::Count`]) |
+//! | `KEEPALIVE_USER_TIMEOUT_MS` | `TCP_USER_TIMEOUT`, milliseconds ([`keepalive::Field::UserTimeout`]; applied even with `KEEPALIVE=off`: it is not a keepalive option) |
 //! | `KEEPALIVE_ENFORCE` | `1`/`on`: the program's own keepalive `setsockopt` calls get the configured values; `0`/`off`: they win, each one that overrides a configured value named once; unset: they win silently (`src/enforce.rs`) |
-//! | `KEEPALIVE_DEADLINE` | the dead-peer deadline, 2..131068 s: idle, interval, count and the user timeout by the core's split ([`keepalive::Deadline`]); beside it the four separate variables are ignored, with one warning naming them; ignored (with a warning) under `KEEPALIVE=off` |
-//! | `KEEPALIVE_MAX_IDLE` | with `KEEPALIVE_DEADLINE`: the silence a NAT, firewall or load balancer on the path tolerates, 5..4294967295 s; the deadline's split keeps a healthy connection from being silent that long ([`keepalive::Deadline::max_idle`]); one the deadline cannot keep, or one without a deadline, is ignored with a warning |
+//! | `KEEPALIVE_DEADLINE` | the dead-peer deadline, seconds ([`keepalive::Field::Deadline`]): idle, interval, count and the user timeout by the core's split ([`keepalive::Deadline`]); each of the four separate variables given beside it is ignored, with a warning naming it; ignored (with a warning) under `KEEPALIVE=off` |
+//! | `KEEPALIVE_PROBES` | with `KEEPALIVE_DEADLINE`: how many unanswered probes it spends ([`keepalive::Deadline::probes`]) |
+//! | `KEEPALIVE_MAX_IDLE` | with `KEEPALIVE_DEADLINE`: the silence a NAT, firewall or load balancer on the path tolerates, seconds; the deadline's split keeps a healthy connection from being silent that long ([`keepalive::Deadline::max_idle`]) |
+//!
+//! The names, syntax, ranges and rules between the values are the core's
+//! ([`keepalive::env::read`], on [`keepalive::Request`]), one contract with
+//! `keepalive-run`; this library only reads them through it. A value the
+//! core refuses (out of range, or one the rules exclude: a separate value
+//! beside a deadline, `KEEPALIVE_PROBES` or `KEEPALIVE_MAX_IDLE` without one
+//! or that it cannot keep) is ignored with one warning; the rest applies.
 //!
 //! The environment is read and checked once, when the library is loaded (an
 //! ELF constructor, before `main`). In a secure-execution program (setuid,
@@ -55,7 +63,6 @@
 //! - The per-socket path does not allocate: the settings are a `Copy` value,
 //!   and the core's `set` and `set_user_timeout` allocate neither on success
 //!   nor on error (a unit test counts).
-
 //!
 //! The files, one job each:
 //! - `interpose.rs`: the exported `socket` and `setsockopt`, and the next
@@ -97,7 +104,7 @@ extern "C" fn on_load() {
             interpose::resolve();
             // The mark is set only where there is something to warn about.
             let mut warnings = warning::Fingerprint::new();
-            let _ = env::read(env::var, |args| warnings.add(args));
+            let _ = env::read(|args| warnings.add(args));
             if warnings.is_due() {
                 settings::load(warning::warn);
                 warnings.mark();

@@ -8,37 +8,29 @@ use std::fmt;
 use std::mem::MaybeUninit;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
 
 use keepalive::Config;
 
 use crate::enforce::Rules;
-use crate::env::{self, Enforce};
-
-/// What the environment asks every new TCP socket to get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Wanted {
-    /// `SO_KEEPALIVE` on, with `keepalive`'s values (false: `KEEPALIVE=off`,
-    /// keepalive left alone, values not applied, as libkeepalive 0.3 does).
-    pub(crate) enabled: bool,
-    /// `KEEPIDLE`, `KEEPINTVL`, `KEEPCNT`, each `None` when unset or invalid.
-    pub(crate) keepalive: Config,
-    /// `KEEPALIVE_USER_TIMEOUT_MS`, `None` when unset or invalid.
-    pub(crate) user_timeout: Option<Duration>,
-    /// `KEEPALIVE_ENFORCE`: what happens to the program's own keepalive
-    /// `setsockopt` calls.
-    pub(crate) enforce: Enforce,
-}
+use crate::env::{self, Wanted};
 
 /// Applies `wanted` to `sock`. Errors are dropped: the program asked for a
 /// socket, not for keepalive, and gets its socket whatever the kernel says.
 /// The user timeout is a call of its own, so that a socket refusing it (an
 /// MPTCP socket: `TCP_USER_TIMEOUT` gives `ENOPROTOOPT`) still gets keepalive.
+///
+/// With `KEEPALIVE=off` keepalive is left alone, while a user timeout
+/// still applies: it is not a keepalive option.
 pub(crate) fn apply(sock: &BorrowedFd<'_>, wanted: &Wanted) {
+    let Config { user_timeout, .. } = wanted.config;
     if wanted.enabled {
-        let _ = keepalive::set(sock, &wanted.keepalive);
+        let keepalive = Config {
+            user_timeout: None,
+            ..wanted.config
+        };
+        let _ = keepalive::set(sock, &keepalive);
     }
-    if let Some(timeout) = wanted.user_timeout {
+    if let Some(timeout) = user_timeout {
         let _ = keepalive::set_user_timeout(sock, timeout);
     }
 }
@@ -72,7 +64,7 @@ pub(crate) fn load(warn: impl FnMut(fmt::Arguments<'_>)) {
         .compare_exchange(UNREAD, READING, Ordering::Acquire, Ordering::Acquire)
         .is_ok()
     {
-        let wanted = env::read(env::var, warn);
+        let wanted = env::read(warn);
         let rules = Rules::of(&wanted);
         // SAFETY: only the caller that won the exchange writes, once, and
         // nobody reads before `READY` is published below.
@@ -93,7 +85,7 @@ pub(crate) fn wanted() -> Wanted {
         // SAFETY: `READY` (seen with Acquire) means `SETTINGS` was written.
         unsafe { (*SETTINGS.0.get()).assume_init_read() }
     } else {
-        env::read(env::var, |_| {})
+        env::read(|_| {})
     }
 }
 
@@ -135,11 +127,11 @@ mod tests {
     fn apply_with_keepalive_off_leaves_keepalive_alone() {
         let sock = new_socket(libc::AF_INET, libc::SOCK_STREAM);
         let before = raw(&sock);
-        let off = Wanted {
+        let mut off = Wanted {
             enabled: false,
-            user_timeout: None,
             ..full()
         };
+        off.config.user_timeout = None;
         apply(&sock.as_fd(), &off);
         assert_eq!(raw(&sock), before);
         assert_eq!(before.0, 0);

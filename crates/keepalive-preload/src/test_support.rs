@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
 
-use crate::settings::Wanted;
+use crate::env::Wanted;
 
 #[path = "../../keepalive/tests/common/mod.rs"]
 mod common;
@@ -51,8 +51,9 @@ pub(crate) fn allocations() -> usize {
 pub(crate) fn full() -> Wanted {
     Wanted {
         enabled: true,
-        keepalive: keepalive::Config::from_secs(Some(60), Some(10), Some(5)).unwrap(),
-        user_timeout: Some(Duration::from_millis(7000)),
+        config: keepalive::Config::from_secs(Some(60), Some(10), Some(5))
+            .unwrap()
+            .user_timeout(Duration::from_millis(7000)),
         enforce: crate::env::Enforce::Quiet,
     }
 }
