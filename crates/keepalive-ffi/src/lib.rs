@@ -290,6 +290,31 @@ fn write_out<T>(ptr: NonNull<T>, value: T) {
     unsafe { ptr.as_ptr().write_unaligned(value) }
 }
 
+/// The boundary of every call that applies settings to a socket: the
+/// descriptor is checked, then the settings `config` builds are applied,
+/// all or nothing (keepalive::set).
+fn set_with(fd: c_int, config: impl FnOnce() -> Result<keepalive::Config, Failure>) -> c_int {
+    boundary(|| {
+        let sock = descriptor(fd)?;
+        Ok(keepalive::set(&sock, &config()?)?)
+    })
+}
+
+/// The boundary of every call that reads a socket into *out: the
+/// descriptor and `out` are checked, then `read`'s answer is written.
+fn read_with<T>(
+    fd: c_int,
+    out: *mut T,
+    read: impl FnOnce(BorrowedFd<'_>) -> Result<T, Failure>,
+) -> c_int {
+    boundary(|| {
+        let sock = descriptor(fd)?;
+        let out = out_ptr(out, "out")?;
+        write_out(out, read(sock)?);
+        Ok(())
+    })
+}
+
 /// C's "0 = leave unchanged" to the core's `None`.
 fn field(v: i32) -> Option<i64> {
     (v != 0).then_some(i64::from(v))
@@ -336,12 +361,13 @@ pub extern "C" fn keepalive_disable(fd: c_int) -> c_int {
 /// config, value out of range), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP.
 #[no_mangle]
 pub extern "C" fn keepalive_set(fd: c_int, config: *const keepalive_config) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
+    set_with(fd, || {
         let c = read_in(config, "config")?;
-        let config =
-            keepalive::Config::from_secs(field(c.idle), field(c.interval), field(c.count))?;
-        Ok(keepalive::set(&sock, &config)?)
+        Ok(keepalive::Config::from_secs(
+            field(c.idle),
+            field(c.interval),
+            field(c.count),
+        )?)
     })
 }
 
@@ -350,21 +376,15 @@ pub extern "C" fn keepalive_set(fd: c_int, config: *const keepalive_config) -> c
 /// keepalive_enable()); on failure *out is not written.
 #[no_mangle]
 pub extern "C" fn keepalive_get(fd: c_int, out: *mut keepalive_settings) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
-        let out = out_ptr(out, "out")?;
+    read_with(fd, out, |sock| {
         let s = keepalive::get(&sock)?;
-        write_out(
-            out,
-            keepalive_settings {
-                enabled: s.enabled,
-                idle: secs(s.idle),
-                interval: secs(s.interval),
-                count: i32::try_from(s.count).unwrap_or(i32::MAX),
-                user_timeout_ms: u32::try_from(s.user_timeout.as_millis()).unwrap_or(u32::MAX),
-            },
-        );
-        Ok(())
+        Ok(keepalive_settings {
+            enabled: s.enabled,
+            idle: secs(s.idle),
+            interval: secs(s.interval),
+            count: i32::try_from(s.count).unwrap_or(i32::MAX),
+            user_timeout_ms: u32::try_from(s.user_timeout.as_millis()).unwrap_or(u32::MAX),
+        })
     })
 }
 
@@ -416,11 +436,7 @@ pub extern "C" fn keepalive_system_defaults(out: *mut keepalive_config) -> c_int
 /// MPTCP socket, which has no user timeout); on failure nothing changed.
 #[no_mangle]
 pub extern "C" fn keepalive_set_deadline(fd: c_int, seconds: u32) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
-        let config = deadline(seconds, 0)?.config()?;
-        Ok(keepalive::set(&sock, &config)?)
-    })
+    set_with(fd, || Ok(deadline(seconds, 0)?.config()?))
 }
 
 /// keepalive_set_deadline() with the number of unanswered probes that declare
@@ -430,11 +446,7 @@ pub extern "C" fn keepalive_set_deadline(fd: c_int, seconds: u32) -> c_int {
 /// also for a probe count out of range).
 #[no_mangle]
 pub extern "C" fn keepalive_set_deadline_probes(fd: c_int, seconds: u32, probes: u32) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
-        let config = deadline(seconds, probes)?.config()?;
-        Ok(keepalive::set(&sock, &config)?)
-    })
+    set_with(fd, || Ok(deadline(seconds, probes)?.config()?))
 }
 
 /// Reads a caller's sized struct (keepalive_deadline, keepalive_request),
@@ -505,11 +517,7 @@ fn read_deadline(ptr: *const keepalive_deadline) -> Result<keepalive::Deadline, 
 /// keepalive_set_deadline(); on failure nothing changed.
 #[no_mangle]
 pub extern "C" fn keepalive_set_deadline_ex(fd: c_int, d: *const keepalive_deadline) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
-        let config = read_deadline(d)?.config()?;
-        Ok(keepalive::set(&sock, &config)?)
-    })
+    set_with(fd, || Ok(read_deadline(d)?.config()?))
 }
 
 /// Writes into *out the settings keepalive_set_deadline_ex(fd, d) would give
@@ -567,21 +575,15 @@ pub extern "C" fn keepalive_deadline_schedule(
 /// keepalive_enable()); on failure *out is not written.
 #[no_mangle]
 pub extern "C" fn keepalive_get_status(fd: c_int, out: *mut keepalive_status) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
-        let out = out_ptr(out, "out")?;
+    read_with(fd, out, |sock| {
         let st = keepalive::status(&sock)?;
-        write_out(
-            out,
-            keepalive_status {
-                last_ack_ms: millis_u32(st.last_ack),
-                last_data_ms: millis_u32(st.last_data),
-                probes_out: st.probes_out,
-                unacked: st.unacked,
-                dead_in_ms: st.dead_in.map_or(-1, millis_i64),
-            },
-        );
-        Ok(())
+        Ok(keepalive_status {
+            last_ack_ms: millis_u32(st.last_ack),
+            last_data_ms: millis_u32(st.last_data),
+            probes_out: st.probes_out,
+            unacked: st.unacked,
+            dead_in_ms: st.dead_in.map_or(-1, millis_i64),
+        })
     })
 }
 

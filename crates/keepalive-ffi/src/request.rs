@@ -3,7 +3,7 @@
 
 use std::ffi::{c_char, c_int};
 
-use crate::{boundary, c_string, descriptor, read_sized, Failure};
+use crate::{boundary, c_string, read_sized, Failure};
 
 /// Everything a program may ask for, value by value, as its command line or
 /// environment gives it: keepalive_request_init() it, fill it with
@@ -168,9 +168,5 @@ pub extern "C" fn keepalive_request_check(request: *const keepalive_request) -> 
 /// failure nothing changed.
 #[no_mangle]
 pub extern "C" fn keepalive_set_request(fd: c_int, request: *const keepalive_request) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
-        let config = read_request(request)?.config()?;
-        Ok(keepalive::set(&sock, &config)?)
-    })
+    crate::set_with(fd, || Ok(read_request(request)?.config()?))
 }
