@@ -107,7 +107,7 @@ pub(crate) fn overrides(rule: &Rule, value: c_int) -> bool {
 }
 
 /// What becomes of one of the program's `setsockopt` calls.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// The call as the program made it.
     Pass,
@@ -120,7 +120,7 @@ pub(crate) enum Verdict {
 
 /// What [`Verdict::PassThenTell`] may name: the configured option and the
 /// program's value for it.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Told {
     index: usize,
     rule: Rule,
@@ -143,6 +143,16 @@ pub(crate) unsafe fn verdict(call: &Setsockopt) -> Verdict {
     } else {
         None
     };
+    // SAFETY: the caller's promise.
+    unsafe { judge(rules, call) }
+}
+
+/// [`verdict`] by `rules` (`None`: not published yet).
+///
+/// # Safety
+///
+/// [`verdict`]'s.
+unsafe fn judge(rules: Option<&Rules>, call: &Setsockopt) -> Verdict {
     let found = rules.and_then(|r| r.find(call.level, call.name).map(|f| (r.mode, f)));
     let Some((mode, (index, rule))) = found.filter(|(mode, _)| *mode != Enforce::Quiet) else {
         return Verdict::Pass;
@@ -318,6 +328,42 @@ mod tests {
         assert!(overrides(&on, 0));
         assert!(!overrides(&idle, 2));
         assert!(overrides(&idle, 60));
+    }
+
+    /// What each kind of call becomes, by mode: only a configured option
+    /// with an int value is touched, replaced on a TCP stream under `On`.
+    #[test]
+    fn verdicts() {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let theirs: c_int = 60;
+        let idle = |fd| Setsockopt::of_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, &theirs);
+        let judged = |mode, call: &Setsockopt| {
+            let rules = Rules::of(&wanted(true, mode));
+            // SAFETY: calls made of live ints (or a NULL value).
+            unsafe { judge(Some(&rules), call) }
+        };
+        let (tcp, udp) = (tcp.as_raw_fd(), udp.as_raw_fd());
+        assert_eq!(judged(Enforce::On, &idle(tcp)), Verdict::Replace(2));
+        assert_eq!(judged(Enforce::On, &idle(udp)), Verdict::Pass);
+        assert_eq!(judged(Enforce::Quiet, &idle(tcp)), Verdict::Pass);
+        let rule = Rules::of(&wanted(true, Enforce::Tell))
+            .find(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE)
+            .unwrap();
+        assert_eq!(
+            judged(Enforce::Tell, &idle(tcp)),
+            Verdict::PassThenTell(Told {
+                index: rule.0,
+                rule: rule.1,
+                theirs: 60
+            })
+        );
+        let nodelay = Setsockopt::of_int(tcp, libc::IPPROTO_TCP, libc::TCP_NODELAY, &theirs);
+        assert_eq!(judged(Enforce::On, &nodelay), Verdict::Pass);
+        let null = Setsockopt::null(tcp, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE);
+        assert_eq!(judged(Enforce::On, &null), Verdict::Pass);
+        // SAFETY: as above.
+        assert_eq!(unsafe { judge(None, &idle(tcp)) }, Verdict::Pass);
     }
 
     #[test]

@@ -130,6 +130,31 @@ impl Setsockopt {
         Some(unsafe { self.value.cast::<c_int>().read_unaligned() })
     }
 
+    /// A call with an int value, as a test makes it.
+    #[cfg(test)]
+    pub(crate) fn of_int(fd: c_int, level: c_int, name: c_int, value: &c_int) -> Self {
+        Setsockopt {
+            fd,
+            level,
+            name,
+            value: std::ptr::null(),
+            len: 0,
+        }
+        .with_int(value)
+    }
+
+    /// A call with a NULL value, as a test makes it.
+    #[cfg(test)]
+    pub(crate) fn null(fd: c_int, level: c_int, name: c_int) -> Self {
+        Setsockopt {
+            fd,
+            level,
+            name,
+            value: std::ptr::null(),
+            len: INT_LEN,
+        }
+    }
+
     /// The same call with `value` in place of the program's.
     fn with_int(self, value: &c_int) -> Setsockopt {
         Setsockopt {
