@@ -181,10 +181,15 @@ unsafe fn judge(rules: Option<&Rules>, call: &Setsockopt) -> Verdict {
 
 impl Told {
     /// Names the program's value on `fd` when it overrides the configured
-    /// one, on a TCP stream, for the first time in this process.
+    /// one, on a TCP stream, for the first time in this process. Leaves
+    /// `errno` as it was (saved only when there is something to name).
     pub(crate) fn if_overridden(&self, fd: c_int) {
-        if overrides(&self.rule, self.theirs) && !told(self.index) && is_tcp_stream(fd) {
-            tell_once(self.index, &self.rule, self.theirs);
+        if overrides(&self.rule, self.theirs) && !told(self.index) {
+            crate::errno::kept(|| {
+                if is_tcp_stream(fd) {
+                    tell_once(self.index, &self.rule, self.theirs);
+                }
+            });
         }
     }
 }
