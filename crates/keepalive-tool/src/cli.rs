@@ -1,0 +1,562 @@
+//! The command line's shape: clap's definitions of every subcommand and its
+//! options, from which the help and the manual pages are generated.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
+
+use crate::help::*;
+use crate::parse::*;
+use crate::{measure, set};
+
+/// See and retune TCP keepalive: every connection's settings and liveness,
+/// running processes retuned without a restart, the system-wide defaults.
+#[derive(Debug, Parser)]
+#[command(name = "keepalive", version, after_help = AFTER_HELP)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    Show(ShowArgs),
+    Set(SetArgs),
+    Defaults(DefaultsArgs),
+    Run(RunArgs),
+    Cgroup(CgroupArgs),
+    Watch(WatchArgs),
+    Measure(MeasureArgs),
+    GenerateMan(GenerateManArgs),
+}
+
+/// Writes the manual pages (keepalive.1, keepalive-SUBCOMMAND.1 and
+/// keepalive-run.1) into DIR, from these very definitions; `make build`
+/// stages them into share/man/man1.
+#[derive(Debug, Args)]
+#[command(hide = true)]
+pub(crate) struct GenerateManArgs {
+    /// The directory to write the pages into (created if missing).
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+}
+
+/// Find the longest silence the path to HOST:PORT survives, with keepalive
+/// probes on parallel test connections
+#[derive(Debug, Args)]
+#[command(after_help = MEASURE_HELP,
+    override_usage = "keepalive measure HOST:PORT [--max SECONDS] [--json]")]
+pub(crate) struct MeasureArgs {
+    /// The server: IPv4:PORT, [IPv6]:PORT or NAME:PORT.
+    #[arg(value_name = "HOST:PORT")]
+    pub(crate) target: String,
+    /// The longest silence to try, 5..32767 seconds; the
+    /// measurement ends within about 1.2 times that.
+    #[arg(long, value_name = "SECONDS", default_value_t = measure::DEFAULT_MAX,
+          value_parser = measure::max_secs, allow_negative_numbers = true)]
+    pub(crate) max: u64,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Keepalive for every TCP connection of a cgroup v2, static and Go
+/// programs included (BPF)
+#[derive(Debug, Args)]
+#[command(after_help = CGROUP_HELP)]
+pub(crate) struct CgroupArgs {
+    #[command(subcommand)]
+    pub(crate) action: CgroupAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CgroupAction {
+    Attach(CgroupAttachArgs),
+    Detach(CgroupDetachArgs),
+    List(CgroupListArgs),
+    Prune(CgroupPruneArgs),
+}
+
+/// Give every TCP connection of CGROUP a keepalive policy, from now on and
+/// those it has already.
+#[derive(Debug, Args)]
+#[command(after_help = CGROUP_ATTACH_HELP, override_usage = "keepalive cgroup attach CGROUP \
+    (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]")]
+pub(crate) struct CgroupAttachArgs {
+    /// The cgroup v2 directory.
+    #[arg(value_name = "CGROUP")]
+    pub(crate) cgroup: PathBuf,
+    #[command(flatten)]
+    pub(crate) values: SetValues,
+    /// Also rewrite the programs' own keepalive setsockopt calls to the
+    /// policy (default: a program that sets its own keepalive keeps it).
+    #[arg(long)]
+    pub(crate) enforce: bool,
+}
+
+/// Remove the policy attached to CGROUP: connections keep the values they
+/// were given, new ones get none.
+#[derive(Debug, Args)]
+#[command(override_usage = "keepalive cgroup detach CGROUP")]
+pub(crate) struct CgroupDetachArgs {
+    /// The cgroup v2 directory.
+    #[arg(value_name = "CGROUP")]
+    pub(crate) cgroup: PathBuf,
+}
+
+/// Every policy attached, read back from the BPF filesystem, with what the
+/// programs counted.
+#[derive(Debug, Args)]
+#[command(after_help = CGROUP_LIST_HELP, override_usage = "keepalive cgroup list [--json]")]
+pub(crate) struct CgroupListArgs {
+    /// One JSON array of objects instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Remove the pins of every policy that is not attached any more (its
+/// cgroup was removed, or an attach or detach was killed midway); a policy
+/// in force is never touched.
+#[derive(Debug, Args)]
+#[command(override_usage = "keepalive cgroup prune")]
+pub(crate) struct CgroupPruneArgs {}
+
+/// Run PROGRAM with keepalive on every TCP socket it creates (LD_PRELOAD):
+/// the same program as keepalive-run.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct RunArgs {
+    /// keepalive-run's options, `--`, PROGRAM and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub(crate) args: Vec<std::ffi::OsString>,
+}
+
+/// One line per TCP connection the kernel gives up on, host-wide, as it
+/// happens, with its cause.
+#[derive(Debug, Args)]
+#[command(after_help = WATCH_HELP, override_usage = "keepalive watch [--json] [--metrics ADDR:PORT]")]
+pub(crate) struct WatchArgs {
+    /// One JSON object a line instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Also serve the deaths counted by cause, for Prometheus, on
+    /// http://ADDR:PORT/metrics (e.g. 127.0.0.1:9610).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) metrics: Option<std::net::SocketAddr>,
+}
+
+/// Every TCP socket of these processes (none: of all you may inspect), with
+/// its keepalive settings and liveness.
+#[derive(Debug, Args)]
+#[command(after_help = SHOW_HELP, override_usage = "keepalive show [PID...] [--max-idle SECONDS] [--json]")]
+pub(crate) struct ShowArgs {
+    /// Processes to list (default: every process you may inspect).
+    #[arg(value_name = "PID", value_parser = pid)]
+    pub(crate) pids: Vec<u32>,
+    /// Only the connections a NAT, firewall or load balancer that forgets
+    /// flows silent this many seconds would forget: keepalive off, or idle
+    /// + interval (with the timers' slack) that long or longer.
+    #[arg(long, value_name = "SECONDS", value_parser = max_idle_secs, allow_negative_numbers = true)]
+    pub(crate) max_idle: Option<i64>,
+    /// One JSON array of objects instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Retune a running process's TCP sockets (or one FD), printing before ->
+/// after for each.
+#[derive(Debug, Args)]
+#[command(after_help = SET_HELP, override_usage = "keepalive set PID [--fd FD] \
+    (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])")]
+// --probes is in the group so that `set PID --probes 4` reaches
+// `set::config`, which says what `cgroup attach` says: it goes with -D.
+#[command(group(ArgGroup::new("values").required(true).multiple(true)
+    .args(["deadline", "probes", "max_idle", "idle", "interval", "count", "user_timeout"])))]
+pub(crate) struct SetArgs {
+    /// The process to retune.
+    #[arg(value_name = "PID", value_parser = pid)]
+    pub(crate) pid: u32,
+    /// Only this descriptor of the process.
+    #[arg(long, value_name = "FD", value_parser = descriptor, allow_negative_numbers = true)]
+    pub(crate) fd: Option<i32>,
+    #[command(flatten)]
+    pub(crate) values: SetValues,
+}
+
+/// The policy's values, shared by `set` and `cgroup attach`: one
+/// vocabulary, and `set::config` turns them into one configuration.
+#[derive(Debug, Args)]
+pub(crate) struct SetValues {
+    /// Dead-peer deadline: dead about SECONDS after the peer was last heard
+    /// from, idle or busy (2..131068 with 3 probes).
+    #[arg(short = 'D', long, value_name = "SECONDS", allow_negative_numbers = true,
+          value_parser = deadline_secs,
+          conflicts_with_all = ["idle", "interval", "count", "user_timeout"])]
+    pub(crate) deadline: Option<i64>,
+    /// With -D: unanswered probes that declare the peer dead (default 3).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub(crate) probes: Option<i64>,
+    /// With -D: the silence a NAT, firewall or load balancer on the path
+    /// tolerates (5..4294967295; `keepalive measure` finds it): a healthy
+    /// connection is never silent that long, even with one probe lost.
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
+          value_parser = max_idle_secs)]
+    pub(crate) max_idle: Option<i64>,
+    #[command(flatten)]
+    pub(crate) knobs: Knobs,
+    /// TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged,
+    /// 0..2147483647 (0: the kernel's default).
+    #[arg(short = 'u', long, value_name = "MS", allow_negative_numbers = true,
+          value_parser = user_timeout_ms)]
+    pub(crate) user_timeout: Option<i64>,
+}
+
+impl SetValues {
+    /// The values as given, for `set::config`.
+    pub(crate) fn values(&self) -> set::Values {
+        set::Values {
+            deadline: self.deadline,
+            probes: self.probes,
+            max_idle: self.max_idle,
+            idle: self.knobs.idle,
+            interval: self.knobs.interval,
+            count: self.knobs.count,
+            user_timeout_ms: self.user_timeout,
+        }
+    }
+}
+
+/// The three keepalive values, shared by `set`, `cgroup attach` and
+/// `defaults set`.
+#[derive(Debug, Args)]
+pub(crate) struct Knobs {
+    /// TCP_KEEPIDLE: seconds idle before the first probe, 1..32767.
+    #[arg(short = 'd', long, value_name = "IDLE", allow_negative_numbers = true,
+          value_parser = idle_secs)]
+    pub(crate) idle: Option<i64>,
+    /// TCP_KEEPINTVL: seconds between unanswered probes, 1..32767.
+    #[arg(short = 'i', long, value_name = "INTVL", allow_negative_numbers = true,
+          value_parser = interval_secs)]
+    pub(crate) interval: Option<i64>,
+    /// TCP_KEEPCNT: unanswered probes before the peer is dead, 1..127.
+    #[arg(short = 'c', long, value_name = "CNT", allow_negative_numbers = true,
+          value_parser = count_probes)]
+    pub(crate) count: Option<i64>,
+}
+
+/// This network namespace's keepalive defaults (tcp_keepalive_time, _intvl,
+/// _probes), and what they mean.
+#[derive(Debug, Args)]
+#[command(after_help = DEFAULTS_HELP, args_conflicts_with_subcommands = true,
+    override_usage = "keepalive defaults [--json]\n       \
+                      keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]")]
+pub(crate) struct DefaultsArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<DefaultsAction>,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DefaultsAction {
+    Set(DefaultsSetArgs),
+}
+
+/// Change this network namespace's keepalive defaults (root).
+#[derive(Debug, Args)]
+#[command(after_help = DEFAULTS_SET_HELP,
+    override_usage = "keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]")]
+#[command(group(ArgGroup::new("values").required(true).multiple(true)
+    .args(["idle", "interval", "count"])))]
+pub(crate) struct DefaultsSetArgs {
+    #[command(flatten)]
+    pub(crate) knobs: Knobs,
+    /// Also write /etc/sysctl.d/60-keepalive.conf, so the values survive a
+    /// reboot.
+    #[arg(long)]
+    pub(crate) persist: bool,
+}
+
+/// Prints a usage error as clap prints its own, with the subcommand's
+/// usage line; exit status 2.
+pub(crate) fn usage_error(path: &[&str], message: &str) -> ExitCode {
+    let mut cmd = Cli::command().bin_name("keepalive");
+    // Names every subcommand's usage line `keepalive ...`.
+    cmd.build();
+    let mut sub = &mut cmd;
+    for name in path {
+        sub = sub
+            .find_subcommand_mut(name)
+            .expect("a subcommand of this tool");
+    }
+    let err = sub.error(clap::error::ErrorKind::ValueValidation, message);
+    let _ = err.print();
+    ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fail::Failure;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("keepalive").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn one_flag_vocabulary() {
+        let Command::Set(a) = parse(&["set", "42", "-d", "30", "-i", "7", "-c", "4", "-u", "5000"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(a.pid, 42);
+        assert_eq!(
+            (
+                a.values.knobs.idle,
+                a.values.knobs.interval,
+                a.values.knobs.count
+            ),
+            (Some(30), Some(7), Some(4))
+        );
+        assert_eq!(a.values.user_timeout, Some(5000));
+        let Command::Set(a) = parse(&[
+            "set",
+            "42",
+            "--fd",
+            "5",
+            "--deadline",
+            "60",
+            "--probes",
+            "4",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (a.fd, a.values.deadline, a.values.probes),
+            (Some(5), Some(60), Some(4))
+        );
+        // Negative values reach the core's check, which refuses them with
+        // its range, like any other front door.
+        let err = parse(&["set", "42", "--idle", "-5"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("idle must be 1..32767 seconds, got -5"),
+            "{err}"
+        );
+        let err = parse(&["set", "42", "-u", "99999999999999999999"]).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "user_timeout must be 0..2147483647 milliseconds, got 99999999999999999999"
+            ),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), 2);
+        let Command::Defaults(d) = parse(&["defaults", "set", "-d", "600", "--persist"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert!(matches!(
+            d.action,
+            Some(DefaultsAction::Set(DefaultsSetArgs { persist: true, .. }))
+        ));
+    }
+
+    /// `cgroup attach` has `set`'s flags, and `set::config`'s rule.
+    fn attach(args: &[&str]) -> Result<(CgroupAttachArgs, keepalive::Config), String> {
+        let all: Vec<&str> = ["cgroup", "attach"].iter().chain(args).copied().collect();
+        match parse(&all).map_err(|e| e.to_string())?.command {
+            Command::Cgroup(CgroupArgs {
+                action: CgroupAction::Attach(a),
+            }) => {
+                let config = match set::config(&a.values.values()) {
+                    Ok(c) => c,
+                    Err(f) => return Err(format!("{f:?}")),
+                };
+                Ok((a, config))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn cgroup_attach_speaks_set_s_vocabulary() {
+        use keepalive::{Config, Deadline};
+        use std::time::Duration;
+        let (a, c) = attach(&["/cg", "-D", "5"]).unwrap();
+        assert_eq!(a.cgroup, PathBuf::from("/cg"));
+        assert!(!a.enforce);
+        assert_eq!(c, Deadline::new(Duration::from_secs(5)).config().unwrap());
+        let (a, c) = attach(&["--deadline=60", "--probes", "5", "/cg", "--enforce"]).unwrap();
+        assert!(a.enforce);
+        assert_eq!(c.count, Some(5));
+        let (_, c) = attach(&["/cg", "-D", "900", "--max-idle", "350"]).unwrap();
+        assert_eq!(
+            c,
+            Deadline::new(Duration::from_secs(900))
+                .max_idle(Duration::from_secs(350))
+                .config()
+                .unwrap()
+        );
+        let (_, c) = attach(&["/cg", "-d", "600", "-u", "30000"]).unwrap();
+        assert_eq!(c.idle, Some(Duration::from_secs(600)));
+        assert_eq!(c.interval, None);
+        assert_eq!(c.user_timeout, Some(Duration::from_millis(30000)));
+        // No value: keepalive on with the system's defaults.
+        assert_eq!(attach(&["/cg"]).unwrap().1, Config::new());
+        for (args, message) in [
+            (
+                &["/cg", "-d", "0"][..],
+                "idle must be 1..32767 seconds, got 0",
+            ),
+            (
+                &["/cg", "-i", "40000"],
+                "interval must be 1..32767 seconds, got 40000",
+            ),
+            (
+                &["/cg", "-c", "128"],
+                "count must be 1..127 probes, got 128",
+            ),
+            (
+                &["/cg", "-u", "-1"],
+                "user_timeout must be 0..2147483647 milliseconds, got -1",
+            ),
+            (
+                &["/cg", "-d", "99999999999999999999"],
+                "idle must be 1..32767 seconds, got 99999999999999999999",
+            ),
+            (
+                &["/cg", "-D", "1"],
+                "deadline must be 2..131068 seconds, got 1",
+            ),
+            (
+                &["/cg", "-D", "4", "--probes", "4"],
+                "probes must be 1..3 probes for this deadline, got 4",
+            ),
+            (
+                &["/cg", "-d", "3", "--probes", "2"],
+                "--probes goes with -D/--deadline",
+            ),
+            (&["/cg", "-D", "5", "-c", "3"], "cannot be used with"),
+            (
+                &["/cg", "-d", "60", "--max-idle", "350"],
+                "--max-idle goes with -D/--deadline",
+            ),
+            (
+                &["/cg", "-D", "60", "--max-idle", "4"],
+                "max_idle must be 5..4294967295 seconds, got 4",
+            ),
+            (
+                &["/cg", "-D", "60", "--probes", "3", "--max-idle", "10"],
+                "max_idle must be at least 27 seconds with deadline 60 seconds and 3 probes, got 10",
+            ),
+        ] {
+            let err = attach(args).err().unwrap_or_default();
+            assert!(err.contains(message), "{args:?}: {err}");
+        }
+        let Command::Cgroup(CgroupArgs {
+            action: CgroupAction::List(l),
+        }) = parse(&["cgroup", "list", "--json"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert!(l.json);
+    }
+
+    /// `set` words a lone --probes as `cgroup attach` does, and a 2 s
+    /// deadline's one probe in the singular (the core's sentences).
+    #[test]
+    fn set_and_attach_say_the_same_about_probes() {
+        for args in [
+            &["set", "42", "--probes", "4"][..],
+            &["cgroup", "attach", "/cg", "--probes", "4"],
+        ] {
+            let values = match parse(args).unwrap().command {
+                Command::Set(a) => a.values.values(),
+                Command::Cgroup(CgroupArgs {
+                    action: CgroupAction::Attach(a),
+                }) => a.values.values(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(
+                set::config(&values).unwrap_err(),
+                Failure::Usage("--probes goes with -D/--deadline".into()),
+                "{args:?}"
+            );
+        }
+        let Command::Set(a) = parse(&["set", "42", "-D", "2", "--probes", "5"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            set::config(&a.values.values()).unwrap_err(),
+            Failure::Usage("probes must be 1 probe for this deadline, got 5".into())
+        );
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        use clap::error::ErrorKind;
+        for args in [
+            &["set", "42"][..],                   // no value
+            &["set", "42", "-D", "5", "-d", "2"], // a deadline and a knob
+            &["set", "0", "-D", "5"],             // no pid 0
+            &["set", "x", "-D", "5"],
+            &["set", "42", "-d", "abc"],
+            &["set", "42", "--fd", "-1", "-D", "5"],
+            &["defaults", "set"],               // no value
+            &["defaults", "set", "-u", "5000"], // no system-wide user timeout
+            &["show", "abc"],
+            &["show", "--max-idle", "0"],
+            &["measure"],                          // no target
+            &["measure", "host:80", "--max", "4"], // --max out of range
+            &["set", "42", "-D", "60", "--max-idle", "x"],
+            &["frobnicate"],
+            &["cgroup"],                                        // no verb
+            &["cgroup", "frobnicate"],                          // no such verb
+            &["cgroup", "attach", "-D", "5"],                   // no CGROUP
+            &["cgroup", "attach", "/a", "/b"],                  // two
+            &["cgroup", "attach", "/cg", "-D", "5", "-d", "3"], // a deadline and a knob
+            &["cgroup", "attach", "/cg", "-D", "1"],            // out of range
+            &["cgroup", "attach", "/cg", "-d", "ten"],
+            &["cgroup", "attach", "/cg", "--force"],
+            &["cgroup", "detach"],
+            &["cgroup", "detach", "/a", "/b"],
+            &["cgroup", "list", "--all"],
+        ] {
+            let err = parse(args).expect_err(&format!("{args:?} parsed"));
+            assert_ne!(err.kind(), ErrorKind::DisplayHelp, "{args:?}");
+            assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
+        }
+        for help in [
+            &["set", "--help"][..],
+            &["cgroup", "--help"],
+            &["cgroup", "attach", "--help"],
+            &["cgroup", "detach", "--help"],
+            &["cgroup", "list", "--help"],
+        ] {
+            assert_eq!(parse(help).unwrap_err().exit_code(), 0, "{help:?}");
+        }
+        assert_eq!(
+            parse(&["defaults", "set", "--help"])
+                .unwrap_err()
+                .exit_code(),
+            0
+        );
+    }
+}
