@@ -73,11 +73,10 @@ pub(crate) fn check_library(lib: &Path, this: Option<&Path>) -> Result<(), Strin
         )));
     }
     if let Some(Ok(elf::Kind::Elf(ours))) = this.map(elf::read) {
-        if !header.same_abi(&ours) {
+        if header.abi != ours.abi {
             return Err(cannot(format!(
                 "built for {}, this program for {}",
-                header.describe(),
-                ours.describe()
+                header.abi, ours.abi
             )));
         }
     }
@@ -100,7 +99,7 @@ mod tests {
         let lib = |name, bytes: &[u8], mode| s.file(name, bytes, mode);
         let good = lib(
             "good.so",
-            &elf::tests::elf64(elf::ET_DYN, ours.machine, &[]),
+            &elf::tests::elf64(elf::ET_DYN, ours.abi.machine, &[]),
             0o644,
         );
         assert_eq!(check_library(&good, Some(&me)), Ok(()));
@@ -110,7 +109,7 @@ mod tests {
             (
                 lib(
                     "exec.so",
-                    &elf::tests::elf64(elf::ET_EXEC, ours.machine, &[]),
+                    &elf::tests::elf64(elf::ET_EXEC, ours.abi.machine, &[]),
                     0o644,
                 ),
                 "not a shared object (ELF type 2)",
@@ -138,7 +137,7 @@ mod tests {
         if unsafe { libc::geteuid() } != 0 {
             let hidden = lib(
                 "hidden.so",
-                &elf::tests::elf64(elf::ET_DYN, ours.machine, &[]),
+                &elf::tests::elf64(elf::ET_DYN, ours.abi.machine, &[]),
                 0o000,
             );
             let err = check_library(&hidden, Some(&me)).unwrap_err();

@@ -67,12 +67,11 @@ pub(crate) fn reachable(path: &Path, lib: &Path, depth: u8) -> Result<(), String
                 );
             }
             if let Ok(elf::Kind::Elf(ours)) = elf::read(lib) {
-                if !h.same_abi(&ours) {
+                if h.abi != ours.abi {
                     return Err(format!(
                         "a program for {}, while the preload library is for {}: the loader \
                          would skip the library",
-                        h.describe(),
-                        ours.describe()
+                        h.abi, ours.abi
                     ));
                 }
             }
@@ -177,7 +176,7 @@ mod tests {
         let s = Scratch::new("prog");
         let me = std::env::current_exe().unwrap();
         let machine = match elf::read(&me).unwrap() {
-            elf::Kind::Elf(h) => h.machine,
+            elf::Kind::Elf(h) => h.abi.machine,
             other => panic!("{other:?}"),
         };
         let lib = s.file(

@@ -250,23 +250,27 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(spoken(ms_(5000)), "5 s");
-        assert_eq!(spoken(ms_(7_875_000)), "7875 s");
-        assert_eq!(spoken(ms_(340)), "340 ms");
-        assert_eq!(spoken(ms_(4750)), "4.8 s");
-        assert_eq!(spoken(Duration::ZERO), "0 s");
-        assert_eq!(compact(ms_(340)), "340ms");
-        assert_eq!(compact(ms_(4810)), "4.8s");
-        assert_eq!(compact(ms_(5000)), "5s");
-        assert_eq!(compact(ms_(59_400)), "59s");
-        assert_eq!(compact(ms_(59_600)), "1m");
-        assert_eq!(compact(ms_(725_000)), "12m5s");
-        assert_eq!(compact(ms_(7_875_000)), "2h11m15s");
-        assert_eq!(compact(ms_(7_200_000)), "2h");
-        assert_eq!(compact(ms_(7_260_000)), "2h1m");
-        assert_eq!(with_words(ms_(7_875_000)), "7875 s (2h11m15s)");
-        assert_eq!(with_words(ms_(680_000)), "680 s (11m20s)");
-        assert_eq!(with_words(ms_(5000)), "5 s");
+        for (ms, spoken_, compact_, with_words_) in [
+            (0, "0 s", "0ms", "0 s"),
+            (340, "340 ms", "340ms", "340 ms"),
+            (4750, "4.8 s", "4.8s", "4.8 s"),
+            (4810, "4.8 s", "4.8s", "4.8 s"),
+            (5000, "5 s", "5s", "5 s"),
+            (59_400, "59.4 s", "59s", "59.4 s"),
+            (59_600, "59.6 s", "1m", "59.6 s"),
+            (680_000, "680 s", "11m20s", "680 s (11m20s)"),
+            (725_000, "725 s", "12m5s", "725 s (12m5s)"),
+            (7_200_000, "7200 s", "2h", "7200 s (2h)"),
+            (7_260_000, "7260 s", "2h1m", "7260 s (2h1m)"),
+            (7_875_000, "7875 s", "2h11m15s", "7875 s (2h11m15s)"),
+        ] {
+            let d = ms_(ms);
+            assert_eq!(
+                (spoken(d), compact(d), with_words(d)),
+                (spoken_.into(), compact_.into(), with_words_.into()),
+                "{ms} ms"
+            );
+        }
     }
 
     #[test]
