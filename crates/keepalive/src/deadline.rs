@@ -145,7 +145,7 @@ pub struct Deadline {
 const MAX_SPLIT_INTERVAL_SECS: u64 = 75;
 
 /// Probes used when the caller does not say, where the deadline allows.
-const DEFAULT_PROBES: u32 = 3;
+pub(crate) const DEFAULT_PROBES: u32 = 3;
 
 impl Deadline {
     /// A deadline of `after` (whole seconds, 2 or more), with the default
@@ -232,6 +232,16 @@ impl Deadline {
     /// The deadline as given.
     pub const fn after(&self) -> Duration {
         self.after
+    }
+
+    /// The probes as given ([`probes`](Self::probes)); `None`: the default.
+    pub const fn probes_given(&self) -> Option<u32> {
+        self.probes
+    }
+
+    /// The `max_idle` as given ([`max_idle`](Self::max_idle)), if any.
+    pub const fn max_idle_given(&self) -> Option<Duration> {
+        self.max_idle
     }
 
     /// The settings this deadline stands for: idle, interval and count with
@@ -398,16 +408,27 @@ const MAX_MAX_IDLE_SECS: u64 = limits::MAX_MAX_IDLE_SECS as u64;
 /// The longest deadline `probes` probes can stand for: idle and interval at
 /// their maximum of 32767 s, and a user timeout that fits its `int`
 /// milliseconds.
-fn max_deadline_secs(probes: u32) -> i64 {
-    let probes = i64::from(probes.clamp(1, limits::MAX_COUNT as u32));
-    (limits::MAX_IDLE_SECS + probes * limits::MAX_INTERVAL_SECS).min(limits::MAX_DEADLINE_SECS)
+pub(crate) const fn max_deadline_secs(probes: u32) -> i64 {
+    let probes = if probes < 1 {
+        1
+    } else if probes > limits::MAX_COUNT as u32 {
+        limits::MAX_COUNT
+    } else {
+        probes as i64
+    };
+    let max = limits::MAX_IDLE_SECS + probes * limits::MAX_INTERVAL_SECS;
+    if max < limits::MAX_DEADLINE_SECS {
+        max
+    } else {
+        limits::MAX_DEADLINE_SECS
+    }
 }
 
 fn deadline_error(given: Given, max: i64) -> Error {
     Error::InvalidValue {
         name: "deadline",
         given,
-        min: 2,
+        min: limits::MIN_DEADLINE_SECS,
         max,
         unit: "seconds",
     }
