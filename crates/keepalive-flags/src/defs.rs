@@ -168,13 +168,11 @@ impl Flag {
         let _ = write!(text, "{}; {}", self.doc, field.range_text());
         if field == Field::Deadline {
             text.push_str(" with the default probes");
-            let excluded: Vec<String> = Field::SET_BY_DEADLINE
+            if Field::SET_BY_DEADLINE
                 .iter()
-                .filter_map(|f| crate::by_field(set, *f))
-                .map(|f| f.name())
-                .collect();
-            if !excluded.is_empty() {
-                let _ = write!(text, "; not with {}", excluded.join("/"));
+                .any(|f| crate::by_field(set, *f).is_some())
+            {
+                let _ = write!(text, "; not with {}", crate::text::values_names());
             }
         }
         text

@@ -23,7 +23,19 @@ pub fn optional(flags: &[&Flag]) -> String {
 
 /// The flags of [`TUNING`] that give `fields`, in that order.
 fn flags_of(fields: &[Field]) -> Vec<&'static Flag> {
-    fields.iter().filter_map(|f| by_field(&TUNING, *f)).collect()
+    fields
+        .iter()
+        .filter_map(|f| by_field(&TUNING, *f))
+        .collect()
+}
+
+/// `-d/-i/-c/-u`: the flags of the values a deadline sets itself.
+pub fn values_names() -> String {
+    flags_of(&Field::SET_BY_DEADLINE)
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// `-D SECONDS [--probes N] [--max-idle SECONDS]`: the deadline with what
@@ -100,7 +112,7 @@ fn spellings(flag: &Flag) -> String {
 
 /// `text`'s words in lines of at most `width` characters (a longer word
 /// gets a line of its own).
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
@@ -141,7 +153,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("; 1..32767 seconds\n"), "{text}");
-        assert!(text.ends_with("\n  -h, --help                   this text"), "{text}");
+        assert!(
+            text.ends_with("\n  -h, --help                   this text"),
+            "{text}"
+        );
         assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
         assert_eq!(wrap("abcdefgh ij", 4), ["abcdefgh", "ij"]);
     }

@@ -1,24 +1,39 @@
-//! The command line: what keepalive-run is asked to do, parsed with lexopt,
-//! every value checked by the core.
+//! The command line: what keepalive-run is asked to do. The options are
+//! the shared definitions (keepalive-flags), read with lexopt; what was
+//! typed becomes the core's [`keepalive::Request`] at once, and the
+//! environment PROGRAM gets is the core's ([`keepalive::env::assignments`]),
+//! which checks the request first.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
-// The variables the preload library reads: the core's one list.
-use keepalive::env::{
-    DEADLINE, ENFORCE, KEEPALIVE, KEEPCNT, KEEPIDLE, KEEPINTVL, MAX_IDLE, USER_TIMEOUT,
+use keepalive::env::{self, Assignments};
+use keepalive_flags::{
+    by_long, by_short, prefixed, take, Flag, COUNT, DEADLINE, ENFORCE, IDLE, INTERVAL, MAX_IDLE,
+    PROBES, USER_TIMEOUT,
 };
-use keepalive::Field;
+
+/// keepalive-run's options: the tuning values (the values a deadline sets
+/// first, as its usage line has them), then `--enforce`.
+pub(crate) const FLAGS: [&Flag; 8] = [
+    &IDLE,
+    &INTERVAL,
+    &COUNT,
+    &USER_TIMEOUT,
+    &DEADLINE,
+    &PROBES,
+    &MAX_IDLE,
+    &ENFORCE,
+];
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Request {
-    /// Run a program with these variables set.
+    /// Run a program in this environment.
     Run {
-        /// `(variable, value)` pairs, values validated by the core.
-        vars: Vec<(&'static str, String)>,
-        /// Inherited variables to remove: those the given options replace.
-        unset: Vec<&'static str>,
+        /// The variables to set and to remove: the core's assignments for
+        /// the request typed.
+        env: Assignments,
         program: OsString,
         args: Vec<OsString>,
     },
@@ -26,110 +41,46 @@ pub(crate) enum Request {
     Version,
 }
 
-/// Parses the arguments (without the program name). Option values are
-/// checked by the core crate, so the ranges live in one place. Everything
-/// from PROGRAM on is PROGRAM's, even arguments that look like options.
+/// Parses the arguments (without the program name). Values and the rules
+/// between them are the core's, worded with the flag at fault in front
+/// (`-c: count must be 1..127 probes, got 500`). Everything from PROGRAM on
+/// is PROGRAM's, even arguments that look like options.
 pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, String> {
     use lexopt::prelude::*;
 
     let mut parser = lexopt::Parser::from_args(args);
-    let (mut idle, mut interval, mut count, mut user_timeout) = (None, None, None, None);
-    let (mut deadline, mut max_idle) = (None, None);
+    let mut request = keepalive::Request::new();
     let mut enforce = false;
     let program = loop {
         let Some(arg) = parser.next().map_err(|e| e.to_string())? else {
             break None;
         };
-        match arg {
-            Short('d') | Long("idle") => idle = Some(value(&mut parser, "-d", Field::Idle)?),
-            Short('i') | Long("interval") => {
-                interval = Some(value(&mut parser, "-i", Field::Interval)?);
-            }
-            Short('c') | Long("count") => count = Some(value(&mut parser, "-c", Field::Count)?),
-            Short('u') | Long("user-timeout") => {
-                user_timeout = Some(value(&mut parser, "-u", Field::UserTimeout)?);
-            }
-            Short('D') | Long("deadline") => {
-                deadline = Some(value(&mut parser, "-D", Field::Deadline)?);
-            }
-            Long("max-idle") => {
-                max_idle = Some(value(&mut parser, "--max-idle", Field::MaxIdle)?);
-            }
-            Long("enforce") => enforce = true,
+        let flag = match arg {
             Short('h') | Long("help") => return Ok(Request::Help),
             Short('V') | Long("version") => return Ok(Request::Version),
             Value(program) => break Some(program),
-            other => return Err(other.unexpected().to_string()),
-        }
-    };
-    let mut vars = vec![(KEEPALIVE, "on".to_string())];
-    let knobs = [
-        idle.is_some(),
-        interval.is_some(),
-        count.is_some(),
-        user_timeout.is_some(),
-    ];
-    let unset = if let Some(d) = deadline {
-        if knobs.iter().any(|given| *given) {
-            return Err(
-                "-D sets idle, interval, count and the user timeout together: \
-                        give either -D or -d/-i/-c/-u"
-                    .into(),
-            );
-        }
-        vars.push((DEADLINE, d.to_string()));
-        let mut unset = vec![KEEPIDLE, KEEPINTVL, KEEPCNT, USER_TIMEOUT];
-        match max_idle {
-            // Checked with the deadline here, so that one it cannot keep is
-            // a usage error, not a warning from the library.
-            Some(t) => {
-                keepalive::Deadline::from_secs(d, None)
-                    .and_then(|dl| dl.max_idle_from_secs(t))
-                    .map_err(|e| format!("--max-idle: {e}"))?;
-                vars.push((MAX_IDLE, t.to_string()));
+            Short(c) => by_short(&FLAGS, c),
+            Long(name) => by_long(&FLAGS, name),
+        };
+        match flag {
+            Some(flag) if flag.takes_value() => {
+                let text = parser.value().map_err(|e| e.to_string())?;
+                take(&mut request, flag, text.as_bytes()).map_err(|e| prefixed(&FLAGS, &e))?;
             }
-            None => unset.push(MAX_IDLE),
+            Some(_) => enforce = true,
+            None => return Err(arg.unexpected().to_string()),
         }
-        // The deadline replaces whatever values were inherited.
-        unset
-    } else if max_idle.is_some() {
-        return Err("--max-idle shapes a deadline: give it with -D".into());
-    } else {
-        // Values given here replace an inherited deadline, which would
-        // otherwise win over them in the library.
-        vec![DEADLINE, MAX_IDLE]
     };
-    for (name, value) in [
-        (KEEPIDLE, idle),
-        (KEEPINTVL, interval),
-        (KEEPCNT, count),
-        (USER_TIMEOUT, user_timeout),
-    ] {
-        vars.extend(value.map(|n| (name, n.to_string())));
-    }
-    vars.push((ENFORCE, if enforce { "1" } else { "0" }.to_string()));
+    let env = env::assignments(&request, enforce).map_err(|e| prefixed(&FLAGS, &e))?;
     let program = program.ok_or("missing PROGRAM")?;
     let args = parser.raw_args().map_err(|e| e.to_string())?.collect();
-    Ok(Request::Run {
-        vars,
-        unset,
-        program,
-        args,
-    })
-}
-
-/// The value of option `flag`, parsed and checked by the core (one syntax,
-/// one range, one message for every front door).
-fn value(parser: &mut lexopt::Parser, flag: &str, field: Field) -> Result<i64, String> {
-    let text = parser.value().map_err(|e| e.to_string())?;
-    field
-        .parse(text.as_bytes())
-        .map_err(|e| format!("{flag}: {e}"))
+    Ok(Request::Run { env, program, args })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keepalive::env;
 
     fn args(list: &[&str]) -> Vec<OsString> {
         list.iter().map(OsString::from).collect()
@@ -150,7 +101,11 @@ mod tests {
 
     #[test]
     fn enforce_becomes_keepalive_enforce_1() {
-        let Ok(Request::Run { vars, .. }) = run(&["-D", "5", "--enforce", "--", "prog"]) else {
+        let Ok(Request::Run {
+            env: Assignments { set: vars, .. },
+            ..
+        }) = run(&["-D", "5", "--enforce", "--", "prog"])
+        else {
             panic!()
         };
         assert_eq!(
@@ -162,7 +117,12 @@ mod tests {
             ]
         );
         // After PROGRAM it is PROGRAM's.
-        let Ok(Request::Run { vars, args, .. }) = run(&["prog", "--enforce"]) else {
+        let Ok(Request::Run {
+            env: Assignments { set: vars, .. },
+            args,
+            ..
+        }) = run(&["prog", "--enforce"])
+        else {
             panic!()
         };
         assert_eq!(vars.last(), Some(&quiet()));
@@ -178,15 +138,21 @@ mod tests {
         assert_eq!(
             r,
             Ok(Request::Run {
-                vars: vec![
-                    on(),
-                    ("KEEPIDLE", "60".into()),
-                    ("KEEPINTVL", "10".into()),
-                    ("KEEPCNT", "5".into()),
-                    ("KEEPALIVE_USER_TIMEOUT_MS", "7000".into()),
-                    quiet(),
-                ],
-                unset: vec!["KEEPALIVE_DEADLINE", "KEEPALIVE_MAX_IDLE"],
+                env: Assignments {
+                    set: vec![
+                        on(),
+                        ("KEEPIDLE", "60".into()),
+                        ("KEEPINTVL", "10".into()),
+                        ("KEEPCNT", "5".into()),
+                        ("KEEPALIVE_USER_TIMEOUT_MS", "7000".into()),
+                        quiet(),
+                    ],
+                    unset: vec![
+                        "KEEPALIVE_DEADLINE",
+                        "KEEPALIVE_PROBES",
+                        "KEEPALIVE_MAX_IDLE"
+                    ],
+                },
                 program: "prog".into(),
                 args: args(&["a"]),
             })
@@ -203,7 +169,11 @@ mod tests {
             "--user-timeout=0",
             "prog",
         ]);
-        let Ok(Request::Run { vars, .. }) = r else {
+        let Ok(Request::Run {
+            env: Assignments { set: vars, .. },
+            ..
+        }) = r
+        else {
             panic!("{r:?}")
         };
         assert_eq!(
@@ -225,8 +195,14 @@ mod tests {
         assert_eq!(
             r,
             Ok(Request::Run {
-                vars: vec![on(), ("KEEPIDLE", "9".into()), quiet()],
-                unset: vec!["KEEPALIVE_DEADLINE", "KEEPALIVE_MAX_IDLE"],
+                env: Assignments {
+                    set: vec![on(), ("KEEPIDLE", "9".into()), quiet()],
+                    unset: vec![
+                        "KEEPALIVE_DEADLINE",
+                        "KEEPALIVE_PROBES",
+                        "KEEPALIVE_MAX_IDLE"
+                    ],
+                },
                 program: "curl".into(),
                 args: args(&["-d", "x", "--help", "--"]),
             })
@@ -241,8 +217,14 @@ mod tests {
         assert_eq!(
             r,
             Ok(Request::Run {
-                vars: vec![on(), quiet()],
-                unset: vec!["KEEPALIVE_DEADLINE", "KEEPALIVE_MAX_IDLE"],
+                env: Assignments {
+                    set: vec![on(), quiet()],
+                    unset: vec![
+                        "KEEPALIVE_DEADLINE",
+                        "KEEPALIVE_PROBES",
+                        "KEEPALIVE_MAX_IDLE"
+                    ],
+                },
                 program: "prog".into(),
                 args: vec![]
             })
@@ -250,142 +232,89 @@ mod tests {
     }
 
     /// -D passes the deadline and drops the values it replaces; the values
-    /// drop an inherited deadline (which would win over them).
+    /// drop an inherited deadline (which would win over them): the core's
+    /// assignments, for what was typed.
     #[test]
     fn a_deadline_replaces_the_values() {
-        assert_eq!(
-            run(&["-D", "60", "--", "prog"]),
-            Ok(Request::Run {
-                vars: vec![on(), ("KEEPALIVE_DEADLINE", "60".into()), quiet()],
-                unset: vec![
-                    "KEEPIDLE",
-                    "KEEPINTVL",
-                    "KEEPCNT",
-                    "KEEPALIVE_USER_TIMEOUT_MS",
-                    "KEEPALIVE_MAX_IDLE"
-                ],
-                program: "prog".into(),
-                args: vec![]
-            })
-        );
-        assert_eq!(
-            run(&["-D", "60", "--max-idle", "20", "--", "prog"]),
-            Ok(Request::Run {
-                vars: vec![
-                    on(),
-                    ("KEEPALIVE_DEADLINE", "60".into()),
-                    ("KEEPALIVE_MAX_IDLE", "20".into()),
-                    quiet()
-                ],
-                unset: vec![
-                    "KEEPIDLE",
-                    "KEEPINTVL",
-                    "KEEPCNT",
-                    "KEEPALIVE_USER_TIMEOUT_MS"
-                ],
-                program: "prog".into(),
-                args: vec![]
-            })
-        );
-        let Ok(Request::Run { vars, .. }) = run(&["--deadline=5", "prog"]) else {
+        let Ok(Request::Run { env: e, .. }) = run(&["-D", "60", "--max-idle", "20", "--", "prog"])
+        else {
             panic!()
         };
-        assert_eq!(vars[1], ("KEEPALIVE_DEADLINE", "5".into()));
+        let mut request = keepalive::Request::new();
+        (request.deadline, request.max_idle) = (Some(60), Some(20));
+        assert_eq!(e, env::assignments(&request, false).unwrap());
+        assert!(e.unset.contains(&"KEEPIDLE"), "{e:?}");
+        let Ok(Request::Run { env: e, .. }) = run(&["--deadline=5", "--probes", "2", "prog"])
+        else {
+            panic!()
+        };
+        assert_eq!(
+            e.set[1..3],
+            [
+                ("KEEPALIVE_DEADLINE", "5".into()),
+                ("KEEPALIVE_PROBES", "2".into())
+            ]
+        );
     }
 
+    /// Bad values and the rules between them are the core's, with the
+    /// keepalive-run flag at fault in front; lexopt words the rest. (Each
+    /// flag's range is keepalive-flags' test.)
     #[test]
     fn bad_arguments_say_why() {
         let cases: &[(&[&str], &str)] = &[
             (
                 &["-d", "0", "--", "p"],
-                "idle must be 1..32767 seconds, got 0",
-            ),
-            (
-                &["-d", "40000", "p"],
-                "idle must be 1..32767 seconds, got 40000",
-            ),
-            (
-                &["-i", "-3", "p"],
-                "interval must be 1..32767 seconds, got -3",
-            ),
-            (&["-c", "128", "p"], "count must be 1..127 probes, got 128"),
-            (
-                &["-u", "-1", "p"],
-                "user_timeout must be 0..2147483647 milliseconds, got -1",
-            ),
-            (
-                &["-d", "abc", "p"],
-                "-d: idle must be 1..32767 seconds, got \"abc\"",
+                "-d: idle must be 1..32767 seconds, got 0",
             ),
             (
                 &["-c", "1.5", "p"],
                 "-c: count must be 1..127 probes, got \"1.5\"",
             ),
             (
-                &["-c", "+", "p"],
-                "-c: count must be 1..127 probes, got \"+\"",
-            ),
-            (
                 &["-c", "", "p"],
                 "-c: count must be 1..127 probes, got \"\"",
+            ),
+            (
+                &["-D", "5s", "p"],
+                "-D: deadline must be 2..131068 seconds, got \"5s\"",
             ),
             (&["-x", "p"], "invalid option '-x'"),
             (&["--bogus", "p"], "invalid option '--bogus'"),
             (&["-d"], "missing argument for option '-d'"),
             (&[], "missing PROGRAM"),
             (&["-d", "5"], "missing PROGRAM"),
-            (&["-d", "0"], "idle must be 1..32767 seconds, got 0"),
             (&["--"], "missing PROGRAM"),
-            (
-                &["-D", "1", "p"],
-                "deadline must be 2..131068 seconds, got 1",
-            ),
-            (
-                &["-D", "60", "--max-idle", "4", "p"],
-                "--max-idle: max_idle must be 5..4294967295 seconds, got 4",
-            ),
             (
                 &["-D", "100000", "--max-idle", "60", "p"],
                 "--max-idle: max_idle must be at least",
             ),
             (
+                &["-D", "4", "--probes", "9", "p"],
+                "--probes: probes must be 1..3 probes for this deadline, got 9",
+            ),
+            (
                 &["--max-idle", "60", "p"],
-                "--max-idle shapes a deadline: give it with -D",
+                "--max-idle: max_idle goes with deadline: give deadline too",
             ),
             (
-                &["-D", "0", "p"],
-                "deadline must be 2..131068 seconds, got 0",
-            ),
-            (
-                &["-D", "-5", "p"],
-                "deadline must be 2..131068 seconds, got -5",
-            ),
-            (
-                &["-D", "131069", "p"],
-                "deadline must be 2..131068 seconds, got 131069",
-            ),
-            (
-                &["-D", "99999999999999999999", "p"],
-                "deadline must be 2..131068 seconds, got 99999999999999999999",
-            ),
-            (
-                &["-D", "5s", "p"],
-                "-D: deadline must be 2..131068 seconds, got \"5s\"",
+                &["--probes", "2", "p"],
+                "--probes: probes goes with deadline: give deadline too",
             ),
             (
                 &["-D", "5", "-d", "2", "p"],
-                "give either -D or -d/-i/-c/-u",
+                "-d: idle cannot be given with deadline: deadline sets",
             ),
             (
                 &["-u", "100", "-D", "5", "p"],
-                "give either -D or -d/-i/-c/-u",
+                "-u: user_timeout cannot be given with deadline",
             ),
         ];
         for (list, expected) in cases {
             match run(list) {
                 Err(message) => assert!(
-                    message.contains(expected),
-                    "{list:?}: {message:?} should contain {expected:?}"
+                    message.starts_with(expected),
+                    "{list:?}: {message:?} should start with {expected:?}"
                 ),
                 Ok(r) => panic!("{list:?} accepted: {r:?}"),
             }

@@ -70,13 +70,8 @@ const CANNOT_PRELOAD: u8 = 125;
 /// not started: the exit status to give (0 after `--help`, 2, 125, 126,
 /// 127); once PROGRAM runs, it has replaced this process.
 pub fn main(program_name: &str, args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let (vars, unset, program, args) = match parse(args) {
-        Ok(Request::Run {
-            vars,
-            unset,
-            program,
-            args,
-        }) => (vars, unset, program, args),
+    let (env, program, args) = match parse(args) {
+        Ok(Request::Run { env, program, args }) => (env, program, args),
         Ok(Request::Help) => return print(&help_text(program_name)),
         Ok(Request::Version) => {
             return print(&format!("{program_name} {}", env!("CARGO_PKG_VERSION")))
@@ -109,13 +104,13 @@ pub fn main(program_name: &str, args: impl IntoIterator<Item = OsString>) -> Exi
     }
     let preload = ld_preload(std::env::var_os("LD_PRELOAD"), &library);
     let mut command = Command::new(&program);
-    for name in unset {
+    for name in env.unset {
         command.env_remove(name);
     }
     let err = command
         .args(&args)
         .env("LD_PRELOAD", preload)
-        .envs(vars)
+        .envs(env.set)
         .exec();
     // exec returns only on failure.
     say(&format!(
