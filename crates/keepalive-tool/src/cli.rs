@@ -4,11 +4,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use keepalive_flags::text::optional;
+use keepalive_flags::{ENFORCE, MAX_IDLE, SYSTEM_DEFAULTS};
 
 use crate::help::*;
-use crate::parse::*;
-use crate::{measure, set};
+use crate::measure;
+use crate::parse::{descriptor, pid};
+use crate::tuning::{deadline_or_values, Filter, Policy, Retune, SystemDefaults, Tuning};
 
 /// See and retune TCP keepalive: every connection's settings and liveness,
 /// running processes retuned without a restart, the system-wide defaults.
@@ -81,18 +84,14 @@ pub(crate) enum CgroupAction {
 /// Give every TCP connection of CGROUP a keepalive policy, from now on and
 /// those it has already.
 #[derive(Debug, Args)]
-#[command(after_help = CGROUP_ATTACH_HELP, override_usage = "keepalive cgroup attach CGROUP \
-    (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS]) [--enforce]")]
+#[command(after_help = CGROUP_ATTACH_HELP, override_usage = format!(
+    "keepalive cgroup attach CGROUP {} {}", deadline_or_values(), optional(&[&ENFORCE])))]
 pub(crate) struct CgroupAttachArgs {
     /// The cgroup v2 directory.
     #[arg(value_name = "CGROUP")]
     pub(crate) cgroup: PathBuf,
     #[command(flatten)]
-    pub(crate) values: SetValues,
-    /// Also rewrite the programs' own keepalive setsockopt calls to the
-    /// policy (default: a program that sets its own keepalive keeps it).
-    #[arg(long)]
-    pub(crate) enforce: bool,
+    pub(crate) values: Tuning<Policy>,
 }
 
 /// Remove the policy attached to CGROUP: connections keep the values they
@@ -149,16 +148,16 @@ pub(crate) struct WatchArgs {
 /// Every TCP socket of these processes (none: of all you may inspect), with
 /// its keepalive settings and liveness.
 #[derive(Debug, Args)]
-#[command(after_help = SHOW_HELP, override_usage = "keepalive show [PID...] [--max-idle SECONDS] [--json]")]
+#[command(after_help = SHOW_HELP, override_usage = format!(
+    "keepalive show [PID...] {} [--json]", optional(&[&MAX_IDLE])))]
 pub(crate) struct ShowArgs {
     /// Processes to list (default: every process you may inspect).
     #[arg(value_name = "PID", value_parser = pid)]
     pub(crate) pids: Vec<u32>,
-    /// Only the connections a NAT, firewall or load balancer that forgets
-    /// flows silent this many seconds would forget: keepalive off, or idle
-    /// + interval (with the timers' slack) that long or longer.
-    #[arg(long, value_name = "SECONDS", value_parser = max_idle_secs, allow_negative_numbers = true)]
-    pub(crate) max_idle: Option<i64>,
+    /// --max-idle: only the connections a middlebox that forgets flows
+    /// silent that long would forget.
+    #[command(flatten)]
+    pub(crate) filter: Tuning<Filter>,
     /// One JSON array of objects instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
@@ -167,12 +166,8 @@ pub(crate) struct ShowArgs {
 /// Retune a running process's TCP sockets (or one FD), printing before ->
 /// after for each.
 #[derive(Debug, Args)]
-#[command(after_help = SET_HELP, override_usage = "keepalive set PID [--fd FD] \
-    (-D SECONDS [--probes N] [--max-idle SECONDS] | [-d IDLE] [-i INTVL] [-c CNT] [-u MS])")]
-// --probes is in the group so that `set PID --probes 4` reaches
-// `set::config`, which says what `cgroup attach` says: it goes with -D.
-#[command(group(ArgGroup::new("values").required(true).multiple(true)
-    .args(["deadline", "probes", "max_idle", "idle", "interval", "count", "user_timeout"])))]
+#[command(after_help = SET_HELP, override_usage = format!(
+    "keepalive set PID [--fd FD] {}", deadline_or_values()))]
 pub(crate) struct SetArgs {
     /// The process to retune.
     #[arg(value_name = "PID", value_parser = pid)]
@@ -181,76 +176,14 @@ pub(crate) struct SetArgs {
     #[arg(long, value_name = "FD", value_parser = descriptor, allow_negative_numbers = true)]
     pub(crate) fd: Option<i32>,
     #[command(flatten)]
-    pub(crate) values: SetValues,
-}
-
-/// The policy's values, shared by `set` and `cgroup attach`: one
-/// vocabulary, and `set::config` turns them into one configuration.
-#[derive(Debug, Args)]
-pub(crate) struct SetValues {
-    /// Dead-peer deadline: dead about SECONDS after the peer was last heard
-    /// from, idle or busy (2..131068 with 3 probes).
-    #[arg(short = 'D', long, value_name = "SECONDS", allow_negative_numbers = true,
-          value_parser = deadline_secs,
-          conflicts_with_all = ["idle", "interval", "count", "user_timeout"])]
-    pub(crate) deadline: Option<i64>,
-    /// With -D: unanswered probes that declare the peer dead (default 3).
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub(crate) probes: Option<i64>,
-    /// With -D: the silence a NAT, firewall or load balancer on the path
-    /// tolerates (5..4294967295; `keepalive measure` finds it): a healthy
-    /// connection is never silent that long, even with one probe lost.
-    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true,
-          value_parser = max_idle_secs)]
-    pub(crate) max_idle: Option<i64>,
-    #[command(flatten)]
-    pub(crate) knobs: Knobs,
-    /// TCP_USER_TIMEOUT: milliseconds sent data may stay unacknowledged,
-    /// 0..2147483647 (0: the kernel's default).
-    #[arg(short = 'u', long, value_name = "MS", allow_negative_numbers = true,
-          value_parser = user_timeout_ms)]
-    pub(crate) user_timeout: Option<i64>,
-}
-
-impl SetValues {
-    /// The values as given, for `set::config`.
-    pub(crate) fn values(&self) -> set::Values {
-        set::Values {
-            deadline: self.deadline,
-            probes: self.probes,
-            max_idle: self.max_idle,
-            idle: self.knobs.idle,
-            interval: self.knobs.interval,
-            count: self.knobs.count,
-            user_timeout_ms: self.user_timeout,
-        }
-    }
-}
-
-/// The three keepalive values, shared by `set`, `cgroup attach` and
-/// `defaults set`.
-#[derive(Debug, Args)]
-pub(crate) struct Knobs {
-    /// TCP_KEEPIDLE: seconds idle before the first probe, 1..32767.
-    #[arg(short = 'd', long, value_name = "IDLE", allow_negative_numbers = true,
-          value_parser = idle_secs)]
-    pub(crate) idle: Option<i64>,
-    /// TCP_KEEPINTVL: seconds between unanswered probes, 1..32767.
-    #[arg(short = 'i', long, value_name = "INTVL", allow_negative_numbers = true,
-          value_parser = interval_secs)]
-    pub(crate) interval: Option<i64>,
-    /// TCP_KEEPCNT: unanswered probes before the peer is dead, 1..127.
-    #[arg(short = 'c', long, value_name = "CNT", allow_negative_numbers = true,
-          value_parser = count_probes)]
-    pub(crate) count: Option<i64>,
+    pub(crate) values: Tuning<Retune>,
 }
 
 /// This network namespace's keepalive defaults (tcp_keepalive_time, _intvl,
 /// _probes), and what they mean.
 #[derive(Debug, Args)]
 #[command(after_help = DEFAULTS_HELP, args_conflicts_with_subcommands = true,
-    override_usage = "keepalive defaults [--json]\n       \
-                      keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]")]
+    override_usage = format!("keepalive defaults [--json]\n       {}", defaults_set_usage()))]
 pub(crate) struct DefaultsArgs {
     #[command(subcommand)]
     pub(crate) action: Option<DefaultsAction>,
@@ -266,17 +199,22 @@ pub(crate) enum DefaultsAction {
 
 /// Change this network namespace's keepalive defaults (root).
 #[derive(Debug, Args)]
-#[command(after_help = DEFAULTS_SET_HELP,
-    override_usage = "keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]")]
-#[command(group(ArgGroup::new("values").required(true).multiple(true)
-    .args(["idle", "interval", "count"])))]
+#[command(after_help = DEFAULTS_SET_HELP, override_usage = defaults_set_usage())]
 pub(crate) struct DefaultsSetArgs {
     #[command(flatten)]
-    pub(crate) knobs: Knobs,
+    pub(crate) values: Tuning<SystemDefaults>,
     /// Also write /etc/sysctl.d/60-keepalive.conf, so the values survive a
     /// reboot.
     #[arg(long)]
     pub(crate) persist: bool,
+}
+
+/// `keepalive defaults set [-d IDLE] [-i INTVL] [-c CNT] [--persist]`.
+fn defaults_set_usage() -> String {
+    format!(
+        "keepalive defaults set {} [--persist]",
+        optional(&SYSTEM_DEFAULTS)
+    )
 }
 
 /// Prints a usage error as clap prints its own, with the subcommand's
@@ -299,7 +237,6 @@ pub(crate) fn usage_error(path: &[&str], message: &str) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fail::Failure;
 
     #[test]
     fn the_command_line_is_well_formed() {
@@ -321,13 +258,13 @@ mod tests {
         assert_eq!(a.pid, 42);
         assert_eq!(
             (
-                a.values.knobs.idle,
-                a.values.knobs.interval,
-                a.values.knobs.count
+                a.values.request.idle,
+                a.values.request.interval,
+                a.values.request.count
             ),
             (Some(30), Some(7), Some(4))
         );
-        assert_eq!(a.values.user_timeout, Some(5000));
+        assert_eq!(a.values.request.user_timeout_ms, Some(5000));
         let Command::Set(a) = parse(&[
             "set",
             "42",
@@ -344,7 +281,7 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (a.fd, a.values.deadline, a.values.probes),
+            (a.fd, a.values.request.deadline, a.values.request.probes),
             (Some(5), Some(60), Some(4))
         );
         // Negative values reach the core's check, which refuses them with
@@ -382,10 +319,7 @@ mod tests {
             Command::Cgroup(CgroupArgs {
                 action: CgroupAction::Attach(a),
             }) => {
-                let config = match set::config(&a.values.values()) {
-                    Ok(c) => c,
-                    Err(f) => return Err(format!("{f:?}")),
-                };
+                let config = a.values.request.config().map_err(|e| e.to_string())?;
                 Ok((a, config))
             }
             other => panic!("{other:?}"),
@@ -398,10 +332,10 @@ mod tests {
         use std::time::Duration;
         let (a, c) = attach(&["/cg", "-D", "5"]).unwrap();
         assert_eq!(a.cgroup, PathBuf::from("/cg"));
-        assert!(!a.enforce);
+        assert!(!a.values.enforce);
         assert_eq!(c, Deadline::new(Duration::from_secs(5)).config().unwrap());
         let (a, c) = attach(&["--deadline=60", "--probes", "5", "/cg", "--enforce"]).unwrap();
-        assert!(a.enforce);
+        assert!(a.values.enforce);
         assert_eq!(c.count, Some(5));
         let (_, c) = attach(&["/cg", "-D", "900", "--max-idle", "350"]).unwrap();
         assert_eq!(
@@ -448,12 +382,15 @@ mod tests {
             ),
             (
                 &["/cg", "-d", "3", "--probes", "2"],
-                "--probes goes with -D/--deadline",
+                "probes goes with deadline: give deadline too",
             ),
-            (&["/cg", "-D", "5", "-c", "3"], "cannot be used with"),
+            (
+                &["/cg", "-D", "5", "-c", "3"],
+                "count cannot be given with deadline",
+            ),
             (
                 &["/cg", "-d", "60", "--max-idle", "350"],
-                "--max-idle goes with -D/--deadline",
+                "max_idle goes with deadline: give deadline too",
             ),
             (
                 &["/cg", "-D", "60", "--max-idle", "4"],
@@ -476,26 +413,25 @@ mod tests {
         assert!(l.json);
     }
 
-    /// `set` words a lone --probes as `cgroup attach` does, and a 2 s
-    /// deadline's one probe in the singular (the core's sentences).
+    /// `set` and `cgroup attach` hold what was typed as the core's request,
+    /// so a lone --probes, or a knob beside -D, is the core's one refusal.
     #[test]
-    fn set_and_attach_say_the_same_about_probes() {
+    fn set_and_attach_make_the_core_s_request() {
         for args in [
             &["set", "42", "--probes", "4"][..],
             &["cgroup", "attach", "/cg", "--probes", "4"],
+            &["set", "42", "-D", "5", "-d", "2"],
+            &["cgroup", "attach", "/cg", "-D", "5", "-d", "2"],
         ] {
-            let values = match parse(args).unwrap().command {
-                Command::Set(a) => a.values.values(),
+            let request = match parse(args).unwrap().command {
+                Command::Set(a) => a.values.request,
                 Command::Cgroup(CgroupArgs {
                     action: CgroupAction::Attach(a),
-                }) => a.values.values(),
+                }) => a.values.request,
                 other => panic!("{other:?}"),
             };
-            assert_eq!(
-                set::config(&values).unwrap_err(),
-                Failure::Usage("--probes goes with -D/--deadline".into()),
-                "{args:?}"
-            );
+            let err = request.config().unwrap_err();
+            assert!(err.field().is_some(), "{args:?}: {err}");
         }
         let Command::Set(a) = parse(&["set", "42", "-D", "2", "--probes", "5"])
             .unwrap()
@@ -504,8 +440,8 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            set::config(&a.values.values()).unwrap_err(),
-            Failure::Usage("probes must be 1 probe for this deadline, got 5".into())
+            a.values.request.config().unwrap_err().to_string(),
+            "probes must be 1 probe for this deadline, got 5"
         );
     }
 
@@ -513,9 +449,8 @@ mod tests {
     fn usage_errors_exit_2() {
         use clap::error::ErrorKind;
         for args in [
-            &["set", "42"][..],                   // no value
-            &["set", "42", "-D", "5", "-d", "2"], // a deadline and a knob
-            &["set", "0", "-D", "5"],             // no pid 0
+            &["set", "42"][..],       // no value
+            &["set", "0", "-D", "5"], // no pid 0
             &["set", "x", "-D", "5"],
             &["set", "42", "-d", "abc"],
             &["set", "42", "--fd", "-1", "-D", "5"],
@@ -527,12 +462,11 @@ mod tests {
             &["measure", "host:80", "--max", "4"], // --max out of range
             &["set", "42", "-D", "60", "--max-idle", "x"],
             &["frobnicate"],
-            &["cgroup"],                                        // no verb
-            &["cgroup", "frobnicate"],                          // no such verb
-            &["cgroup", "attach", "-D", "5"],                   // no CGROUP
-            &["cgroup", "attach", "/a", "/b"],                  // two
-            &["cgroup", "attach", "/cg", "-D", "5", "-d", "3"], // a deadline and a knob
-            &["cgroup", "attach", "/cg", "-D", "1"],            // out of range
+            &["cgroup"],                             // no verb
+            &["cgroup", "frobnicate"],               // no such verb
+            &["cgroup", "attach", "-D", "5"],        // no CGROUP
+            &["cgroup", "attach", "/a", "/b"],       // two
+            &["cgroup", "attach", "/cg", "-D", "1"], // out of range
             &["cgroup", "attach", "/cg", "-d", "ten"],
             &["cgroup", "attach", "/cg", "--force"],
             &["cgroup", "detach"],

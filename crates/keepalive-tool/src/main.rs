@@ -57,6 +57,7 @@ mod procfs;
 mod set;
 mod show;
 mod target;
+mod tuning;
 mod watch;
 
 use cli::*;
@@ -75,10 +76,7 @@ fn main() -> ExitCode {
             action: CgroupAction::Attach(a),
         }) => (
             &["cgroup", "attach"],
-            set::config(&a.values.values()).and_then(|c| {
-                let d = set::deadline(&a.values.values())?;
-                cgroup::attach(&a.cgroup, &c, d.as_ref(), a.enforce)
-            }),
+            cgroup::attach(&a.cgroup, &a.values.request, a.values.enforce),
         ),
         Command::Cgroup(CgroupArgs {
             action: CgroupAction::Detach(a),
@@ -91,14 +89,11 @@ fn main() -> ExitCode {
         }) => (&["cgroup", "prune"], cgroup::prune()),
         Command::Show(a) => (
             &["show"],
-            show::run(&a.pids, a.json, a.max_idle.map(|t| t as u64)),
+            show::run(&a.pids, a.json, a.filter.request.max_idle.map(|t| t as u64)),
         ),
         Command::Measure(a) => (&["measure"], measure::run(&a.target, a.max, a.json)),
         Command::Watch(a) => (&["watch"], watch::run(a.json, a.metrics)),
-        Command::Set(a) => (
-            &["set"],
-            set::config(&a.values.values()).and_then(|c| set::run(a.pid, a.fd, &c)),
-        ),
+        Command::Set(a) => (&["set"], set::run(a.pid, a.fd, &a.values.request)),
         Command::Defaults(DefaultsArgs {
             action: None, json, ..
         }) => (&["defaults"], defaults::show(json)),
@@ -107,7 +102,7 @@ fn main() -> ExitCode {
             ..
         }) => (
             &["defaults", "set"],
-            defaults::set(a.knobs.idle, a.knobs.interval, a.knobs.count, a.persist),
+            defaults::set(&a.values.request, a.persist),
         ),
     };
     match result {
