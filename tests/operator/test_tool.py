@@ -333,9 +333,9 @@ class ErrorTest(unittest.TestCase):
             (["-u", "2147483648"], "user_timeout must be 0..2147483647 milliseconds, got 2147483648"),
             (["-d", "abc"], "invalid value 'abc' for '--idle <IDLE>'"),
             (["-d", "1.5"], "invalid value '1.5' for '--idle <IDLE>'"),
-            (["-D", "5", "-d", "2"], "cannot be used with"),
-            (["--probes", "3", "-d", "2"], "--probes goes with -D/--deadline"),
-            (["--probes", "4"], "--probes goes with -D/--deadline"),
+            (["-D", "5", "-d", "2"], "idle cannot be given with deadline"),
+            (["--probes", "3", "-d", "2"], "probes goes with deadline: give deadline too"),
+            (["--probes", "4"], "probes goes with deadline: give deadline too"),
             (["-D", "2", "--probes", "5"], "probes must be 1 probe for this deadline, got 5"),
             ([], "the following required arguments were not provided"),
         ]
