@@ -2,7 +2,7 @@
 //! so that every TCP socket it creates gets keepalive.
 //!
 //! ```text
-//! keepalive-run [-d IDLE] [-i INTVL] [-c CNT] [-u USER_TIMEOUT_MS] [-D DEADLINE [--max-idle T]] [--enforce] -- PROGRAM [ARGS...]
+//! keepalive-run [-d IDLE] [-i INTVL] [-c CNT] [-u MS] [-D SECONDS [--probes N] [--max-idle SECONDS]] [--enforce] -- PROGRAM [ARGS...]
 //! ```
 //!
 //! The one implementation behind the `keepalive-run` binary and any other
