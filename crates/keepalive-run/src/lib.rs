@@ -9,18 +9,16 @@
 //! front door (`keepalive run ...`): [`main`] takes the name to use in
 //! messages and the arguments after it.
 //!
-//! The library is found at `../lib/libkeepalive-preload.so` relative to the
-//! running executable, checked to be a loadable shared object, appended to
-//! any `LD_PRELOAD` already set, and the given values are passed as
-//! `KEEPIDLE`, `KEEPINTVL`, `KEEPCNT`, `KEEPALIVE_USER_TIMEOUT_MS` and
-//! `KEEPALIVE_DEADLINE` (`-D`) and `KEEPALIVE_MAX_IDLE` (`--max-idle`), with
-//! `KEEPALIVE=on` and `KEEPALIVE_ENFORCE` (`1` with `--enforce`: the
-//! program's own keepalive `setsockopt` calls get the configured values; `0`
-//! without: they win, and the library names each one that overrides a
-//! configured value, once): what is given here wins
-//! over the same variables inherited from the environment (and over those it
-//! replaces: a deadline over inherited values, values over an inherited
-//! deadline). PROGRAM (found through `PATH` as `execvp` does) is
+//! The options are keepalive-flags' definitions, shared with the
+//! operator's tool; what was typed becomes the core's `keepalive::Request`,
+//! and the environment PROGRAM gets is the core's
+//! (`keepalive::env::assignments`: `KEEPIDLE`, ..., `KEEPALIVE_DEADLINE`,
+//! `KEEPALIVE_PROBES`, `KEEPALIVE_MAX_IDLE`, with `KEEPALIVE=on` and
+//! `KEEPALIVE_ENFORCE`), which wins over the same variables inherited from
+//! the environment and removes those it replaces. The library is found at
+//! `../lib/libkeepalive-preload.so` relative to the running executable,
+//! checked to be a loadable shared object and appended to any `LD_PRELOAD`
+//! already set. PROGRAM (found through `PATH` as `execvp` does) is
 //! checked to be one a preload library can reach: not statically linked,
 //! not run in secure-execution mode (setuid, setgid, file capabilities).
 //! Then PROGRAM replaces this process (same pid, so signals and the exit
