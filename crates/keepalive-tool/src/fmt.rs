@@ -83,24 +83,8 @@ pub fn with_words(d: Duration) -> String {
 }
 
 /// Fills words into lines of at most `width` characters (a longer word
-/// gets a line of its own).
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && chars(&line) + 1 + chars(word) > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
+/// gets a line of its own): the help's wrapping.
+pub use keepalive_flags::text::wrap;
 
 /// How a column is aligned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,13 +267,6 @@ mod tests {
         assert_eq!(printable(&json), json, "JSON is left as it is");
         assert_eq!(printable("two\nlines"), "two\nlines");
         assert_eq!(printable("caf\u{e9} \u{1f600}"), "caf\u{e9} \u{1f600}");
-    }
-
-    #[test]
-    fn wrapping() {
-        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
-        assert_eq!(wrap("  ", 6), Vec::<String>::new());
-        assert_eq!(wrap("abcdefgh ij", 4), vec!["abcdefgh", "ij"]);
     }
 
     #[test]

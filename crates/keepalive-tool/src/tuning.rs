@@ -18,44 +18,33 @@ pub(crate) trait Options {
     const REQUIRED: bool;
 }
 
-/// `keepalive set`: the tuning values, one at least.
-#[derive(Debug)]
-pub(crate) struct Retune;
+/// A marker type for each command's set of options.
+macro_rules! options {
+    ($($(#[$doc:meta])* $name:ident = $flags:expr, required: $required:expr;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub(crate) struct $name;
 
-impl Options for Retune {
-    const FLAGS: &'static [&'static Flag] = &TUNING;
-    const REQUIRED: bool = true;
+        impl Options for $name {
+            const FLAGS: &'static [&'static Flag] = $flags;
+            const REQUIRED: bool = $required;
+        }
+    )*};
 }
 
-/// `keepalive cgroup attach`: the tuning values (none: keepalive on with the
-/// system's defaults) and `--enforce`.
-#[derive(Debug)]
-pub(crate) struct Policy;
-
-impl Options for Policy {
-    const FLAGS: &'static [&'static Flag] = &[
+options! {
+    /// `keepalive set`: the tuning values, one at least.
+    Retune = &TUNING, required: true;
+    /// `keepalive cgroup attach`: the tuning values (none: keepalive on with
+    /// the system's defaults) and `--enforce`.
+    Policy = &[
         TUNING[0], TUNING[1], TUNING[2], TUNING[3], TUNING[4], TUNING[5], TUNING[6], &ENFORCE,
-    ];
-    const REQUIRED: bool = false;
-}
-
-/// `keepalive defaults set`: the values a network namespace has defaults
-/// for, one at least.
-#[derive(Debug)]
-pub(crate) struct SystemDefaults;
-
-impl Options for SystemDefaults {
-    const FLAGS: &'static [&'static Flag] = &SYSTEM_DEFAULTS;
-    const REQUIRED: bool = true;
-}
-
-/// `keepalive show --max-idle`.
-#[derive(Debug)]
-pub(crate) struct Filter;
-
-impl Options for Filter {
-    const FLAGS: &'static [&'static Flag] = &[&MAX_IDLE];
-    const REQUIRED: bool = false;
+    ], required: false;
+    /// `keepalive defaults set`: the values a network namespace has
+    /// defaults for, one at least.
+    SystemDefaults = &SYSTEM_DEFAULTS, required: true;
+    /// `keepalive show --max-idle`.
+    Filter = &[&MAX_IDLE], required: false;
 }
 
 /// What was typed for the options `O`: the core's request, and whether
