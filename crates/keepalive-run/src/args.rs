@@ -130,63 +130,50 @@ mod tests {
         assert!(run(&["--enforce=1", "prog"]).is_err());
     }
 
-    #[test]
-    fn values_become_variables() {
-        let r = run(&[
-            "-d", "60", "-i", "10", "-c", "5", "-u", "7000", "--", "prog", "a",
-        ]);
-        assert_eq!(
-            r,
-            Ok(Request::Run {
-                env: Assignments {
-                    set: vec![
-                        on(),
-                        ("KEEPIDLE", "60".into()),
-                        ("KEEPINTVL", "10".into()),
-                        ("KEEPCNT", "5".into()),
-                        ("KEEPALIVE_USER_TIMEOUT_MS", "7000".into()),
-                        quiet(),
-                    ],
-                    unset: vec![
-                        "KEEPALIVE_DEADLINE",
-                        "KEEPALIVE_PROBES",
-                        "KEEPALIVE_MAX_IDLE"
-                    ],
-                },
-                program: "prog".into(),
-                args: args(&["a"]),
-            })
-        );
+    /// The environment the core assigns for these values.
+    fn env_for(values: &[(keepalive::Field, i64)], enforce: bool) -> Assignments {
+        let mut request = keepalive::Request::new();
+        for (field, value) in values {
+            request.set(*field, *value).unwrap();
+        }
+        env::assignments(&request, enforce).unwrap()
     }
 
+    /// What was typed, by any spelling, is the request whose environment
+    /// PROGRAM gets.
     #[test]
-    fn long_forms_and_attached_values() {
-        let r = run(&[
-            "--idle=30",
-            "-i5",
-            "--count",
-            "3",
-            "--user-timeout=0",
-            "prog",
-        ]);
-        let Ok(Request::Run {
-            env: Assignments { set: vars, .. },
-            ..
-        }) = r
-        else {
-            panic!("{r:?}")
+    fn values_become_variables() {
+        use keepalive::Field::*;
+        let cases: &[(&[&str], &[(keepalive::Field, i64)])] = &[
+            (
+                &["-d", "60", "-i", "10", "-c", "5", "-u", "7000", "--"],
+                &[(Idle, 60), (Interval, 10), (Count, 5), (UserTimeout, 7000)],
+            ),
+            (
+                &["--idle=30", "-i5", "--count", "3", "--user-timeout=0"],
+                &[(Idle, 30), (Interval, 5), (Count, 3), (UserTimeout, 0)],
+            ),
+            (
+                &["-D", "60", "--probes=2", "--max-idle", "40"],
+                &[(Deadline, 60), (Probes, 2), (MaxIdle, 40)],
+            ),
+        ];
+        for (typed, values) in cases {
+            let list: Vec<&str> = typed.iter().chain(&["prog", "a"]).copied().collect();
+            assert_eq!(
+                run(&list),
+                Ok(Request::Run {
+                    env: env_for(values, false),
+                    program: "prog".into(),
+                    args: args(&["a"]),
+                }),
+                "{typed:?}"
+            );
+        }
+        let Ok(Request::Run { env: e, .. }) = run(&["-d", "60", "prog"]) else {
+            panic!()
         };
-        assert_eq!(
-            vars,
-            vec![
-                on(),
-                ("KEEPIDLE", "30".to_string()),
-                ("KEEPINTVL", "5".into()),
-                ("KEEPCNT", "3".into()),
-                ("KEEPALIVE_USER_TIMEOUT_MS", "0".into()),
-                quiet(),
-            ]
-        );
+        assert_eq!(e.set, [on(), ("KEEPIDLE", "60".into()), quiet()]);
     }
 
     #[test]
