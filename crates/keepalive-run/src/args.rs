@@ -144,7 +144,8 @@ mod tests {
     #[test]
     fn values_become_variables() {
         use keepalive::Field::*;
-        let cases: &[(&[&str], &[(keepalive::Field, i64)])] = &[
+        type Typed<'a> = (&'a [&'a str], &'a [(keepalive::Field, i64)]);
+        let cases: &[Typed] = &[
             (
                 &["-d", "60", "-i", "10", "-c", "5", "-u", "7000", "--"],
                 &[(Idle, 60), (Interval, 10), (Count, 5), (UserTimeout, 7000)],
