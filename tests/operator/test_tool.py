@@ -322,7 +322,7 @@ class ErrorTest(unittest.TestCase):
             (["-D", "-5"], "deadline must be 2..131068 seconds, got -5"),
             (["-D", "131069"], "deadline must be 2..131068 seconds, got 131069"),
             (["-D", "5", "--probes", "5"], "probes must be 1..4 probes for this deadline, got 5"),
-            (["-D", "5", "--probes", "0"], "probes must be 1..4 probes for this deadline, got 0"),
+            (["-D", "5", "--probes", "0"], "probes must be 1..127 probes, got 0"),
             (["-d", "0"], "idle must be 1..32767 seconds, got 0"),
             (["-d", "32768"], "idle must be 1..32767 seconds, got 32768"),
             (["-i", "0"], "interval must be 1..32767 seconds, got 0"),
