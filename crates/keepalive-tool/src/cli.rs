@@ -52,7 +52,10 @@ pub(crate) struct GenerateManArgs {
     override_usage = "keepalive measure HOST:PORT [--max SECONDS] [--json]")]
 pub(crate) struct MeasureArgs {
     // Not a doc comment: rustdoc would read `[IPv6]` as a link.
-    #[arg(value_name = "HOST:PORT", help = "The server: IPv4:PORT, [IPv6]:PORT or NAME:PORT")]
+    #[arg(
+        value_name = "HOST:PORT",
+        help = "The server: IPv4:PORT, [IPv6]:PORT or NAME:PORT"
+    )]
     pub(crate) target: String,
     /// The longest silence to try, 5..32767 seconds; the
     /// measurement ends within about 1.2 times that.
