@@ -57,10 +57,10 @@ pub(crate) struct MeasureArgs {
         help = "The server: IPv4:PORT, [IPv6]:PORT or NAME:PORT"
     )]
     pub(crate) target: String,
-    /// The longest silence to try, 5..32767 seconds; the
-    /// measurement ends within about 1.2 times that.
+    /// The longest silence to try (`measure::max_help`).
     #[arg(long, value_name = "SECONDS", default_value_t = measure::DEFAULT_MAX,
-          value_parser = measure::max_secs, allow_negative_numbers = true)]
+          value_parser = measure::max_secs, allow_negative_numbers = true,
+          help = measure::max_help())]
     pub(crate) max: u64,
     /// One JSON object instead of text.
     #[arg(long)]
