@@ -176,6 +176,17 @@ impl Deadline {
     /// # Ok::<(), keepalive::Error>(())
     /// ```
     pub fn from_secs(secs: i64, probes: Option<i64>) -> Result<Self, Error> {
+        Deadline::split_secs(secs, probes, None).map(|(deadline, _)| deadline)
+    }
+
+    /// A deadline from plain integers (as [`from_secs`](Self::from_secs) and
+    /// [`max_idle_from_secs`](Self::max_idle_from_secs) take them), checked,
+    /// with its split: computed once, for the doors that apply it at once.
+    pub(crate) fn split_secs(
+        secs: i64,
+        probes: Option<i64>,
+        max_idle: Option<i64>,
+    ) -> Result<(Self, Config), Error> {
         let probes = match probes {
             None => None,
             // Out of u32 is out of range too; the check names the range.
@@ -190,13 +201,20 @@ impl Deadline {
                 max_deadline_secs(probes.unwrap_or(DEFAULT_PROBES)),
             )
         })?;
-        let deadline = Deadline {
+        let mut deadline = Deadline {
             after,
             probes,
             max_idle: None,
         };
-        deadline.config()?;
-        Ok(deadline)
+        // The deadline and its probes are refused before a max_idle is
+        // looked at, as when the two calls are made one after the other.
+        if let Some(t) = max_idle {
+            deadline.config()?;
+            let t = check_max_idle(Given::Int(t), u64::try_from(t).ok())?;
+            deadline = deadline.max_idle(Duration::from_secs(t));
+        }
+        let config = deadline.config()?;
+        Ok((deadline, config))
     }
 
     /// The longest silence the path tolerates (a NAT, a firewall or a load
@@ -650,22 +668,19 @@ mod tests {
             msg(131_068, None, 60),
             "max_idle must be at least 1167 seconds with deadline 131068 seconds and up to 127 probes, got 60"
         );
-        let err = Deadline::new(Duration::from_secs(60))
-            .max_idle(Duration::from_secs(4))
-            .config()
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "max_idle must be 5..4294967295 seconds, got 4"
-        );
-        let err = Deadline::new(Duration::from_secs(60))
-            .max_idle(Duration::from_millis(20_500))
-            .config()
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "max_idle must be a whole number of seconds in 5..4294967295, got 20.5s"
-        );
+        for (t, want) in [
+            (
+                Duration::from_secs(4),
+                "max_idle must be 5..4294967295 seconds, got 4",
+            ),
+            (
+                Duration::from_millis(20_500),
+                "max_idle must be a whole number of seconds in 5..4294967295, got 20.5s",
+            ),
+        ] {
+            let err = Deadline::new(Duration::from_secs(60)).max_idle(t).config();
+            assert_eq!(err.unwrap_err().to_string(), want);
+        }
         let d = Deadline::from_secs(60, None).unwrap();
         assert!(d.max_idle_from_secs(-1).is_err());
         assert!(d.max_idle_from_secs(i64::MAX).is_err());
@@ -681,35 +696,44 @@ mod tests {
             }
             deadline.config().unwrap_err().to_string()
         };
-        assert_eq!(
-            msg(Duration::ZERO, None),
-            "deadline must be 2..131068 seconds, got 0"
-        );
-        assert_eq!(
-            msg(Duration::from_secs(131_069), None),
-            "deadline must be 2..131068 seconds, got 131069"
-        );
-        assert_eq!(
-            msg(Duration::from_millis(2500), None),
-            "deadline must be a whole number of seconds in 2..131068, got 2.5s"
-        );
-        assert_eq!(
-            msg(Duration::from_secs(3_000_000), Some(100)),
-            "deadline must be 2..2147483 seconds, got 3000000"
-        );
-        assert_eq!(
-            msg(Duration::from_secs(60), Some(0)),
-            "probes must be 1..59 probes for this deadline, got 0"
-        );
-        assert_eq!(
-            msg(Duration::from_secs(600), Some(128)),
-            "probes must be 1..127 probes for this deadline, got 128"
-        );
-        // A deadline of 2 s leaves room for one probe only: said as such.
-        assert_eq!(
-            msg(Duration::from_secs(2), Some(5)),
-            "probes must be 1 probe for this deadline, got 5"
-        );
+        let ms = Duration::from_millis;
+        let cases = [
+            (ms(0), None, "deadline must be 2..131068 seconds, got 0"),
+            (
+                ms(131_069_000),
+                None,
+                "deadline must be 2..131068 seconds, got 131069",
+            ),
+            (
+                ms(2500),
+                None,
+                "deadline must be a whole number of seconds in 2..131068, got 2.5s",
+            ),
+            (
+                ms(3_000_000_000),
+                Some(100),
+                "deadline must be 2..2147483 seconds, got 3000000",
+            ),
+            (
+                ms(60_000),
+                Some(0),
+                "probes must be 1..59 probes for this deadline, got 0",
+            ),
+            (
+                ms(600_000),
+                Some(128),
+                "probes must be 1..127 probes for this deadline, got 128",
+            ),
+            // A deadline of 2 s leaves room for one probe only: said as such.
+            (
+                ms(2000),
+                Some(5),
+                "probes must be 1 probe for this deadline, got 5",
+            ),
+        ];
+        for (d, probes, want) in cases {
+            assert_eq!(msg(d, probes), want, "{d:?} {probes:?}");
+        }
         assert!(Deadline::from_secs(60, Some(-1)).is_err());
         assert!(Deadline::from_secs(60, Some(i64::MAX)).is_err());
         assert!(Deadline::from_secs(i64::MIN, None).is_err());

@@ -181,21 +181,25 @@ impl Field {
     /// text that is no number is refused with the range too; both errors show
     /// the text as given. `text` may be any bytes (an environment variable).
     pub fn parse(self, text: impl AsRef<[u8]>) -> Result<i64, Error> {
-        let trimmed = trim_ascii(text.as_ref());
-        // `i64::from_str`: an optional sign, then decimal digits only.
-        let parsed = std::str::from_utf8(trimmed)
-            .ok()
-            .and_then(|t| t.parse::<i64>().ok());
-        match parsed {
+        match number(text.as_ref()) {
             Some(n) => self.check(n),
             // i64::MIN is out of every field's range: the check gives the
             // field's range, shown with what was given.
             None => Err(match self.check(i64::MIN) {
-                Err(e) => e.given_as(trimmed),
+                Err(e) => e.given_as(trim_ascii(text.as_ref())),
                 Ok(_) => unreachable_range(),
             }),
         }
     }
+}
+
+/// The number `text` holds in [`Field::parse`]'s syntax, if it is one that
+/// an `i64` holds.
+pub(crate) fn number(text: &[u8]) -> Option<i64> {
+    // `i64::from_str`: an optional sign, then decimal digits only.
+    std::str::from_utf8(trim_ascii(text))
+        .ok()
+        .and_then(|t| t.parse::<i64>().ok())
 }
 
 /// `raw` without ASCII whitespace around it (`<[u8]>::trim_ascii` needs a

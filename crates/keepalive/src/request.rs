@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::{user_timeout_from_millis, Config, Deadline, Error, Field};
+use crate::{limits, user_timeout_from_millis, Config, Deadline, Error, Field};
 
 /// What a caller asked for, as plain integers: every front door (the C and
 /// Python bindings, the command lines, the environment of the `LD_PRELOAD`
@@ -87,22 +87,16 @@ impl Request {
 
     /// The value given for `field`, if any.
     pub fn get(&self, field: Field) -> Option<i64> {
-        match field {
-            Field::Idle => self.idle,
-            Field::Interval => self.interval,
-            Field::Count => self.count,
-            Field::UserTimeout => self.user_timeout_ms,
-            Field::Deadline => self.deadline,
-            Field::MaxIdle => self.max_idle,
-            Field::Probes => self.probes,
-        }
+        *Request::clone(self).slot(field)
     }
 
     /// Gives `field` the value `value`, checked against the field's range
-    /// ([`Field::check`]); out of range, nothing changes. The rules between
+    /// ([`Field::check`]; a deadline longer than its default probes allow
+    /// is kept for [`config`](Self::config) to check with the probes); out
+    /// of range, nothing changes. The rules between
     /// the values are checked by [`config`](Self::config), once all are in.
     pub fn set(&mut self, field: Field, value: i64) -> Result<(), Error> {
-        *self.slot(field) = Some(field.check(value)?);
+        *self.slot(field) = Some(admit(field, value)?);
         Ok(())
     }
 
@@ -116,7 +110,13 @@ impl Request {
     /// assert_eq!(r, keepalive::Request::new());
     /// ```
     pub fn parse(&mut self, field: Field, text: impl AsRef<[u8]>) -> Result<(), Error> {
-        *self.slot(field) = Some(field.parse(text)?);
+        let value = match field.parse(&text) {
+            Err(e) if field == Field::Deadline => crate::field::number(text.as_ref())
+                .filter(|&v| admit(field, v).is_ok())
+                .ok_or(e)?,
+            parsed => parsed?,
+        };
+        *self.slot(field) = Some(value);
         Ok(())
     }
 
@@ -156,29 +156,7 @@ impl Request {
     /// # Ok::<(), keepalive::Error>(())
     /// ```
     pub fn deadline(&self) -> Result<Option<Deadline>, Error> {
-        for (field, value) in self.given() {
-            field.check(value)?;
-        }
-        let Some(d) = self.deadline else {
-            if let Some(field) = self.first_of(&Field::SHAPE_A_DEADLINE) {
-                return Err(Error::Requires {
-                    field,
-                    needs: Field::Deadline,
-                });
-            }
-            return Ok(None);
-        };
-        if let Some(field) = self.first_of(&Field::SET_BY_DEADLINE) {
-            return Err(Error::Excludes {
-                field,
-                by: Field::Deadline,
-            });
-        }
-        let deadline = Deadline::from_secs(d, self.probes)?;
-        match self.max_idle {
-            Some(t) => deadline.max_idle_from_secs(t).map(Some),
-            None => Ok(Some(deadline)),
-        }
+        Ok(self.split()?.map(|(deadline, _)| deadline))
     }
 
     /// The settings to apply: the deadline's split, or the values given.
@@ -194,8 +172,8 @@ impl Request {
     /// # Ok::<(), keepalive::Error>(())
     /// ```
     pub fn config(&self) -> Result<Config, Error> {
-        if let Some(deadline) = self.deadline()? {
-            return deadline.config();
+        if let Some((_, config)) = self.split()? {
+            return Ok(config);
         }
         let mut config = Config::from_secs(self.idle, self.interval, self.count)?;
         config.user_timeout = self
@@ -205,9 +183,52 @@ impl Request {
         Ok(config)
     }
 
+    /// Every check, in order (each value's range, the deadline's own, then
+    /// the rules), and the deadline with its split, computed once.
+    fn split(&self) -> Result<Option<(Deadline, Config)>, Error> {
+        for (field, value) in self.given() {
+            admit(field, value)?;
+        }
+        let Some(d) = self.deadline else {
+            if let Some(field) = self.first_of(&Field::SHAPE_A_DEADLINE) {
+                return Err(Error::Requires {
+                    field,
+                    needs: Field::Deadline,
+                });
+            }
+            return Ok(None);
+        };
+        // The deadline's own checks (its length with its probes, a max_idle
+        // it cannot keep) come before the rule, so that a bad deadline is
+        // the value at fault rather than the values beside it.
+        let split = Deadline::split_secs(d, self.probes, self.max_idle)?;
+        if let Some(field) = self.first_of(&Field::SET_BY_DEADLINE) {
+            return Err(Error::Excludes {
+                field,
+                by: Field::Deadline,
+            });
+        }
+        Ok(Some(split))
+    }
+
     /// The first of `fields` given, if any.
     fn first_of(&self, fields: &[Field]) -> Option<Field> {
         fields.iter().copied().find(|f| self.get(*f).is_some())
+    }
+}
+
+/// A value's own range, before the rules. A deadline's depends on its
+/// probes (more probes allow a longer one): here only what no probes allow
+/// is refused, with [`Field::Deadline`]'s message; the deadline checks the
+/// rest with its probes.
+fn admit(field: Field, value: i64) -> Result<i64, Error> {
+    match field {
+        Field::Deadline
+            if (limits::MIN_DEADLINE_SECS..=limits::MAX_DEADLINE_SECS).contains(&value) =>
+        {
+            Ok(value)
+        }
+        _ => field.check(value),
     }
 }
 
@@ -289,28 +310,49 @@ mod tests {
 
     #[test]
     fn the_deadline_is_the_deadlines_own() {
-        let r = request(&[
-            (Field::Deadline, 60),
-            (Field::Probes, 4),
-            (Field::MaxIdle, 40),
-        ]);
+        use Field::{Deadline as D, MaxIdle, Probes};
+        let r = request(&[(D, 60), (Probes, 4), (MaxIdle, 40)]);
         let want = Deadline::from_secs(60, Some(4))
             .and_then(|d| d.max_idle_from_secs(40))
             .unwrap();
         assert_eq!(r.deadline().unwrap(), Some(want));
         assert_eq!(r.config().unwrap(), want.config().unwrap());
         assert_eq!(Request::from(want), r);
-        let r = request(&[(Field::Deadline, 4), (Field::Probes, 9)]);
+        let err = request(&[(D, 4), (Probes, 9)]).config().unwrap_err();
         assert_eq!(
-            r.config().unwrap_err().to_string(),
+            err.to_string(),
             "probes must be 1..3 probes for this deadline, got 9"
         );
-        let r = request(&[
-            (Field::Deadline, 60),
-            (Field::Probes, 3),
-            (Field::MaxIdle, 10),
-        ]);
-        assert!(matches!(r.config().unwrap_err(), Error::Conflict { .. }));
+        let err = request(&[(D, 60), (Probes, 3), (MaxIdle, 10)])
+            .config()
+            .unwrap_err();
+        assert!(matches!(err, Error::Conflict { .. }));
+    }
+
+    /// A deadline longer than 3 probes allow is taken with more probes,
+    /// whichever order the values come in, and refused without them.
+    #[test]
+    fn a_long_deadline_waits_for_its_probes() {
+        let mut r = Request::new();
+        r.parse(Field::Deadline, "200000").unwrap();
+        assert_eq!(
+            r.config().unwrap_err().to_string(),
+            "deadline must be 2..131068 seconds, got 200000"
+        );
+        r.parse(Field::Probes, "127").unwrap();
+        assert_eq!(
+            r.config().unwrap().user_timeout,
+            Some(Duration::from_secs(200_000))
+        );
+        for text in ["1", "2147484", "x"] {
+            let err = r.parse(Field::Deadline, text).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("deadline must be 2..131068 seconds, got"),
+                "{err}"
+            );
+            assert_eq!(r.deadline, Some(200_000));
+        }
     }
 
     #[test]
