@@ -3,8 +3,8 @@
 
 use keepalive::env;
 use keepalive::Field;
-use keepalive_flags::text::{optional, values, values_names, wrap};
-use keepalive_flags::{DEADLINE, ENFORCE, MAX_IDLE, PROBES};
+use keepalive_flags::text::{deadline, optional, values, values_names, wrap};
+use keepalive_flags::{DEADLINE, ENFORCE};
 
 use crate::args::FLAGS;
 
@@ -13,10 +13,9 @@ use crate::args::FLAGS;
 /// definitions.
 pub(crate) fn usage(name: &str) -> String {
     format!(
-        "usage: {name} {} [{} {}] {} -- PROGRAM [ARGS...]",
+        "usage: {name} {} [{}] {} -- PROGRAM [ARGS...]",
         values(),
-        DEADLINE.usage(),
-        optional(&[&PROBES, &MAX_IDLE]),
+        deadline(),
         optional(&[&ENFORCE]),
     )
 }
@@ -46,7 +45,7 @@ pub fn help_text(name: &str) -> String {
         deadline = DEADLINE.name(),
         separate = names(&Field::SET_BY_DEADLINE).join(", "),
         values = values_names(),
-        shaping = names(&[Field::Deadline, Field::Probes, Field::MaxIdle]).join(", "),
+        shaping = names(&[&[Field::Deadline][..], &Field::SHAPE_A_DEADLINE].concat()).join(", "),
     );
     format!(
         "\
