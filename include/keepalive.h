@@ -64,15 +64,15 @@
  */
 typedef struct keepalive_config {
   /**
-   * TCP_KEEPIDLE: seconds idle before the first probe, 1..32767; 0 = leave unchanged.
+   * TCP_KEEPIDLE: seconds idle before the first probe, 1..KEEPALIVE_MAX_IDLE_SECS; 0 = leave unchanged.
    */
   int32_t idle;
   /**
-   * TCP_KEEPINTVL: seconds between unanswered probes, 1..32767; 0 = leave unchanged.
+   * TCP_KEEPINTVL: seconds between unanswered probes, 1..KEEPALIVE_MAX_INTERVAL_SECS; 0 = leave unchanged.
    */
   int32_t interval;
   /**
-   * TCP_KEEPCNT: unanswered probes before the peer is dead, 1..127; 0 = leave unchanged.
+   * TCP_KEEPCNT: unanswered probes before the peer is dead, 1..KEEPALIVE_MAX_COUNT; 0 = leave unchanged.
    */
   int32_t count;
 } keepalive_config;
@@ -116,7 +116,8 @@ typedef struct keepalive_deadline {
   uint32_t size;
   /**
    * The deadline: dead about this many seconds after the peer was last
-   * heard from, 2..131068 with 3 probes.
+   * heard from, KEEPALIVE_MIN_DEADLINE_SECS and up (131068 s with 3 probes,
+   * KEEPALIVE_MAX_DEADLINE_SECS with enough).
    */
   uint32_t seconds;
   /**
@@ -126,7 +127,7 @@ typedef struct keepalive_deadline {
   uint32_t probes;
   /**
    * The silence a NAT, firewall or load balancer on the path tolerates,
-   * 5..4294967295 seconds: a healthy connection is never silent that long,
+   * KEEPALIVE_MIN_MAX_IDLE_SECS and up: a healthy connection is never silent that long,
    * even with one probe lost; 0 = no such limit.
    */
   uint32_t max_idle;
@@ -261,12 +262,13 @@ int keepalive_disable(int fd);
 
 /**
  * Turns keepalive on and applies every non-zero field of *config, all or
- * nothing: every value is validated first (idle and interval 1..32767
- * seconds, count 1..127; otherwise EINVAL), and a socket that refuses an
+ * nothing: every value is validated first (idle and interval
+ * 1..KEEPALIVE_MAX_IDLE_SECS, count 1..KEEPALIVE_MAX_COUNT; otherwise EINVAL), and a socket that refuses an
  * option is left as it was. Returns 0, or -1 with errno set: EINVAL (NULL
  * config, value out of range), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP.
  */
-int keepalive_set(int fd, const struct keepalive_config *config);
+int keepalive_set(int fd,
+                  const struct keepalive_config *config);
 
 /**
  * Reads the socket's keepalive state back from the kernel into *out.
@@ -277,7 +279,7 @@ int keepalive_get(int fd, struct keepalive_settings *out);
 
 /**
  * Sets TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before
- * the connection is dropped, in milliseconds 0..2147483647 (INT32_MAX); 0
+ * the connection is dropped, in milliseconds 0..KEEPALIVE_MAX_USER_TIMEOUT_MS (INT32_MAX); 0
  * restores the kernel's default. Returns 0, or -1 with errno set: EINVAL
  * (ms > INT32_MAX), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP.
  */
@@ -300,10 +302,11 @@ int keepalive_system_defaults(struct keepalive_config *out);
  * idle + interval x count = seconds, 3 probes, user timeout = seconds x 1000
  * (keepalive_deadline_schedule() shows the split). On a listener, accepted
  * connections inherit it. Returns 0, or -1 with errno set: EINVAL (seconds
- * not 2..131068), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP (not TCP, or an
+ * under KEEPALIVE_MIN_DEADLINE_SECS or over 131068, the most 3 probes allow), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP (not TCP, or an
  * MPTCP socket, which has no user timeout); on failure nothing changed.
  */
-int keepalive_set_deadline(int fd, uint32_t seconds);
+int keepalive_set_deadline(int fd,
+                           uint32_t seconds);
 
 /**
  * keepalive_set_deadline() with the number of unanswered probes that declare
@@ -387,8 +390,8 @@ int keepalive_set_system_defaults(const struct keepalive_config *config);
 int keepalive_config_check(const struct keepalive_config *config);
 
 /**
- * Checks a TCP_USER_TIMEOUT as keepalive_set_user_timeout() would (0..
- * 2147483647 ms), without touching any socket. Returns 0, or -1 with errno
+ * Checks a TCP_USER_TIMEOUT as keepalive_set_user_timeout() would
+ * (0..KEEPALIVE_MAX_USER_TIMEOUT_MS), without touching any socket. Returns 0, or -1 with errno
  * EINVAL.
  */
 int keepalive_user_timeout_check(uint32_t ms);

@@ -134,17 +134,22 @@ class BadArgumentsTest(unittest.TestCase):
             with self.subTest(args=args):
                 self.assert_refused_first(CLIENT, args, message)
 
+    # The value each knob option gives, as libkeepalive's sentences name it.
+    KNOBS = {"-d": "idle", "-i": "interval", "-c": "count", "-u": "user_timeout"}
+
     def test_deadline_with_knobs_is_a_usage_error(self):
-        """-D sets all four: giving -d, -i, -c or -u beside it, in either order, is refused."""
+        """-D sets all four: giving -d, -i, -c or -u beside it, in either order, is
+        refused with libkeepalive's sentence (keepalive_request_check), which names
+        the value at fault."""
         cases = [(CLIENT, k) for k in ("-d", "-i", "-c", "-u")] + \
                 [(SERVER, k) for k in ("-d", "-i", "-c")]
         for name, knob in cases:
             for args in (["-D", "5", knob, "3"], [knob, "3", "-D", "5"]):
                 with self.subTest(program=name, args=args):
                     self.assert_refused_first(
-                        name, args, f"-D cannot be given with {knob}: the deadline sets "
-                                    "TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and "
-                                    "TCP_USER_TIMEOUT itself")
+                        name, args, f"{name}: {self.KNOBS[knob]} cannot be given with "
+                                    "deadline: deadline sets idle, interval, count and "
+                                    "user_timeout together")
 
     def test_client_bad_command_lines(self):
         cases = {

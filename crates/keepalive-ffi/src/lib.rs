@@ -40,11 +40,11 @@ pub use request::*;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct keepalive_config {
-    /// TCP_KEEPIDLE: seconds idle before the first probe, 1..32767; 0 = leave unchanged.
+    /// TCP_KEEPIDLE: seconds idle before the first probe, 1..KEEPALIVE_MAX_IDLE_SECS; 0 = leave unchanged.
     pub idle: i32,
-    /// TCP_KEEPINTVL: seconds between unanswered probes, 1..32767; 0 = leave unchanged.
+    /// TCP_KEEPINTVL: seconds between unanswered probes, 1..KEEPALIVE_MAX_INTERVAL_SECS; 0 = leave unchanged.
     pub interval: i32,
-    /// TCP_KEEPCNT: unanswered probes before the peer is dead, 1..127; 0 = leave unchanged.
+    /// TCP_KEEPCNT: unanswered probes before the peer is dead, 1..KEEPALIVE_MAX_COUNT; 0 = leave unchanged.
     pub count: i32,
 }
 
@@ -115,13 +115,14 @@ pub struct keepalive_deadline {
     /// sizeof(keepalive_deadline) as the caller was compiled: 16 or more.
     pub size: u32,
     /// The deadline: dead about this many seconds after the peer was last
-    /// heard from, 2..131068 with 3 probes.
+    /// heard from, KEEPALIVE_MIN_DEADLINE_SECS and up (131068 s with 3 probes,
+    /// KEEPALIVE_MAX_DEADLINE_SECS with enough).
     pub seconds: u32,
     /// Unanswered probes that declare an idle peer dead; 0 = the default (3,
     /// fewer for a deadline under 4 s, more where max_idle needs them).
     pub probes: u32,
     /// The silence a NAT, firewall or load balancer on the path tolerates,
-    /// 5..4294967295 seconds: a healthy connection is never silent that long,
+    /// KEEPALIVE_MIN_MAX_IDLE_SECS and up: a healthy connection is never silent that long,
     /// even with one probe lost; 0 = no such limit.
     pub max_idle: u32,
 }
@@ -355,8 +356,8 @@ pub extern "C" fn keepalive_disable(fd: c_int) -> c_int {
 }
 
 /// Turns keepalive on and applies every non-zero field of *config, all or
-/// nothing: every value is validated first (idle and interval 1..32767
-/// seconds, count 1..127; otherwise EINVAL), and a socket that refuses an
+/// nothing: every value is validated first (idle and interval
+/// 1..KEEPALIVE_MAX_IDLE_SECS, count 1..KEEPALIVE_MAX_COUNT; otherwise EINVAL), and a socket that refuses an
 /// option is left as it was. Returns 0, or -1 with errno set: EINVAL (NULL
 /// config, value out of range), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP.
 #[no_mangle]
@@ -389,7 +390,7 @@ pub extern "C" fn keepalive_get(fd: c_int, out: *mut keepalive_settings) -> c_in
 }
 
 /// Sets TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before
-/// the connection is dropped, in milliseconds 0..2147483647 (INT32_MAX); 0
+/// the connection is dropped, in milliseconds 0..KEEPALIVE_MAX_USER_TIMEOUT_MS (INT32_MAX); 0
 /// restores the kernel's default. Returns 0, or -1 with errno set: EINVAL
 /// (ms > INT32_MAX), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP.
 #[no_mangle]
@@ -432,7 +433,7 @@ pub extern "C" fn keepalive_system_defaults(out: *mut keepalive_config) -> c_int
 /// idle + interval x count = seconds, 3 probes, user timeout = seconds x 1000
 /// (keepalive_deadline_schedule() shows the split). On a listener, accepted
 /// connections inherit it. Returns 0, or -1 with errno set: EINVAL (seconds
-/// not 2..131068), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP (not TCP, or an
+/// under KEEPALIVE_MIN_DEADLINE_SECS or over 131068, the most 3 probes allow), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP (not TCP, or an
 /// MPTCP socket, which has no user timeout); on failure nothing changed.
 #[no_mangle]
 pub extern "C" fn keepalive_set_deadline(fd: c_int, seconds: u32) -> c_int {
@@ -657,8 +658,8 @@ pub extern "C" fn keepalive_config_check(config: *const keepalive_config) -> c_i
     })
 }
 
-/// Checks a TCP_USER_TIMEOUT as keepalive_set_user_timeout() would (0..
-/// 2147483647 ms), without touching any socket. Returns 0, or -1 with errno
+/// Checks a TCP_USER_TIMEOUT as keepalive_set_user_timeout() would
+/// (0..KEEPALIVE_MAX_USER_TIMEOUT_MS), without touching any socket. Returns 0, or -1 with errno
 /// EINVAL.
 #[no_mangle]
 pub extern "C" fn keepalive_user_timeout_check(ms: u32) -> c_int {
@@ -754,21 +755,18 @@ mod tests {
     #[test]
     fn settings_mirror_has_the_same_layout() {
         use std::mem::offset_of;
-        let offsets_public = [
-            offset_of!(keepalive_settings, enabled),
-            offset_of!(keepalive_settings, idle),
-            offset_of!(keepalive_settings, interval),
-            offset_of!(keepalive_settings, count),
-            offset_of!(keepalive_settings, user_timeout_ms),
-        ];
-        let offsets_mirror = [
-            offset_of!(SettingsIn, enabled),
-            offset_of!(SettingsIn, idle),
-            offset_of!(SettingsIn, interval),
-            offset_of!(SettingsIn, count),
-            offset_of!(SettingsIn, user_timeout_ms),
-        ];
-        assert_eq!(offsets_public, offsets_mirror);
+        macro_rules! offsets {
+            ($t:ty) => {
+                [
+                    offset_of!($t, enabled),
+                    offset_of!($t, idle),
+                    offset_of!($t, interval),
+                    offset_of!($t, count),
+                    offset_of!($t, user_timeout_ms),
+                ]
+            };
+        }
+        assert_eq!(offsets!(keepalive_settings), offsets!(SettingsIn));
     }
 
     /// A `bool` byte that is neither 0 nor 1, as C code can leave it: read

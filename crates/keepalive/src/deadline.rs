@@ -668,22 +668,19 @@ mod tests {
             msg(131_068, None, 60),
             "max_idle must be at least 1167 seconds with deadline 131068 seconds and up to 127 probes, got 60"
         );
-        let err = Deadline::new(Duration::from_secs(60))
-            .max_idle(Duration::from_secs(4))
-            .config()
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "max_idle must be 5..4294967295 seconds, got 4"
-        );
-        let err = Deadline::new(Duration::from_secs(60))
-            .max_idle(Duration::from_millis(20_500))
-            .config()
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "max_idle must be a whole number of seconds in 5..4294967295, got 20.5s"
-        );
+        for (t, want) in [
+            (
+                Duration::from_secs(4),
+                "max_idle must be 5..4294967295 seconds, got 4",
+            ),
+            (
+                Duration::from_millis(20_500),
+                "max_idle must be a whole number of seconds in 5..4294967295, got 20.5s",
+            ),
+        ] {
+            let err = Deadline::new(Duration::from_secs(60)).max_idle(t).config();
+            assert_eq!(err.unwrap_err().to_string(), want);
+        }
         let d = Deadline::from_secs(60, None).unwrap();
         assert!(d.max_idle_from_secs(-1).is_err());
         assert!(d.max_idle_from_secs(i64::MAX).is_err());

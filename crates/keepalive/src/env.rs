@@ -66,7 +66,8 @@ pub enum Enforce {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wanted {
     /// `SO_KEEPALIVE` on, with `config` (false: `KEEPALIVE=off`, keepalive
-    /// left alone, no value applied, as libkeepalive 0.3 does).
+    /// left alone, no keepalive value applied, as libkeepalive 0.3 does; a
+    /// [`USER_TIMEOUT`] given on its own still is).
     pub enabled: bool,
     /// The values to apply: a deadline's split, or the separate values;
     /// each left `None` when unset or ignored.
@@ -100,8 +101,9 @@ const NUMBERS: [Field; 7] = [
 ///   separate value beside [`DEADLINE`] (the deadline sets them all), a
 ///   [`PROBES`] or [`MAX_IDLE`] without one or that the deadline cannot
 ///   keep: the value at fault is ignored, the rest applies;
-/// - [`KEEPALIVE`]`=off` turns keepalive off and applies nothing (a
-///   deadline given then is named in a warning).
+/// - [`KEEPALIVE`]`=off` turns keepalive off and applies no keepalive value
+///   (a deadline given then is named in a warning); [`USER_TIMEOUT`], not a
+///   keepalive option, still applies.
 ///
 /// ```
 /// let vars = [("KEEPALIVE_DEADLINE", "60"), ("KEEPIDLE", "7")];
@@ -185,9 +187,15 @@ pub fn read<'e>(
                 Shown(raw)
             ));
         }
+        // The user timeout is not a keepalive option: given on its own, it
+        // still applies (a deadline's, being keepalive, does not).
+        let user_timeout = config.user_timeout.filter(|_| request.deadline.is_none());
         return Wanted {
             enabled,
-            config: Config::new(),
+            config: Config {
+                user_timeout,
+                ..Config::new()
+            },
             enforce,
         };
     }
@@ -504,6 +512,23 @@ mod tests {
         assert_eq!(
             warnings,
             ["KEEPALIVE=off: ignoring KEEPALIVE_DEADLINE=\"5\" (a deadline is keepalive)"]
+        );
+    }
+
+    /// The preload library's documented behaviour (and 0.3's variables
+    /// untouched): a user timeout is not keepalive, so it still applies.
+    #[test]
+    fn keepalive_off_keeps_a_user_timeout_given_on_its_own() {
+        let (w, warnings) = read_vars(&[
+            ("KEEPALIVE", "off"),
+            ("KEEPIDLE", "60"),
+            (USER_TIMEOUT, "3000"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(!w.enabled);
+        assert_eq!(
+            w.config,
+            Config::new().user_timeout(Duration::from_millis(3000))
         );
     }
 
