@@ -1,20 +1,21 @@
 //! `keepalive._keepalive`: the native module of the `libkeepalive` wheel.
 //!
 //! A translation layer only. It turns Python arguments into what the
-//! [`keepalive`] core takes (a descriptor, plain integers) and the core's
-//! [`keepalive::Error`] into the Python exception for it:
+//! [`keepalive`] core takes (a descriptor; the values as a
+//! [`keepalive::Request`], or straight into a [`keepalive::Config`] where no
+//! rule binds them) and the core's [`keepalive::Error`] into the Python
+//! exception for it:
 //!
 //! | core | Python |
 //! |---|---|
 //! | wrong argument type (found here, while converting) | `TypeError` |
-//! | [`Error::InvalidValue`](keepalive::Error::InvalidValue) (the core's ranges and message) | `ValueError` |
+//! | an invalid value ([`Error::is_invalid_value`](keepalive::Error::is_invalid_value): out of range, or values that cannot go together) | `ValueError`, the core's message; the value at fault found by [`Error::field`](keepalive::Error::field) |
 //! | [`Error::Os`](keepalive::Error::Os), [`Error::Unsupported`](keepalive::Error::Unsupported) | `OSError` with `errno` set |
 //!
-//! Every range lives in the core ([`keepalive::Config::from_secs`],
-//! [`keepalive::user_timeout_from_millis`], [`keepalive::Deadline`],
-//! [`keepalive::socket_options`], [`keepalive::limits`], which the module
-//! exports as `MAX_IDLE_SECS` and the like); nothing here decides what a
-//! valid value is.
+//! Every range and every rule between values lives in the core
+//! ([`keepalive::Request`], [`keepalive::Config::from_secs`],
+//! [`keepalive::limits`], which the module exports as `MAX_IDLE_SECS` and
+//! the like); nothing here decides what a valid value is.
 //!
 //! The socket calls keep the GIL: they are a few `setsockopt`/`getsockopt`
 //! calls that never wait for the network (at most for another thread's
