@@ -40,7 +40,8 @@ PY_OTHER_VERSIONS := 3.9 3.10 3.12 3.13
 # The suites that need no client library, run again on the sdist's build
 # and on the other CPythons.
 PY_SDIST_SUITES := tests/test_api.py tests/test_errors.py tests/test_socket_options.py \
-                   tests/test_call_paths.py tests/test_deadline.py tests/test_concurrency.py
+                   tests/test_call_paths.py tests/test_deadline.py tests/test_concurrency.py \
+                   tests/test_limits.py tests/test_readback.py
 # maturin builds pyo3 with PYO3_BUILD_EXTENSION_MODULE set; a target dir of
 # its own keeps that from rebuilding pyo3 at every switch with build-rust.
 PY_TARGET    := $(TOP)/target/wheel
