@@ -182,7 +182,9 @@ fn find_fd(class: &Bound<'_, PyAny>) -> Option<usize> {
         let want: i64 = s.call_method0(fileno).ok()?.extract().ok()?;
         // SAFETY: a socket object is larger than its header and a
         // descriptor: the read is within it, whatever it holds.
-        Some(i64::from(unsafe { fd_at(s, at) }) == want)
+        let fd = unsafe { fd_at(s, at) };
+        // A closed one holds -1 (INVALID_SOCKET on Windows: the same bits).
+        Some(fd as i64 == want)
     };
     let (a, b) = (class.call0().ok()?, class.call0().ok()?);
     let open = seen(&a)? && seen(&b)?;
