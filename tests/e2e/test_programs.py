@@ -10,15 +10,18 @@ import os
 import re
 import resource
 import select
-import shutil
 import signal
 import socket
 import subprocess
 import threading
 import unittest
 
-from common import CLIENT, SERVER, program, report
-from netlab import SANITIZER_REPORT, Proc
+from support.built import program
+from support.examples import CLIENT, SERVER
+from support.host import why_no_command, why_no_root
+from support.proc import SANITIZER_REPORT, Proc
+from support.report import report
+from support.skips import first, require
 
 
 def run(name, *args):
@@ -394,10 +397,8 @@ class ServerTest(unittest.TestCase):
         """At the limit with no spare descriptor (no /dev/null, as in a minimal
         container), the server stops watching the listener instead of spinning
         on it, says so once, and takes clients again when one leaves."""
-        if os.geteuid() != 0:
-            self.skipTest("needs root: /dev is replaced in a private mount namespace")
-        if shutil.which("unshare") is None:
-            self.skipTest("needs unshare (util-linux)")
+        require(first(why_no_root("/dev is replaced in a private mount namespace"),
+                      why_no_command("unshare", "util-linux")))
         limit = 48
 
         def low_limit():
@@ -731,7 +732,3 @@ class ClientTest(unittest.TestCase):
                              cli.transcript())
         finally:
             srv.stop()
-
-
-if __name__ == "__main__":
-    unittest.main(verbosity=2)

@@ -15,10 +15,11 @@ import subprocess
 import sys
 import unittest
 
-from oplib import (must_run, start, system_defaults, tool, tool_json,
-                   why_no_sibling_ptrace)
+from oplib import start, system_defaults, tool, tool_json
+from support.host import why_no_sibling_ptrace
+from support.skips import needs
 
-NO_PTRACE = must_run(why_no_sibling_ptrace())
+NO_PTRACE = why_no_sibling_ptrace()
 
 HEADERS = ["PID", "COMMAND", "FD", "LOCAL", "REMOTE", "STATE", "KEEPALIVE", "IDLE", "INTVL",
            "CNT", "USER-TIMEOUT", "DEAD-IDLE", "DEAD-BUSY", "PROBES", "LAST-ACK", "DEAD-IN"]
@@ -49,7 +50,7 @@ def untouched():
     return own(0, *system_defaults(), 0)
 
 
-@unittest.skipIf(NO_PTRACE, NO_PTRACE)
+@needs(NO_PTRACE)
 class ShowTest(unittest.TestCase):
 
     def setUp(self):
@@ -130,7 +131,7 @@ class ShowTest(unittest.TestCase):
         self.assertEqual(mine, sorted(self.fds.values()))
 
 
-@unittest.skipIf(NO_PTRACE, NO_PTRACE)
+@needs(NO_PTRACE)
 class ZeroWindowTest(unittest.TestCase):
     """A peer that stopped reading (issue 18): `show` says phase zero-window
     and when the kernel will abort the connection, which with a deadline
@@ -228,7 +229,7 @@ class SetTest(unittest.TestCase):
         self.assertEqual(json.loads(accepted), own(1, 30, 7, 4, 9000), m.string)
 
 
-@unittest.skipIf(NO_PTRACE, NO_PTRACE)
+@needs(NO_PTRACE)
 class MptcpTest(unittest.TestCase):
 
     def test_mptcp_sockets_are_shown_and_take_keepalive_but_no_deadline(self):
@@ -253,7 +254,7 @@ class MptcpTest(unittest.TestCase):
         self.assertEqual(t.options(), {fd: own(1, 5, interval, 2, None) for fd in fds})
 
 
-@unittest.skipIf(NO_PTRACE, NO_PTRACE)
+@needs(NO_PTRACE)
 class ErrorTest(unittest.TestCase):
 
     def assert_refused(self, done, *texts):
@@ -419,7 +420,3 @@ class HelpTest(unittest.TestCase):
         version = tool("--version")
         self.assertEqual(version.returncode, 0)
         self.assertRegex(version.stdout, r"^keepalive \d+\.\d+\.\d+")
-
-
-if __name__ == "__main__":
-    unittest.main()
