@@ -11,7 +11,6 @@ requests, urllib3, httpx and redis are installed in the test venv by
 from __future__ import annotations
 
 import asyncio
-import os
 import queue
 import re
 import shutil
@@ -26,6 +25,7 @@ import pytest
 
 import keepalive
 from conftest import Raw, raw
+from support import host, skips  # type: ignore[import-not-found]  # (conftest.py)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 sys.path.insert(0, str(EXAMPLES))
@@ -165,11 +165,9 @@ class RedisServer:
     """A redis-server of the test's own, on a free loopback port, no disk."""
 
     def __init__(self) -> None:
+        skips.require(host.why_no_command(
+            "redis-server", "redis-server: make test-py installs Debian's when run as root"))
         exe = shutil.which("redis-server")
-        if exe is None:
-            if os.environ.get("CI") == "true":
-                raise RuntimeError("CI=true but redis-server is missing")
-            pytest.skip("needs redis-server (make test-py installs Debian's when run as root)")
         with socket.socket() as probe:  # a free port, released for the server
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]

@@ -139,7 +139,7 @@ class Runner:
         if not mounts:
             return None, "no cgroup v2 mount (findmnt -t cgroup2)"
         # The attachment is pinned in the BPF filesystem: mounted where
-        # systemd would have (as tests/cgroup/run.py does), unmounted after.
+        # systemd would have (as tests/cgroup/conftest.py does), unmounted after.
         self.mounted_bpf = False
         if not any(line.split()[2] == "bpf" for line in open("/proc/mounts")):
             subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)

@@ -44,6 +44,17 @@ def why_no_lab():
     return None
 
 
+def vanish(port):
+    """Makes a local TCP port vanish for its peer: an nftables rule in this
+    network namespace drops every packet sent from it, so the peer hears
+    nothing more (no FIN, no RST: a pulled cable). For a namespace of the
+    caller's own (unshare --net), as root."""
+    sh("nft", "add", "table", "inet", "vanish")
+    sh("nft", "add", "chain", "inet", "vanish", "out",
+       "{ type filter hook output priority 0; policy accept; }")
+    sh("nft", "add", "rule", "inet", "vanish", "out", "tcp", "sport", str(port), "drop")
+
+
 class Namespaces:
     """What every lab of namespaces shares: entered, it traps SIGTERM and
     SIGHUP, registers close() to run at exit, makes each namespace of
