@@ -49,7 +49,7 @@ test-rust: rust-toolchain
 		$(CARGO) test --workspace --tests -- --ignored; \
 	else \
 		$(CARGO) test --workspace --tests -- --ignored --list 2>/dev/null | grep ': test$$' || true; \
-		$(call skip_or_fail,the Rust tests above need root: run make test as root); \
+		$(call skip_or_fail,the Rust tests listed above need root (run make test as root)); \
 	fi
 	cd tests/rust-consumer && $(CARGO) run --quiet --target-dir $(TOP)/target/consumer
 	python3 $(TOP)/tests/rust/msrv.py

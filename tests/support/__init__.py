@@ -9,7 +9,10 @@ library only, so that demo.py and the helper programs run without pytest).
              tests/conftest.py: --bin, --build, --keepalive, --probes,
              --preload)
     proc     running a program and waiting for its output lines
-    netlab   a two-host lab of network namespaces (and the base of any lab)
+    examples the article's two C programs: their names, their lines' stamps
+    flags    the shared flags (-d -i -c -u -D) and the range sentence
+    netlab   a two-host lab of network namespaces (and the base of any
+             lab), and vanish(port) for a namespace of one's own
     natlab   a client / NAT router / server lab
     report   printing a measured figure beside the test's name
 
