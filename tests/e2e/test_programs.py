@@ -51,6 +51,29 @@ def served(*args):
         srv.stop()
 
 
+def assert_echoed(test, port, data):
+    """A new client gets data echoed back: the server still serves."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(data)
+        test.assertEqual(s.recv(100), data)
+
+
+def connected_client(listener):
+    """The client, connected to a listener of the test's own: (its Proc,
+    the accepted socket)."""
+    cli = Proc("client", [program(CLIENT), f"127.0.0.1:{listener.getsockname()[1]}"])
+    conn, _ = listener.accept()
+    cli.expect(r"\] connected to ")
+    return cli, conn
+
+
+def closed_cleanly(test, srv, cli):
+    """The server ends (SIGTERM), closing the client's connection: the
+    client, its peer closed cleanly, exits 0."""
+    srv.signal(signal.SIGTERM)
+    test.assertEqual(cli.wait(), 0)
+
+
 def ipv6_loopback():
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
@@ -361,10 +384,7 @@ class ServerTest(unittest.TestCase):
             for s in socks:
                 s.close()
             srv.expect(r"\(0 connected\)")
-            late = socket.create_connection(("127.0.0.1", port))
-            late.sendall(b"again")
-            self.assertEqual(late.recv(10), b"again")
-            late.close()
+            assert_echoed(self, port, b"again")
         finally:
             srv.stop()
 
@@ -418,10 +438,7 @@ class ServerTest(unittest.TestCase):
             for s in socks[1:]:
                 s.close()
             srv.expect(r"\(0 connected\)", timeout=60)
-            late = socket.create_connection(("127.0.0.1", port))
-            late.sendall(b"again")
-            self.assertEqual(late.recv(10), b"again")
-            late.close()
+            assert_echoed(self, port, b"again")
             srv.drain()
             said = [line for _, line in srv.lines if "no spare one to refuse" in line]
             self.assertEqual(len(said), 1, said)
@@ -453,10 +470,7 @@ class ServerTest(unittest.TestCase):
                              b"\x01\x00\x00\x00\x00\x00\x00\x00")
                 s.close()
             srv.expect(r"\(0 connected\)")
-            probe = socket.create_connection(("127.0.0.1", port))
-            probe.sendall(b"alive?")
-            self.assertEqual(probe.recv(10), b"alive?")
-            probe.close()
+            assert_echoed(self, port, b"alive?")
             self.assertIsNone(srv.popen.poll())
 
     def test_echo_that_waits_for_a_slow_reader_is_complete_and_in_order(self):
@@ -573,9 +587,7 @@ class ClientTest(unittest.TestCase):
     def test_reads_are_logged(self):
         listener = socket.create_server(("127.0.0.1", 0))
         try:
-            cli = Proc("client", [program(CLIENT), f"127.0.0.1:{listener.getsockname()[1]}"])
-            conn, _ = listener.accept()
-            cli.expect(r"\] connected to ")
+            cli, conn = connected_client(listener)
             conn.sendall(b"12345")
             cli.expect(r"^\[[\d :.-]+\] read 5 bytes$")
             conn.close()
@@ -587,9 +599,7 @@ class ClientTest(unittest.TestCase):
     def test_reset_reports_reason_and_last_receive_times(self):
         listener = socket.create_server(("127.0.0.1", 0))
         try:
-            cli = Proc("client", [program(CLIENT), f"127.0.0.1:{listener.getsockname()[1]}"])
-            conn, _ = listener.accept()
-            cli.expect(r"\] connected to ")
+            cli, conn = connected_client(listener)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                             b"\x01\x00\x00\x00\x00\x00\x00\x00")
             conn.close()
@@ -621,8 +631,7 @@ class ClientTest(unittest.TestCase):
             cli.expect(r"^set TCP_USER_TIMEOUT\s+= 4500 ms$")
             cli.expect(r"^keepalive on: .*, TCP_USER_TIMEOUT 4500 ms \(read back\)$")
             cli.expect(r"; with data unacknowledged, 4\.500 s after its last ACK$")
-            srv.signal(signal.SIGTERM)
-            self.assertEqual(cli.wait(), 0)
+            closed_cleanly(self, srv, cli)
 
     def test_user_timeout_0_is_the_kernels_default(self):
         """-u 0 is in the library's range: it sets the kernel's default, no busy bound."""
@@ -631,8 +640,7 @@ class ClientTest(unittest.TestCase):
             cli.expect(r"^set TCP_USER_TIMEOUT\s+= 0 ms \(the kernel's default\)$")
             m, _ = cli.expect(r"^a silent peer is declared dead ")
             self.assertNotIn("unacknowledged", m.string)
-            srv.signal(signal.SIGTERM)
-            self.assertEqual(cli.wait(), 0)
+            closed_cleanly(self, srv, cli)
 
     def test_the_trap_is_told_before_it_happens(self):
         """-d 2 -i 1 -c 3 -u 3500: the user timeout replaces TCP_KEEPCNT, so the
@@ -643,8 +651,7 @@ class ClientTest(unittest.TestCase):
                                   f"127.0.0.1:{port}"])
             cli.expect(r"^a silent peer is declared dead 4 s after its last ACK \(after 2 "
                        r"probes\); with data unacknowledged, 3\.500 s after its last ACK$")
-            srv.signal(signal.SIGTERM)
-            self.assertEqual(cli.wait(), 0)
+            closed_cleanly(self, srv, cli)
 
     def test_deadline_prints_the_schedule_then_reads_it_back(self):
         with served() as (srv, port):
@@ -662,8 +669,7 @@ class ClientTest(unittest.TestCase):
                 r"with data unacknowledged, 5 s after its last ACK$")]
             cli.drain()
             self.assertEqual([line for _, line in cli.lines], lines, "the lines, in this order")
-            srv.signal(signal.SIGTERM)
-            self.assertEqual(cli.wait(), 0)
+            closed_cleanly(self, srv, cli)
 
     def test_busy_client_writes_and_reads_the_echo(self):
         """-w: 16 bytes every 0.1 s, echoed by the server; a healthy busy peer
