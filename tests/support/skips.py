@@ -11,6 +11,8 @@ MPTCP, a platform the test is not for) stays a plain skip.
                      answer), else nothing
     needs(why)       decorator of a test class or function: require(why)
                      before each test it holds
+    verdict(...)     the summary of a script keeping its own tally (tests/docs):
+                     a skipped check is a failure under CI=true
 """
 
 import functools
@@ -61,3 +63,14 @@ def needs(why):
 def first(*whys):
     """The first reason that is not None, or None."""
     return next((why for why in whys if why is not None), None)
+
+
+def verdict(passed, failed, skipped, what="check"):
+    """For a script that keeps its own tally (tests/docs): prints the summary
+    and returns the exit status; under CI=true each skipped WHAT counts as a
+    failure."""
+    if ON_CI and skipped:
+        print(f"CI=true: a skipped {what} is a failure here")
+        failed += skipped
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
