@@ -17,21 +17,62 @@
 #include <stdint.h>
 
 /**
+ * Largest idle time, seconds (TCP_KEEPIDLE; the smallest is 1).
+ */
+#define KEEPALIVE_MAX_IDLE_SECS 32767
+
+/**
+ * Largest interval between probes, seconds (TCP_KEEPINTVL; the smallest is 1).
+ */
+#define KEEPALIVE_MAX_INTERVAL_SECS 32767
+
+/**
+ * Largest probe count (TCP_KEEPCNT; the smallest is 1).
+ */
+#define KEEPALIVE_MAX_COUNT 127
+
+/**
+ * Largest TCP_USER_TIMEOUT, milliseconds (the smallest is 0: the kernel's default).
+ */
+#define KEEPALIVE_MAX_USER_TIMEOUT_MS 2147483647
+
+/**
+ * Shortest dead-peer deadline, seconds.
+ */
+#define KEEPALIVE_MIN_DEADLINE_SECS 2
+
+/**
+ * Longest dead-peer deadline, seconds (with enough probes; 131068 with the
+ * default 3).
+ */
+#define KEEPALIVE_MAX_DEADLINE_SECS 2147483
+
+/**
+ * Shortest max_idle, seconds.
+ */
+#define KEEPALIVE_MIN_MAX_IDLE_SECS 5
+
+/**
+ * Longest max_idle, seconds.
+ */
+#define KEEPALIVE_MAX_MAX_IDLE_SECS 4294967295
+
+/**
  * Keepalive values to apply with keepalive_set(). A field left 0 keeps the
  * socket's current value; a negative or too large one is refused (EINVAL)
  * and nothing is applied.
  */
 typedef struct keepalive_config {
   /**
-   * TCP_KEEPIDLE: seconds idle before the first probe, 1..32767; 0 = leave unchanged.
+   * TCP_KEEPIDLE: seconds idle before the first probe, 1..KEEPALIVE_MAX_IDLE_SECS; 0 = leave unchanged.
    */
   int32_t idle;
   /**
-   * TCP_KEEPINTVL: seconds between unanswered probes, 1..32767; 0 = leave unchanged.
+   * TCP_KEEPINTVL: seconds between unanswered probes, 1..KEEPALIVE_MAX_INTERVAL_SECS; 0 = leave unchanged.
    */
   int32_t interval;
   /**
-   * TCP_KEEPCNT: unanswered probes before the peer is dead, 1..127; 0 = leave unchanged.
+   * TCP_KEEPCNT: unanswered probes before the peer is dead, 1..KEEPALIVE_MAX_COUNT; 0 = leave unchanged.
    */
   int32_t count;
 } keepalive_config;
@@ -75,7 +116,8 @@ typedef struct keepalive_deadline {
   uint32_t size;
   /**
    * The deadline: dead about this many seconds after the peer was last
-   * heard from, 2..131068 with 3 probes.
+   * heard from, KEEPALIVE_MIN_DEADLINE_SECS and up (131068 s with 3 probes,
+   * KEEPALIVE_MAX_DEADLINE_SECS with enough).
    */
   uint32_t seconds;
   /**
@@ -85,7 +127,7 @@ typedef struct keepalive_deadline {
   uint32_t probes;
   /**
    * The silence a NAT, firewall or load balancer on the path tolerates,
-   * 5..4294967295 seconds: a healthy connection is never silent that long,
+   * KEEPALIVE_MIN_MAX_IDLE_SECS and up: a healthy connection is never silent that long,
    * even with one probe lost; 0 = no such limit.
    */
   uint32_t max_idle;
@@ -146,6 +188,60 @@ typedef struct keepalive_dead_after {
   uint32_t probes;
 } keepalive_dead_after;
 
+/**
+ * Everything a program may ask for, value by value, as its command line or
+ * environment gives it: keepalive_request_init() it, fill it with
+ * keepalive_request_parse() (or assign the fields), then
+ * keepalive_request_check() it and keepalive_set_request() it on each
+ * socket. The rules between the values are the library's, the same in
+ * every language: a deadline sets idle, interval, count and the user
+ * timeout itself, so none of them can be given with it; probes and
+ * max_idle shape a deadline, so each needs one.
+ *
+ * A field holds -1 when not given. `size` is sizeof(keepalive_request) as
+ * the caller was compiled (set by keepalive_request_init()): the struct may
+ * grow at its end in later versions.
+ */
+typedef struct keepalive_request {
+  /**
+   * sizeof(keepalive_request) as the caller was compiled: 64 or more.
+   */
+  uint32_t size;
+  /**
+   * Reserved: 0.
+   */
+  uint32_t reserved;
+  /**
+   * The dead-peer deadline, seconds (KEEPALIVE_MIN_DEADLINE_SECS and up).
+   */
+  int64_t deadline;
+  /**
+   * Unanswered probes the deadline spends, 1..KEEPALIVE_MAX_COUNT.
+   */
+  int64_t probes;
+  /**
+   * The silence a NAT, firewall or load balancer on the path tolerates,
+   * seconds (KEEPALIVE_MIN_MAX_IDLE_SECS and up).
+   */
+  int64_t max_idle;
+  /**
+   * TCP_KEEPIDLE, seconds, 1..KEEPALIVE_MAX_IDLE_SECS.
+   */
+  int64_t idle;
+  /**
+   * TCP_KEEPINTVL, seconds, 1..KEEPALIVE_MAX_INTERVAL_SECS.
+   */
+  int64_t interval;
+  /**
+   * TCP_KEEPCNT, probes, 1..KEEPALIVE_MAX_COUNT.
+   */
+  int64_t count;
+  /**
+   * TCP_USER_TIMEOUT, milliseconds, 0..KEEPALIVE_MAX_USER_TIMEOUT_MS.
+   */
+  int64_t user_timeout_ms;
+} keepalive_request;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -166,12 +262,13 @@ int keepalive_disable(int fd);
 
 /**
  * Turns keepalive on and applies every non-zero field of *config, all or
- * nothing: every value is validated first (idle and interval 1..32767
- * seconds, count 1..127; otherwise EINVAL), and a socket that refuses an
+ * nothing: every value is validated first (idle and interval
+ * 1..KEEPALIVE_MAX_IDLE_SECS, count 1..KEEPALIVE_MAX_COUNT; otherwise EINVAL), and a socket that refuses an
  * option is left as it was. Returns 0, or -1 with errno set: EINVAL (NULL
  * config, value out of range), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP.
  */
-int keepalive_set(int fd, const struct keepalive_config *config);
+int keepalive_set(int fd,
+                  const struct keepalive_config *config);
 
 /**
  * Reads the socket's keepalive state back from the kernel into *out.
@@ -182,7 +279,7 @@ int keepalive_get(int fd, struct keepalive_settings *out);
 
 /**
  * Sets TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before
- * the connection is dropped, in milliseconds 0..2147483647 (INT32_MAX); 0
+ * the connection is dropped, in milliseconds 0..KEEPALIVE_MAX_USER_TIMEOUT_MS (INT32_MAX); 0
  * restores the kernel's default. Returns 0, or -1 with errno set: EINVAL
  * (ms > INT32_MAX), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP.
  */
@@ -205,10 +302,11 @@ int keepalive_system_defaults(struct keepalive_config *out);
  * idle + interval x count = seconds, 3 probes, user timeout = seconds x 1000
  * (keepalive_deadline_schedule() shows the split). On a listener, accepted
  * connections inherit it. Returns 0, or -1 with errno set: EINVAL (seconds
- * not 2..131068), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP (not TCP, or an
+ * under KEEPALIVE_MIN_DEADLINE_SECS or over 131068, the most 3 probes allow), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP (not TCP, or an
  * MPTCP socket, which has no user timeout); on failure nothing changed.
  */
-int keepalive_set_deadline(int fd, uint32_t seconds);
+int keepalive_set_deadline(int fd,
+                           uint32_t seconds);
 
 /**
  * keepalive_set_deadline() with the number of unanswered probes that declare
@@ -292,15 +390,15 @@ int keepalive_set_system_defaults(const struct keepalive_config *config);
 int keepalive_config_check(const struct keepalive_config *config);
 
 /**
- * Checks a TCP_USER_TIMEOUT as keepalive_set_user_timeout() would (0..
- * 2147483647 ms), without touching any socket. Returns 0, or -1 with errno
+ * Checks a TCP_USER_TIMEOUT as keepalive_set_user_timeout() would
+ * (0..KEEPALIVE_MAX_USER_TIMEOUT_MS), without touching any socket. Returns 0, or -1 with errno
  * EINVAL.
  */
 int keepalive_user_timeout_check(uint32_t ms);
 
 /**
  * Parses `text` as the value `name` ("idle", "interval", "count",
- * "user_timeout", "deadline" or "max_idle") and checks its range, without touching any
+ * "user_timeout", "deadline", "max_idle" or "probes") and checks its range, without touching any
  * socket: for programs that read options from a command line or the
  * environment. The syntax is every front door's: a whole number in decimal,
  * with an optional sign and blanks around it. Returns 0 with *out set, or -1
@@ -322,6 +420,45 @@ const char *keepalive_version(void);
  * errno.
  */
 const char *keepalive_last_error(void);
+
+/**
+ * Makes *request empty (every field -1, not given) for a caller compiled
+ * with a struct of `size` bytes (sizeof *request). Returns 0, or -1 with
+ * errno EINVAL (NULL request, or a size under 64).
+ */
+int keepalive_request_init(struct keepalive_request *request, uint32_t size);
+
+/**
+ * Gives the value `name` ("idle", "interval", "count", "user_timeout",
+ * "deadline", "probes" or "max_idle") the number written in `text`: a
+ * whole number in decimal, blanks around it and a sign allowed, in the
+ * value's range (every front door's syntax and ranges). Returns 0, or -1
+ * with errno EINVAL (NULL pointer, unknown name, not a number, out of
+ * range: keepalive_last_error() names the value, its range and what was
+ * given, e.g. "count must be 1..127 probes, got \"abc\""); on failure
+ * *request is unchanged.
+ */
+int keepalive_request_parse(struct keepalive_request *request, const char *name, const char *text);
+
+/**
+ * Checks *request, each value and the rules between them, without touching
+ * any socket: what keepalive_set_request() would refuse, this refuses.
+ * Returns 0, or -1 with errno EINVAL (NULL, a value out of range, a value
+ * given with a deadline that sets it, probes or max_idle without a
+ * deadline, a max_idle the deadline cannot keep: keepalive_last_error()
+ * names the value at fault) or E2BIG (a larger struct than this library
+ * knows, with a field past it given).
+ */
+int keepalive_request_check(const struct keepalive_request *request);
+
+/**
+ * Turns keepalive on and applies *request to the socket: the deadline's
+ * split, or the values given (as keepalive_set() and
+ * keepalive_set_user_timeout() would, all or nothing). Returns 0, or -1
+ * with errno set as for keepalive_request_check() and keepalive_set(); on
+ * failure nothing changed.
+ */
+int keepalive_set_request(int fd, const struct keepalive_request *request);
 
 #ifdef __cplusplus
 }  // extern "C"

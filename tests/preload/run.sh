@@ -16,7 +16,7 @@ LIB=$BUILD/lib/libkeepalive-preload.so
 RUN=$BUILD/bin/keepalive-run
 
 # Nothing from the caller's environment may leak into a case.
-unset KEEPALIVE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE_USER_TIMEOUT_MS KEEPALIVE_DEADLINE KEEPALIVE_MAX_IDLE KEEPALIVE_ENFORCE LD_PRELOAD
+unset KEEPALIVE KEEPIDLE KEEPINTVL KEEPCNT KEEPALIVE_USER_TIMEOUT_MS KEEPALIVE_DEADLINE KEEPALIVE_MAX_IDLE KEEPALIVE_PROBES KEEPALIVE_ENFORCE LD_PRELOAD
 # The probe is built with ASan, whose runtime then does not come first in the
 # library list: our library (or 0.3) is preloaded before it, on purpose.
 export ASAN_OPTIONS=verify_asan_link_order=0
@@ -106,9 +106,11 @@ if [[ ! -s $TMP/dl.err ]]; then pass "KEEPALIVE_DEADLINE=5: nothing on stderr"; 
 env KEEPALIVE_DEADLINE=60 KEEPIDLE=7 KEEPCNT=9 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/dl.out" 2>"$TMP/dl.err"
 expect "so_keepalive=1 keepidle=30 keepintvl=10 keepcnt=3 user_timeout=60000" >"$TMP/want"
 same "KEEPALIVE_DEADLINE=60 beside KEEPIDLE and KEEPCNT: the deadline's values" "$TMP/want" "$TMP/dl.out"
-want='libkeepalive-preload: KEEPALIVE_DEADLINE="60" sets idle, interval, count and the user timeout together; ignoring KEEPIDLE="7" KEEPCNT="9"'
-if [[ $(cat "$TMP/dl.err") == "$want" ]]; then pass "KEEPALIVE_DEADLINE beside KEEP*: one warning naming what it overrides"; else
-    fail "KEEPALIVE_DEADLINE beside KEEP*: one warning naming what it overrides" "got: $(cat "$TMP/dl.err")" "want: $want"; fi
+rule='cannot be given with deadline: deadline sets idle, interval, count and user_timeout together'
+want="libkeepalive-preload: ignoring KEEPIDLE=\"7\": idle $rule
+libkeepalive-preload: ignoring KEEPCNT=\"9\": count $rule"
+if [[ $(cat "$TMP/dl.err") == "$want" ]]; then pass "KEEPALIVE_DEADLINE beside KEEP*: one warning per value it excludes, naming it"; else
+    fail "KEEPALIVE_DEADLINE beside KEEP*: one warning per value it excludes, naming it" "got: $(cat "$TMP/dl.err")" "want: $want"; fi
 
 # KEEPALIVE_MAX_IDLE shapes the deadline's split (60 s through a 20 s
 # middlebox: 14/2/23); one the deadline cannot keep warns, naming both, and
@@ -125,6 +127,19 @@ want='libkeepalive-preload: ignoring KEEPALIVE_MAX_IDLE="60": max_idle must be a
 if [[ $(cat "$TMP/dl.err") == "$want"* && $(cat "$TMP/dl.err") == *"with deadline 100000 seconds"* ]]; then
     pass "KEEPALIVE_MAX_IDLE=60 with a 100000 s deadline: one warning naming both"; else
     fail "KEEPALIVE_MAX_IDLE=60 with a 100000 s deadline: one warning naming both" "got: $(cat "$TMP/dl.err")"; fi
+
+# KEEPALIVE_PROBES: how many probes the deadline spends (60 s in 5: 30/6/5);
+# without a deadline it is ignored, with the core's warning.
+env KEEPALIVE_DEADLINE=60 KEEPALIVE_PROBES=5 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/dl.out" 2>"$TMP/dl.err"
+expect "so_keepalive=1 keepidle=30 keepintvl=6 keepcnt=5 user_timeout=60000" >"$TMP/want"
+same "KEEPALIVE_DEADLINE=60 KEEPALIVE_PROBES=5: 30/6/5, 60000 ms" "$TMP/want" "$TMP/dl.out"
+env KEEPALIVE_PROBES=5 KEEPIDLE=60 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/dl.out" 2>"$TMP/dl.err"
+expect "so_keepalive=1 keepidle=60 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=0" >"$TMP/want"
+want='libkeepalive-preload: ignoring KEEPALIVE_PROBES="5": probes goes with deadline: give deadline too'
+if diff -u "$TMP/want" "$TMP/dl.out" >"$TMP/diff" && [[ $(cat "$TMP/dl.err") == "$want" ]]; then
+    pass "KEEPALIVE_PROBES without a deadline: ignored with one warning, KEEPIDLE applies"; else
+    fail "KEEPALIVE_PROBES without a deadline: ignored with one warning, KEEPIDLE applies" \
+        "got: $(cat "$TMP/dl.err")" "want: $want" "$(cat "$TMP/diff")"; fi
 
 # An invalid deadline: one warning with the range, and the other values apply.
 env KEEPALIVE_DEADLINE=1 KEEPIDLE=60 LD_PRELOAD="$LIB" "$PROBE" >"$TMP/dl.out" 2>"$TMP/dl.err"
@@ -344,17 +359,24 @@ else
     fail "KEEPALIVE=yes: one warning on a terminal stderr, keepalive on" "$got"
 fi
 
+# warned_once NAME MODE LINE: runs the probe in MODE under KEEPIDLE=abc;
+# passes when it exits 0, prints a line matching LINE (a grep pattern) and
+# warned exactly once.
+warned_once() {
+    env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" "$2" >"$TMP/$2.out" 2>"$TMP/$2.err"
+    local rc=$?
+    if [[ $rc == 0 ]] && grep -q "$3" "$TMP/$2.out" &&
+        [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/$2.err") == 1 ]]; then
+        pass "$1"
+    else
+        fail "$1" "exit $rc" "$(cat "$TMP/$2.out" "$TMP/$2.err")"
+    fi
+}
+
 # stderr closed: the first TCP socket gets descriptor 2. A warning written
 # inside socket() went into that socket and raised SIGPIPE (status 141).
-env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" close-stderr >"$TMP/closed.out" 2>"$TMP/closed.err"
-rc=$?
-if [[ $rc == 0 ]] && grep -q "^closed-stderr-ipv4 fd=2 so_keepalive=1 keepidle=$IDLE0 " "$TMP/closed.out" &&
-    [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/closed.err") == 1 ]]; then
-    pass "close(2); socket() under KEEPIDLE=abc: the socket is fd 2, no SIGPIPE, warned once at load"
-else
-    fail "close(2); socket() under KEEPIDLE=abc: the socket is fd 2, no SIGPIPE, warned once at load" \
-        "exit $rc" "$(cat "$TMP/closed.out" "$TMP/closed.err")"
-fi
+warned_once "close(2); socket() under KEEPIDLE=abc: the socket is fd 2, no SIGPIPE, warned once at load" \
+    close-stderr "^closed-stderr-ipv4 fd=2 so_keepalive=1 keepidle=$IDLE0 "
 env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" >"$TMP/closed.out" 2>&-
 rc=$?
 expect "so_keepalive=1 keepidle=$IDLE0 keepintvl=$INTVL0 keepcnt=$CNT0 user_timeout=0" >"$TMP/want"
@@ -382,15 +404,8 @@ fi
 
 # A deferred pthread_cancel pending: socket() is no cancellation point, so
 # the thread gets its descriptor (configured) and is cancelled after it.
-env KEEPIDLE=abc LD_PRELOAD="$LIB" "$PROBE" cancel >"$TMP/cancel.out" 2>"$TMP/cancel.err"
-rc=$?
-if [[ $rc == 0 ]] && grep -q '^cancel returned=yes leaked=no cancelled=yes so_keepalive=1 ' "$TMP/cancel.out" &&
-    [[ $(grep -c 'ignoring KEEPIDLE=' "$TMP/cancel.err") == 1 ]]; then
-    pass "pending pthread_cancel: socket() returns its fd (none leaked), cancelled only after it"
-else
-    fail "pending pthread_cancel: socket() returns its fd (none leaked), cancelled only after it" \
-        "exit $rc" "$(cat "$TMP/cancel.out" "$TMP/cancel.err")"
-fi
+warned_once "pending pthread_cancel: socket() returns its fd (none leaked), cancelled only after it" \
+    cancel '^cancel returned=yes leaked=no cancelled=yes so_keepalive=1 '
 
 # socket() itself writes nothing and waits for nothing: from the first TCP
 # socket() on, strace sees no write, poll or sigtimedwait (bad values set, so

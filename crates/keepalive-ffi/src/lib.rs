@@ -29,17 +29,22 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::time::Duration;
 
+mod limits;
+mod request;
+pub use limits::*;
+pub use request::*;
+
 /// Keepalive values to apply with keepalive_set(). A field left 0 keeps the
 /// socket's current value; a negative or too large one is refused (EINVAL)
 /// and nothing is applied.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct keepalive_config {
-    /// TCP_KEEPIDLE: seconds idle before the first probe, 1..32767; 0 = leave unchanged.
+    /// TCP_KEEPIDLE: seconds idle before the first probe, 1..KEEPALIVE_MAX_IDLE_SECS; 0 = leave unchanged.
     pub idle: i32,
-    /// TCP_KEEPINTVL: seconds between unanswered probes, 1..32767; 0 = leave unchanged.
+    /// TCP_KEEPINTVL: seconds between unanswered probes, 1..KEEPALIVE_MAX_INTERVAL_SECS; 0 = leave unchanged.
     pub interval: i32,
-    /// TCP_KEEPCNT: unanswered probes before the peer is dead, 1..127; 0 = leave unchanged.
+    /// TCP_KEEPCNT: unanswered probes before the peer is dead, 1..KEEPALIVE_MAX_COUNT; 0 = leave unchanged.
     pub count: i32,
 }
 
@@ -110,13 +115,14 @@ pub struct keepalive_deadline {
     /// sizeof(keepalive_deadline) as the caller was compiled: 16 or more.
     pub size: u32,
     /// The deadline: dead about this many seconds after the peer was last
-    /// heard from, 2..131068 with 3 probes.
+    /// heard from, KEEPALIVE_MIN_DEADLINE_SECS and up (131068 s with 3 probes,
+    /// KEEPALIVE_MAX_DEADLINE_SECS with enough).
     pub seconds: u32,
     /// Unanswered probes that declare an idle peer dead; 0 = the default (3,
     /// fewer for a deadline under 4 s, more where max_idle needs them).
     pub probes: u32,
     /// The silence a NAT, firewall or load balancer on the path tolerates,
-    /// 5..4294967295 seconds: a healthy connection is never silent that long,
+    /// KEEPALIVE_MIN_MAX_IDLE_SECS and up: a healthy connection is never silent that long,
     /// even with one probe lost; 0 = no such limit.
     pub max_idle: u32,
 }
@@ -285,6 +291,31 @@ fn write_out<T>(ptr: NonNull<T>, value: T) {
     unsafe { ptr.as_ptr().write_unaligned(value) }
 }
 
+/// The boundary of every call that applies settings to a socket: the
+/// descriptor is checked, then the settings `config` builds are applied,
+/// all or nothing (keepalive::set).
+fn set_with(fd: c_int, config: impl FnOnce() -> Result<keepalive::Config, Failure>) -> c_int {
+    boundary(|| {
+        let sock = descriptor(fd)?;
+        Ok(keepalive::set(&sock, &config()?)?)
+    })
+}
+
+/// The boundary of every call that reads a socket into *out: the
+/// descriptor and `out` are checked, then `read`'s answer is written.
+fn read_with<T>(
+    fd: c_int,
+    out: *mut T,
+    read: impl FnOnce(BorrowedFd<'_>) -> Result<T, Failure>,
+) -> c_int {
+    boundary(|| {
+        let sock = descriptor(fd)?;
+        let out = out_ptr(out, "out")?;
+        write_out(out, read(sock)?);
+        Ok(())
+    })
+}
+
 /// C's "0 = leave unchanged" to the core's `None`.
 fn field(v: i32) -> Option<i64> {
     (v != 0).then_some(i64::from(v))
@@ -325,18 +356,19 @@ pub extern "C" fn keepalive_disable(fd: c_int) -> c_int {
 }
 
 /// Turns keepalive on and applies every non-zero field of *config, all or
-/// nothing: every value is validated first (idle and interval 1..32767
-/// seconds, count 1..127; otherwise EINVAL), and a socket that refuses an
+/// nothing: every value is validated first (idle and interval
+/// 1..KEEPALIVE_MAX_IDLE_SECS, count 1..KEEPALIVE_MAX_COUNT; otherwise EINVAL), and a socket that refuses an
 /// option is left as it was. Returns 0, or -1 with errno set: EINVAL (NULL
 /// config, value out of range), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP.
 #[no_mangle]
 pub extern "C" fn keepalive_set(fd: c_int, config: *const keepalive_config) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
+    set_with(fd, || {
         let c = read_in(config, "config")?;
-        let config =
-            keepalive::Config::from_secs(field(c.idle), field(c.interval), field(c.count))?;
-        Ok(keepalive::set(&sock, &config)?)
+        Ok(keepalive::Config::from_secs(
+            field(c.idle),
+            field(c.interval),
+            field(c.count),
+        )?)
     })
 }
 
@@ -345,26 +377,20 @@ pub extern "C" fn keepalive_set(fd: c_int, config: *const keepalive_config) -> c
 /// keepalive_enable()); on failure *out is not written.
 #[no_mangle]
 pub extern "C" fn keepalive_get(fd: c_int, out: *mut keepalive_settings) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
-        let out = out_ptr(out, "out")?;
+    read_with(fd, out, |sock| {
         let s = keepalive::get(&sock)?;
-        write_out(
-            out,
-            keepalive_settings {
-                enabled: s.enabled,
-                idle: secs(s.idle),
-                interval: secs(s.interval),
-                count: i32::try_from(s.count).unwrap_or(i32::MAX),
-                user_timeout_ms: u32::try_from(s.user_timeout.as_millis()).unwrap_or(u32::MAX),
-            },
-        );
-        Ok(())
+        Ok(keepalive_settings {
+            enabled: s.enabled,
+            idle: secs(s.idle),
+            interval: secs(s.interval),
+            count: i32::try_from(s.count).unwrap_or(i32::MAX),
+            user_timeout_ms: u32::try_from(s.user_timeout.as_millis()).unwrap_or(u32::MAX),
+        })
     })
 }
 
 /// Sets TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before
-/// the connection is dropped, in milliseconds 0..2147483647 (INT32_MAX); 0
+/// the connection is dropped, in milliseconds 0..KEEPALIVE_MAX_USER_TIMEOUT_MS (INT32_MAX); 0
 /// restores the kernel's default. Returns 0, or -1 with errno set: EINVAL
 /// (ms > INT32_MAX), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP.
 #[no_mangle]
@@ -407,15 +433,11 @@ pub extern "C" fn keepalive_system_defaults(out: *mut keepalive_config) -> c_int
 /// idle + interval x count = seconds, 3 probes, user timeout = seconds x 1000
 /// (keepalive_deadline_schedule() shows the split). On a listener, accepted
 /// connections inherit it. Returns 0, or -1 with errno set: EINVAL (seconds
-/// not 2..131068), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP (not TCP, or an
+/// under KEEPALIVE_MIN_DEADLINE_SECS or over 131068, the most 3 probes allow), EBADF, ENOTSOCK, ENOPROTOOPT/EOPNOTSUPP (not TCP, or an
 /// MPTCP socket, which has no user timeout); on failure nothing changed.
 #[no_mangle]
 pub extern "C" fn keepalive_set_deadline(fd: c_int, seconds: u32) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
-        let config = deadline(seconds, 0)?.config()?;
-        Ok(keepalive::set(&sock, &config)?)
-    })
+    set_with(fd, || Ok(deadline(seconds, 0)?.config()?))
 }
 
 /// keepalive_set_deadline() with the number of unanswered probes that declare
@@ -425,49 +447,58 @@ pub extern "C" fn keepalive_set_deadline(fd: c_int, seconds: u32) -> c_int {
 /// also for a probe count out of range).
 #[no_mangle]
 pub extern "C" fn keepalive_set_deadline_probes(fd: c_int, seconds: u32, probes: u32) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
-        let config = deadline(seconds, probes)?.config()?;
-        Ok(keepalive::set(&sock, &config)?)
-    })
+    set_with(fd, || Ok(deadline(seconds, probes)?.config()?))
 }
 
-/// Reads a caller's keepalive_deadline, checking its `size` as Linux's
-/// copy_struct_from_user() does: smaller than the first version is EINVAL;
-/// larger is accepted only when every byte past what this library knows is
-/// zero (E2BIG otherwise: the caller asks for something this version lacks).
-fn read_deadline(ptr: *const keepalive_deadline) -> Result<keepalive::Deadline, Failure> {
+/// Reads a caller's sized struct (keepalive_deadline, keepalive_request),
+/// checking its `size` (its first `uint32_t`) as Linux's
+/// copy_struct_from_user() does: smaller than the first version (`v1`
+/// bytes) is EINVAL; larger is accepted only when every byte past what this
+/// library knows is `unset` (what the struct's fields hold when not given;
+/// E2BIG otherwise: the caller asks for something this version lacks).
+fn read_sized<T: Copy>(ptr: *const T, name: &str, v1: usize, unset: u8) -> Result<T, Failure> {
     if ptr.is_null() {
-        return Err(Failure::null("deadline"));
+        return Err(Failure::null(name));
     }
+    let ty = std::any::type_name::<T>()
+        .rsplit("::")
+        .next()
+        .unwrap_or(name);
     // SAFETY: non-NULL (checked); every version starts with `size`.
     let size = unsafe { ptr.cast::<u32>().read_unaligned() } as usize;
-    if size < DEADLINE_SIZE_V1 {
+    if size < v1 {
         return Err(Failure {
             errno: libc::EINVAL,
-            message: format!(
-                "keepalive_deadline.size must be sizeof(keepalive_deadline), at least \
-                 {DEADLINE_SIZE_V1}, got {size}"
-            ),
+            message: format!("{ty}.size must be sizeof({ty}), at least {v1}, got {size}"),
         });
     }
-    let known = std::mem::size_of::<keepalive_deadline>();
+    let known = std::mem::size_of::<T>();
     if size > known {
         // SAFETY: the caller says its struct has `size` bytes.
         let tail = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>().add(known), size - known) };
-        if let Some(at) = tail.iter().position(|&b| b != 0) {
+        if let Some(at) = tail.iter().position(|&b| b != unset) {
             return Err(Failure {
                 errno: libc::E2BIG,
                 message: format!(
-                    "keepalive_deadline.size is {size}, and byte {} is not zero: a field this \
-                     version of libkeepalive ({}) does not know",
+                    "{ty}.size is {size}, and byte {} is not {}: a field this version of \
+                     libkeepalive ({}) does not know",
                     known + at,
+                    if unset == 0 {
+                        "zero"
+                    } else {
+                        "0xff (not given)"
+                    },
                     env!("CARGO_PKG_VERSION")
                 ),
             });
         }
     }
-    let d = read_in(ptr, "deadline")?;
+    read_in(ptr, name)
+}
+
+/// Reads a caller's keepalive_deadline (read_sized: a field not given is 0).
+fn read_deadline(ptr: *const keepalive_deadline) -> Result<keepalive::Deadline, Failure> {
+    let d = read_sized(ptr, "deadline", DEADLINE_SIZE_V1, 0)?;
     let dl = deadline(d.seconds, d.probes)?;
     Ok(match d.max_idle {
         0 => dl,
@@ -487,11 +518,7 @@ fn read_deadline(ptr: *const keepalive_deadline) -> Result<keepalive::Deadline, 
 /// keepalive_set_deadline(); on failure nothing changed.
 #[no_mangle]
 pub extern "C" fn keepalive_set_deadline_ex(fd: c_int, d: *const keepalive_deadline) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
-        let config = read_deadline(d)?.config()?;
-        Ok(keepalive::set(&sock, &config)?)
-    })
+    set_with(fd, || Ok(read_deadline(d)?.config()?))
 }
 
 /// Writes into *out the settings keepalive_set_deadline_ex(fd, d) would give
@@ -549,21 +576,15 @@ pub extern "C" fn keepalive_deadline_schedule(
 /// keepalive_enable()); on failure *out is not written.
 #[no_mangle]
 pub extern "C" fn keepalive_get_status(fd: c_int, out: *mut keepalive_status) -> c_int {
-    boundary(|| {
-        let sock = descriptor(fd)?;
-        let out = out_ptr(out, "out")?;
+    read_with(fd, out, |sock| {
         let st = keepalive::status(&sock)?;
-        write_out(
-            out,
-            keepalive_status {
-                last_ack_ms: millis_u32(st.last_ack),
-                last_data_ms: millis_u32(st.last_data),
-                probes_out: st.probes_out,
-                unacked: st.unacked,
-                dead_in_ms: st.dead_in.map_or(-1, millis_i64),
-            },
-        );
-        Ok(())
+        Ok(keepalive_status {
+            last_ack_ms: millis_u32(st.last_ack),
+            last_data_ms: millis_u32(st.last_data),
+            probes_out: st.probes_out,
+            unacked: st.unacked,
+            dead_in_ms: st.dead_in.map_or(-1, millis_i64),
+        })
     })
 }
 
@@ -637,8 +658,8 @@ pub extern "C" fn keepalive_config_check(config: *const keepalive_config) -> c_i
     })
 }
 
-/// Checks a TCP_USER_TIMEOUT as keepalive_set_user_timeout() would (0..
-/// 2147483647 ms), without touching any socket. Returns 0, or -1 with errno
+/// Checks a TCP_USER_TIMEOUT as keepalive_set_user_timeout() would
+/// (0..KEEPALIVE_MAX_USER_TIMEOUT_MS), without touching any socket. Returns 0, or -1 with errno
 /// EINVAL.
 #[no_mangle]
 pub extern "C" fn keepalive_user_timeout_check(ms: u32) -> c_int {
@@ -649,7 +670,7 @@ pub extern "C" fn keepalive_user_timeout_check(ms: u32) -> c_int {
 }
 
 /// Parses `text` as the value `name` ("idle", "interval", "count",
-/// "user_timeout", "deadline" or "max_idle") and checks its range, without touching any
+/// "user_timeout", "deadline", "max_idle" or "probes") and checks its range, without touching any
 /// socket: for programs that read options from a command line or the
 /// environment. The syntax is every front door's: a whole number in decimal,
 /// with an optional sign and blanks around it. Returns 0 with *out set, or -1
@@ -666,20 +687,29 @@ pub extern "C" fn keepalive_value_parse(
         let name = c_string(name, "name")?;
         let text = c_string(text, "text")?;
         let out = out_ptr(out, "out")?;
-        let field = std::str::from_utf8(name)
-            .ok()
-            .and_then(keepalive::Field::from_name)
-            .ok_or_else(|| Failure {
-                errno: libc::EINVAL,
-                message: format!(
-                    "unknown value name \"{}\": one of {}",
-                    name.escape_ascii(),
-                    keepalive::Field::ALL.map(keepalive::Field::name).join(", ")
-                ),
-            })?;
+        let field = field_named(name)?;
         write_out(out, field.parse(text)?);
         Ok(())
     })
+}
+
+/// The value called `name` in C (the core's names: "idle", "count", ...).
+fn field_named(name: &[u8]) -> Result<keepalive::Field, Failure> {
+    std::str::from_utf8(name)
+        .ok()
+        .and_then(keepalive::Field::from_name)
+        .ok_or_else(|| unknown_field(&name.escape_ascii().to_string()))
+}
+
+/// The refusal of a value name this library does not know.
+fn unknown_field(name: &str) -> Failure {
+    Failure {
+        errno: libc::EINVAL,
+        message: format!(
+            "unknown value name \"{name}\": one of {}",
+            keepalive::Field::ALL.map(keepalive::Field::name).join(", ")
+        ),
+    }
 }
 
 /// The library's version, "MAJOR.MINOR.PATCH". A static string; never NULL.
@@ -725,21 +755,18 @@ mod tests {
     #[test]
     fn settings_mirror_has_the_same_layout() {
         use std::mem::offset_of;
-        let offsets_public = [
-            offset_of!(keepalive_settings, enabled),
-            offset_of!(keepalive_settings, idle),
-            offset_of!(keepalive_settings, interval),
-            offset_of!(keepalive_settings, count),
-            offset_of!(keepalive_settings, user_timeout_ms),
-        ];
-        let offsets_mirror = [
-            offset_of!(SettingsIn, enabled),
-            offset_of!(SettingsIn, idle),
-            offset_of!(SettingsIn, interval),
-            offset_of!(SettingsIn, count),
-            offset_of!(SettingsIn, user_timeout_ms),
-        ];
-        assert_eq!(offsets_public, offsets_mirror);
+        macro_rules! offsets {
+            ($t:ty) => {
+                [
+                    offset_of!($t, enabled),
+                    offset_of!($t, idle),
+                    offset_of!($t, interval),
+                    offset_of!($t, count),
+                    offset_of!($t, user_timeout_ms),
+                ]
+            };
+        }
+        assert_eq!(offsets!(keepalive_settings), offsets!(SettingsIn));
     }
 
     /// A `bool` byte that is neither 0 nor 1, as C code can leave it: read

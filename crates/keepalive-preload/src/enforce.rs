@@ -2,7 +2,8 @@
 //!
 //! A program that sets keepalive itself (curl sets 60 s idle and interval,
 //! redis-cli 15 s) overrides what the library applied at `socket()`, and
-//! with it the deadline. The library therefore also exports `setsockopt`:
+//! with it the deadline. The library therefore also exports `setsockopt`
+//! ([`crate::interpose::setsockopt`]), which asks [`verdict`] what to do:
 //! every call goes to the next `setsockopt` unchanged, except a call on a
 //! TCP socket (`SOCK_STREAM`, TCP or MPTCP) for an option the configuration
 //! sets: `SO_KEEPALIVE` (unless `KEEPALIVE=off`), `TCP_KEEPIDLE`,
@@ -16,7 +17,7 @@
 //! - `0` (what `keepalive-run` passes without `--enforce`): the program's
 //!   value is passed, and the first call that overrides each configured
 //!   value is named on stderr, once per process (where a warning may be
-//!   written: see [`crate::write_warning`]);
+//!   written: see [`crate::warning`]);
 //! - unset: the program's value is passed, silently.
 //!
 //! In a secure-execution program (setuid, setgid, file capabilities) the
@@ -25,14 +26,12 @@
 //! unchanged. The path allocates nothing and takes no lock; `errno` is what
 //! the real call left.
 
-use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+use std::ffi::c_int;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::env::{Enforce, Wanted};
-
-/// The signature of `setsockopt(2)`.
-type SetsockoptFn =
-    unsafe extern "C" fn(c_int, c_int, c_int, *const c_void, libc::socklen_t) -> c_int;
+use crate::interpose::Setsockopt;
+use crate::settings;
 
 /// One configured option: what `socket()` applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,11 +63,7 @@ impl Rules {
             mode: wanted.enforce,
             ..Rules::NONE
         };
-        let config = keepalive::Config {
-            user_timeout: wanted.user_timeout,
-            ..wanted.keepalive
-        };
-        let Ok(options) = keepalive::socket_options(&config) else {
+        let Ok(options) = keepalive::socket_options(&wanted.config) else {
             return out;
         };
         let user_timeout = |o: &keepalive::SocketOption| {
@@ -111,59 +106,92 @@ pub(crate) fn overrides(rule: &Rule, value: c_int) -> bool {
     }
 }
 
-/// `setsockopt()` as a program sees it with this library preloaded: see the
-/// module's documentation. Returns what the real call returned, with its
-/// `errno`.
+/// What becomes of one of the program's `setsockopt` calls.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The call as the program made it.
+    Pass,
+    /// The call with this value instead of the program's (`KEEPALIVE_ENFORCE=1`).
+    Replace(c_int),
+    /// The call as the program made it; then, if it succeeded, the
+    /// configured value it overrides is named ([`Told::if_overridden`]).
+    PassThenTell(Told),
+}
+
+/// What [`Verdict::PassThenTell`] may name: the configured option and the
+/// program's value for it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Told {
+    index: usize,
+    rule: Rule,
+    theirs: c_int,
+}
+
+/// What to do with `call`, by the published rules: a call for another
+/// option, a call made before the constructor published them, or one
+/// without an `int` value passes unchanged.
 ///
 /// # Safety
 ///
-/// None beyond `setsockopt(2)`'s: `value` is read only as the real call
-/// would read it (`len` bytes, of which an `int` when `len` says so).
-#[cfg_attr(not(test), no_mangle)]
-pub unsafe extern "C" fn setsockopt(
-    fd: c_int,
-    level: c_int,
-    name: c_int,
-    value: *const c_void,
-    len: libc::socklen_t,
-) -> c_int {
-    let keepalive_level = level == libc::SOL_SOCKET || level == libc::IPPROTO_TCP;
+/// `call`'s value points to its length's readable bytes (setsockopt(2)'s
+/// contract); it is read only for a configured option under
+/// `KEEPALIVE_ENFORCE`.
+pub(crate) unsafe fn verdict(call: &Setsockopt) -> Verdict {
+    let keepalive_level = call.level == libc::SOL_SOCKET || call.level == libc::IPPROTO_TCP;
     let rules = if keepalive_level {
-        crate::rules()
+        settings::rules()
     } else {
         None
     };
-    let found = rules.and_then(|r| r.find(level, name).map(|f| (r.mode, f)));
-    let int_len = std::mem::size_of::<c_int>() as libc::socklen_t;
-    let wanted = found.filter(|(mode, _)| *mode != Enforce::Quiet);
-    let Some((mode, (index, rule))) = wanted.filter(|_| !value.is_null() && len >= int_len) else {
-        // SAFETY: the caller's arguments, unchanged.
-        return unsafe { next(fd, level, name, value, len) };
+    // SAFETY: the caller's promise.
+    unsafe { judge(rules, call) }
+}
+
+/// [`verdict`] by `rules` (`None`: not published yet).
+///
+/// # Safety
+///
+/// [`verdict`]'s.
+unsafe fn judge(rules: Option<&Rules>, call: &Setsockopt) -> Verdict {
+    let found = rules.and_then(|r| r.find(call.level, call.name).map(|f| (r.mode, f)));
+    let Some((mode, (index, rule))) = found.filter(|(mode, _)| *mode != Enforce::Quiet) else {
+        return Verdict::Pass;
+    };
+    // SAFETY: the caller's promise.
+    let Some(theirs) = (unsafe { call.int_value() }) else {
+        return Verdict::Pass;
     };
     if mode == Enforce::On {
-        if !is_tcp_stream_keeping_errno(fd) {
-            // SAFETY: as above.
-            return unsafe { next(fd, level, name, value, len) };
-        }
-        let ours: c_int = rule.value;
-        // SAFETY: a live int, passed with its size.
-        return unsafe { next(fd, level, name, (&ours as *const c_int).cast(), int_len) };
+        return if crate::errno::kept(|| is_tcp_stream(call.fd)) {
+            Verdict::Replace(rule.value)
+        } else {
+            Verdict::Pass
+        };
     }
     // Enforce::Tell: the program's value passes whatever the socket is; the
     // socket's type is asked of the kernel only when there is something to
     // name (a successful call overriding a value not yet named), so the
     // other calls make no extra system call.
-    // SAFETY: non-NULL with at least an int's bytes (checked above), which
-    // is what the kernel reads of it for these options.
-    let theirs = unsafe { value.cast::<c_int>().read_unaligned() };
-    // SAFETY: as above.
-    let rc = unsafe { next(fd, level, name, value, len) };
-    if rc == 0 && overrides(&rule, theirs) && !told(index) && is_tcp_stream_keeping_errno(fd) {
-        let saved = crate::errno();
-        tell_once(index, &rule, theirs);
-        crate::set_errno(saved);
+    Verdict::PassThenTell(Told {
+        index,
+        rule,
+        theirs,
+    })
+}
+
+impl Told {
+    /// Names the program's value on `fd` when it overrides the configured
+    /// one, on a TCP stream, for the first time in this process. Leaves
+    /// `errno` as it was (saved only when there is something to name).
+    pub(crate) fn if_overridden(&self, fd: c_int) {
+        if overrides(&self.rule, self.theirs) && !told(self.index) {
+            crate::errno::kept(|| {
+                if is_tcp_stream(fd) {
+                    tell_once(self.index, &self.rule, self.theirs);
+                }
+            });
+        }
     }
-    rc
 }
 
 /// Options already named on stderr, one bit per rule index.
@@ -185,7 +213,7 @@ fn tell_once(index: usize, rule: &Rule, theirs: c_int) {
     let mut old = 0;
     // SAFETY: a live int for the previous state.
     unsafe { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &mut old) };
-    crate::warn(format_args!(
+    crate::warning::warn(format_args!(
         "the program set {}={theirs} itself, overriding the configured {} \
          (keepalive-run --enforce, KEEPALIVE_ENFORCE=1, keeps the configured values)",
         rule.label, rule.value
@@ -200,14 +228,6 @@ const PTHREAD_CANCEL_DISABLE: c_int = 1;
 extern "C" {
     /// POSIX; the libc crate does not bind it.
     fn pthread_setcancelstate(state: c_int, old: *mut c_int) -> c_int;
-}
-
-/// [`is_tcp_stream`], leaving `errno` as it was.
-fn is_tcp_stream_keeping_errno(fd: c_int) -> bool {
-    let saved = crate::errno();
-    let tcp = is_tcp_stream(fd);
-    crate::set_errno(saved);
-    tcp
 }
 
 /// Whether `fd` is a TCP (or MPTCP) stream socket, asked of the kernel.
@@ -231,73 +251,51 @@ fn is_tcp_stream(fd: c_int) -> bool {
         && matches!(get(libc::SO_PROTOCOL), Some(p) if p == libc::IPPROTO_TCP || p == libc::IPPROTO_MPTCP)
 }
 
-/// The next `setsockopt` after ours, found once.
-static NEXT: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
-
-/// Calls the next `setsockopt` in the lookup order, or makes the system call
-/// itself when there is none.
-///
-/// # Safety
-///
-/// `setsockopt(2)`'s.
-unsafe fn next(
-    fd: c_int,
-    level: c_int,
-    name: c_int,
-    value: *const c_void,
-    len: libc::socklen_t,
-) -> c_int {
-    let mut p = NEXT.load(Ordering::Acquire);
-    if p.is_null() {
-        p = crate::next_symbol(b"setsockopt\0");
-        if !p.is_null() {
-            NEXT.store(p, Ordering::Release);
-        }
-    }
-    if p.is_null() {
-        // SAFETY: the setsockopt(2) system call with the caller's arguments.
-        return (unsafe { libc::syscall(libc::SYS_setsockopt, fd, level, name, value, len) })
-            as c_int;
-    }
-    // SAFETY: `p` is the address of a function named `setsockopt`, which has
-    // setsockopt(2)'s signature; called with the caller's arguments.
-    unsafe { std::mem::transmute::<*mut c_void, SetsockoptFn>(p)(fd, level, name, value, len) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{opt, raw};
+    use std::os::fd::{AsFd, AsRawFd};
     use std::time::Duration;
 
     fn wanted(enabled: bool, enforce: Enforce) -> Wanted {
         Wanted {
             enabled,
-            keepalive: keepalive::Config::from_secs(Some(2), Some(1), Some(3)).unwrap(),
-            user_timeout: Some(Duration::from_millis(5000)),
+            config: keepalive::Config::from_secs(Some(2), Some(1), Some(3))
+                .unwrap()
+                .user_timeout(Duration::from_millis(5000)),
             enforce,
         }
     }
 
+    /// The rules are what `socket()` applied: on a socket given the same
+    /// settings, every rule's option reads back as the rule's value, one
+    /// rule per option (the core's list: the user timeout first).
     #[test]
-    fn rules_are_the_cores_options() {
-        let r = Rules::of(&wanted(true, Enforce::On));
-        let list: Vec<_> = r
-            .rules
-            .iter()
-            .flatten()
-            .map(|r| (r.level, r.name, r.value))
-            .collect();
-        assert_eq!(
-            list,
-            [
-                (libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, 5000),
-                (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 2),
-                (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 1),
-                (libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3),
-                (libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1),
-            ]
-        );
+    fn rules_are_what_socket_applies() {
+        let w = wanted(true, Enforce::On);
+        let r = Rules::of(&w);
+        let sock = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        settings::apply(&sock.as_fd(), &w);
+        assert_eq!(raw(&sock), (1, 2, 1, 3, 5000));
+        let mut options = Vec::new();
+        for rule in r.rules.iter().flatten() {
+            assert_eq!(
+                opt(&sock, rule.level, rule.name),
+                rule.value,
+                "{}",
+                rule.label
+            );
+            options.push((rule.level, rule.name));
+        }
+        options.sort_unstable();
+        options.dedup();
+        assert_eq!(options.len(), 5, "SO_KEEPALIVE and the four TCP options");
         assert_eq!(r.mode, Enforce::On);
+        assert_eq!(
+            r.find(libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT).unwrap().0,
+            0
+        );
         assert_eq!(r.find(libc::IPPROTO_TCP, libc::TCP_KEEPCNT).unwrap().0, 3);
         assert_eq!(r.find(libc::IPPROTO_TCP, libc::TCP_NODELAY), None);
         assert_eq!(r.find(libc::SOL_SOCKET, libc::SO_RCVBUF), None);
@@ -313,8 +311,7 @@ mod tests {
     #[test]
     fn an_unset_value_is_not_enforced() {
         let w = Wanted {
-            keepalive: keepalive::Config::from_secs(Some(60), None, None).unwrap(),
-            user_timeout: None,
+            config: keepalive::Config::from_secs(Some(60), None, None).unwrap(),
             ..wanted(true, Enforce::On)
         };
         let r = Rules::of(&w);
@@ -338,39 +335,40 @@ mod tests {
         assert!(overrides(&idle, 60));
     }
 
-    /// The exported function itself (not exported under test): with the
-    /// test process's rules (no KEEPALIVE_ENFORCE), calls pass unchanged,
-    /// and a failing call keeps the kernel's errno.
+    /// What each kind of call becomes, by mode: only a configured option
+    /// with an int value is touched, replaced on a TCP stream under `On`.
     #[test]
-    fn setsockopt_passes_calls_through() {
-        use std::os::fd::AsRawFd;
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let v: c_int = 61;
-        let len = std::mem::size_of::<c_int>() as libc::socklen_t;
-        let p = (&v as *const c_int).cast();
-        // SAFETY: a live int with its size, a live descriptor.
-        let rc =
-            unsafe { setsockopt(l.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, p, len) };
-        assert_eq!(rc, 0);
-        let mut got: c_int = 0;
-        let mut got_len = len;
-        // SAFETY: live locals of the right size.
-        unsafe {
-            libc::getsockopt(
-                l.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_KEEPIDLE,
-                (&mut got as *mut c_int).cast(),
-                &mut got_len,
-            )
+    fn verdicts() {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let theirs: c_int = 60;
+        let idle = |fd| Setsockopt::of_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, &theirs);
+        let judged = |mode, call: &Setsockopt| {
+            let rules = Rules::of(&wanted(true, mode));
+            // SAFETY: calls made of live ints (or a NULL value).
+            unsafe { judge(Some(&rules), call) }
         };
-        assert_eq!(got, 61);
-        // SAFETY: as above, with a length too short: the kernel refuses it.
-        let rc = unsafe { setsockopt(l.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, p, 2) };
-        assert_eq!((rc, crate::errno()), (-1, libc::EINVAL));
-        // SAFETY: a descriptor that is not open: EBADF, nothing read.
-        let rc = unsafe { setsockopt(-1, libc::SOL_SOCKET, libc::SO_KEEPALIVE, p, len) };
-        assert_eq!((rc, crate::errno()), (-1, libc::EBADF));
+        let (tcp, udp) = (tcp.as_raw_fd(), udp.as_raw_fd());
+        assert_eq!(judged(Enforce::On, &idle(tcp)), Verdict::Replace(2));
+        assert_eq!(judged(Enforce::On, &idle(udp)), Verdict::Pass);
+        assert_eq!(judged(Enforce::Quiet, &idle(tcp)), Verdict::Pass);
+        let rule = Rules::of(&wanted(true, Enforce::Tell))
+            .find(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE)
+            .unwrap();
+        assert_eq!(
+            judged(Enforce::Tell, &idle(tcp)),
+            Verdict::PassThenTell(Told {
+                index: rule.0,
+                rule: rule.1,
+                theirs: 60
+            })
+        );
+        let nodelay = Setsockopt::of_int(tcp, libc::IPPROTO_TCP, libc::TCP_NODELAY, &theirs);
+        assert_eq!(judged(Enforce::On, &nodelay), Verdict::Pass);
+        let null = Setsockopt::null(tcp, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE);
+        assert_eq!(judged(Enforce::On, &null), Verdict::Pass);
+        // SAFETY: as above.
+        assert_eq!(unsafe { judge(None, &idle(tcp)) }, Verdict::Pass);
     }
 
     #[test]
@@ -378,7 +376,6 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        use std::os::fd::AsRawFd;
         assert!(is_tcp_stream(l.as_raw_fd()));
         assert!(!is_tcp_stream(u.as_raw_fd()));
         assert!(!is_tcp_stream(a.as_raw_fd()));

@@ -145,7 +145,7 @@ pub struct Deadline {
 const MAX_SPLIT_INTERVAL_SECS: u64 = 75;
 
 /// Probes used when the caller does not say, where the deadline allows.
-const DEFAULT_PROBES: u32 = 3;
+pub(crate) const DEFAULT_PROBES: u32 = 3;
 
 impl Deadline {
     /// A deadline of `after` (whole seconds, 2 or more), with the default
@@ -176,6 +176,17 @@ impl Deadline {
     /// # Ok::<(), keepalive::Error>(())
     /// ```
     pub fn from_secs(secs: i64, probes: Option<i64>) -> Result<Self, Error> {
+        Deadline::split_secs(secs, probes, None).map(|(deadline, _)| deadline)
+    }
+
+    /// A deadline from plain integers (as [`from_secs`](Self::from_secs) and
+    /// [`max_idle_from_secs`](Self::max_idle_from_secs) take them), checked,
+    /// with its split: computed once, for the doors that apply it at once.
+    pub(crate) fn split_secs(
+        secs: i64,
+        probes: Option<i64>,
+        max_idle: Option<i64>,
+    ) -> Result<(Self, Config), Error> {
         let probes = match probes {
             None => None,
             // Out of u32 is out of range too; the check names the range.
@@ -190,13 +201,20 @@ impl Deadline {
                 max_deadline_secs(probes.unwrap_or(DEFAULT_PROBES)),
             )
         })?;
-        let deadline = Deadline {
+        let mut deadline = Deadline {
             after,
             probes,
             max_idle: None,
         };
-        deadline.config()?;
-        Ok(deadline)
+        // The deadline and its probes are refused before a max_idle is
+        // looked at, as when the two calls are made one after the other.
+        if let Some(t) = max_idle {
+            deadline.config()?;
+            let t = check_max_idle(Given::Int(t), u64::try_from(t).ok())?;
+            deadline = deadline.max_idle(Duration::from_secs(t));
+        }
+        let config = deadline.config()?;
+        Ok((deadline, config))
     }
 
     /// The longest silence the path tolerates (a NAT, a firewall or a load
@@ -232,6 +250,16 @@ impl Deadline {
     /// The deadline as given.
     pub const fn after(&self) -> Duration {
         self.after
+    }
+
+    /// The probes as given ([`probes`](Self::probes)); `None`: the default.
+    pub const fn probes_given(&self) -> Option<u32> {
+        self.probes
+    }
+
+    /// The `max_idle` as given ([`max_idle`](Self::max_idle)), if any.
+    pub const fn max_idle_given(&self) -> Option<Duration> {
+        self.max_idle
     }
 
     /// The settings this deadline stands for: idle, interval and count with
@@ -398,16 +426,27 @@ const MAX_MAX_IDLE_SECS: u64 = limits::MAX_MAX_IDLE_SECS as u64;
 /// The longest deadline `probes` probes can stand for: idle and interval at
 /// their maximum of 32767 s, and a user timeout that fits its `int`
 /// milliseconds.
-fn max_deadline_secs(probes: u32) -> i64 {
-    let probes = i64::from(probes.clamp(1, limits::MAX_COUNT as u32));
-    (limits::MAX_IDLE_SECS + probes * limits::MAX_INTERVAL_SECS).min(limits::MAX_DEADLINE_SECS)
+pub(crate) const fn max_deadline_secs(probes: u32) -> i64 {
+    let probes = if probes < 1 {
+        1
+    } else if probes > limits::MAX_COUNT as u32 {
+        limits::MAX_COUNT
+    } else {
+        probes as i64
+    };
+    let max = limits::MAX_IDLE_SECS + probes * limits::MAX_INTERVAL_SECS;
+    if max < limits::MAX_DEADLINE_SECS {
+        max
+    } else {
+        limits::MAX_DEADLINE_SECS
+    }
 }
 
 fn deadline_error(given: Given, max: i64) -> Error {
     Error::InvalidValue {
         name: "deadline",
         given,
-        min: 2,
+        min: limits::MIN_DEADLINE_SECS,
         max,
         unit: "seconds",
     }
@@ -629,22 +668,19 @@ mod tests {
             msg(131_068, None, 60),
             "max_idle must be at least 1167 seconds with deadline 131068 seconds and up to 127 probes, got 60"
         );
-        let err = Deadline::new(Duration::from_secs(60))
-            .max_idle(Duration::from_secs(4))
-            .config()
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "max_idle must be 5..4294967295 seconds, got 4"
-        );
-        let err = Deadline::new(Duration::from_secs(60))
-            .max_idle(Duration::from_millis(20_500))
-            .config()
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "max_idle must be a whole number of seconds in 5..4294967295, got 20.5s"
-        );
+        for (t, want) in [
+            (
+                Duration::from_secs(4),
+                "max_idle must be 5..4294967295 seconds, got 4",
+            ),
+            (
+                Duration::from_millis(20_500),
+                "max_idle must be a whole number of seconds in 5..4294967295, got 20.5s",
+            ),
+        ] {
+            let err = Deadline::new(Duration::from_secs(60)).max_idle(t).config();
+            assert_eq!(err.unwrap_err().to_string(), want);
+        }
         let d = Deadline::from_secs(60, None).unwrap();
         assert!(d.max_idle_from_secs(-1).is_err());
         assert!(d.max_idle_from_secs(i64::MAX).is_err());
@@ -660,35 +696,44 @@ mod tests {
             }
             deadline.config().unwrap_err().to_string()
         };
-        assert_eq!(
-            msg(Duration::ZERO, None),
-            "deadline must be 2..131068 seconds, got 0"
-        );
-        assert_eq!(
-            msg(Duration::from_secs(131_069), None),
-            "deadline must be 2..131068 seconds, got 131069"
-        );
-        assert_eq!(
-            msg(Duration::from_millis(2500), None),
-            "deadline must be a whole number of seconds in 2..131068, got 2.5s"
-        );
-        assert_eq!(
-            msg(Duration::from_secs(3_000_000), Some(100)),
-            "deadline must be 2..2147483 seconds, got 3000000"
-        );
-        assert_eq!(
-            msg(Duration::from_secs(60), Some(0)),
-            "probes must be 1..59 probes for this deadline, got 0"
-        );
-        assert_eq!(
-            msg(Duration::from_secs(600), Some(128)),
-            "probes must be 1..127 probes for this deadline, got 128"
-        );
-        // A deadline of 2 s leaves room for one probe only: said as such.
-        assert_eq!(
-            msg(Duration::from_secs(2), Some(5)),
-            "probes must be 1 probe for this deadline, got 5"
-        );
+        let ms = Duration::from_millis;
+        let cases = [
+            (ms(0), None, "deadline must be 2..131068 seconds, got 0"),
+            (
+                ms(131_069_000),
+                None,
+                "deadline must be 2..131068 seconds, got 131069",
+            ),
+            (
+                ms(2500),
+                None,
+                "deadline must be a whole number of seconds in 2..131068, got 2.5s",
+            ),
+            (
+                ms(3_000_000_000),
+                Some(100),
+                "deadline must be 2..2147483 seconds, got 3000000",
+            ),
+            (
+                ms(60_000),
+                Some(0),
+                "probes must be 1..59 probes for this deadline, got 0",
+            ),
+            (
+                ms(600_000),
+                Some(128),
+                "probes must be 1..127 probes for this deadline, got 128",
+            ),
+            // A deadline of 2 s leaves room for one probe only: said as such.
+            (
+                ms(2000),
+                Some(5),
+                "probes must be 1 probe for this deadline, got 5",
+            ),
+        ];
+        for (d, probes, want) in cases {
+            assert_eq!(msg(d, probes), want, "{d:?} {probes:?}");
+        }
         assert!(Deadline::from_secs(60, Some(-1)).is_err());
         assert!(Deadline::from_secs(60, Some(i64::MAX)).is_err());
         assert!(Deadline::from_secs(i64::MIN, None).is_err());

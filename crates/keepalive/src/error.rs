@@ -4,6 +4,8 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+use crate::Field;
+
 /// A value as the caller gave it, kept for the error message.
 ///
 /// Stored without allocation so that an error on a hot path (the preload
@@ -166,6 +168,41 @@ pub enum Error {
         /// The most probes this deadline allows.
         max_probes: u32,
     },
+    /// Two values given together where one excludes the other: a deadline
+    /// sets idle, interval, count and the user timeout itself, so none of
+    /// them can be given with it ([`Request`](crate::Request)). `field` is
+    /// the value at fault; nothing was applied.
+    ///
+    /// ```
+    /// let mut r = keepalive::Request::new();
+    /// r.deadline = Some(60);
+    /// r.count = Some(5);
+    /// let err = r.config().unwrap_err();
+    /// assert!(matches!(err, keepalive::Error::Excludes { field: keepalive::Field::Count, .. }));
+    /// assert_eq!(err.to_string(), "count cannot be given with deadline: \
+    ///     deadline sets idle, interval, count and user_timeout together");
+    /// ```
+    Excludes {
+        /// The value given that cannot be.
+        field: Field,
+        /// The value that excludes it: [`Field::Deadline`].
+        by: Field,
+    },
+    /// A value given without the one it shapes: `probes` and `max_idle`
+    /// shape a deadline ([`Request`](crate::Request)); nothing was applied.
+    ///
+    /// ```
+    /// let mut r = keepalive::Request::new();
+    /// r.max_idle = Some(350);
+    /// assert_eq!(r.config().unwrap_err().to_string(),
+    ///            "max_idle goes with deadline: give deadline too");
+    /// ```
+    Requires {
+        /// The value given alone.
+        field: Field,
+        /// The value it needs: [`Field::Deadline`].
+        needs: Field,
+    },
     /// This platform has no such option (for example `TCP_USER_TIMEOUT` on
     /// macOS, or reading the keepalive values back on Windows).
     Unsupported {
@@ -218,7 +255,34 @@ impl Error {
     /// assert!(err.is_invalid_value());
     /// ```
     pub fn is_invalid_value(&self) -> bool {
-        matches!(self, Error::InvalidValue { .. } | Error::Conflict { .. })
+        matches!(
+            self,
+            Error::InvalidValue { .. }
+                | Error::Conflict { .. }
+                | Error::Excludes { .. }
+                | Error::Requires { .. }
+        )
+    }
+
+    /// Which value the error is about, for a caller's bad value
+    /// ([`is_invalid_value`](Self::is_invalid_value)): a front door names
+    /// its own spelling of it (`-c`, `KEEPCNT`) from this, never from the
+    /// message. `None` for the system's refusals.
+    ///
+    /// ```
+    /// use keepalive::Field;
+    /// assert_eq!(Field::Count.parse("500").unwrap_err().field(), Some(Field::Count));
+    /// let err = keepalive::Deadline::from_secs(4, Some(9)).unwrap_err();
+    /// assert_eq!(err.field(), Some(Field::Probes));
+    /// ```
+    pub fn field(&self) -> Option<Field> {
+        match self {
+            Error::InvalidValue { name, .. } | Error::Conflict { name, .. } => {
+                Field::from_name(name)
+            }
+            Error::Excludes { field, .. } | Error::Requires { field, .. } => Some(*field),
+            Error::Os { .. } | Error::Unsupported { .. } | Error::NotRestored { .. } => None,
+        }
     }
 
     /// The `errno` (or Windows error code) this error stands for, the way a C
@@ -233,7 +297,10 @@ impl Error {
     /// ```
     pub fn raw_os_error(&self) -> i32 {
         match self {
-            Error::InvalidValue { .. } | Error::Conflict { .. } => crate::sys::EINVAL,
+            Error::InvalidValue { .. }
+            | Error::Conflict { .. }
+            | Error::Excludes { .. }
+            | Error::Requires { .. } => crate::sys::EINVAL,
             Error::Os { source, .. } => source.raw_os_error().unwrap_or(crate::sys::EINVAL),
             Error::Unsupported { .. } => crate::sys::EOPNOTSUPP,
             Error::NotRestored { error, .. } => error.raw_os_error(),
@@ -310,6 +377,16 @@ impl fmt::Display for Error {
                 }
                 write!(f, ", got {given}")
             }
+            Error::Excludes { field, by } => {
+                let (field, by) = (field.name(), by.name());
+                write!(f, "{field} cannot be given with {by}: {by} sets ")?;
+                let [first @ .., last] = Field::SET_BY_DEADLINE.map(Field::name);
+                write!(f, "{} and {last} together", first.join(", "))
+            }
+            Error::Requires { field, needs } => {
+                let (field, needs) = (field.name(), needs.name());
+                write!(f, "{field} goes with {needs}: give {needs} too")
+            }
             Error::Unsupported { option } => {
                 write!(f, "{option} is not supported on this platform")
             }
@@ -380,9 +457,10 @@ impl From<Error> for io::Error {
     /// ```
     fn from(err: Error) -> io::Error {
         match err {
-            Error::InvalidValue { .. } | Error::Conflict { .. } => {
-                io::Error::new(io::ErrorKind::InvalidInput, err)
-            }
+            Error::InvalidValue { .. }
+            | Error::Conflict { .. }
+            | Error::Excludes { .. }
+            | Error::Requires { .. } => io::Error::new(io::ErrorKind::InvalidInput, err),
             Error::Os { source, .. } => source,
             Error::Unsupported { .. } => io::Error::new(io::ErrorKind::Unsupported, err),
             // The refusal's own errno, as for `Os`.

@@ -42,18 +42,36 @@ pub enum Field {
     /// ([`Deadline::max_idle`]), seconds (5..=4294967295), checked on its
     /// own; the deadline checks it again with its probes.
     MaxIdle,
+    /// How many unanswered probes a deadline spends
+    /// ([`Deadline::probes`]), 1..=127, checked on its own; the deadline
+    /// checks it again against its length.
+    Probes,
 }
 
 impl Field {
     /// Every field, in the order above.
-    pub const ALL: [Field; 6] = [
+    pub const ALL: [Field; 7] = [
         Field::Idle,
         Field::Interval,
         Field::Count,
         Field::UserTimeout,
         Field::Deadline,
         Field::MaxIdle,
+        Field::Probes,
     ];
+
+    /// The values a deadline sets itself, so that none of them can be given
+    /// with it ([`Request`](crate::Request)).
+    pub const SET_BY_DEADLINE: [Field; 4] = [
+        Field::Idle,
+        Field::Interval,
+        Field::Count,
+        Field::UserTimeout,
+    ];
+
+    /// The values that only shape a deadline, so that each needs one
+    /// ([`Request`](crate::Request)).
+    pub const SHAPE_A_DEADLINE: [Field; 2] = [Field::Probes, Field::MaxIdle];
 
     /// The field's name in messages: `"idle"`, `"interval"`, `"count"`,
     /// `"user_timeout"`, `"deadline"`, `"max_idle"`.
@@ -65,7 +83,65 @@ impl Field {
             Field::UserTimeout => "user_timeout",
             Field::Deadline => "deadline",
             Field::MaxIdle => "max_idle",
+            Field::Probes => "probes",
         }
+    }
+
+    /// The smallest value [`check`](Self::check) accepts, in
+    /// [`unit`](Self::unit)s.
+    ///
+    /// ```
+    /// use keepalive::{limits, Field};
+    /// assert_eq!((Field::Deadline.min(), Field::UserTimeout.min()), (limits::MIN_DEADLINE_SECS, 0));
+    /// ```
+    pub const fn min(self) -> i64 {
+        match self {
+            Field::Idle | Field::Interval | Field::Count | Field::Probes => 1,
+            Field::UserTimeout => 0,
+            Field::Deadline => limits::MIN_DEADLINE_SECS,
+            Field::MaxIdle => limits::MIN_MAX_IDLE_SECS,
+        }
+    }
+
+    /// The largest value [`check`](Self::check) accepts, in
+    /// [`unit`](Self::unit)s. For [`Field::Deadline`] that is with the
+    /// default 3 probes; more probes allow a longer deadline (up to
+    /// [`limits::MAX_DEADLINE_SECS`]), which [`Deadline`] checks.
+    ///
+    /// ```
+    /// use keepalive::{limits, Field};
+    /// assert_eq!(Field::Idle.max(), limits::MAX_IDLE_SECS);
+    /// assert_eq!(Field::Deadline.max(), 131_068);
+    /// ```
+    pub const fn max(self) -> i64 {
+        match self {
+            Field::Idle => limits::MAX_IDLE_SECS,
+            Field::Interval => limits::MAX_INTERVAL_SECS,
+            Field::Count | Field::Probes => limits::MAX_COUNT,
+            Field::UserTimeout => limits::MAX_USER_TIMEOUT_MS,
+            Field::Deadline => crate::deadline::max_deadline_secs(crate::deadline::DEFAULT_PROBES),
+            Field::MaxIdle => limits::MAX_MAX_IDLE_SECS,
+        }
+    }
+
+    /// The unit of the value: `"seconds"`, `"probes"` or `"milliseconds"`.
+    pub const fn unit(self) -> &'static str {
+        match self {
+            Field::Count | Field::Probes => "probes",
+            Field::UserTimeout => "milliseconds",
+            _ => "seconds",
+        }
+    }
+
+    /// The range as the help texts and messages print it, built from
+    /// [`min`](Self::min), [`max`](Self::max) and [`unit`](Self::unit):
+    ///
+    /// ```
+    /// assert_eq!(keepalive::Field::Idle.range_text(), "1..32767 seconds");
+    /// assert_eq!(keepalive::Field::Probes.range_text(), "1..127 probes");
+    /// ```
+    pub fn range_text(self) -> String {
+        format!("{}..{} {}", self.min(), self.max(), self.unit())
     }
 
     /// The field of that [`name`](Self::name), if any.
@@ -87,6 +163,14 @@ impl Field {
                 crate::deadline::check_max_idle(Given::Int(value), u64::try_from(value).ok())
                     .map(drop)
             }
+            Field::Probes if (self.min()..=self.max()).contains(&value) => Ok(()),
+            Field::Probes => Err(Error::InvalidValue {
+                name: self.name(),
+                given: Given::Int(value),
+                min: self.min(),
+                max: self.max(),
+                unit: self.unit(),
+            }),
         }
         .map(|()| value)
     }
@@ -97,21 +181,25 @@ impl Field {
     /// text that is no number is refused with the range too; both errors show
     /// the text as given. `text` may be any bytes (an environment variable).
     pub fn parse(self, text: impl AsRef<[u8]>) -> Result<i64, Error> {
-        let trimmed = trim_ascii(text.as_ref());
-        // `i64::from_str`: an optional sign, then decimal digits only.
-        let parsed = std::str::from_utf8(trimmed)
-            .ok()
-            .and_then(|t| t.parse::<i64>().ok());
-        match parsed {
+        match number(text.as_ref()) {
             Some(n) => self.check(n),
             // i64::MIN is out of every field's range: the check gives the
             // field's range, shown with what was given.
             None => Err(match self.check(i64::MIN) {
-                Err(e) => e.given_as(trimmed),
+                Err(e) => e.given_as(trim_ascii(text.as_ref())),
                 Ok(_) => unreachable_range(),
             }),
         }
     }
+}
+
+/// The number `text` holds in [`Field::parse`]'s syntax, if it is one that
+/// an `i64` holds.
+pub(crate) fn number(text: &[u8]) -> Option<i64> {
+    // `i64::from_str`: an optional sign, then decimal digits only.
+    std::str::from_utf8(trim_ascii(text))
+        .ok()
+        .and_then(|t| t.parse::<i64>().ok())
 }
 
 /// `raw` without ASCII whitespace around it (`<[u8]>::trim_ascii` needs a
@@ -263,6 +351,27 @@ mod tests {
         for field in Field::ALL {
             assert_eq!(Field::from_name(field.name()), Some(field));
         }
-        assert_eq!(Field::from_name("probes"), None);
+        assert_eq!(Field::from_name("probes"), Some(Field::Probes));
+        assert_eq!(Field::from_name("user_timeout_ms"), None);
+    }
+
+    #[test]
+    fn the_ranges_are_the_checks() {
+        for field in Field::ALL {
+            assert_eq!(field.check(field.min()).unwrap(), field.min(), "{field:?}");
+            assert_eq!(field.check(field.max()).unwrap(), field.max(), "{field:?}");
+            for outside in [field.min() - 1, field.max() + 1] {
+                let err = field.check(outside).unwrap_err();
+                assert_eq!(
+                    err.to_string(),
+                    format!(
+                        "{} must be {}, got {outside}",
+                        field.name(),
+                        field.range_text()
+                    ),
+                );
+                assert_eq!(err.field(), Some(field));
+            }
+        }
     }
 }

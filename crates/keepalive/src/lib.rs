@@ -157,6 +157,7 @@ mod death;
 pub mod env;
 mod error;
 mod field;
+mod request;
 mod restore;
 mod rule;
 mod status;
@@ -172,6 +173,7 @@ pub use deadline::Deadline;
 pub use death::{Cause, Ending};
 pub use error::{os_error_text, Error, Given, GivenText};
 pub use field::Field;
+pub use request::Request;
 pub use restore::LeftChanged;
 pub use status::{Phase, Status, TcpState};
 /// What every function of the crate accepts: a socket descriptor, lent for

@@ -374,31 +374,27 @@ mod tests {
     #[test]
     fn busy_counts_from_the_first_retransmission() {
         let ms = Duration::from_millis;
-        // Not retransmitted yet: the first comes one RTO after the last ACK.
-        assert_eq!(
-            busy_dead_in(ms(5000), ms(400), 0, ms(300), ms(10), ms(0)),
-            ms(5100)
-        );
-        // One retransmission, 250 ms ago: it is the first.
-        assert_eq!(
-            busy_dead_in(ms(5000), ms(800), 1, ms(900), ms(250), ms(0)),
-            ms(4750)
-        );
-        // Three, the RTO doubled to 3.2 s: the first was 0.8 + 1.6 = 2.4 s
-        // before the last, which was 100 ms ago.
-        assert_eq!(
-            busy_dead_in(ms(5000), ms(3200), 3, ms(3000), ms(100), ms(0)),
-            ms(2500)
-        );
-        // Past the bound: zero, never negative.
-        assert_eq!(
-            busy_dead_in(ms(1000), ms(3200), 3, ms(3000), ms(100), ms(0)),
-            ms(0)
-        );
-        assert_eq!(
-            busy_dead_in(ms(1000), ms(120_000), 200, ms(0), ms(0), ms(0)),
-            ms(0)
-        );
+        // (bound, rto, retransmits, since the last ACK, since the last
+        // retransmission, expected)
+        let cases = [
+            // Not retransmitted yet: the first comes one RTO after the last ACK.
+            (5000, 400, 0, 300, 10, 5100),
+            // One retransmission, 250 ms ago: it is the first.
+            (5000, 800, 1, 900, 250, 4750),
+            // Three, the RTO doubled to 3.2 s: the first was 0.8 + 1.6 = 2.4 s
+            // before the last, which was 100 ms ago.
+            (5000, 3200, 3, 3000, 100, 2500),
+            // Past the bound: zero, never negative.
+            (1000, 3200, 3, 3000, 100, 0),
+            (1000, 120_000, 200, 0, 0, 0),
+        ];
+        for (bound, rto, n, acked, sent, want) in cases {
+            assert_eq!(
+                busy_dead_in(ms(bound), ms(rto), n, ms(acked), ms(sent), ms(0)),
+                ms(want),
+                "{bound} {rto} {n} {acked} {sent}"
+            );
+        }
     }
 
     #[test]
