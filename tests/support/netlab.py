@@ -12,6 +12,9 @@ Topology: a veth pair joins the two namespaces, client 192.0.2.1/24 and
 server 192.0.2.2/24 (TEST-NET-1, never routed). Names carry the process id, so
 parallel runs do not collide. Every process started and every namespace made
 is removed on close(), which also runs on SIGTERM, SIGINT and interpreter exit.
+
+Namespaces is what every lab shares (natlab.NatLab is another); vanish(port)
+cuts one port off inside a namespace of the caller's own (unshare --net).
 """
 
 import atexit
