@@ -22,51 +22,28 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <keepalive.h>
 
+#include "common.h"
 #include "rawloop.h"
 
 #define TARGET 1.05
 
 static volatile int64_t sink; /* keeps read values observable */
 
-/* Prints what failed and exits 1. */
-static void die(const char *what)
-{
-    fprintf(stderr, "c_overhead: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
-
-/* Monotonic time in nanoseconds. */
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die("clock_gettime");
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Returns a TCP socket connected over loopback; *peer gets the accepted end. */
 static int connected_socket(int *peer)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 1) != 0 ||
-        getsockname(lfd, (struct sockaddr *)&a, &len) != 0)
-        die("listen on loopback");
+    struct sockaddr_in a;
+    int lfd = loopback_listener(&a, 1);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
         die("connect on loopback");
@@ -75,21 +52,6 @@ static int connected_socket(int *peer)
         die("accept");
     close(lfd);
     return fd;
-}
-
-static void set_int(int fd, int level, int opt, int v, const char *name)
-{
-    if (setsockopt(fd, level, opt, &v, sizeof v) != 0)
-        die(name);
-}
-
-static int get_int(int fd, int level, int opt, const char *name)
-{
-    int v = 0;
-    socklen_t len = sizeof v;
-    if (getsockopt(fd, level, opt, &v, &len) != 0)
-        die(name);
-    return v;
 }
 
 /* The library path: n calls of keepalive_set(fd, {30, 7, 4}). */
@@ -156,24 +118,19 @@ static void compare(const char *figure, void (*lib)(int, int), void (*raw)(int, 
     lib(fd, batch); /* warm caches and the lazy PLT binding */
     raw(fd, batch);
     for (int r = 0; r < rounds; r++) {
-        int64_t t0, t1, t2;
-        if (r % 2 == 0) {
-            t0 = now_ns();
-            lib(fd, batch);
-            t1 = now_ns();
-            raw(fd, batch);
-            t2 = now_ns();
-            lib_ns[r] = (double)(t1 - t0) / batch;
-            raw_ns[r] = (double)(t2 - t1) / batch;
-        } else {
-            t0 = now_ns();
-            raw(fd, batch);
-            t1 = now_ns();
-            lib(fd, batch);
-            t2 = now_ns();
-            raw_ns[r] = (double)(t1 - t0) / batch;
-            lib_ns[r] = (double)(t2 - t1) / batch;
-        }
+        /* Each goes first in every other round: neither always finds the
+         * caches the other one warmed. */
+        int lib_first = r % 2 == 0;
+        void (*first)(int, int) = lib_first ? lib : raw;
+        void (*second)(int, int) = lib_first ? raw : lib;
+        int64_t t0 = now_ns();
+        first(fd, batch);
+        int64_t t1 = now_ns();
+        second(fd, batch);
+        int64_t t2 = now_ns();
+        double first_ns = (double)(t1 - t0) / batch, second_ns = (double)(t2 - t1) / batch;
+        lib_ns[r] = lib_first ? first_ns : second_ns;
+        raw_ns[r] = lib_first ? second_ns : first_ns;
         ratio[r] = lib_ns[r] / raw_ns[r];
         if ((r + 1) % 10 == 0 || r + 1 == rounds)
             fprintf(stderr, "   %s: round %d/%d\n", figure, r + 1, rounds);
@@ -224,12 +181,11 @@ static void usage(void)
     exit(2);
 }
 
-/* Parses a positive int argument or exits 2 with the usage message. */
+/* Parses a count argument (1..10,000,000) or exits 2 with the usage message. */
 static int arg(const char *s)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 1 || v > 10000000)
+    long v = count_arg(s, 10000000);
+    if (v == -1)
         usage();
     return (int)v;
 }

@@ -22,21 +22,13 @@ bench_begin cgroup
 tool=$BUILD/bin/keepalive
 ctl() { "$tool" cgroup "$@"; }
 
-if [[ $(id -u) != 0 ]]; then
-    log "cgroup: needs root (cgroups, BPF): skipped"
-    bench_skip "$figure" "$target" "needs root"
-    exit 0
-fi
+bench_unless_root "$figure" "$target" "cgroups, BPF"
 v2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 if [[ -z $v2 ]]; then
     bench_skip "$figure" "$target" "no cgroup v2 mounted"
     exit 0
 fi
-if [[ ! -x $tool ]]; then
-    log "not built yet: $tool (make build-tool)"
-    bench_skip "$figure" "$target" "not built yet: build/bin/keepalive"
-    exit 0
-fi
+bench_unless_built "$tool" "make build-tool" "$figure" "$target"
 connloop=$(bench_cc connloop)
 
 with=$v2/ka-bench-$$-policy without=$v2/ka-bench-$$-none mounted=
@@ -77,21 +69,12 @@ for ((r = 0; r < rounds; r++)); do
         o=$(run "$without" "$off"); w=$(run "$with" "$on")
     fi
     s=$(run "$without" "$on" --set)
-    ratios+=("$(awk -v w="$w" -v o="$o" 'BEGIN { printf "%.5f", w / o }')")
-    selfratios+=("$(awk -v w="$s" -v o="$o" 'BEGIN { printf "%.5f", w / o }')")
+    ratios+=("$(ratio "$w" "$o")") selfratios+=("$(ratio "$s" "$o")")
     witht+=("$w") withoutt+=("$o") selft+=("$s")
     log "  round $((r + 1))/$rounds: with the policy $((w / conns)) ns, without $((o / conns)) ns, set by the program $((s / conns)) ns per connection"
 done
-m=$(median_of "${ratios[@]}")
-mw=$(median_of "${witht[@]}")
-mo=$(median_of "${withoutt[@]}")
-measured=$(awk -v m="$m" -v w="$mw" -v o="$mo" -v s="$conns" \
-    'BEGIN { printf "%.3fx (%.0f vs %.0f ns)", m, w / s, o / s }')
-bench_row "$figure" "$measured" "$target" "$(verdict "$m" 1.10)"
-ms=$(median_of "${selfratios[@]}")
-mss=$(median_of "${selft[@]}")
-bench_row "  (the same values set by the program itself, for scale)" \
-    "$(awk -v m="$ms" -v w="$mss" -v o="$mo" -v s="$conns" \
-        'BEGIN { printf "%.3fx (%.0f vs %.0f ns)", m, w / s, o / s }')" "-" "-"
+ratio_row "$figure" "$target" "$conns" ns "${ratios[*]}" "${witht[*]}" "${withoutt[*]}"
+ratio_row "  (the same values set by the program itself, for scale)" - "$conns" ns \
+    "${selfratios[*]}" "${selft[*]}" "${withoutt[*]}"
 tuned=$(ctl list --json | python3 -c "import json,sys; print([r['tuned'] for r in json.load(sys.stdin) if r['cgroup'] == sys.argv[1]][0])" "$with")
 log "cgroup: the sock_ops program counted $tuned connection ends tuned"

@@ -22,46 +22,24 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <arpa/inet.h>
-#include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-static void die(const char *what)
-{
-    fprintf(stderr, "connloop: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die("clock_gettime");
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int get_int(int fd, int level, int opt)
-{
-    int v = 0;
-    socklen_t len = sizeof v;
-    if (getsockopt(fd, level, opt, &v, &len) != 0)
-        die("getsockopt");
-    return v;
-}
+#include "common.h"
 
 static void describe(const char *name, int fd)
 {
-    printf("%s=%d/%d/%d/%d/%d", name, get_int(fd, SOL_SOCKET, SO_KEEPALIVE),
-           get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE), get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL),
-           get_int(fd, IPPROTO_TCP, TCP_KEEPCNT), get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT));
+    printf("%s=%d/%d/%d/%d/%d", name, get_int(fd, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE"),
+           get_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE"),
+           get_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL"),
+           get_int(fd, IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT"),
+           get_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT"));
 }
 
 /* What `attach -D 5` sets, set by the program itself: values, then on. */
@@ -113,21 +91,15 @@ static void close_both(int client, int accepted)
 
 int main(int argc, char **argv)
 {
-    char *end = NULL;
     set_by_program = argc == 3 && strcmp(argv[2], "--set") == 0;
     clean_close = argc == 3 && strcmp(argv[2], "--fin") == 0;
-    long n = argc >= 2 ? strtol(argv[1], &end, 10) : 0;
-    if (argc < 2 || argc > 3 || (argc == 3 && !set_by_program && !clean_close) || *argv[1] == '\0' ||
-        *end != '\0' || n < 1) {
+    long n = argc >= 2 ? count_arg(argv[1], LONG_MAX) : -1;
+    if (argc > 3 || (argc == 3 && !set_by_program && !clean_close) || n == -1) {
         fprintf(stderr, "usage: connloop N [--set | --fin]\n");
         return 2;
     }
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(addr);
-    int listener = socket(AF_INET, SOCK_STREAM, 0);
-    if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-        listen(listener, 128) != 0 || getsockname(listener, (struct sockaddr *)&addr, &len) != 0)
-        die("listen");
+    struct sockaddr_in addr;
+    int listener = loopback_listener(&addr, 128);
 
     int client, accepted;
     connect_one(listener, &addr, &client, &accepted);

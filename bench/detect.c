@@ -31,11 +31,7 @@
 
 #include <keepalive.h>
 
-static void die(const char *what)
-{
-    fprintf(stderr, "detect: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
+#include "common.h"
 
 static void usage(void)
 {

@@ -31,6 +31,25 @@ bench_skip() {
     bench_row "$1" "not measured: $3" "$2" SKIP
 }
 
+# bench_unless_root FIGURE TARGET WHY: as root, nothing; otherwise records
+# FIGURE as not measured (WHY: what needs root) and ends the script.
+bench_unless_root() {
+    [[ $(id -u) == 0 ]] && return 0
+    log "$BENCH_PART: needs root ($3): skipped"
+    bench_skip "$1" "$2" "needs root"
+    exit 0
+}
+
+# bench_unless_built FILE HOW FIGURE TARGET: with FILE there, nothing;
+# otherwise says HOW to build it, records FIGURE as not measured and ends the
+# script.
+bench_unless_built() {
+    [[ -e $1 ]] && return 0
+    log "not built yet: $1 ($2)"
+    bench_skip "$3" "$4" "not built yet: ${1#"$TOP"/}"
+    exit 0
+}
+
 # bench_rows_from FILE: records the ROW lines a benchmark program printed
 # (ROW <TAB> figure <TAB> measured <TAB> target <TAB> verdict).
 bench_rows_from() {
@@ -40,12 +59,14 @@ bench_rows_from() {
     done <"$1"
 }
 
-# bench_cc NAME [PKG [SOURCE...]]: compiles bench/NAME.c (and the other
-# bench/SOURCEs; -O2, warnings as errors) into $BENCH_OUT/bin/NAME and prints
-# that path; with a PKG, links it the way users do, through pkg-config against
-# the staged build/ (shared, rpath to it).
+# bench_cc NAME [PKG [SOURCE...]]: compiles bench/NAME.c with bench/common.c
+# (the programs' shared helpers) and the other bench/SOURCEs (-O2, warnings as
+# errors) into $BENCH_OUT/bin/NAME and prints that path; with a PKG, links it
+# the way users do, through pkg-config against the staged build/ (shared,
+# rpath to it).
 bench_cc() {
-    local name=$1 pkg=${2:-} flags=() srcs=("$TOP/bench/$1.c") out=$BENCH_OUT/bin/$1
+    local name=$1 pkg=${2:-} flags=() srcs=("$TOP/bench/$1.c" "$TOP/bench/common.c")
+    local out=$BENCH_OUT/bin/$1
     shift $(($# < 2 ? $# : 2))
     for s in "$@"; do srcs+=("$TOP/bench/$s"); done
     mkdir -p "$BENCH_OUT/bin"
@@ -89,6 +110,25 @@ median_of() {
 # verdict VALUE LIMIT: PASS when VALUE <= LIMIT, else MISS.
 verdict() {
     awk -v v="$1" -v l="$2" 'BEGIN { print (v + 0 <= l + 0) ? "PASS" : "MISS" }'
+}
+
+# ratio A B: A / B to five decimals (one round of an interleaved comparison).
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.5f", a / b }'
+}
+
+# ratio_row FIGURE TARGET PER UNIT "RATIOS" "A" "B" [DIGITS]: records the
+# median of RATIOS with the medians of A and B divided by PER beside it
+# ("1.023x (512 vs 500 ns)", the ratio with DIGITS decimals, 3 unless said),
+# and its verdict against TARGET ("<= 1.05x"; "-": none, a row for scale).
+# RATIOS, A and B are space-separated lists of the rounds' figures.
+ratio_row() {
+    local m a b limit=${2#<= }
+    # shellcheck disable=SC2086 # the lists are split on purpose
+    m=$(median_of $5) a=$(median_of $6) b=$(median_of $7)
+    bench_row "$1" "$(awk -v m="$m" -v a="$a" -v b="$b" -v per="$3" -v unit="$4" -v d="${8:-3}" \
+        'BEGIN { printf("%." d "fx (%.0f vs %.0f %s)", m, a / per, b / per, unit) }')" "$2" \
+        "$(if [[ $2 == - ]]; then echo -; else verdict "$m" "${limit%x}"; fi)"
 }
 
 # need_root WHAT: true when root; otherwise says why WHAT is skipped.

@@ -16,11 +16,7 @@ target="<= 1.05x"
 bench_begin preload
 
 new=$BUILD/lib/libkeepalive-preload.so
-if [[ ! -e $new ]]; then
-    log "not built yet: the preload library ($new; make build-preload)"
-    bench_skip "$figure" "$target" "not built yet: libkeepalive-preload.so"
-    exit 0
-fi
+bench_unless_built "$new" "make build-preload" "$figure" "$target"
 "$APT_ENSURE" libkeepalive0
 old=$(dpkg -L libkeepalive0 | grep -m1 '/libkeepalive\.so\.0$')
 sockloop=$(bench_cc sockloop)
@@ -50,16 +46,11 @@ for ((r = 0; r < rounds; r++)); do
         o=$(run "$old"); n=$(run "$new")
     fi
     b=$("$sockloop" "$sockets" | sed -n 's/^ns=//p')
-    ratios+=("$(awk -v n="$n" -v o="$o" 'BEGIN { printf "%.5f", n / o }')")
+    ratios+=("$(ratio "$n" "$o")")
     newt+=("$n") oldt+=("$o") base+=("$b")
     log "  round $((r + 1))/$rounds: new $((n / sockets)) ns, 0.3 $((o / sockets)) ns, no preload $((b / sockets)) ns per socket"
 done
-m=$(median_of "${ratios[@]}")
-mn=$(median_of "${newt[@]}")
-mo=$(median_of "${oldt[@]}")
+ratio_row "$figure" "$target" "$sockets" ns "${ratios[*]}" "${newt[*]}" "${oldt[*]}"
 mb=$(median_of "${base[@]}")
-measured=$(awk -v m="$m" -v n="$mn" -v o="$mo" -v s="$sockets" \
-    'BEGIN { printf "%.3fx (%.0f vs %.0f ns)", m, n / s, o / s }')
-bench_row "$figure" "$measured" "$target" "$(verdict "$m" 1.05)"
 bench_row "  (no preload at all, for scale)" \
     "$(awk -v b="$mb" -v s="$sockets" 'BEGIN { printf "%.0f ns per socket", b / s }')" "-" "-"

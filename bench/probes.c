@@ -40,18 +40,14 @@
 
 #include <keepalive.h>
 
+#include "common.h"
+
 /* A schedule: a deadline for the library to split, or four values as given. */
 struct spec {
     int deadline; /* > 0: keepalive_set_deadline(fd, deadline) */
     keepalive_config config;
     unsigned user_timeout_ms;
 };
-
-static void die(const char *what)
-{
-    fprintf(stderr, "probes: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
 
 static void die_lib(const char *what)
 {
@@ -96,16 +92,11 @@ static void parse_spec(const char *arg, struct spec *s)
 static void settings_of(const struct spec *s, keepalive_settings *out)
 {
     memset(out, 0, sizeof *out);
-    out->enabled = 1;
     if (s->deadline > 0) {
-        keepalive_schedule sch;
-        if (keepalive_deadline_schedule((uint32_t)s->deadline, 0, &sch) != 0)
+        if (keepalive_deadline_schedule((uint32_t)s->deadline, 0, out) != 0)
             die_lib("keepalive_deadline_schedule");
-        out->idle = sch.idle;
-        out->interval = sch.interval;
-        out->count = sch.count;
-        out->user_timeout_ms = sch.user_timeout_ms;
     } else {
+        out->enabled = 1;
         if (keepalive_config_check(&s->config) != 0)
             die_lib("keepalive_config_check");
         out->idle = s->config.idle;

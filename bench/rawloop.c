@@ -12,22 +12,26 @@
 
 volatile long rawloop_sink; /* keeps the values read observable */
 
+/* One setsockopt of an int; inlined, so each loop below is its syscalls. */
+static inline int set1(int fd, int level, int opt, int v)
+{
+    return setsockopt(fd, level, opt, &v, sizeof v);
+}
+
+/* One getsockopt of an int into *v; inlined likewise. */
+static inline int get1(int fd, int level, int opt, int *v)
+{
+    socklen_t len = sizeof *v;
+    return getsockopt(fd, level, opt, v, &len);
+}
+
 int rawloop_set(int fd, int n)
 {
-    for (int i = 0; i < n; i++) {
-        int v = 30;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof v) != 0)
+    for (int i = 0; i < n; i++)
+        if (set1(fd, IPPROTO_TCP, TCP_KEEPIDLE, 30) != 0 ||
+            set1(fd, IPPROTO_TCP, TCP_KEEPINTVL, 7) != 0 ||
+            set1(fd, IPPROTO_TCP, TCP_KEEPCNT, 4) != 0 || set1(fd, SOL_SOCKET, SO_KEEPALIVE, 1) != 0)
             return -1;
-        v = 7;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof v) != 0)
-            return -1;
-        v = 4;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof v) != 0)
-            return -1;
-        v = 1;
-        if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof v) != 0)
-            return -1;
-    }
     return 0;
 }
 
@@ -36,21 +40,11 @@ int rawloop_get(int fd, int n)
     long acc = 0;
     for (int i = 0; i < n; i++) {
         int v[5];
-        socklen_t len;
-        len = sizeof v[0];
-        if (getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v[0], &len) != 0)
-            return -1;
-        len = sizeof v[1];
-        if (getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v[1], &len) != 0)
-            return -1;
-        len = sizeof v[2];
-        if (getsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v[2], &len) != 0)
-            return -1;
-        len = sizeof v[3];
-        if (getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v[3], &len) != 0)
-            return -1;
-        len = sizeof v[4];
-        if (getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v[4], &len) != 0)
+        if (get1(fd, SOL_SOCKET, SO_KEEPALIVE, &v[0]) != 0 ||
+            get1(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v[1]) != 0 ||
+            get1(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v[2]) != 0 ||
+            get1(fd, IPPROTO_TCP, TCP_KEEPCNT, &v[3]) != 0 ||
+            get1(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v[4]) != 0)
             return -1;
         acc += v[0] + v[1] + v[2] + v[3] + v[4];
     }

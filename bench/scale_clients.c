@@ -36,14 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define IN_FLIGHT 1000
 #define MAX_SOURCES 64
-
-static void die(const char *what)
-{
-    fprintf(stderr, "scale_clients: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
 
 static double now_s(void)
 {

@@ -18,16 +18,8 @@ target="<= 1.00x"
 bench_begin show
 
 tool=$BUILD/bin/keepalive
-if [[ ! -x $tool ]]; then
-    log "not built yet: the operator's tool ($tool; make build-tool)"
-    bench_skip "$figure" "$target" "not built yet: build/bin/keepalive"
-    exit 0
-fi
-if [[ $(id -u) != 0 ]]; then
-    log "show vs ss needs root (a network namespace of its own): skipped"
-    bench_skip "$figure" "$target" "needs root"
-    exit 0
-fi
+bench_unless_built "$tool" "make build-tool" "$figure" "$target"
+bench_unless_root "$figure" "$target" "a network namespace of its own"
 "$APT_ENSURE" ss=iproute2 unshare=util-linux nsenter=util-linux python3=python3
 
 tmp=$(mktemp -d)
@@ -71,17 +63,11 @@ for ((r = 0; r < rounds; r++)); do
         b=$(ns in_ns ss -tnoip); a=$(ns in_ns "$tool" show "$pid" --json)
     fi
     t=$(ns in_ns "$tool" show "$pid")
-    ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.5f", a / b }')")
-    table_ratios+=("$(awk -v a="$t" -v b="$b" 'BEGIN { printf "%.5f", a / b }')")
+    ratios+=("$(ratio "$a" "$b")") table_ratios+=("$(ratio "$t" "$b")")
     shows+=("$a") sss+=("$b")
     log "  round $((r + 1))/$rounds: show --json $((a / 1000000)) ms, ss -tnoip $((b / 1000000)) ms, show (table) $((t / 1000000)) ms"
 done
-m=$(median_of "${ratios[@]}")
+ratio_row "$figure" "$target" 1e6 ms "${ratios[*]}" "${shows[*]}" "${sss[*]}" 2
 mt=$(median_of "${table_ratios[@]}")
-ms=$(median_of "${shows[@]}")
-mss=$(median_of "${sss[@]}")
-measured=$(awk -v m="$m" -v a="$ms" -v b="$mss" \
-    'BEGIN { printf "%.2fx (%.0f vs %.0f ms)", m, a / 1e6, b / 1e6 }')
-bench_row "$figure" "$measured" "$target" "$(verdict "$m" 1.00)"
 bench_row "  (show as a table vs ss -tnoip, for scale)" \
     "$(awk -v m="$mt" 'BEGIN { printf "%.2fx", m }')" "-" "-"

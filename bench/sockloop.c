@@ -14,45 +14,20 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-static void die(const char *what)
-{
-    fprintf(stderr, "sockloop: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die("clock_gettime");
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int get_int(int fd, int level, int opt, const char *name)
-{
-    int v = 0;
-    socklen_t len = sizeof v;
-    if (getsockopt(fd, level, opt, &v, &len) != 0)
-        die(name);
-    return v;
-}
+#include "common.h"
 
 int main(int argc, char **argv)
 {
-    char *end = NULL;
-    long n = argc == 2 ? strtol(argv[1], &end, 10) : 0;
-    if (argc != 2 || *argv[1] == '\0' || *end != '\0' || n < 1) {
+    long n = argc == 2 ? count_arg(argv[1], LONG_MAX) : -1;
+    if (n == -1) {
         fprintf(stderr, "usage: sockloop N\n");
         return 2;
     }

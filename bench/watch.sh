@@ -25,16 +25,8 @@ target="<= 1.10x"
 bench_begin watch
 tool=$BUILD/bin/keepalive
 
-if [[ $(id -u) != 0 ]]; then
-    log "watch: needs root (BPF): skipped"
-    bench_skip "$figure" "$target" "needs root"
-    exit 0
-fi
-if [[ ! -x $tool ]]; then
-    log "not built yet: $tool (make build-tool)"
-    bench_skip "$figure" "$target" "not built yet: build/bin/keepalive"
-    exit 0
-fi
+bench_unless_root "$figure" "$target" "BPF"
+bench_unless_built "$tool" "make build-tool" "$figure" "$target"
 connloop=$(bench_cc connloop)
 tmp=$(mktemp -d)
 watcher=
@@ -83,7 +75,6 @@ run() {
     echo "${out##*ns=}"
 }
 
-ratio() { awk -v w="$1" -v o="$2" 'BEGIN { printf "%.5f", w / o }'; }
 ratios=() worst_ratios=() witht=() withoutt=() wworst=() oworst=()
 log "watch: $rounds rounds of $conns connections each, interleaved"
 for ((r = 0; r < rounds; r++)); do
@@ -98,14 +89,5 @@ for ((r = 0; r < rounds; r++)); do
     witht+=("$w") withoutt+=("$o") wworst+=("$ww") oworst+=("$ow")
     log "  round $((r + 1))/$rounds: clean close $((w / conns)) ns with the watch, $((o / conns)) ns without; reset $((ww / conns)) vs $((ow / conns)) ns"
 done
-row() { # row FIGURE RATIOS WITH WITHOUT TARGET
-    local m mw mo
-    m=$(median_of $2)
-    mw=$(median_of $3)
-    mo=$(median_of $4)
-    bench_row "$1" "$(awk -v m="$m" -v w="$mw" -v o="$mo" -v s="$conns" \
-        'BEGIN { printf "%.3fx (%.0f vs %.0f ns)", m, w / s, o / s }')" "$5" \
-        "$(if [[ $5 == - ]]; then echo -; else verdict "$m" 1.10; fi)"
-}
-row "$figure" "${ratios[*]}" "${witht[*]}" "${withoutt[*]}" "$target"
-row "$worst" "${worst_ratios[*]}" "${wworst[*]}" "${oworst[*]}" "-"
+ratio_row "$figure" "$target" "$conns" ns "${ratios[*]}" "${witht[*]}" "${withoutt[*]}"
+ratio_row "$worst" - "$conns" ns "${worst_ratios[*]}" "${wworst[*]}" "${oworst[*]}"

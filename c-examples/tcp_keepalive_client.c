@@ -19,18 +19,17 @@
  * (exit 2) before anything is done.
  *
  * Values are checked, keepalive set and the kernel's liveness read only
- * through libkeepalive: the ranges, the deadline's split and when the kernel
- * declares a peer dead are the library's to know, not this program's.
+ * through libkeepalive: the ranges, the rules between the values, the
+ * deadline's split and when the kernel declares a peer dead are the
+ * library's to know, not this program's. The options are read, and the
+ * timestamped lines written, by cli.c, shared with the server.
  */
-#include <keepalive.h>
+#include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
-#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,28 +39,25 @@
 #include <unistd.h>
 
 enum {
-    EXIT_USAGE = 2,
     SAMPLE_MS = 1000,     /* the liveness is read once a second */
     WRITE_MS = 100,       /* -w: 16 bytes every 0.1 s */
     OVERDUE_ACK_MS = 1000 /* data unacknowledged for a second: the peer is overdue */
 };
 
-static const char *progname = "tcp_keepalive_client";
+const char *const progname = "tcp_keepalive_client";
 
-/* What to connect to and which keepalive values to set (0 = system default). */
+/* What to connect to and which keepalive values to set (-1: not given, the
+ * system default stays). */
 struct client_params {
     char host[256];
     char port[8];
-    keepalive_config config;
-    uint32_t user_timeout_ms;
-    int user_timeout_given;
-    uint32_t deadline;           /* -D seconds; 0 = no deadline */
-    keepalive_settings schedule; /* the settings -D stands for, from the library */
+    keepalive_request request;   /* -c -d -i -u -D, checked by the library */
+    keepalive_settings schedule; /* with -D: its split, from the library */
     int busy;                    /* -w: keep writing */
 };
 
 /* Prints the usage message on out. */
-static void print_usage(FILE *out)
+void print_usage(FILE *out)
 {
     fprintf(out,
             "usage: %s [-c CNT] [-d IDLE] [-i INTVL] [-u USER_TIMEOUT_MS] [-D DEADLINE] [-w]"
@@ -81,60 +77,6 @@ static void print_usage(FILE *out)
             "Values are whole numbers, checked by libkeepalive before anything is done;\n"
             "an option left out keeps the system default.\n",
             progname);
-}
-
-/* Prints the usage message on stderr and exits with status 2. */
-static void usage(void)
-{
-    print_usage(stderr);
-    exit(EXIT_USAGE);
-}
-
-/* -h, --help: prints the usage message on stdout and exits with status 0
- * (1 when stdout cannot take it). */
-static void help(void)
-{
-    print_usage(stdout);
-    exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_FAILURE);
-}
-
-/* Prints "progname: message" on stderr and exits with status 2 via usage(). */
-static void bad_argument(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "%s: ", progname);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    usage();
-}
-
-/*
- * Parses the argument of option -opt as libkeepalive's value `name` ("idle",
- * "interval", "count", "user_timeout", "deadline"): the library checks the
- * syntax and the range, so no range is written here. Returns the value; one
- * the library refuses is a usage error with its sentence, which names the
- * value, its range and what was given.
- */
-static int64_t parse_value(int opt, const char *name, const char *arg)
-{
-    int64_t value;
-
-    if (keepalive_value_parse(name, arg, &value) == -1)
-        bad_argument("-%c: %s", opt, keepalive_last_error());
-    return value;
-}
-
-/* Parses -D and computes its schedule with keepalive_deadline_schedule(). */
-static uint32_t parse_deadline(const char *arg, keepalive_settings *schedule)
-{
-    uint32_t seconds = (uint32_t)parse_value('D', "deadline", arg);
-
-    if (keepalive_deadline_schedule(seconds, 0, schedule) == -1)
-        bad_argument("-D: %s", keepalive_last_error());
-    return seconds;
 }
 
 /*
@@ -176,24 +118,6 @@ static int parse_hostport(const char *text, struct client_params *params)
     return 0;
 }
 
-/* Prints a line on stdout that starts with the local time to the millisecond. */
-static void log_time(const char *fmt, ...)
-{
-    struct timespec now;
-    struct tm tm;
-    char stamp[32];
-    va_list ap;
-
-    clock_gettime(CLOCK_REALTIME, &now);
-    localtime_r(&now.tv_sec, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-    printf("[%s.%03ld] ", stamp, now.tv_nsec / 1000000L);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-}
-
 /* Returns the monotonic clock in milliseconds. */
 static long long now_ms(void)
 {
@@ -201,16 +125,6 @@ static long long now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-/* Formats milliseconds as seconds: "5" when whole, else "3.500". Returns out. */
-static const char *seconds_text(long long ms, char *out, size_t outlen)
-{
-    if (ms % 1000 == 0)
-        snprintf(out, outlen, "%lld", ms / 1000);
-    else
-        snprintf(out, outlen, "%.3f", (double)ms / 1000.0);
-    return out;
 }
 
 /* Formats a socket address as "192.0.2.1:5050" or "[2001:db8::1]:5050". */
@@ -227,39 +141,27 @@ static void format_address(const struct sockaddr *sa, socklen_t len, char *out, 
 }
 
 /*
- * Applies the requested keepalive values to fd through libkeepalive: the
- * deadline, or the knobs and the user timeout. Returns 0; on failure prints
- * libkeepalive's sentence and returns -1 with errno set.
+ * Applies the requested keepalive values to fd through libkeepalive (the
+ * deadline, or the knobs and the user timeout given). Returns 0; on failure
+ * prints libkeepalive's sentence and returns -1 with errno set.
  */
 static int apply_keepalive(int fd, const struct client_params *params)
 {
-    const char *call = "keepalive_set_deadline";
-    int rc;
-
-    if (params->deadline != 0) {
-        rc = keepalive_set_deadline(fd, params->deadline);
-    } else {
-        call = "keepalive_set";
-        rc = keepalive_set(fd, &params->config);
-        if (rc == 0 && params->user_timeout_given) {
-            call = "keepalive_set_user_timeout";
-            rc = keepalive_set_user_timeout(fd, params->user_timeout_ms);
-        }
-    }
-    if (rc == -1) {
+    if (keepalive_set_request(fd, &params->request) == -1) {
         int saved = errno;
-        fprintf(stderr, "%s: %s: %s\n", progname, call, keepalive_last_error());
+        fprintf(stderr, "%s: keepalive_set_request: %s\n", progname, keepalive_last_error());
         errno = saved;
+        return -1;
     }
-    return rc;
+    return 0;
 }
 
-/* Prints a knob just set: the number given, or the system default it kept,
- * as read back from the socket. */
-static void print_setting(const char *name, int32_t given, int32_t effective)
+/* Prints a knob just set: the number given, or the system default it kept
+ * (-1: not given), as read back from the socket. */
+static void print_setting(const char *name, int64_t given, int32_t effective)
 {
-    if (given != 0)
-        printf("set %-16s = %d\n", name, given);
+    if (given != -1)
+        printf("set %-16s = %lld\n", name, (long long)given);
     else
         printf("set %-16s = system default (%d)\n", name, effective);
 }
@@ -267,24 +169,25 @@ static void print_setting(const char *name, int32_t given, int32_t effective)
 /* Prints the values just set on fd (after they were set, not before). */
 static void print_set(int fd, const struct client_params *params)
 {
+    const keepalive_request *r = &params->request;
     const keepalive_settings *d = &params->schedule;
     keepalive_settings s = { false, 0, 0, 0, 0 };
 
     printf("set %-16s = 1\n", "SO_KEEPALIVE");
-    if (params->deadline != 0) {
-        printf("set deadline %u s: TCP_KEEPIDLE %d, TCP_KEEPINTVL %d, TCP_KEEPCNT %d, "
+    if (r->deadline != -1) {
+        printf("set deadline %lld s: TCP_KEEPIDLE %d, TCP_KEEPINTVL %d, TCP_KEEPCNT %d, "
                "TCP_USER_TIMEOUT %u ms\n",
-               params->deadline, d->idle, d->interval, d->count, d->user_timeout_ms);
+               (long long)r->deadline, d->idle, d->interval, d->count, d->user_timeout_ms);
         return;
     }
     if (keepalive_get(fd, &s) == -1)
         fprintf(stderr, "%s: keepalive_get: %s\n", progname, keepalive_last_error());
-    print_setting("TCP_KEEPIDLE", params->config.idle, s.idle);
-    print_setting("TCP_KEEPCNT", params->config.count, s.count);
-    print_setting("TCP_KEEPINTVL", params->config.interval, s.interval);
-    if (params->user_timeout_given)
-        printf("set %-16s = %u ms%s\n", "TCP_USER_TIMEOUT", params->user_timeout_ms,
-               params->user_timeout_ms == 0 ? " (the kernel's default)" : "");
+    print_setting("TCP_KEEPIDLE", r->idle, s.idle);
+    print_setting("TCP_KEEPCNT", r->count, s.count);
+    print_setting("TCP_KEEPINTVL", r->interval, s.interval);
+    if (r->user_timeout_ms != -1)
+        printf("set %-16s = %lld ms%s\n", "TCP_USER_TIMEOUT", (long long)r->user_timeout_ms,
+               r->user_timeout_ms == 0 ? " (the kernel's default)" : "");
 }
 
 /*
@@ -368,24 +271,16 @@ static int connect_with_keepalive(const struct client_params *params)
 static void print_effective(int fd)
 {
     keepalive_settings s;
-    keepalive_dead_after d;
-    char idle[32], busy[32];
 
-    if (keepalive_get(fd, &s) == -1 || keepalive_settings_dead_after(&s, &d) == -1) {
+    if (keepalive_get(fd, &s) == -1) {
         fprintf(stderr, "%s: reading keepalive back: %s\n", progname, keepalive_last_error());
         return;
     }
     printf("keepalive %s: idle %d s, interval %d s, count %d, TCP_USER_TIMEOUT %u ms (read "
            "back)\n",
            s.enabled ? "on" : "OFF", s.idle, s.interval, s.count, s.user_timeout_ms);
-    if (!s.enabled)
-        return;
-    printf("a silent peer is declared dead %s s after its last ACK (after %u probe%s)",
-           seconds_text(d.idle_ms, idle, sizeof idle), d.probes, d.probes == 1 ? "" : "s");
-    if (d.busy_ms >= 0)
-        printf("; with data unacknowledged, %s s after its last ACK",
-               seconds_text(d.busy_ms, busy, sizeof busy));
-    putchar('\n');
+    if (s.enabled && print_dead_after("peer", &s) == -1)
+        fprintf(stderr, "%s: reading keepalive back: %s\n", progname, keepalive_last_error());
 }
 
 /*
@@ -501,65 +396,22 @@ static int wait_until_closed(int fd, int busy)
     }
 }
 
-/* The one long option; every other option is a short one. */
-static const struct option long_options[] = {
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-};
-
 int main(int argc, char *argv[])
 {
     struct client_params params;
-    int c, fd, rv, knobs = 0;
+    int fd, rv;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     setvbuf(stderr, NULL, _IOLBF, 0);
     memset(&params, 0, sizeof params);
+    if (keepalive_request_init(&params.request, sizeof params.request) == -1) {
+        fprintf(stderr, "%s: keepalive_request_init: %s\n", progname, keepalive_last_error());
+        return EXIT_FAILURE;
+    }
 
     /* Every option is checked (by libkeepalive) before anything is done. */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:d:i:u:D:wh", long_options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            help();
-            break;
-        case 'c':
-            params.config.count = (int32_t)parse_value(c, "count", optarg);
-            knobs = c;
-            break;
-        case 'd':
-            params.config.idle = (int32_t)parse_value(c, "idle", optarg);
-            knobs = c;
-            break;
-        case 'i':
-            params.config.interval = (int32_t)parse_value(c, "interval", optarg);
-            knobs = c;
-            break;
-        case 'u':
-            params.user_timeout_ms = (uint32_t)parse_value(c, "user_timeout", optarg);
-            params.user_timeout_given = 1;
-            knobs = c;
-            break;
-        case 'D':
-            params.deadline = parse_deadline(optarg, &params.schedule);
-            break;
-        case 'w':
-            params.busy = 1;
-            break;
-        case ':':
-            bad_argument("option requires an argument: -%c", optopt);
-            break;
-        default:
-            if (optopt != 0)
-                bad_argument("unrecognized option: -%c", optopt);
-            bad_argument("unrecognized option: %s", argv[optind - 1]); /* a long one */
-            break;
-        }
-    }
-    if (params.deadline != 0 && knobs != 0)
-        bad_argument("-D cannot be given with -%c: the deadline sets TCP_KEEPIDLE, "
-                     "TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT itself",
-                     knobs);
+    while (next_option(argc, argv, ":c:d:i:u:D:wh", &params.request, &params.schedule) != -1)
+        params.busy = 1; /* -w, the one option of the client's own */
     if (optind != argc - 1)
         bad_argument(optind > argc - 1 ? "missing HOST:PORT" : "too many arguments");
     if (parse_hostport(argv[optind], &params) == -1)

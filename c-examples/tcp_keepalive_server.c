@@ -21,17 +21,16 @@
  * killing the server); SIGINT and SIGTERM close every connection and exit 0.
  * Values are checked, keepalive set and read back only through libkeepalive,
  * before anything else is done; bad arguments are a usage error (exit 2).
+ * The options are read, and the timestamped lines written, by cli.c, shared
+ * with the client.
  */
-#include <keepalive.h>
+#include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { EXIT_USAGE = 2, MAX_EVENTS = 256, ECHO_BUFFER = 4096 };
+enum { MAX_EVENTS = 256, ECHO_BUFFER = 4096 };
 
-static const char *progname = "tcp_keepalive_server";
+const char *const progname = "tcp_keepalive_server";
 
 /*
  * One connected client: its socket, who it is, since when, unsent echo bytes.
@@ -68,9 +67,8 @@ struct server {
     int spare_fd; /* kept open to accept-and-close when out of descriptors */
     int listener_paused; /* at the limit with no spare: listener out of the epoll set */
     int said_paused;     /* the line saying so was printed (once per process) */
-    keepalive_config config;
-    uint32_t deadline;           /* -D seconds; 0 = none */
-    keepalive_settings schedule; /* the settings -D stands for, from the library */
+    keepalive_request request;   /* -c -d -i -D, checked by the library (-1: not given) */
+    keepalive_settings schedule; /* with -D: its split, from the library */
     struct client *clients;
     size_t nclients;
     char buffer[ECHO_BUFFER]; /* every client's data is read into this one buffer */
@@ -80,7 +78,7 @@ struct server {
 static char listener_tag, signal_tag;
 
 /* Prints the usage message on out. */
-static void print_usage(FILE *out)
+void print_usage(FILE *out)
 {
     fprintf(out,
             "usage: %s [-c CNT] [-d IDLE] [-i INTVL] [-D DEADLINE] PORT\n"
@@ -99,34 +97,6 @@ static void print_usage(FILE *out)
             progname);
 }
 
-/* Prints the usage message on stderr and exits with status 2. */
-static void usage(void)
-{
-    print_usage(stderr);
-    exit(EXIT_USAGE);
-}
-
-/* -h, --help: prints the usage message on stdout and exits with status 0
- * (1 when stdout cannot take it). */
-static void help(void)
-{
-    print_usage(stdout);
-    exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_FAILURE);
-}
-
-/* Prints "progname: message" on stderr and exits with status 2 via usage(). */
-static void bad_argument(const char *fmt, ...)
-{
-    va_list ap;
-
-    fprintf(stderr, "%s: ", progname);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    usage();
-}
-
 /*
  * Parses arg as a decimal integer in min..max. Returns it, or -1 for anything
  * else (empty, sign, junk, trailing characters, out of range, overflow).
@@ -143,50 +113,6 @@ static long parse_integer(const char *arg, long min, long max)
     if (errno != 0 || *end != '\0' || value < min || value > max)
         return -1;
     return value;
-}
-
-/*
- * Parses the argument of option -opt as libkeepalive's value `name` ("idle",
- * "interval", "count", "user_timeout", "deadline"): the library checks the
- * syntax and the range, so no range is written here. Returns the value; one
- * the library refuses is a usage error with its sentence, which names the
- * value, its range and what was given.
- */
-static int64_t parse_value(int opt, const char *name, const char *arg)
-{
-    int64_t value;
-
-    if (keepalive_value_parse(name, arg, &value) == -1)
-        bad_argument("-%c: %s", opt, keepalive_last_error());
-    return value;
-}
-
-/* Parses -D and computes its schedule with keepalive_deadline_schedule(). */
-static uint32_t parse_deadline(const char *arg, keepalive_settings *schedule)
-{
-    uint32_t seconds = (uint32_t)parse_value('D', "deadline", arg);
-
-    if (keepalive_deadline_schedule(seconds, 0, schedule) == -1)
-        bad_argument("-D: %s", keepalive_last_error());
-    return seconds;
-}
-
-/* Prints a line on stdout that starts with the local time to the millisecond. */
-static void log_time(const char *fmt, ...)
-{
-    struct timespec now;
-    struct tm tm;
-    char stamp[32];
-    va_list ap;
-
-    clock_gettime(CLOCK_REALTIME, &now);
-    localtime_r(&now.tv_sec, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-    printf("[%s.%03ld] ", stamp, now.tv_nsec / 1000000L);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
 }
 
 /* Returns the seconds elapsed since the monotonic time start. */
@@ -257,16 +183,6 @@ static void raise_fd_limit(void)
     }
 }
 
-/* Formats milliseconds as seconds: "5" when whole, else "3.500". Returns out. */
-static const char *seconds_text(long long ms, char *out, size_t outlen)
-{
-    if (ms % 1000 == 0)
-        snprintf(out, outlen, "%lld", ms / 1000);
-    else
-        snprintf(out, outlen, "%.3f", (double)ms / 1000.0);
-    return out;
-}
-
 /*
  * Shows SO_KEEPALIVE's default on the listening socket, turns keepalive on with
  * the requested values (or the deadline) and prints what the kernel now uses,
@@ -279,34 +195,27 @@ static int setup_keepalive(int fd, const struct server *srv)
 {
     const keepalive_settings *d = &srv->schedule;
     keepalive_settings s;
-    keepalive_dead_after dead;
-    char idle[32], busy[32];
 
     if (keepalive_get(fd, &s) == -1)
         goto fail;
     printf("SO_KEEPALIVE default is %s\n", s.enabled ? "ON" : "OFF");
-    if (srv->deadline != 0 ? keepalive_set_deadline(fd, srv->deadline) == -1
-                           : keepalive_set(fd, &srv->config) == -1)
+    if (keepalive_set_request(fd, &srv->request) == -1)
         goto fail;
     printf("SO_KEEPALIVE set on socket\n");
-    if (keepalive_get(fd, &s) == -1 || keepalive_settings_dead_after(&s, &dead) == -1)
+    if (keepalive_get(fd, &s) == -1)
         goto fail;
     printf("TCP_KEEPIDLE is %d\n", s.idle);
     printf("TCP_KEEPCNT is %d\n", s.count);
     printf("TCP_KEEPINTVL is %d\n", s.interval);
     if (s.user_timeout_ms != 0)
         printf("TCP_USER_TIMEOUT is %u ms\n", s.user_timeout_ms);
-    if (srv->deadline != 0)
-        printf("deadline %u s set: TCP_KEEPIDLE %d, TCP_KEEPINTVL %d, TCP_KEEPCNT %d, "
+    if (srv->request.deadline != -1)
+        printf("deadline %lld s set: TCP_KEEPIDLE %d, TCP_KEEPINTVL %d, TCP_KEEPCNT %d, "
                "TCP_USER_TIMEOUT %u ms\n",
-               srv->deadline, d->idle, d->interval, d->count, d->user_timeout_ms);
-    printf("a silent client is declared dead %s s after its last ACK (after %u probe%s)",
-           seconds_text(dead.idle_ms, idle, sizeof idle), dead.probes,
-           dead.probes == 1 ? "" : "s");
-    if (dead.busy_ms >= 0)
-        printf("; with data unacknowledged, %s s after its last ACK",
-               seconds_text(dead.busy_ms, busy, sizeof busy));
-    putchar('\n');
+               (long long)srv->request.deadline, d->idle, d->interval, d->count,
+               d->user_timeout_ms);
+    if (print_dead_after("client", &s) == -1)
+        goto fail;
     return 0;
 fail:;
     int saved = errno;
@@ -740,57 +649,23 @@ static void shut_down(struct server *srv)
         close(srv->spare_fd);
 }
 
-/* The one long option; every other option is a short one. */
-static const struct option long_options[] = {
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-};
-
 int main(int argc, char *argv[])
 {
     struct server srv = { .listen_fd = -1, .epoll_fd = -1, .signal_fd = -1, .spare_fd = -1 };
-    int c, rv = EXIT_FAILURE, knobs = 0;
+    int rv = EXIT_FAILURE;
     long port;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     setvbuf(stderr, NULL, _IOLBF, 0);
-
-    opterr = 0;
-    /* Every option is checked (by libkeepalive) before anything is done. */
-    while ((c = getopt_long(argc, argv, ":c:d:i:D:h", long_options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            help();
-            break;
-        case 'c':
-            srv.config.count = (int32_t)parse_value(c, "count", optarg);
-            knobs = c;
-            break;
-        case 'd':
-            srv.config.idle = (int32_t)parse_value(c, "idle", optarg);
-            knobs = c;
-            break;
-        case 'i':
-            srv.config.interval = (int32_t)parse_value(c, "interval", optarg);
-            knobs = c;
-            break;
-        case 'D':
-            srv.deadline = parse_deadline(optarg, &srv.schedule);
-            break;
-        case ':':
-            bad_argument("option requires an argument: -%c", optopt);
-            break;
-        default:
-            if (optopt != 0)
-                bad_argument("unrecognized option: -%c", optopt);
-            bad_argument("unrecognized option: %s", argv[optind - 1]); /* a long one */
-            break;
-        }
+    if (keepalive_request_init(&srv.request, sizeof srv.request) == -1) {
+        fprintf(stderr, "%s: keepalive_request_init: %s\n", progname, keepalive_last_error());
+        return EXIT_FAILURE;
     }
-    if (srv.deadline != 0 && knobs != 0)
-        bad_argument("-D cannot be given with -%c: the deadline sets TCP_KEEPIDLE, "
-                     "TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT itself",
-                     knobs);
+
+    /* Every option is checked (by libkeepalive) before anything is done;
+     * the server has no option of its own. */
+    while (next_option(argc, argv, ":c:d:i:D:h", &srv.request, &srv.schedule) != -1)
+        continue;
     if (optind != argc - 1)
         bad_argument(optind > argc - 1 ? "missing PORT" : "too many arguments");
     port = parse_integer(argv[optind], 0, 65535);

@@ -10,10 +10,12 @@
 #                        not being root is a failure), an outside crate using
 #                        the core, and each crate's rust-version against its
 #                        dependencies'
+#   make test-rust-doc   the workspace's API docs build without one rustdoc
+#                        warning (broken or private links, bad markup)
 
-.PHONY: rust-toolchain build-rust test-rust
+.PHONY: rust-toolchain build-rust test-rust test-rust-doc
 BUILD_TARGETS += build-rust
-TEST_TARGETS  += test-rust
+TEST_TARGETS  += test-rust test-rust-doc
 
 # What build-rust builds: the workspace but the Python module, which is left
 # to build-py (maturin, its own target dir). `make demo` narrows it to the C
@@ -53,3 +55,7 @@ test-rust: rust-toolchain
 	fi
 	cd tests/rust-consumer && $(CARGO) run --quiet --target-dir $(TOP)/target/consumer
 	python3 $(TOP)/tests/rust/msrv.py
+
+# The workspace's API docs (target/doc), a rustdoc warning being an error.
+test-rust-doc: rust-toolchain
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace

@@ -37,15 +37,8 @@ CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -pedantic "${SAN[@]}")
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-passed=0 failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); }
-# check NAME CMD...: runs CMD, PASS/FAIL by its status, its output shown on failure.
-check() {
-    local name=$1 log
-    shift
-    if log=$("$@" 2>&1); then pass "$name"; else echo "$log" | sed 's/^/    /'; fail "$name"; fi
-}
+# shellcheck source=../lib/check.sh
+source "$HERE/../lib/check.sh"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -71,9 +64,10 @@ fi
 expected_exports() {
     printf '%s\n' keepalive_config_check keepalive_deadline_schedule \
         keepalive_deadline_schedule_ex keepalive_disable \
-        keepalive_enable keepalive_get keepalive_get_status keepalive_last_error keepalive_set \
+        keepalive_enable keepalive_get keepalive_get_status keepalive_last_error \
+        keepalive_request_check keepalive_request_init keepalive_request_parse keepalive_set \
         keepalive_set_deadline keepalive_set_deadline_ex keepalive_set_deadline_probes \
-        keepalive_set_system_defaults \
+        keepalive_set_request keepalive_set_system_defaults \
         keepalive_set_user_timeout keepalive_settings_dead_after keepalive_system_defaults \
         keepalive_user_timeout_check keepalive_value_parse keepalive_version
 }
@@ -84,7 +78,7 @@ exports_are_exactly_the_api() {
 }
 echo "nm -D --defined-only build/lib/libkeepalive.so.1:"
 nm -D --defined-only "$BUILD/lib/libkeepalive.so.1" | sed 's/^/    /'
-check "nm -D --defined-only lists exactly the nineteen keepalive_* functions" exports_are_exactly_the_api
+check "nm -D --defined-only lists exactly the twenty-three keepalive_* functions" exports_are_exactly_the_api
 check "SONAME is libkeepalive.so.1" \
     bash -c "readelf -d '$BUILD/lib/libkeepalive.so.1' | grep -q 'Library soname: \[libkeepalive.so.1\]'"
 check "lib/libkeepalive.so is a symlink to libkeepalive.so.1" \
@@ -323,5 +317,4 @@ else
 fi
 rm -rf "$pub"
 
-echo "== C library: $passed passed, $failed failed"
-((failed == 0))
+check_summary "C library"

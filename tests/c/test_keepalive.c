@@ -125,6 +125,13 @@ static int ka_intvl(int fd) { return opt(fd, IPPROTO_TCP, TCP_KEEPINTVL); }
 static int ka_cnt(int fd) { return opt(fd, IPPROTO_TCP, TCP_KEEPCNT); }
 static int user_timeout(int fd) { return opt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT); }
 
+/* The five values in one comparison: SO_KEEPALIVE, idle, intvl, cnt, user timeout. */
+static int has(int fd, int on, int idle, int intvl, int cnt, int ut)
+{
+    return ka_on(fd) == on && ka_idle(fd) == idle && ka_intvl(fd) == intvl &&
+           ka_cnt(fd) == cnt && user_timeout(fd) == ut;
+}
+
 /* An IPv4 TCP socket, bound to 127.0.0.1:0 and listening. */
 static int tcp4_listener(void)
 {
@@ -224,10 +231,7 @@ static void test_enable_ipv4(void)
     int fd = tcp4();
     CHECK(ka_on(fd) == 0);                        /* off by default */
     CHECK(keepalive_enable(fd) == 0);
-    CHECK(ka_on(fd) == 1);
-    CHECK(ka_idle(fd) == PROC_IDLE);              /* values untouched */
-    CHECK(ka_intvl(fd) == PROC_INTVL);
-    CHECK(ka_cnt(fd) == PROC_CNT);
+    CHECK(has(fd, 1, PROC_IDLE, PROC_INTVL, PROC_CNT, 0)); /* values untouched */
     CHECK(keepalive_enable(fd) == 0);             /* idempotent */
     CHECK(ka_on(fd) == 1);
     close(fd);
@@ -239,8 +243,7 @@ static void test_disable_keeps_values(void)
     keepalive_config c = { .idle = 30, .interval = 7, .count = 4 };
     CHECK(keepalive_set(fd, &c) == 0);
     CHECK(keepalive_disable(fd) == 0);
-    CHECK(ka_on(fd) == 0);
-    CHECK(ka_idle(fd) == 30 && ka_intvl(fd) == 7 && ka_cnt(fd) == 4);
+    CHECK(has(fd, 0, 30, 7, 4, 0));
     CHECK(keepalive_disable(fd) == 0);            /* idempotent */
     CHECK(keepalive_enable(fd) == 0);             /* the values apply again */
     CHECK(ka_on(fd) == 1 && ka_idle(fd) == 30);
@@ -252,10 +255,7 @@ static void test_set_all_fields(void)
     int fd = tcp4();
     keepalive_config c = { .idle = 30, .interval = 7, .count = 4 };
     CHECK(keepalive_set(fd, &c) == 0);
-    CHECK(ka_on(fd) == 1);
-    CHECK(ka_idle(fd) == 30);
-    CHECK(ka_intvl(fd) == 7);
-    CHECK(ka_cnt(fd) == 4);
+    CHECK(has(fd, 1, 30, 7, 4, 0));
     CHECK(c.idle == 30 && c.interval == 7 && c.count == 4);   /* const input untouched */
     close(fd);
 }
@@ -759,13 +759,6 @@ static void test_threads_have_their_own_last_error(void)
 
 /* ---- the dead-peer deadline, status, system defaults -------------------- */
 
-/* The five values in one comparison: SO_KEEPALIVE, idle, intvl, cnt, user timeout. */
-static int has(int fd, int on, int idle, int intvl, int cnt, int ut)
-{
-    return ka_on(fd) == on && ka_idle(fd) == idle && ka_intvl(fd) == intvl &&
-           ka_cnt(fd) == cnt && user_timeout(fd) == ut;
-}
-
 static void test_set_deadline(void)
 {
     int l = tcp4_listener(), c = connect_to(l);
@@ -1010,12 +1003,226 @@ static void test_value_parse(void)
                 "user_timeout must be 0..2147483647 milliseconds, got 99999999999999999999");
     CHECK_FAILS(keepalive_value_parse("deadline", "1", &v), EINVAL,
                 "deadline must be 2..131068 seconds, got 1");
-    CHECK_FAILS(keepalive_value_parse("probes", "3", &v), EINVAL,
-                "unknown value name \"probes\": one of idle, interval, count, user_timeout, deadline");
+    CHECK(keepalive_value_parse("probes", "3", &v) == 0 && v == 3);
+    v = 7;
+    CHECK_FAILS(keepalive_value_parse("keepidle", "3", &v), EINVAL,
+                "unknown value name \"keepidle\": one of idle, interval, count, user_timeout, "
+                "deadline, max_idle, probes");
     CHECK_FAILS(keepalive_value_parse(NULL, "3", &v), EINVAL, "name must not be NULL");
     CHECK_FAILS(keepalive_value_parse("idle", NULL, &v), EINVAL, "text must not be NULL");
     CHECK_FAILS(keepalive_value_parse("idle", "3", NULL), EINVAL, "out must not be NULL");
     CHECK(v == 7);                                 /* not written on failure */
+}
+
+/* ---- keepalive_request: values by name, the rules between them ----------- */
+
+/* A request made empty by keepalive_request_init, for a struct of `size`. */
+static keepalive_request empty_request(void)
+{
+    keepalive_request r;
+    memset(&r, 0x5a, sizeof r);
+    CHECK(keepalive_request_init(&r, sizeof r) == 0);
+    return r;
+}
+
+static void test_request_init(void)
+{
+    keepalive_request r = empty_request();
+    CHECK(r.size == sizeof r && r.reserved == 0);
+    CHECK(r.deadline == -1 && r.probes == -1 && r.max_idle == -1 && r.idle == -1 &&
+          r.interval == -1 && r.count == -1 && r.user_timeout_ms == -1);
+    CHECK(sizeof r == 64);
+    CHECK(keepalive_request_check(&r) == 0);       /* nothing given: nothing to refuse */
+
+    /* A size under the first version's: refused, nothing written. */
+    keepalive_request untouched;
+    memset(&untouched, 0x5a, sizeof untouched);
+    r = untouched;
+    CHECK_FAILS(keepalive_request_init(&r, 63), EINVAL,
+                "size must be sizeof(keepalive_request), at least 64, got 63");
+    CHECK_FAILS(keepalive_request_init(&r, 0), EINVAL, "got 0");
+    CHECK(memcmp(&r, &untouched, sizeof r) == 0);
+    CHECK_FAILS(keepalive_request_init(NULL, sizeof r), EINVAL, "request must not be NULL");
+
+    /* A caller built against a later, larger struct: every byte past ours
+     * is "not given" too. */
+    struct {
+        keepalive_request r;
+        int64_t later[2];
+    } big;
+    memset(&big, 0, sizeof big);
+    CHECK(keepalive_request_init(&big.r, sizeof big) == 0);
+    CHECK(big.r.size == sizeof big && big.r.idle == -1 && big.later[0] == -1 && big.later[1] == -1);
+    CHECK(keepalive_request_check(&big.r) == 0);
+}
+
+static void test_request_parse(void)
+{
+    keepalive_request r = empty_request();
+    static const char *const names[] = { "deadline", "probes", "max_idle", "idle",
+                                         "interval", "count", "user_timeout" };
+    int64_t *const slots[] = { &r.deadline, &r.probes, &r.max_idle, &r.idle,
+                               &r.interval, &r.count, &r.user_timeout_ms };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        CHECK(keepalive_request_parse(&r, names[i], " +60 ") == 0);
+        CHECK(*slots[i] == 60);
+        for (size_t j = 0; j < sizeof names / sizeof names[0]; j++)
+            CHECK(j <= i || *slots[j] == -1);      /* only its own field */
+    }
+    CHECK(keepalive_request_parse(&r, "user_timeout", "0") == 0 && r.user_timeout_ms == 0);
+    CHECK(keepalive_request_parse(&r, "deadline", "131068") == 0 && r.deadline == 131068);
+
+    /* Refused: the library's sentence, *r unchanged. */
+    keepalive_request before = r;
+    CHECK_FAILS(keepalive_request_parse(&r, "count", "200"), EINVAL,
+                "count must be 1..127 probes, got 200");
+    CHECK_FAILS(keepalive_request_parse(&r, "count", "abc"), EINVAL,
+                "count must be 1..127 probes, got \"abc\"");
+    CHECK_FAILS(keepalive_request_parse(&r, "idle", "0"), EINVAL,
+                "idle must be 1..32767 seconds, got 0");
+    CHECK_FAILS(keepalive_request_parse(&r, "idle", ""), EINVAL, "idle must be 1..32767 seconds");
+    CHECK_FAILS(keepalive_request_parse(&r, "user_timeout", "4294967296"), EINVAL,
+                "user_timeout must be 0..2147483647 milliseconds, got 4294967296");
+    CHECK_FAILS(keepalive_request_parse(&r, "deadline", "1"), EINVAL,
+                "deadline must be 2..131068 seconds, got 1");
+    CHECK_FAILS(keepalive_request_parse(&r, "probes", "128"), EINVAL, "probes must be 1..127");
+    CHECK_FAILS(keepalive_request_parse(&r, "max_idle", "4"), EINVAL,
+                "max_idle must be 5..4294967295 seconds, got 4");
+    CHECK_FAILS(keepalive_request_parse(&r, "keepidle", "60"), EINVAL,
+                "unknown value name \"keepidle\": one of");
+    CHECK_FAILS(keepalive_request_parse(&r, "", "60"), EINVAL, "unknown value name \"\"");
+    CHECK_FAILS(keepalive_request_parse(&r, NULL, "60"), EINVAL, "name must not be NULL");
+    CHECK_FAILS(keepalive_request_parse(&r, "idle", NULL), EINVAL, "text must not be NULL");
+    CHECK_FAILS(keepalive_request_parse(NULL, "idle", "60"), EINVAL, "request must not be NULL");
+    CHECK(memcmp(&r, &before, sizeof r) == 0);
+}
+
+static void test_request_check(void)
+{
+    static const char *const knobs[] = { "idle", "interval", "count", "user_timeout" };
+    keepalive_request r = empty_request();
+
+    /* Knobs alone, and a deadline shaped by probes and max_idle: fine. */
+    CHECK(keepalive_request_parse(&r, "idle", "30") == 0);
+    CHECK(keepalive_request_parse(&r, "user_timeout", "5000") == 0);
+    CHECK(keepalive_request_check(&r) == 0);
+    r = empty_request();
+    CHECK(keepalive_request_parse(&r, "deadline", "900") == 0);
+    CHECK(keepalive_request_parse(&r, "probes", "5") == 0);
+    CHECK(keepalive_request_parse(&r, "max_idle", "350") == 0);
+    CHECK(keepalive_request_check(&r) == 0);
+
+    /* A deadline sets each knob itself: the knob is the value at fault. */
+    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+        char message[160];
+        r = empty_request();
+        CHECK(keepalive_request_parse(&r, knobs[i], "3") == 0);
+        CHECK(keepalive_request_parse(&r, "deadline", "60") == 0);
+        snprintf(message, sizeof message,
+                 "%s cannot be given with deadline: deadline sets idle, interval, count and "
+                 "user_timeout together", knobs[i]);
+        CHECK_FAILS(keepalive_request_check(&r), EINVAL, message);
+    }
+
+    /* probes and max_idle shape a deadline: alone, they are refused. */
+    r = empty_request();
+    CHECK(keepalive_request_parse(&r, "probes", "3") == 0);
+    CHECK_FAILS(keepalive_request_check(&r), EINVAL, "probes goes with deadline: give deadline too");
+    r = empty_request();
+    CHECK(keepalive_request_parse(&r, "max_idle", "350") == 0);
+    CHECK_FAILS(keepalive_request_check(&r), EINVAL,
+                "max_idle goes with deadline: give deadline too");
+
+    /* A max_idle the deadline cannot keep; values assigned out of range. */
+    r = empty_request();
+    r.deadline = 60;
+    r.probes = 3;
+    r.max_idle = 10;
+    CHECK_FAILS(keepalive_request_check(&r), EINVAL,
+                "max_idle must be at least 27 seconds with deadline 60 seconds and 3 probes, got 10");
+    r = empty_request();
+    r.count = 128;
+    CHECK_FAILS(keepalive_request_check(&r), EINVAL, "count must be 1..127 probes, got 128");
+    r = empty_request();
+    r.idle = 0;
+    CHECK_FAILS(keepalive_request_check(&r), EINVAL, "idle must be 1..32767 seconds, got 0");
+
+    /* The struct itself: reserved, size, a field past ours, NULL. */
+    r = empty_request();
+    r.reserved = 1;
+    CHECK_FAILS(keepalive_request_check(&r), EINVAL, "keepalive_request.reserved must be 0, got 1");
+    r = empty_request();
+    r.size = 8;
+    CHECK_FAILS(keepalive_request_check(&r), EINVAL,
+                "keepalive_request.size must be sizeof(keepalive_request), at least 64, got 8");
+    struct {
+        keepalive_request r;
+        int64_t later;
+    } big;
+    CHECK(keepalive_request_init(&big.r, sizeof big) == 0);
+    CHECK(keepalive_request_check(&big.r) == 0);
+    big.later = 5;                                  /* given, and unknown to this library */
+    CHECK_FAILS(keepalive_request_check(&big.r), E2BIG, "byte 64 is not 0xff (not given)");
+    CHECK_FAILS(keepalive_request_parse(&big.r, "idle", "5"), E2BIG, "byte 64");
+    CHECK_FAILS(keepalive_request_check(NULL), EINVAL, "request must not be NULL");
+}
+
+static void test_set_request(void)
+{
+    int fd = tcp4();
+    keepalive_request r = empty_request();
+    keepalive_settings s;
+
+    /* Nothing given: keepalive on, the system's values kept. */
+    CHECK(keepalive_set_request(fd, &r) == 0);
+    CHECK(has(fd, 1, PROC_IDLE, PROC_INTVL, PROC_CNT, 0));
+
+    /* The values given, read back with keepalive_get and with our own getsockopt. */
+    CHECK(keepalive_request_parse(&r, "idle", "30") == 0);
+    CHECK(keepalive_request_parse(&r, "interval", "7") == 0);
+    CHECK(keepalive_request_parse(&r, "count", "4") == 0);
+    CHECK(keepalive_request_parse(&r, "user_timeout", "5000") == 0);
+    CHECK(keepalive_set_request(fd, &r) == 0);
+    CHECK(has(fd, 1, 30, 7, 4, 5000));
+    CHECK(keepalive_get(fd, &s) == 0);
+    CHECK(s.enabled && s.idle == 30 && s.interval == 7 && s.count == 4 && s.user_timeout_ms == 5000);
+
+    /* Only idle given: the others stay as they are. */
+    r = empty_request();
+    CHECK(keepalive_request_parse(&r, "idle", "45") == 0);
+    CHECK(keepalive_set_request(fd, &r) == 0);
+    CHECK(has(fd, 1, 45, 7, 4, 5000));
+
+    /* A deadline: its split, as keepalive_deadline_schedule says. */
+    r = empty_request();
+    CHECK(keepalive_request_parse(&r, "deadline", "60") == 0);
+    CHECK(keepalive_set_request(fd, &r) == 0);
+    CHECK(keepalive_deadline_schedule(60, 0, &s) == 0);
+    CHECK(has(fd, 1, s.idle, s.interval, s.count, (int)s.user_timeout_ms));
+    CHECK(has(fd, 1, 30, 10, 3, 60000));
+    CHECK(keepalive_request_parse(&r, "max_idle", "20") == 0);
+    CHECK(keepalive_set_request(fd, &r) == 0);
+    CHECK(has(fd, 1, 14, 2, 23, 60000));
+
+    /* Refused: nothing changed on the socket. */
+    keepalive_request bad = r;
+    CHECK(keepalive_request_parse(&bad, "count", "3") == 0);
+    CHECK_FAILS(keepalive_set_request(fd, &bad), EINVAL, "count cannot be given with deadline");
+    bad = empty_request();
+    bad.reserved = 7;
+    CHECK_FAILS(keepalive_set_request(fd, &bad), EINVAL, "reserved must be 0");
+    CHECK_FAILS(keepalive_set_request(fd, NULL), EINVAL, "request must not be NULL");
+    CHECK(has(fd, 1, 14, 2, 23, 60000));
+    CHECK_FAILS(keepalive_set_request(-1, &r), EBADF, "");
+    CHECK_FAILS(keepalive_set_request(closed_fd(), &r), EBADF, "");
+    close(fd);
+
+    /* Not TCP: refused, SO_KEEPALIVE still off. */
+    int udp = socket(AF_INET, SOCK_DGRAM, 0);
+    r = empty_request();
+    CHECK_NOT_TCP(keepalive_set_request(udp, &r));
+    CHECK(ka_on(udp) == 0);
+    close(udp);
 }
 
 static void test_mptcp(void)
@@ -1142,6 +1349,14 @@ int main(void)
         test_settings_enabled_byte);
     run("config_check and user_timeout_check validate without a socket", test_checks);
     run("value_parse: every field, junk, huge numbers, unknown names, NULL", test_value_parse);
+    run("request_init: every field not given; short sizes and NULL refused; a larger struct",
+        test_request_init);
+    run("request_parse: every name, the library's syntax and ranges, refusals change nothing",
+        test_request_parse);
+    run("request_check: a deadline excludes the knobs, probes and max_idle need one; the struct",
+        test_request_check);
+    run("set_request: knobs, a deadline, max_idle read back; refusals change nothing",
+        test_set_request);
     run("MPTCP: get and set work, a deadline is refused with nothing changed", test_mptcp);
     run("UDP: set_deadline refused, SO_KEEPALIVE still off", test_udp_deadline);
     run("set_system_defaults: bad values and NULL refused, nothing written",

@@ -22,14 +22,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT"
 OUT=$(realpath "$OUT")
 
-passed=0 failed=0
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); }
-check() {
-    local name=$1 log
-    shift
-    if log=$("$@" 2>&1); then pass "$name"; else echo "$log" | sed 's/^/    /'; fail "$name"; fi
-}
+# shellcheck source=../lib/check.sh
+source "$HERE/../lib/check.sh"
 
 check "lib/cmake/keepalive/ has keepalive-config.cmake and keepalive-config-version.cmake" \
     test -f "$PREFIX/lib/cmake/keepalive/keepalive-config.cmake" -a \
@@ -112,5 +106,4 @@ for bad in 99.0 "${minor%.*}.$((${minor#*.} + 1))"; do
         bash -c "$(declare -f want_fails); OUT=$OUT HERE=$HERE PREFIX=$PREFIX version=$version; want_fails $bad"
 done
 
-echo "== CMake: $passed passed, $failed failed"
-((failed == 0))
+check_summary "CMake"

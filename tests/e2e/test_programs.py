@@ -93,7 +93,7 @@ def refusal(opt, value):
 
 
 # The options each program takes besides -D (the server has no user timeout).
-KNOBS = {CLIENT: ("-c", "-d", "-i", "-u"), SERVER: ("-c", "-d", "-i")}
+OPTIONS_OF = {CLIENT: ("-c", "-d", "-i", "-u"), SERVER: ("-c", "-d", "-i")}
 
 # Command lines each program refuses, with what it says.
 BAD_COMMAND_LINES = {
@@ -147,7 +147,7 @@ class BadArgumentsTest(unittest.TestCase):
     TAKEN = {"-d": {"128"}, "-i": {"128"}, "-u": {"0", "128", "32768"}}
 
     def test_bad_option_values(self):
-        for name, opts in KNOBS.items():
+        for name, opts in OPTIONS_OF.items():
             for opt in opts:
                 for value in self.BAD_OPTIONS:
                     if value in self.TAKEN.get(opt, ()):
@@ -176,16 +176,21 @@ class BadArgumentsTest(unittest.TestCase):
             with self.subTest(args=args):
                 self.assert_refused_first(CLIENT, args, message)
 
+    # The value each knob option gives, as libkeepalive's sentences name it.
+    KNOBS = {"-d": "idle", "-i": "interval", "-c": "count", "-u": "user_timeout"}
+
     def test_deadline_with_knobs_is_a_usage_error(self):
-        """-D sets all four: giving -d, -i, -c or -u beside it, in either order, is refused."""
-        cases = [(name, knob) for name, knobs in KNOBS.items() for knob in knobs]
+        """-D sets all four: giving -d, -i, -c or -u beside it, in either order, is
+        refused with libkeepalive's sentence (keepalive_request_check), which names
+        the value at fault."""
+        cases = [(name, knob) for name, knobs in OPTIONS_OF.items() for knob in knobs]
         for name, knob in cases:
             for args in (["-D", "5", knob, "3"], [knob, "3", "-D", "5"]):
                 with self.subTest(program=name, args=args):
                     self.assert_refused_first(
-                        name, args, f"-D cannot be given with {knob}: the deadline sets "
-                                    "TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and "
-                                    "TCP_USER_TIMEOUT itself")
+                        name, args, f"{name}: {self.KNOBS[knob]} cannot be given with "
+                                    "deadline: deadline sets idle, interval, count and "
+                                    "user_timeout together")
 
     def test_bad_command_lines(self):
         for name, cases in BAD_COMMAND_LINES.items():

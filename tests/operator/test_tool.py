@@ -323,13 +323,13 @@ class ErrorTest(unittest.TestCase):
             ("-d", "32768"), ("-i", "0"), ("-c", "0"), ("-c", "128"), ("-u", "-1"),
             ("-u", "2147483648"))] + [
             (["-D", "5", "--probes", "5"], "probes must be 1..4 probes for this deadline, got 5"),
-            (["-D", "5", "--probes", "0"], "probes must be 1..4 probes for this deadline, got 0"),
+            (["-D", "5", "--probes", "0"], "probes must be 1..127 probes, got 0"),
             (["-d", "30", "-c", "500"], out_of_range("-c", "500")),
             (["-d", "abc"], "invalid value 'abc' for '--idle <IDLE>'"),
             (["-d", "1.5"], "invalid value '1.5' for '--idle <IDLE>'"),
-            (["-D", "5", "-d", "2"], "cannot be used with"),
-            (["--probes", "3", "-d", "2"], "--probes goes with -D/--deadline"),
-            (["--probes", "4"], "--probes goes with -D/--deadline"),
+            (["-D", "5", "-d", "2"], "idle cannot be given with deadline"),
+            (["--probes", "3", "-d", "2"], "probes goes with deadline: give deadline too"),
+            (["--probes", "4"], "probes goes with deadline: give deadline too"),
             (["-D", "2", "--probes", "5"], "probes must be 1 probe for this deadline, got 5"),
             ([], "the following required arguments were not provided"),
         ]

@@ -1,19 +1,21 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * The policy both programs read and the counters they keep: one map each,
- * pinned by the loader under /sys/fs/bpf/keepalive/cgroup-<ID>/ so that the
- * sock_ops and the setsockopt program of one cgroup share them, and
- * `keepalive cgroup list` reads them back.
+ * The policy both programs read and the counters they keep, as laid out in
+ * their maps (programs.h): the one definition of that layout, shared with
+ * the loader. `Policy` and `Stats` in src/maps.rs mirror it, and their tests
+ * compile this header with the C compiler and compare every field's offset
+ * and size, and the POLICY_* bits, with Rust's (src/c_layout.rs). So this
+ * header holds only the layout: no map, no BPF helper, nothing a host
+ * compiler cannot read.
  *
  * The values were checked by libkeepalive's core (Config::check, the
  * Deadline split) before the loader wrote them: the programs only copy
- * them. The layout is mirrored by `Policy` and `Stats` in src/maps.rs.
+ * them.
  */
 #ifndef KEEPALIVE_POLICY_H
 #define KEEPALIVE_POLICY_H
 
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
+#include <linux/types.h>
 
 /* Which values the policy sets (a value not set is left as it is). */
 #define POLICY_IDLE         (1u << 0) /* TCP_KEEPIDLE, seconds */
@@ -45,41 +47,5 @@ struct keepalive_stats {
     __u64 rewritten; /* setsockopt calls rewritten to the policy (enforce) */
     __u64 failed;    /* bpf_setsockopt calls the kernel refused */
 };
-
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, __u32);
-    __type(value, struct keepalive_policy);
-} policy SEC(".maps");
-
-struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, __u32);
-    __type(value, struct keepalive_stats);
-} stats SEC(".maps");
-
-/* Socket options by their uapi numbers: <asm-generic/socket.h>, <linux/tcp.h>.
- * SOL_TCP is the protocol number (<linux/in.h> IPPROTO_TCP). */
-#define KA_SOL_SOCKET       1
-#define KA_SO_KEEPALIVE     9
-#define KA_SOL_TCP          6
-#define KA_TCP_KEEPIDLE     4
-#define KA_TCP_KEEPINTVL    5
-#define KA_TCP_KEEPCNT      6
-#define KA_TCP_USER_TIMEOUT 18
-
-static __always_inline struct keepalive_policy *current_policy(void)
-{
-    __u32 zero = 0;
-    return bpf_map_lookup_elem(&policy, &zero);
-}
-
-static __always_inline struct keepalive_stats *current_stats(void)
-{
-    __u32 zero = 0;
-    return bpf_map_lookup_elem(&stats, &zero);
-}
 
 #endif

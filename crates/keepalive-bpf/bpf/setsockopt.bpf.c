@@ -6,7 +6,7 @@
  * and TCP_USER_TIMEOUT to the values the policy sets (those it does not set
  * pass unchanged). Every other call passes untouched.
  */
-#include "policy.h"
+#include "programs.h"
 
 #define KA_IPPROTO_TCP   6
 #define KA_IPPROTO_MPTCP 262

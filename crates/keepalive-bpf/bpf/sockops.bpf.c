@@ -26,7 +26,7 @@
  * made (BPF_SOCK_OPS_TCP_CONNECT_CB, before its SYN) gets the user timeout
  * at once, so that a SYN to a dead host fails D after it too.
  */
-#include "policy.h"
+#include "programs.h"
 #include <bpf/bpf_core_read.h>
 
 /* The fields read, by name: CO-RE relocates them against the running

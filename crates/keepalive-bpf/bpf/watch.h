@@ -6,7 +6,10 @@
  * the connection (libkeepalive's keepalive::Ending::cause), how long the
  * peer had been silent (jiffies, converted with the kernel's HZ), whether
  * to report it at all. The layout is mirrored by `RawDeath` in
- * src/watch.rs, which checks its size and offsets.
+ * src/watch.rs, whose test compiles this header with the C compiler and
+ * compares every field's offset and size, and the OWNER_* values, with
+ * Rust's (src/c_layout.rs); so this header needs nothing but
+ * <linux/types.h>.
  */
 #ifndef KEEPALIVE_WATCH_H
 #define KEEPALIVE_WATCH_H

@@ -11,7 +11,7 @@
 //!
 //! - The values are the core's ([`keepalive::Config`], checked by
 //!   [`Config::check`](keepalive::Config::check), or a
-//!   [`Deadline`](keepalive::Deadline)'s split); the BPF programs only copy
+//!   [`keepalive::Deadline`]'s split); the BPF programs only copy
 //!   them.
 //! - Without `enforce` a program that tunes its own keepalive keeps its
 //!   values (set before connecting, inherited from a listener, or set
@@ -44,6 +44,8 @@ use std::time::Duration;
 
 use keepalive::{Config, Deadline};
 
+#[cfg(test)]
+mod c_layout;
 mod error;
 mod existing;
 mod hz;

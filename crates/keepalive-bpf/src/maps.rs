@@ -1,6 +1,7 @@
 //! The two maps the programs share, as bpf/policy.h lays them out: the
 //! policy (written here, read by the programs) and the counters (written by
-//! the programs, read here).
+//! the programs, read here). The structs and bits below mirror that header;
+//! the tests hold them to it, field by field, with the C compiler.
 
 use std::time::Duration;
 
@@ -140,10 +141,28 @@ mod tests {
     use super::*;
     use keepalive::Deadline;
 
+    use crate::c_layout::assert_same_layout;
+
     #[test]
-    fn the_layout_is_the_c_one() {
-        assert_eq!(std::mem::size_of::<Policy>(), 32);
-        assert_eq!(std::mem::size_of::<Stats>(), 32);
+    fn the_policy_is_laid_out_as_policy_h_says() {
+        assert_same_layout! {
+            "policy.h", "keepalive_policy", Policy,
+            [set, enforce, idle, interval, count, user_timeout_ms, deadline_ms, hz],
+            [
+                ("POLICY_IDLE", IDLE.into()),
+                ("POLICY_INTERVAL", INTERVAL.into()),
+                ("POLICY_COUNT", COUNT.into()),
+                ("POLICY_USER_TIMEOUT", USER_TIMEOUT.into()),
+                ("POLICY_DEADLINE", DEADLINE.into()),
+            ]
+        }
+    }
+
+    #[test]
+    fn the_counters_are_laid_out_as_policy_h_says() {
+        assert_same_layout! {
+            "policy.h", "keepalive_stats", Stats, [tuned, kept, rewritten, failed]
+        }
     }
 
     #[test]

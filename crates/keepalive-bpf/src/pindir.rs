@@ -155,6 +155,13 @@ impl Dir {
 
     /// Whether `name` here is a symbolic link.
     fn is_symlink(&self, name: &CString) -> bool {
+        self.lstat(name)
+            .is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
+    }
+
+    /// `name` here as it is, a symbolic link not followed; `None` when it
+    /// cannot be read.
+    fn lstat(&self, name: &CString) -> Option<libc::stat> {
         // SAFETY: stat is plain old data; fstatat fills it.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: a valid directory descriptor, a NUL-terminated name, a stat.
@@ -166,7 +173,7 @@ impl Dir {
                 libc::AT_SYMLINK_NOFOLLOW,
             )
         };
-        r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFLNK
+        (r == 0).then_some(st)
     }
 
     /// The child directory `name`, made 0700 if it is not there, checked.
@@ -250,21 +257,9 @@ impl Dir {
     /// Whether this directory is still the one `parent` has as `name`
     /// (a detach may have removed it while we waited for its lock).
     fn is_child_of(&self, parent: &Dir, name: &str) -> bool {
-        let c = cstr(name);
-        // SAFETY: stat is plain old data; fstatat fills it.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: a valid directory descriptor, a NUL-terminated name, a stat.
-        let r = unsafe {
-            libc::fstatat(
-                parent.fd.as_raw_fd(),
-                c.as_ptr(),
-                &mut st,
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        r == 0
-            && fstat(&self.fd)
-                .is_ok_and(|mine| (mine.st_dev, mine.st_ino) == (st.st_dev, st.st_ino))
+        parent.lstat(&cstr(name)).is_some_and(|st| {
+            fstat(&self.fd).is_ok_and(|mine| (mine.st_dev, mine.st_ino) == (st.st_dev, st.st_ino))
+        })
     }
 }
 

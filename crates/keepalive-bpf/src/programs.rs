@@ -15,7 +15,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
-use aya::maps::{Array, MapData, PerCpuArray};
+use aya::maps::{Array, Map, MapData, MapError, PerCpuArray};
 use aya::programs::{CgroupSockopt, ProgramError, SockOps};
 use aya::{Ebpf, EbpfLoader};
 
@@ -172,50 +172,38 @@ impl Pins {
 
     /// The policy the pinned map holds.
     pub(crate) fn read_policy(&self) -> Result<Policy, Error> {
-        let path = self.policy();
-        let what = || {
-            format!(
-                "reading the policy pinned at {}",
-                self.dir.shown("policy").display()
-            )
-        };
-        let map = MapData::from_pin(&path).map_err(|e| aya_error(what(), e))?;
-        let array: Array<MapData, Policy> =
-            Array::try_from(aya::maps::Map::Array(map)).map_err(|e| aya_error(what(), e))?;
-        array.get(&0, 0).map_err(|e| aya_error(what(), e))
+        self.with_map("policy", "reading the policy", |map| {
+            Array::<_, Policy>::try_from(Map::Array(map))?.get(&0, 0)
+        })
     }
 
     /// Writes the policy into the pinned map: the programs see it at their
     /// next connection or call.
     pub(crate) fn write_policy(&self, policy: &Policy) -> Result<(), Error> {
-        let path = self.policy();
-        let what = || {
-            format!(
-                "writing the policy pinned at {}",
-                self.dir.shown("policy").display()
-            )
-        };
-        let map = MapData::from_pin(&path).map_err(|e| aya_error(what(), e))?;
-        let mut array: Array<MapData, Policy> =
-            Array::try_from(aya::maps::Map::Array(map)).map_err(|e| aya_error(what(), e))?;
-        array.set(0, policy, 0).map_err(|e| aya_error(what(), e))
+        self.with_map("policy", "writing the policy", |map| {
+            Array::<_, Policy>::try_from(Map::Array(map))?.set(0, policy, 0)
+        })
     }
 
     /// The counters, summed over the CPUs.
     pub(crate) fn read_stats(&self) -> Result<Stats, Error> {
-        let path = self.stats();
-        let what = || {
-            format!(
-                "reading the counters pinned at {}",
-                self.dir.shown("stats").display()
-            )
-        };
-        let map = MapData::from_pin(&path).map_err(|e| aya_error(what(), e))?;
-        let array: PerCpuArray<MapData, Stats> =
-            PerCpuArray::try_from(aya::maps::Map::PerCpuArray(map))
-                .map_err(|e| aya_error(what(), e))?;
-        let values = array.get(&0, 0).map_err(|e| aya_error(what(), e))?;
-        Ok(values.iter().fold(Stats::default(), |sum, s| sum + *s))
+        self.with_map("stats", "reading the counters", |map| {
+            let per_cpu = PerCpuArray::<_, Stats>::try_from(Map::PerCpuArray(map))?.get(&0, 0)?;
+            Ok(per_cpu.iter().fold(Stats::default(), |sum, s| sum + *s))
+        })
+    }
+
+    /// Opens the map pinned here as `pin` and runs `op` on it; a failure of
+    /// either says "`doing` pinned at <the pin>".
+    fn with_map<T>(
+        &self,
+        pin: &str,
+        doing: &str,
+        op: impl FnOnce(MapData) -> Result<T, MapError>,
+    ) -> Result<T, Error> {
+        let what = || format!("{doing} pinned at {}", self.dir.shown(pin).display());
+        let map = MapData::from_pin(self.dir.at(pin)).map_err(|e| aya_error(what(), e))?;
+        op(map).map_err(|e| aya_error(what(), e))
     }
 }
 

@@ -169,14 +169,7 @@ impl Cgroup {
             if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
                 pids.extend(text.lines().filter_map(|l| l.trim().parse::<u32>().ok()));
             }
-            if let Ok(entries) = fs::read_dir(&dir) {
-                dirs.extend(
-                    entries
-                        .flatten()
-                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                        .map(|e| e.path()),
-                );
-            }
+            dirs.extend(subdirectories(&dir));
         }
         pids.sort_unstable();
         pids.dedup();
@@ -205,16 +198,20 @@ pub(crate) fn cgroup_path(id: u64) -> Option<PathBuf> {
         if fs::metadata(&dir).is_ok_and(|m| m.ino() == id) {
             return Some(dir);
         }
-        if let Ok(entries) = fs::read_dir(&dir) {
-            dirs.extend(
-                entries
-                    .flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    .map(|e| e.path()),
-            );
-        }
+        dirs.extend(subdirectories(&dir));
     }
     None
+}
+
+/// The directories in `dir` (none when it cannot be read: a cgroup removed
+/// meanwhile), for the walks down a cgroup tree.
+fn subdirectories(dir: &Path) -> impl Iterator<Item = PathBuf> {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
 }
 
 /// Capabilities by number (<linux/capability.h>).

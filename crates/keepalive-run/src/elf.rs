@@ -16,38 +16,39 @@ const PT_INTERP: u32 = 3;
 /// More program headers than any real file has: a bound for damaged ones.
 const MAX_PHNUM: u16 = 4096;
 
-/// What an ELF file's headers say.
+/// What code an ELF file holds: two files' code can share one process only
+/// when their `Abi`s are equal. Displayed as `64-bit little-endian, ELF
+/// machine 62`, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Header {
+pub(crate) struct Abi {
     /// 64-bit (`ELFCLASS64`) rather than 32-bit.
     pub(crate) is_64: bool,
     /// Little-endian (`ELFDATA2LSB`).
     pub(crate) little_endian: bool,
-    /// `e_type`: [`ET_EXEC`], [`ET_DYN`], ...
-    pub(crate) kind: u16,
     /// `e_machine` (`EM_X86_64` is 62, `EM_AARCH64` 183, ...).
     pub(crate) machine: u16,
-    /// Whether a `PT_INTERP` program header names a dynamic loader.
-    pub(crate) has_interpreter: bool,
 }
 
-impl Header {
-    /// "64-bit little-endian, machine 62", for messages.
-    pub(crate) fn describe(&self) -> String {
-        format!(
+impl std::fmt::Display for Abi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
             "{}-bit {}-endian, ELF machine {}",
             if self.is_64 { 64 } else { 32 },
             if self.little_endian { "little" } else { "big" },
             self.machine
         )
     }
+}
 
-    /// Whether code of `self` and `other` can share one process.
-    pub(crate) fn same_abi(&self, other: &Header) -> bool {
-        self.is_64 == other.is_64
-            && self.little_endian == other.little_endian
-            && self.machine == other.machine
-    }
+/// What an ELF file's headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) abi: Abi,
+    /// `e_type`: [`ET_EXEC`], [`ET_DYN`], ...
+    pub(crate) kind: u16,
+    /// Whether a `PT_INTERP` program header names a dynamic loader.
+    pub(crate) has_interpreter: bool,
 }
 
 /// What the first bytes of a file are.
@@ -163,10 +164,12 @@ fn parse(start: &[u8], file: &mut (impl Read + Seek)) -> io::Result<Header> {
         }
     }
     Ok(Header {
-        is_64,
-        little_endian,
+        abi: Abi {
+            is_64,
+            little_endian,
+            machine,
+        },
         kind,
-        machine,
         has_interpreter,
     })
 }
@@ -226,10 +229,12 @@ pub(crate) mod tests {
         assert_eq!(
             h,
             Header {
-                is_64: true,
-                little_endian: true,
+                abi: Abi {
+                    is_64: true,
+                    little_endian: true,
+                    machine: 62,
+                },
                 kind: ET_DYN,
-                machine: 62,
                 has_interpreter: true
             }
         );
@@ -248,10 +253,10 @@ pub(crate) mod tests {
     #[test]
     fn class_byte_order_and_machine_are_read() {
         let h = header(&elf32_be(ET_EXEC, 8, &[PT_INTERP])).unwrap();
-        assert!(!h.is_64 && !h.little_endian && h.has_interpreter);
-        assert_eq!((h.kind, h.machine), (ET_EXEC, 8));
-        assert!(!h.same_abi(&header(&elf64(ET_DYN, 62, &[])).unwrap()));
-        assert_eq!(h.describe(), "32-bit big-endian, ELF machine 8");
+        assert!(!h.abi.is_64 && !h.abi.little_endian && h.has_interpreter);
+        assert_eq!((h.kind, h.abi.machine), (ET_EXEC, 8));
+        assert_ne!(h.abi, header(&elf64(ET_DYN, 62, &[])).unwrap().abi);
+        assert_eq!(h.abi.to_string(), "32-bit big-endian, ELF machine 8");
     }
 
     #[test]

@@ -187,15 +187,11 @@ fn print_existing(e: &Existing) {
 /// on), then the connections that existed already retuned, so that none
 /// falls between the two. With `-D`, `deadline` is that deadline (and
 /// `policy` its split): kept in every state by the sock_ops program.
-pub fn attach(
-    cgroup: &Path,
-    policy: &Config,
-    deadline: Option<&keepalive::Deadline>,
-    enforce: bool,
-) -> Result<(), Failure> {
-    let report = match deadline {
-        Some(d) => keepalive_bpf::attach_deadline(cgroup, d, enforce),
-        None => keepalive_bpf::attach(cgroup, policy, enforce),
+pub fn attach(cgroup: &Path, request: &keepalive::Request, enforce: bool) -> Result<(), Failure> {
+    let policy = request.config().map_err(fail::invalid)?;
+    let report = match request.deadline().map_err(fail::invalid)? {
+        Some(d) => keepalive_bpf::attach_deadline(cgroup, &d, enforce),
+        None => keepalive_bpf::attach(cgroup, &policy, enforce),
     }
     .map_err(fail::cgroup)?;
     print_attach(&report);

@@ -321,13 +321,8 @@ fn refused(err: keepalive::Error) -> Failure {
 }
 
 /// Runs `keepalive defaults set`.
-pub fn set(
-    idle: Option<i64>,
-    interval: Option<i64>,
-    count: Option<i64>,
-    persist: bool,
-) -> Result<(), Failure> {
-    let config = Config::from_secs(idle, interval, count).map_err(fail::invalid)?;
+pub fn set(request: &keepalive::Request, persist: bool) -> Result<(), Failure> {
+    let config = request.config().map_err(fail::invalid)?;
     if config == Config::new() {
         return Err(Failure::Usage(
             "nothing to set: give at least one of -d, -i, -c".into(),

@@ -83,24 +83,8 @@ pub fn with_words(d: Duration) -> String {
 }
 
 /// Fills words into lines of at most `width` characters (a longer word
-/// gets a line of its own).
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && chars(&line) + 1 + chars(word) > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
+/// gets a line of its own): the help's wrapping.
+pub use keepalive_flags::text::wrap;
 
 /// How a column is aligned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,25 +232,30 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// Milliseconds, then `spoken`, `compact` and `with_words` of them.
+    const DURATIONS: &str = "
+        0          0 s      0ms       0 s
+        340        340 ms   340ms     340 ms
+        4750       4.8 s    4.8s      4.8 s
+        4810       4.8 s    4.8s      4.8 s
+        5000       5 s      5s        5 s
+        59400      59.4 s   59s       59.4 s
+        59600      59.6 s   1m        59.6 s
+        680000     680 s    11m20s    680 s (11m20s)
+        725000     725 s    12m5s     725 s (12m5s)
+        7200000    7200 s   2h        7200 s (2h)
+        7260000    7260 s   2h1m      7260 s (2h1m)
+        7875000    7875 s   2h11m15s  7875 s (2h11m15s)";
+
     #[test]
     fn durations() {
-        assert_eq!(spoken(ms_(5000)), "5 s");
-        assert_eq!(spoken(ms_(7_875_000)), "7875 s");
-        assert_eq!(spoken(ms_(340)), "340 ms");
-        assert_eq!(spoken(ms_(4750)), "4.8 s");
-        assert_eq!(spoken(Duration::ZERO), "0 s");
-        assert_eq!(compact(ms_(340)), "340ms");
-        assert_eq!(compact(ms_(4810)), "4.8s");
-        assert_eq!(compact(ms_(5000)), "5s");
-        assert_eq!(compact(ms_(59_400)), "59s");
-        assert_eq!(compact(ms_(59_600)), "1m");
-        assert_eq!(compact(ms_(725_000)), "12m5s");
-        assert_eq!(compact(ms_(7_875_000)), "2h11m15s");
-        assert_eq!(compact(ms_(7_200_000)), "2h");
-        assert_eq!(compact(ms_(7_260_000)), "2h1m");
-        assert_eq!(with_words(ms_(7_875_000)), "7875 s (2h11m15s)");
-        assert_eq!(with_words(ms_(680_000)), "680 s (11m20s)");
-        assert_eq!(with_words(ms_(5000)), "5 s");
+        for row in DURATIONS.lines().filter(|l| !l.trim().is_empty()) {
+            let (ms, rest) = row.trim().split_once(' ').unwrap();
+            let d = ms_(ms.parse().unwrap());
+            let got = format!("{} {} {}", spoken(d), compact(d), with_words(d));
+            let want: Vec<&str> = rest.split_whitespace().collect();
+            assert_eq!(got, want.join(" "), "{ms} ms");
+        }
     }
 
     #[test]
@@ -279,13 +268,6 @@ mod tests {
         assert_eq!(printable(&json), json, "JSON is left as it is");
         assert_eq!(printable("two\nlines"), "two\nlines");
         assert_eq!(printable("caf\u{e9} \u{1f600}"), "caf\u{e9} \u{1f600}");
-    }
-
-    #[test]
-    fn wrapping() {
-        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
-        assert_eq!(wrap("  ", 6), Vec::<String>::new());
-        assert_eq!(wrap("abcdefgh ij", 4), vec!["abcdefgh", "ij"]);
     }
 
     #[test]

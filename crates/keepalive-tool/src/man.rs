@@ -60,7 +60,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("keepalive-man-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         use clap::CommandFactory;
-        generate(crate::Cli::command(), &dir).unwrap();
+        generate(crate::cli::Cli::command(), &dir).unwrap();
         let mut names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -41,6 +41,16 @@ const PER_ROUND: usize = 8;
 /// How often the connections are read.
 const POLL: Duration = Duration::from_millis(100);
 
+/// `--max`'s help, with its range from the core's limits.
+pub fn max_help() -> String {
+    format!(
+        "The longest silence to try, {}..{} seconds; the measurement ends within about 1.2 \
+         times that",
+        limits::MIN_MAX_IDLE_SECS,
+        limits::MAX_IDLE_SECS
+    )
+}
+
 /// `--max`: whole seconds, from the shortest max_idle to the longest
 /// `TCP_KEEPIDLE` (the core's limits).
 pub fn max_secs(text: &str) -> Result<u64, String> {

@@ -4,62 +4,12 @@
 
 use std::collections::HashMap;
 
-use keepalive::{Config, Deadline, Settings};
+use keepalive::{Config, Request, Settings};
 
 use crate::fail::{self, Failure};
 use crate::fmt;
 use crate::procfs::{self, Pid, TcpTables};
 use crate::target::{self, FdProblem, Proto, Socket};
-
-/// The values from the command line, as given (the core checks them).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Values {
-    pub deadline: Option<i64>,
-    pub probes: Option<i64>,
-    pub max_idle: Option<i64>,
-    pub idle: Option<i64>,
-    pub interval: Option<i64>,
-    pub count: Option<i64>,
-    pub user_timeout_ms: Option<i64>,
-}
-
-/// The configuration the values stand for, checked by the core: a bad value
-/// is a usage error before anything is touched. `-D` stands for idle,
-/// interval, count and user timeout together (clap refuses it beside
-/// `-d/-i/-c/-u`), `--probes` goes with it. No value at all is an empty
-/// configuration: `set` refuses it, `cgroup attach` turns keepalive on with
-/// the system's defaults.
-pub fn config(v: &Values) -> Result<Config, Failure> {
-    if let Some(d) = deadline(v)? {
-        return d.config().map_err(fail::invalid);
-    }
-    if v.probes.is_some() {
-        return Err(Failure::Usage("--probes goes with -D/--deadline".into()));
-    }
-    if v.max_idle.is_some() {
-        return Err(Failure::Usage("--max-idle goes with -D/--deadline".into()));
-    }
-    let mut c = Config::from_secs(v.idle, v.interval, v.count).map_err(fail::invalid)?;
-    if let Some(ms) = v.user_timeout_ms {
-        c.user_timeout = Some(keepalive::user_timeout_from_millis(ms).map_err(fail::invalid)?);
-    }
-    Ok(c)
-}
-
-/// The deadline `-D` (with `--probes`) asks for, checked by the core; `None`
-/// without `-D`.
-pub fn deadline(v: &Values) -> Result<Option<Deadline>, Failure> {
-    v.deadline
-        .map(|secs| {
-            Deadline::from_secs(secs, v.probes)
-                .and_then(|d| match v.max_idle {
-                    Some(t) => d.max_idle_from_secs(t),
-                    None => Ok(d),
-                })
-                .map_err(fail::invalid)
-        })
-        .transpose()
-}
 
 /// `on 2/1/3 5000 ms`: keepalive, idle/interval/count, user timeout.
 pub fn describe(s: &Settings) -> String {
@@ -173,14 +123,16 @@ fn take_one(pid: Pid, fd: i32) -> Result<Socket, Failure> {
     }
 }
 
-/// Runs `keepalive set`. `config` was checked already; an empty one is a
-/// usage error (clap asks for a value already: this is the last guard).
+/// Runs `keepalive set`. The request is checked by the core before any
+/// process is touched (a usage error); an empty one is a usage error too
+/// (clap asks for a value already: this is the last guard).
 ///
 /// Every TCP socket of the process is taken and retuned in batches (a
 /// process may hold more sockets than this one may open descriptors); the
 /// first batch is taken before any socket is changed, so that a refusal
 /// (permission, an old kernel) changes nothing.
-pub fn run(pid: Pid, fd: Option<i32>, config: &Config) -> Result<(), Failure> {
+pub fn run(pid: Pid, fd: Option<i32>, request: &Request) -> Result<(), Failure> {
+    let config = &request.config().map_err(fail::invalid)?;
     if *config == Config::new() {
         return Err(Failure::Usage(
             "nothing to set: give -D SECONDS, or at least one of -d, -i, -c, -u".into(),
@@ -251,78 +203,28 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn v() -> Values {
-        Values::default()
-    }
-
+    /// What the core refuses is a usage error before any process is
+    /// touched (this test's own pid would be retuned otherwise), in the
+    /// core's words.
     #[test]
-    fn values_are_checked_by_the_core() {
-        let c = config(&Values {
-            deadline: Some(5),
-            ..v()
-        })
-        .unwrap();
-        assert_eq!(c, Deadline::new(Duration::from_secs(5)).config().unwrap());
-        let c = config(&Values {
-            deadline: Some(60),
-            probes: Some(5),
-            ..v()
-        })
-        .unwrap();
-        assert_eq!(c.count, Some(5));
-        let c = config(&Values {
-            idle: Some(30),
-            user_timeout_ms: Some(45000),
-            ..v()
-        })
-        .unwrap();
-        assert_eq!(c.idle, Some(Duration::from_secs(30)));
-        assert_eq!(c.user_timeout, Some(Duration::from_millis(45000)));
-        assert_eq!(c.interval, None);
-
-        let usage = |values: Values| match config(&values) {
+    fn requests_are_checked_before_anything_is_touched() {
+        let me = std::process::id();
+        let usage = |r: Request| match run(me, None, &r) {
             Err(Failure::Usage(m)) => m,
             other => panic!("{other:?}"),
         };
-        assert_eq!(
-            usage(Values {
-                deadline: Some(1),
-                ..v()
-            }),
-            "deadline must be 2..131068 seconds, got 1"
-        );
-        assert_eq!(
-            usage(Values {
-                idle: Some(0),
-                ..v()
-            }),
-            "idle must be 1..32767 seconds, got 0"
-        );
-        assert_eq!(
-            usage(Values {
-                count: Some(128),
-                ..v()
-            }),
-            "count must be 1..127 probes, got 128"
-        );
-        assert_eq!(
-            usage(Values {
-                user_timeout_ms: Some(-1),
-                ..v()
-            }),
-            "user_timeout must be 0..2147483647 milliseconds, got -1"
-        );
-        assert_eq!(config(&v()), Ok(Config::new()));
-        assert!(matches!(
-            run(std::process::id(), None, &Config::new()),
-            Err(Failure::Usage(m)) if m.starts_with("nothing to set")
-        ));
-        assert!(usage(Values {
-            probes: Some(3),
+        assert!(usage(Request::new()).starts_with("nothing to set"));
+        let r = Request {
+            deadline: Some(5),
             idle: Some(3),
-            ..v()
-        })
-        .contains("--probes"));
+            ..Request::new()
+        };
+        assert_eq!(usage(r), r.config().unwrap_err().to_string());
+        let r = Request {
+            probes: Some(3),
+            ..Request::new()
+        };
+        assert_eq!(usage(r), "probes goes with deadline: give deadline too");
     }
 
     #[test]
