@@ -59,9 +59,12 @@ class Proc:
     def _read(self, stream, sink):
         for raw in iter(stream.readline, b""):
             line = raw.decode(errors="replace").rstrip("\n")
-            sink.put((time.monotonic(), line))
+            when = time.monotonic()
             if self._echo is not None:
-                self._echo(self.name, line)  # live, as the line arrives
+                # Live, as the line arrives, and before expect() can see it:
+                # what a caller prints after expect() comes after it.
+                self._echo(self.name, line)
+            sink.put((when, line))
         sink.put((time.monotonic(), None))
 
     def expect(self, pattern, timeout=30.0):
