@@ -34,7 +34,7 @@ build-tool: build-cgroup
 # The probes are built here as their users build them: the C one with
 # -static (and a dynamic copy for the LD_PRELOAD comparison), the Go one
 # with Debian's golang-go, static (CGO_ENABLED=0) and with cgo.
-test-cgroup: build-tool build-preload
+test-cgroup: build-tool build-preload test-runner
 	$(APT_ENSURE) cc=gcc go=golang-go python3=python3 setpriv=util-linux flock=util-linux strace=strace
 	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) ip=iproute2 nft=nftables; fi
 	install -d $(CGROUP_OUT)
@@ -44,8 +44,7 @@ test-cgroup: build-tool build-preload
 	CGO_ENABLED=1 $(CGROUP_GO) -o $(CGROUP_OUT)/probe-go-cgo tests/cgroup/probe.go tests/cgroup/probe_cgo.go
 	clang -target bpf -O2 -g -Wall -Wextra -Werror -idirafter /usr/include/$$($(CC) -print-multiarch) \
 		-c tests/cgroup/filler.bpf.c -o $(CGROUP_OUT)/filler.bpf.o
-	python3 tests/cgroup/run.py --keepalive $(BUILD)/bin/keepalive --probes $(CGROUP_OUT) \
-		--preload $(BUILD)/lib/libkeepalive-preload.so
+	$(TESTS_PYTEST) $(TOP)/tests/cgroup --build $(BUILD) --probes $(CGROUP_OUT)
 
 bench-cgroup: build-tool
 	$(APT_ENSURE) cc=gcc

@@ -25,7 +25,7 @@ build-examples: build-c
 	$(APT_ENSURE) cc=gcc pkg-config=pkg-config
 	$(EXAMPLES_MAKE) O=$(BUILD)/bin RELOCATABLE=1
 
-test-e2e: build-examples
+test-e2e: build-examples test-runner
 	$(APT_ENSURE) python3=python3
 	@# Root runs the namespace scenarios: they capture with tcpdump and cut with nft.
 	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) tcpdump=tcpdump nft=nftables; fi
@@ -40,8 +40,8 @@ test-e2e: build-examples
 		[[ $$status == 2 ]] || { echo "usage exit status $$status, expected 2" >&2; exit 1; }
 	$(EXAMPLES_MAKE) O=$(E2E_OUT) CFLAGS="$(SANITIZE)"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-		python3 $(TOP)/tests/e2e/run.py --bin $(E2E_OUT) test_programs
-	python3 $(TOP)/tests/e2e/run.py --bin $(BUILD)/bin
+		$(TESTS_PYTEST) $(TOP)/tests/e2e/test_programs.py --bin $(E2E_OUT)
+	$(TESTS_PYTEST) $(TOP)/tests/e2e --bin $(BUILD)/bin
 
 # The demo builds only what it runs (the Rust core and the C library, then
 # the two programs: not the BPF loader, the operator's tool or the wheel),

@@ -5,7 +5,8 @@
 #   make test-rust-package  cargo package -p keepalive (builds the packaged
 #                           crate on its own), then the tokio example in a
 #                           private network namespace with an nftables cut
-#                           (root; skipped with the reason otherwise)
+#                           (root; skipped with the reason otherwise,
+#                           a failure under CI=true)
 
 .PHONY: test-rust-package
 TEST_TARGETS += test-rust-package
@@ -21,9 +22,9 @@ test-rust-package:
 	$(CARGO) build -p keepalive --example tokio_server
 	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) nft=nftables unshare=util-linux ip=iproute2 python3=python3; fi
 	@if [[ $$(id -u) != 0 ]]; then \
-		echo "SKIP tokio example: a dead client needs root (a network namespace and an nftables rule)"; \
+		$(call skip_or_fail,tokio example: a dead client needs root (a network namespace and an nftables rule)); \
 	elif ! unshare --net true 2>/dev/null; then \
-		echo "SKIP tokio example: \`unshare --net\` does not work here"; \
+		$(call skip_or_fail,tokio example: \`unshare --net\` does not work here); \
 	else \
 		unshare --net -- python3 $(TOP)/tests/rust/tokio_dead_client.py $(TOP)/target/debug/examples/tokio_server; \
 	fi

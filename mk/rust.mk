@@ -5,8 +5,11 @@
 #                        cargo-web/rustc-web (Rust 1.96; the workspace needs
 #                        1.87, the Python module 1.85, the libraries 1.74)
 #   make build-rust      the workspace in release mode, but the Python module
-#   make test-rust       every crate's tests, an outside crate using the core,
-#                        and each crate's rust-version against its dependencies'
+#   make test-rust       every crate's tests (as root also those that need root,
+#                        marked #[ignore = "needs root: ..."]; under CI=true
+#                        not being root is a failure), an outside crate using
+#                        the core, and each crate's rust-version against its
+#                        dependencies'
 #   make test-rust-doc   the workspace's API docs build without one rustdoc
 #                        warning (broken or private links, bad markup)
 
@@ -41,6 +44,15 @@ build-rust: rust-toolchain
 
 test-rust: rust-toolchain
 	$(CARGO) test --workspace
+	@# The tests that need root are #[ignore = "needs root: WHY"] (the only
+	@# #[ignore] of the workspace): run as root; listed and skipped otherwise.
+	@if [[ $$(id -u) == 0 ]]; then \
+		echo "$(CARGO) test --workspace --tests -- --ignored   (the tests that need root)"; \
+		$(CARGO) test --workspace --tests -- --ignored; \
+	else \
+		$(CARGO) test --workspace --tests -- --ignored --list 2>/dev/null | grep ': test$$' || true; \
+		$(call skip_or_fail,the Rust tests listed above need root (run make test as root)); \
+	fi
 	cd tests/rust-consumer && $(CARGO) run --quiet --target-dir $(TOP)/target/consumer
 	python3 $(TOP)/tests/rust/msrv.py
 

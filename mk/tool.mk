@@ -18,11 +18,11 @@ build-tool: build-rust
 
 # The C and Python checks of the system defaults use build/ (header, library,
 # wheel); each skips saying why while its binding lacks set_system_defaults.
-test-tool: build-tool build-c build-py build-preload
+test-tool: build-tool build-c build-py build-preload test-runner
 	$(CARGO) test -p keepalive-tool
 	$(APT_ENSURE) python3=python3
 	@# As root: namespaces (ip, unshare, nft to cut a host), an unprivileged
 	@# caller (setpriv), sysctl -p for --persist, and a C compiler.
 	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) ip=iproute2 unshare=util-linux \
 		setpriv=util-linux nft=nftables sysctl=procps cc=gcc pkg-config=pkg-config; fi
-	python3 $(TOP)/tests/operator/run.py --build $(BUILD)
+	$(TESTS_PYTEST) $(TOP)/tests/operator --build $(BUILD)

@@ -16,10 +16,10 @@
 TEST_TARGETS  += test-watch
 BENCH_TARGETS += bench-watch
 
-test-watch: build-tool
+test-watch: build-tool test-runner
 	$(APT_ENSURE) python3=python3 setpriv=util-linux
 	if [[ $$(id -u) == 0 ]]; then $(APT_ENSURE) ip=iproute2 nft=nftables; fi
-	python3 tests/watch/run.py --keepalive $(BUILD)/bin/keepalive
+	$(TESTS_PYTEST) $(TOP)/tests/watch --build $(BUILD)
 
 bench-watch: build-tool
 	$(APT_ENSURE) cc=gcc

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import astuple, dataclass, replace
+from pathlib import Path
 
 import pytest
+
+# The repository's test helpers (tests/support: the skip rule, the labs of
+# network namespaces), by path. These suites run from the source tree
+# against the installed wheel (make test-py: cd python && pytest tests);
+# tests/support is standard library only and imports nothing else of the
+# tree, so the wheel under test is the only keepalive imported.
+sys.path.append(str(Path(__file__).resolve().parents[2] / "tests"))
+from support import netlab, skips  # type: ignore[import-not-found]  # noqa: E402
 
 TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", 18)
 
@@ -82,3 +92,11 @@ def pipe() -> Iterator[tuple[int, int]]:
     finally:
         os.close(r)
         os.close(w)
+
+
+@pytest.fixture(scope="session")
+def needs_netns() -> None:
+    """Root and `ip netns` (tests/support/netlab.py): a test that uses this
+    is skipped saying why where they are missing, a failure under CI=true
+    (tests/support/skips.py, the one place of that rule)."""
+    skips.require(netlab.why_no_lab())

@@ -11,63 +11,39 @@ out``. Used by test_examples.test_server_detects_a_vanished_client.
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+# The repository's test helpers (tests/support), by path, as conftest.py does.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from support.netlab import vanish  # type: ignore[import-not-found]  # noqa: E402
+from support.proc import Proc, sh  # type: ignore[import-not-found]  # noqa: E402
+
 IDLE, INTERVAL, COUNT = 1, 1, 2
-
-
-def sh(*argv: str) -> None:
-    subprocess.run(argv, check=True)
 
 
 def main() -> int:
     examples = Path(sys.argv[1])
     sh("ip", "link", "set", "lo", "up")
-    server = subprocess.Popen(
-        [sys.executable, str(examples / "echo_server.py"),
-         "-d", str(IDLE), "-i", str(INTERVAL), "-c", str(COUNT), "0"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert server.stdout is not None
+    server = Proc("server", [sys.executable, str(examples / "echo_server.py"),
+                             "-d", str(IDLE), "-i", str(INTERVAL), "-c", str(COUNT), "0"],
+                  echo=lambda _name, line: print(line, flush=True))  # fmt: skip
     try:
-        port = None
-        for line in server.stdout:
-            print(line, end="", flush=True)
-            if line.startswith("listening on port "):
-                port = int(line.split()[-1])
-                break
-        if port is None:
-            return 1
-        client = socket.create_connection(("127.0.0.1", port))
+        m, _ = server.expect(r"^listening on port (\d+)")
+        client = socket.create_connection(("127.0.0.1", int(m.group(1))))
         cport = client.getsockname()[1]
-        for line in server.stdout:
-            print(line, end="", flush=True)
-            if "connected" in line:
-                break
-        sh("nft", "add", "table", "inet", "vanish")
-        sh("nft", "add", "chain", "inet", "vanish", "out",
-           "{ type filter hook output priority 0; policy accept; }")  # fmt: skip
-        sh("nft", "add", "rule", "inet", "vanish", "out", "tcp", "sport", str(cport), "drop")
+        server.expect("connected")
+        vanish(cport)
         cut = time.monotonic()
         print(f"client port {cport} now drops everything it sends", flush=True)
-        for line in server.stdout:
-            print(line, end="", flush=True)
-            if "lost:" in line:
-                took = time.monotonic() - cut
-                print(
-                    f"detected {took:.1f} s after the cut; "
-                    f"idle + interval x count = {IDLE + INTERVAL * COUNT} s",
-                    flush=True,
-                )
-                client.close()
-                return 0 if "Connection timed out" in line else 1
-        return 1
+        m, lost = server.expect("lost:", timeout=60)
+        print(f"detected {lost - cut:.1f} s after the cut; "
+              f"idle + interval x count = {IDLE + INTERVAL * COUNT} s", flush=True)  # fmt: skip
+        client.close()
+        return 0 if "Connection timed out" in m.string else 1
     finally:
-        server.kill()
-        server.wait()
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -27,12 +27,9 @@ import sys
 import time
 
 import keepalive
+from peers import ask_keepalive, parser, say
 
 TCP_USER_TIMEOUT = getattr(socket, "TCP_USER_TIMEOUT", 18)
-
-
-def say(event: str, *fields: object) -> None:
-    print(event, f"{time.monotonic():.6f}", *fields, flush=True)
 
 
 def options(sock: socket.socket) -> list[int]:
@@ -92,11 +89,7 @@ def wait(sock: socket.socket, busy: bool, sample: float | None) -> int:
 
 def client(args: argparse.Namespace) -> int:
     sock = socket.create_connection((args.host, args.port), timeout=10)
-    if args.deadline is not None:
-        keepalive.set_deadline(sock, args.deadline)
-    if args.knobs is not None:
-        idle, interval, count = (int(v) for v in args.knobs.split(","))
-        keepalive.enable(sock, idle=idle, interval=interval, count=count)
+    ask_keepalive(sock, args)
     if args.user_timeout is not None:
         keepalive.set_user_timeout(sock, args.user_timeout)
     report_settings(sock)
@@ -116,20 +109,10 @@ def server(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="role", required=True)
-    c = sub.add_parser("client")
-    c.add_argument("host")
-    c.add_argument("port", type=int)
-    c.add_argument("--deadline", type=int)
-    c.add_argument("--knobs")
+    top, c, s = parser()
     c.add_argument("--user-timeout", type=int)
-    c.add_argument("--busy", action="store_true")
-    c.add_argument("--sample", type=float)
-    s = sub.add_parser("server")
-    s.add_argument("port", type=int)
     s.add_argument("--deadline", type=int)
-    args = parser.parse_args()
+    args = top.parse_args()
     return client(args) if args.role == "client" else server(args)
 
 

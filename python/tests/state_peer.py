@@ -31,10 +31,7 @@ import sys
 import time
 
 import keepalive
-
-
-def say(event: str, *fields: object) -> None:
-    print(event, f"{time.monotonic():.6f}", *fields, flush=True)
+from peers import ask_keepalive, parser, say
 
 
 def silent_ms(sock: socket.socket) -> int:
@@ -50,11 +47,7 @@ def sample(sock: socket.socket) -> None:
 
 def client(args: argparse.Namespace) -> int:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if args.deadline is not None:
-        keepalive.set_deadline(sock, args.deadline)
-    if args.knobs is not None:
-        idle, interval, count = (int(v) for v in args.knobs.split(","))
-        keepalive.enable(sock, idle=idle, interval=interval, count=count)
+    ask_keepalive(sock, args)
     say("connecting")
     try:
         sock.connect((args.host, args.port))
@@ -131,22 +124,12 @@ def server(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="role", required=True)
-    c = sub.add_parser("client")
-    c.add_argument("host")
-    c.add_argument("port", type=int)
-    c.add_argument("--deadline", type=int)
-    c.add_argument("--knobs")
-    c.add_argument("--busy", action="store_true")
+    top, c, s = parser()
     c.add_argument("--write-after", type=float)
     c.add_argument("--close-after", type=float)
-    c.add_argument("--sample", type=float)
-    s = sub.add_parser("server")
-    s.add_argument("port", type=int)
     s.add_argument("--half-close", action="store_true")
     s.add_argument("--no-read", action="store_true")
-    args = parser.parse_args()
+    args = top.parse_args()
     return client(args) if args.role == "client" else server(args)
 
 

@@ -16,6 +16,8 @@ import pytest
 
 import keepalive
 from conftest import TCP_USER_TIMEOUT, Raw, proc_default, raw
+from support import skips  # type: ignore[import-not-found]  # (conftest.py)
+from support.host import why_no_root  # type: ignore[import-not-found]
 
 IPPROTO_MPTCP = getattr(socket, "IPPROTO_MPTCP", 262)
 
@@ -274,8 +276,7 @@ print(int(open("/proc/sys/net/ipv4/tcp_keepalive_time").read()))
 
 
 def test_set_system_defaults_in_a_fresh_namespace() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to make a network namespace (CI runs as root)")
+    skips.require(why_no_root("to make a network namespace"))
     host = [proc_default(f"tcp_keepalive_{n}") for n in ("time", "intvl", "probes")]
     done = subprocess.run(
         ["unshare", "-n", sys.executable, "-I", "-c", IN_NAMESPACE],

@@ -1,5 +1,5 @@
 """The dead-peer deadline on the wire, from Python: two network namespaces
-joined by a veth pair (tests/e2e/netlab.py), the peer's host cut off with
+joined by a veth pair (tests/support/netlab.py), the peer's host cut off with
 nftables, and the death measured. Needs root and `ip netns`; skips saying why
 otherwise, and with CI=true a missing lab fails instead.
 
@@ -19,7 +19,6 @@ One lab holds four connections cut off at the same moment:
 from __future__ import annotations
 
 import errno
-import os
 import re
 import sys
 import time
@@ -29,17 +28,11 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "tests" / "e2e"))
-
-from netlab import Lab, why_no_lab  # type: ignore[import-not-found]  # noqa: E402
+from support.netlab import Lab  # type: ignore[import-not-found]  # (conftest.py)
 
 PEER = str(HERE / "deadline_peer.py")
 D = 5
-NO_LAB = why_no_lab()
-if os.environ.get("CI") == "true" and NO_LAB:
-    raise RuntimeError(f"CI=true but the namespace tests cannot run: {NO_LAB}")
-
-pytestmark = pytest.mark.skipif(NO_LAB is not None, reason=str(NO_LAB))
+pytestmark = pytest.mark.usefixtures("needs_netns")
 
 
 def tolerance(seconds: float) -> float:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import skips  # type: ignore[import-not-found]  # (conftest.py)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 HANG = 60  # seconds before a missing line is reported instead of waited on forever
@@ -197,9 +198,7 @@ def netns_missing() -> str | None:
 
 
 def test_server_detects_a_vanished_client() -> None:
-    why = netns_missing()
-    if why:
-        pytest.skip(why)
+    skips.require(netns_missing())
     helper = Path(__file__).resolve().parent / "dead_client_netns.py"
     run = subprocess.run(
         ["unshare", "--net", "--", sys.executable, str(helper), str(EXAMPLES)],

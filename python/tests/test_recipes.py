@@ -11,10 +11,8 @@ requests, urllib3, httpx and redis are installed in the test venv by
 from __future__ import annotations
 
 import asyncio
-import os
 import queue
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +24,8 @@ import pytest
 
 import keepalive
 from conftest import Raw, raw
+from support import skips  # type: ignore[import-not-found]  # (conftest.py)
+from support.host import why_no_command  # type: ignore[import-not-found]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 sys.path.insert(0, str(EXAMPLES))
@@ -165,16 +165,13 @@ class RedisServer:
     """A redis-server of the test's own, on a free loopback port, no disk."""
 
     def __init__(self) -> None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            if os.environ.get("CI") == "true":
-                raise RuntimeError("CI=true but redis-server is missing")
-            pytest.skip("needs redis-server (make test-py installs Debian's when run as root)")
+        skips.require(why_no_command(
+            "redis-server", "redis-server: make test-py installs Debian's when run as root"))
         with socket.socket() as probe:  # a free port, released for the server
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.proc = subprocess.Popen(
-            [exe, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
              "--appendonly", "no", "--daemonize", "no", "--loglevel", "notice"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip

@@ -1,5 +1,5 @@
 """The dead-peer deadline in every state a connection can be in, measured on
-the wire: two network namespaces joined by a veth pair (tests/e2e/netlab.py),
+the wire: two network namespaces joined by a veth pair (tests/support/netlab.py),
 the peer's host cut off with nftables, each state's death timed from the
 peer's last ACK (or data). Needs root and `ip netns`; skips saying why
 otherwise, and with CI=true a missing lab fails instead.
@@ -30,7 +30,6 @@ made of them. Under set_deadline(D) (D = 5 s unless said):
 from __future__ import annotations
 
 import errno
-import os
 import sys
 import time
 from pathlib import Path
@@ -39,17 +38,11 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "tests" / "e2e"))
-
-from netlab import Lab, why_no_lab  # type: ignore[import-not-found]  # noqa: E402
+from support.netlab import Lab  # type: ignore[import-not-found]  # (conftest.py)
 
 PEER = str(HERE / "state_peer.py")
 D = 5
-NO_LAB = why_no_lab()
-if os.environ.get("CI") == "true" and NO_LAB:
-    raise RuntimeError(f"CI=true but the namespace tests cannot run: {NO_LAB}")
-
-pytestmark = pytest.mark.skipif(NO_LAB is not None, reason=str(NO_LAB))
+pytestmark = pytest.mark.usefixtures("needs_netns")
 
 DEAD = (errno.ETIMEDOUT, errno.EHOSTUNREACH)
 

@@ -25,6 +25,17 @@ import (
 	"unsafe"
 )
 
+// printSettings prints the settings line read back from the socket; a
+// failed read ends the probe (exit 1).
+func printSettings(raw syscall.RawConn) {
+	line, err := settings(raw)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "getsockopt:", err)
+		os.Exit(1)
+	}
+	fmt.Println(line)
+}
+
 func settings(raw syscall.RawConn) (string, error) {
 	var line string
 	var err error
@@ -85,21 +96,11 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("connected")
-	line, err := settings(raw)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "getsockopt:", err)
-		os.Exit(1)
-	}
-	fmt.Println(line)
+	printSettings(raw)
 	if *hold {
 		in := bufio.NewScanner(os.Stdin)
 		for in.Scan() {
-			line, err := settings(raw)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "getsockopt:", err)
-				os.Exit(1)
-			}
-			fmt.Println(line)
+			printSettings(raw)
 		}
 	}
 	if *wait {

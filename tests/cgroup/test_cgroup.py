@@ -4,14 +4,13 @@ Every check reads the settings back from the program's own socket (the
 probes print them with getsockopt), in a fresh cgroup v2 made for the test
 and removed after it. The programs: a static C binary, a static Go binary
 and a cgo one (built at test time from probe.go), python3, and a dynamic C
-binary for the comparison with LD_PRELOAD. Run by run.py, which says why it
+binary for the comparison with LD_PRELOAD. conftest.py says why every test
 skips where there is no root, cgroup v2 or BPF.
 """
 
 import json
 import os
 import re
-import shlex
 import shutil
 import socket
 import subprocess
@@ -20,14 +19,17 @@ import threading
 import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-import netlab  # noqa: E402
+from support import built, host
+from support.host import why_no_command
+from support.netlab import Lab
+from support.proc import Proc
+from support.skips import require
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 # The command, e.g. "build/bin/keepalive cgroup".
-CTL = shlex.split(os.environ.get("KAC_CTL", ""))
-PROBES = os.environ.get("KAC_PROBES", "")
-PRELOAD = os.environ.get("KAC_PRELOAD", "")
+CTL = [built.KEEPALIVE, "cgroup"]
+PROBES = built.PROBES
+PRELOAD = built.PRELOAD
 PROBE_PY = os.path.join(HERE, "probe.py")
 
 # -D 5: the core's split, 2 s idle, 1 s apart, 3 probes, a 5000 ms user timeout.
@@ -39,17 +41,11 @@ def probe(name):
 
 
 def v2_mount():
-    with open("/proc/mounts") as f:
-        for line in f:
-            fields = line.split()
-            if fields[2] == "cgroup2":
-                return fields[1]
-    return None
+    return next(iter(host.mounts_of("cgroup2")), None)
 
 
 def bpffs():
-    with open("/proc/mounts") as f:
-        mounts = [line.split()[1] for line in f if line.split()[2] == "bpf"]
+    mounts = host.mounts_of("bpf")
     return "/sys/fs/bpf" if "/sys/fs/bpf" in mounts else (mounts[0] if mounts else None)
 
 
@@ -315,8 +311,7 @@ class TestDetach(CgroupCase):
         # The kernel allows 64 programs per hook and cgroup: with 64 other
         # cgroup/setsockopt programs there, --enforce fails after sock_ops
         # was attached, and everything must be undone.
-        if not shutil.which("clang"):
-            self.skipTest("clang is needed to build the filler programs")
+        require(why_no_command("clang", "clang: it builds the filler programs"))
         filler = os.path.join(PROBES, "filler.bpf.o")
         fill_dir = os.path.join(bpffs(), f"ka-test-filler-{os.getpid()}")
         os.mkdir(fill_dir)
@@ -556,7 +551,7 @@ class TestErrors(CgroupCase):
 class TestDeadPeer(CgroupCase):
     def test_a_go_client_in_the_cgroup_learns_of_a_dead_peer_in_5_s(self):
         self.attach("-D", "5")
-        with netlab.Lab() as lab:
+        with Lab() as lab:
             server = lab.start("server", [sys.executable, "-c", (
                 "import signal,socket\n"
                 "s=socket.socket(); s.bind(('0.0.0.0',5051)); s.listen(8)\n"
@@ -566,8 +561,8 @@ class TestDeadPeer(CgroupCase):
             server.expect("listening")
             go = [probe("probe-go"), "-keepalive", "-1s", "-wait", f"{lab.server_ip}:5051"]
             netns = ["ip", "netns", "exec", lab.ns["client"]]
-            inside = netlab.Proc("inside", in_cgroup(self.cg, [*netns, *go]))
-            outside = netlab.Proc("outside", [*netns, *go])
+            inside = Proc("inside", in_cgroup(self.cg, [*netns, *go]))
+            outside = Proc("outside", [*netns, *go])
             lab.procs += [inside, outside]
             inside.expect(r"^settings " + re.escape(POLICY[9:]) + "$")
             outside.expect("^" + re.escape(defaults()) + "$")
@@ -591,8 +586,7 @@ class TestReachTable(CgroupCase):
     on the same probes; docs/cgroup.md has the table this prints."""
 
     def test_the_table(self):
-        if not os.path.exists(PRELOAD):
-            self.skipTest(f"{PRELOAD} is not built (make build-preload)")
+        require(None if os.path.exists(PRELOAD) else f"{PRELOAD} is not built (make build-preload)")
         a = self.listener.addr
         setuid_dir = os.path.join(PROBES, "setuid")
         os.makedirs(setuid_dir, exist_ok=True)
@@ -668,11 +662,8 @@ class TestDeadlineInEveryState(CgroupCase):
     def test_a_write_after_a_silence_dies_d_after_the_peer_was_last_heard(self):
         out = self.attach("-D", str(self.D))
         self.assertIn("deadline kept in every state", out)
-        if not shutil.which("nft"):
-            if os.environ.get("CI") == "true":
-                self.fail("nft (nftables) is needed to cut single connections, and CI=true")
-            self.skipTest("nft (nftables) is needed to cut single connections")
-        with netlab.Lab() as lab:
+        require(why_no_command("nft", "nftables: it cuts single connections"))
+        with Lab() as lab:
             ports = [5061, 5062, 5064, 5063]
             server = lab.start("server", [sys.executable, "-c", (
                 "import select,socket,sys\n"
@@ -690,7 +681,7 @@ class TestDeadlineInEveryState(CgroupCase):
                                         ("busy", 5064, "busy"), ("heard again", 5063, "3")]:
                 argv = in_cgroup(self.cg, [*netns, sys.executable, WRITER,
                                            f"{lab.server_ip}:{port}", str(silence)])
-                writers[name] = netlab.Proc(name, argv)
+                writers[name] = Proc(name, argv)
                 lab.procs.append(writers[name])
                 writers[name].expect(r"^connected ")
             block(lab.ns["server"], "kagone", ports[:3])
@@ -733,7 +724,7 @@ class TestDeadlineInEveryState(CgroupCase):
             block(lab.ns["server"], "kasyn", [5065])
             argv = in_cgroup(self.cg, [*netns, sys.executable, WRITER, f"{lab.server_ip}:5065",
                                        "connect"])
-            syn = netlab.Proc("connect", argv)
+            syn = Proc("connect", argv)
             lab.procs.append(syn)
             m, _ = syn.expect(r"^connecting (\S+)$")
             began = float(m.group(1))
@@ -762,7 +753,7 @@ class TestExistingNotRetuned(CgroupCase):
 
     def test_attach_exits_1_when_an_existing_connection_was_not_retuned(self):
         prog = os.path.join(HERE, "..", "operator", "prog.py")
-        held = netlab.Proc("mptcp", in_cgroup(self.cg, [sys.executable, prog, "mptcp"]))
+        held = Proc("mptcp", in_cgroup(self.cg, [sys.executable, prog, "mptcp"]))
         self.cleanups.append(held.stop)
         m, _ = held.expect(r"^(ready|unsupported)")
         if m.group(1) == "unsupported":

@@ -3,16 +3,16 @@
 Another user's directories in the BPF filesystem, a lock held by anyone,
 and an attach killed at each of its bpf(2) calls (strace injects SIGKILL):
 after each, `list` must report what the kernel says, and no prefix of an
-attach may be reported as anything it is not. Run by run.py, as root.
+attach may be reported as anything it is not. Run as root (conftest.py).
 """
 
 import json
 import os
-import shutil
 import subprocess
 import time
-import unittest
 
+from support.host import why_no_command
+from support.skips import needs
 from test_cgroup import CTL, POLICY, CgroupCase, bpffs, ctl, probe, settings_of
 
 NOBODY = 65534
@@ -169,7 +169,7 @@ def map_enforce(pins):
     return int.from_bytes(bytes(int(b, 16) for b in entry["value"][4:8]), "little")
 
 
-@unittest.skipUnless(shutil.which("strace"), "strace is needed to kill an attach midway")
+@needs(why_no_command("strace", "strace: it kills an attach midway"))
 class TestCrash(CgroupCase):
     """An attach killed at its Nth bpf(2) call, for every N; then `list`
     must say what the kernel has: a row exactly when the pins are there,

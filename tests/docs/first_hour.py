@@ -25,7 +25,9 @@ import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CI = os.environ.get("CI") == "true"
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from support import skips  # noqa: E402
+
 MAKE = os.environ.get("MAKE", "make")
 results = {"passed": 0, "failed": 0, "skipped": 0}
 
@@ -159,11 +161,7 @@ def main():
     no_error_line()
     man_pages(build)
     no_placeholder_urls(build)
-    if CI and results["skipped"]:
-        print("CI=true: a skipped check is a failure here")
-        results["failed"] += results["skipped"]
-    print(f"{results['passed']} passed, {results['failed']} failed")
-    return 1 if results["failed"] else 0
+    return skips.verdict(results["passed"], results["failed"], results["skipped"])
 
 
 if __name__ == "__main__":

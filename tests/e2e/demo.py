@@ -40,11 +40,13 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+TESTS = os.path.dirname(HERE)
+sys.path.insert(0, TESTS)
 
-from common import stamp_of  # noqa: E402
-from natlab import NatLab, why_no_natlab  # noqa: E402
-from netlab import Lab, Proc, why_no_lab  # noqa: E402
+from support.examples import stamp_of  # noqa: E402
+from support.natlab import NatLab, why_no_natlab  # noqa: E402
+from support.netlab import Lab, why_no_lab  # noqa: E402
+from support.proc import Proc  # noqa: E402
 
 TTY = sys.stdout.isatty()
 
@@ -470,7 +472,7 @@ class Demo:
         say(f"a deadline of {d} s and --max-idle {router} (keepalive_set_deadline_ex), whose")
         say("probes keep the router's memory of it fresh.")
         lib = os.path.join(os.path.dirname(self.client), "..", "lib", "libkeepalive.so")
-        idle_client = [sys.executable, os.path.join(HERE, "idle_client.py")]
+        idle_client = [sys.executable, os.path.join(TESTS, "middlebox", "idle_client.py")]
         with NatLab(timeout=router, echo=show) as lab:
             srv = lab.start("server", [self.server, "-d", "600", "5050"])
             srv.expect(r"listening on port")

@@ -8,9 +8,7 @@ dead idle + interval x count seconds after the last ACK it sent; with
 otherwise.
 """
 
-import os
 import re
-import shutil
 import struct
 import subprocess
 import threading
@@ -18,17 +16,16 @@ import queue
 import time
 import unittest
 
-from common import CLIENT, SERVER, assert_near, program, report, stamp_of
-from netlab import Lab, why_no_lab
+from support.built import program
+from support.examples import CLIENT, SERVER, stamp_of
+from support.host import why_no_command
+from support.netlab import Lab, why_no_lab
+from support.report import assert_near, report
+from support.skips import first, needs
 
 NO_LAB = why_no_lab()
-# CI runs as root on a machine with namespaces: there a missing lab or tcpdump
-# is a broken setup, not a reason to skip.
-ON_CI = os.environ.get("CI") == "true"
-if ON_CI and NO_LAB:
-    raise RuntimeError(f"CI=true but the namespace tests cannot run: {NO_LAB}")
-if ON_CI and shutil.which("tcpdump") is None:
-    raise RuntimeError("CI=true but tcpdump is missing (make test-e2e installs it as root)")
+# make test-e2e installs tcpdump as root.
+NO_TCPDUMP = why_no_command("tcpdump", "tcpdump")
 
 # -d 2 -i 1 -c 3: probes at 2, 3 and 4 s of silence, dead at 5 s.
 IDLE, INTERVAL, COUNT = 2, 1, 3
@@ -56,7 +53,7 @@ def start_client(lab, args, port):
     return cli, stamp_of(m.string)
 
 
-@unittest.skipIf(NO_LAB, NO_LAB)
+@needs(NO_LAB)
 class DeadPeerTest(unittest.TestCase):
 
     def test_1_client_detects_server_cut_off(self):
@@ -202,9 +199,7 @@ class Capture:
         self.popen.stderr.close()
 
 
-@unittest.skipIf(NO_LAB, NO_LAB)
-@unittest.skipIf(shutil.which("tcpdump") is None,
-                 "tcpdump is missing (make test-e2e installs it as root)")
+@needs(first(NO_LAB, NO_TCPDUMP))
 class OnTheWireTest(unittest.TestCase):
 
     def test_4_probes_on_the_wire(self):
@@ -293,7 +288,3 @@ class OnTheWireTest(unittest.TestCase):
                     "RST: time since the last probe")
         assert_near(self, rst_at - answered[-1][1], DEAD_AFTER, BOUND,
                     "dead declared: time since the last answer (idle + interval x count)")
-
-
-if __name__ == "__main__":
-    unittest.main(verbosity=2)

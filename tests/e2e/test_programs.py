@@ -6,19 +6,24 @@ these tests also prove the programs are line-buffered (a block-buffered
 program would hang here until the safety timeout).
 """
 
+import contextlib
 import os
 import re
 import resource
 import select
-import shutil
 import signal
 import socket
 import subprocess
 import threading
 import unittest
 
-from common import CLIENT, SERVER, program, report
-from netlab import SANITIZER_REPORT, Proc
+from support.built import program
+from support.examples import CLIENT, SERVER
+from support.flags import out_of_range
+from support.host import why_no_command, why_no_root
+from support.proc import SANITIZER_REPORT, Proc
+from support.report import report
+from support.skips import first, require
 
 
 def run(name, *args):
@@ -36,6 +41,39 @@ def start_server(*args):
     return srv, int(m.group(1))
 
 
+@contextlib.contextmanager
+def served(*args):
+    """The server on a free port, as (proc, port), stopped at the end."""
+    srv, port = start_server(*args)
+    try:
+        yield srv, port
+    finally:
+        srv.stop()
+
+
+def assert_echoed(test, port, data):
+    """A new client gets data echoed back: the server still serves."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(data)
+        test.assertEqual(s.recv(100), data)
+
+
+def connected_client(listener):
+    """The client, connected to a listener of the test's own: (its Proc,
+    the accepted socket)."""
+    cli = Proc("client", [program(CLIENT), f"127.0.0.1:{listener.getsockname()[1]}"])
+    conn, _ = listener.accept()
+    cli.expect(r"\] connected to ")
+    return cli, conn
+
+
+def closed_cleanly(test, srv, cli):
+    """The server ends (SIGTERM), closing the client's connection: the
+    client, its peer closed cleanly, exits 0."""
+    srv.signal(signal.SIGTERM)
+    test.assertEqual(cli.wait(), 0)
+
+
 def ipv6_loopback():
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
@@ -49,23 +87,34 @@ def ipv6_loopback():
 # exit 1 saying so; one that checks its options first exits 2 before that.
 UNRESOLVABLE = "nonexistent.invalid:80"
 
-# The ranges libkeepalive documents, as its sentences name them (the programs
-# take them from the library; the test pins what the user reads).
-RANGES = {
-    "-c": "count must be 1..127 probes",
-    "-d": "idle must be 1..32767 seconds",
-    "-i": "interval must be 1..32767 seconds",
-    "-u": "user_timeout must be 0..2147483647 milliseconds",
-    "-D": "deadline must be 2..131068 seconds",
-}
-
-
 def refusal(opt, value):
-    """The message for a value the library refuses: its range and what was
-    given (a whole number as written, anything else in quotes)."""
-    value = value.strip()
-    shown = value if re.fullmatch(r"[-+]?\d+", value) else f'"{value}"'
-    return f"{opt}: {RANGES[opt]}, got {shown}"
+    """The message for a value the library refuses, after the option."""
+    return f"{opt}: {out_of_range(opt, value)}"
+
+
+# The options each program takes besides -D (the server has no user timeout).
+OPTIONS_OF = {CLIENT: ("-c", "-d", "-i", "-u"), SERVER: ("-c", "-d", "-i")}
+
+# Command lines each program refuses, with what it says.
+BAD_COMMAND_LINES = {
+    CLIENT: {
+        (): "missing HOST:PORT",
+        ("-x", "127.0.0.1:9"): "unrecognized option: -x",
+        ("-c",): "option requires an argument: -c",
+        ("127.0.0.1:9", "extra"): "too many arguments",
+        **{(operand,): "invalid HOST:PORT" for operand in (
+            "127.0.0.1", "127.0.0.1:", ":80", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:-1",
+            "127.0.0.1:80x", "::1:80", "[::1]80", "[::1:80", "[]:80")},
+    },
+    SERVER: {
+        (): "missing PORT",
+        ("-x", "0"): "unrecognized option: -x",
+        ("-d",): "option requires an argument: -d",
+        ("0", "1"): "too many arguments",
+        ("-1",): "unrecognized option: -1",
+        **{(operand,): "PORT must be 0..65535" for operand in ("65536", "x", "80x")},
+    },
+}
 
 
 class BadArgumentsTest(unittest.TestCase):
@@ -97,21 +146,14 @@ class BadArgumentsTest(unittest.TestCase):
     # Of BAD_OPTIONS, what each option takes after all.
     TAKEN = {"-d": {"128"}, "-i": {"128"}, "-u": {"0", "128", "32768"}}
 
-    def test_client_bad_option_values(self):
-        for opt in ("-c", "-d", "-i", "-u"):
-            for value in self.BAD_OPTIONS:
-                if value in self.TAKEN.get(opt, ()):
-                    continue
-                with self.subTest(opt=opt, value=value):
-                    self.assert_refused_first(CLIENT, [opt, value], refusal(opt, value))
-
-    def test_server_bad_option_values(self):
-        for opt in ("-c", "-d", "-i"):
-            for value in self.BAD_OPTIONS:
-                if value in self.TAKEN.get(opt, ()):
-                    continue
-                with self.subTest(opt=opt, value=value):
-                    self.assert_refused_first(SERVER, [opt, value], refusal(opt, value))
+    def test_bad_option_values(self):
+        for name, opts in OPTIONS_OF.items():
+            for opt in opts:
+                for value in self.BAD_OPTIONS:
+                    if value in self.TAKEN.get(opt, ()):
+                        continue
+                    with self.subTest(program=name, opt=opt, value=value):
+                        self.assert_refused_first(name, [opt, value], refusal(opt, value))
 
     def test_bad_deadlines(self):
         """-D 0, 1, -1, too large, junk: the library's range, exit 2, nothing started."""
@@ -141,8 +183,7 @@ class BadArgumentsTest(unittest.TestCase):
         """-D sets all four: giving -d, -i, -c or -u beside it, in either order, is
         refused with libkeepalive's sentence (keepalive_request_check), which names
         the value at fault."""
-        cases = [(CLIENT, k) for k in ("-d", "-i", "-c", "-u")] + \
-                [(SERVER, k) for k in ("-d", "-i", "-c")]
+        cases = [(name, knob) for name, knobs in OPTIONS_OF.items() for knob in knobs]
         for name, knob in cases:
             for args in (["-D", "5", knob, "3"], [knob, "3", "-D", "5"]):
                 with self.subTest(program=name, args=args):
@@ -151,42 +192,11 @@ class BadArgumentsTest(unittest.TestCase):
                                     "deadline: deadline sets idle, interval, count and "
                                     "user_timeout together")
 
-    def test_client_bad_command_lines(self):
-        cases = {
-            (): "missing HOST:PORT",
-            ("-x", "127.0.0.1:9"): "unrecognized option: -x",
-            ("-c",): "option requires an argument: -c",
-            ("127.0.0.1:9", "extra"): "too many arguments",
-            ("127.0.0.1",): "invalid HOST:PORT",
-            ("127.0.0.1:",): "invalid HOST:PORT",
-            (":80",): "invalid HOST:PORT",
-            ("127.0.0.1:0",): "invalid HOST:PORT",
-            ("127.0.0.1:65536",): "invalid HOST:PORT",
-            ("127.0.0.1:-1",): "invalid HOST:PORT",
-            ("127.0.0.1:80x",): "invalid HOST:PORT",
-            ("::1:80",): "invalid HOST:PORT",
-            ("[::1]80",): "invalid HOST:PORT",
-            ("[::1:80",): "invalid HOST:PORT",
-            ("[]:80",): "invalid HOST:PORT",
-        }
-        for args, message in cases.items():
-            with self.subTest(args=args):
-                self.assert_usage(CLIENT, list(args), message)
-
-    def test_server_bad_command_lines(self):
-        cases = {
-            (): "missing PORT",
-            ("-x", "0"): "unrecognized option: -x",
-            ("-d",): "option requires an argument: -d",
-            ("0", "1"): "too many arguments",
-            ("65536",): "PORT must be 0..65535",
-            ("-1",): "unrecognized option: -1",
-            ("x",): "PORT must be 0..65535",
-            ("80x",): "PORT must be 0..65535",
-        }
-        for args, message in cases.items():
-            with self.subTest(args=args):
-                self.assert_usage(SERVER, list(args), message)
+    def test_bad_command_lines(self):
+        for name, cases in BAD_COMMAND_LINES.items():
+            for args, message in cases.items():
+                with self.subTest(program=name, args=args):
+                    self.assert_usage(name, list(args), message)
 
     def test_help_prints_usage_on_stdout_and_exits_0(self):
         """-h and --help (also after other options): the usage on stdout, exit 0."""
@@ -227,8 +237,7 @@ class ServerTest(unittest.TestCase):
         """-D 5: the listener reads back 2/1/3 and 5000 ms, the schedule is printed,
         the dead-after line has the busy bound, and an accepted connection
         carries all four (read back from its own socket, not set again)."""
-        srv, port = start_server("-D", "5")
-        try:
+        with served("-D", "5") as (srv, port):
             lines = [line for _, line in srv.lines]
             wanted = ["SO_KEEPALIVE default is OFF", "SO_KEEPALIVE set on socket",
                       "TCP_KEEPIDLE is 2", "TCP_KEEPCNT is 3", "TCP_KEEPINTVL is 1",
@@ -245,8 +254,6 @@ class ServerTest(unittest.TestCase):
                 srv.expect(rf"client {re.escape(me)} connected \(1 connected\): keepalive on, "
                            r"idle 2 s, interval 1 s, count 3, TCP_USER_TIMEOUT 5000 ms$")
             srv.expect(r"closed the connection")
-        finally:
-            srv.stop()
 
     def test_deadline_edges_are_the_librarys_split(self):
         """-D 2 (one probe) and -D 131068 (the longest with 3 probes)."""
@@ -294,8 +301,7 @@ class ServerTest(unittest.TestCase):
             holder.close()
 
     def test_echo_ipv4_and_ipv6_and_lines_per_client(self):
-        srv, port = start_server("-d", "30")
-        try:
+        with served("-d", "30") as (srv, port):
             families = [(socket.AF_INET, "127.0.0.1", "127.0.0.1")]
             if ipv6_loopback():
                 families.append((socket.AF_INET6, "::1", "[::1]"))
@@ -313,12 +319,9 @@ class ServerTest(unittest.TestCase):
                                r"\(0 connected\)")
             srv.signal(signal.SIGTERM)
             self.assertEqual(srv.wait(), 0)
-        finally:
-            srv.stop()
 
     def test_reset_client_is_reported_lost_with_reason(self):
-        srv, port = start_server()
-        try:
+        with served() as (srv, port):
             s = socket.create_connection(("127.0.0.1", port))
             srv.expect(r"connected \(1 connected\)")
             # SO_LINGER 0: close() sends RST instead of FIN.
@@ -326,8 +329,6 @@ class ServerTest(unittest.TestCase):
             s.close()
             srv.expect(r"lost after [\d.]+ s: Connection reset by peer; last data received "
                        r"[\d.]+ s ago, last ACK received [\d.]+ s ago \(0 connected\)$")
-        finally:
-            srv.stop()
 
     def test_thousands_of_clients_at_once(self):
         """Many clients connected at the same time, each echoed, then all gone."""
@@ -388,10 +389,7 @@ class ServerTest(unittest.TestCase):
             for s in socks:
                 s.close()
             srv.expect(r"\(0 connected\)")
-            late = socket.create_connection(("127.0.0.1", port))
-            late.sendall(b"again")
-            self.assertEqual(late.recv(10), b"again")
-            late.close()
+            assert_echoed(self, port, b"again")
         finally:
             srv.stop()
 
@@ -399,10 +397,8 @@ class ServerTest(unittest.TestCase):
         """At the limit with no spare descriptor (no /dev/null, as in a minimal
         container), the server stops watching the listener instead of spinning
         on it, says so once, and takes clients again when one leaves."""
-        if os.geteuid() != 0:
-            self.skipTest("needs root: /dev is replaced in a private mount namespace")
-        if shutil.which("unshare") is None:
-            self.skipTest("needs unshare (util-linux)")
+        require(first(why_no_root("/dev is replaced in a private mount namespace"),
+                      why_no_command("unshare", "util-linux")))
         limit = 48
 
         def low_limit():
@@ -447,10 +443,7 @@ class ServerTest(unittest.TestCase):
             for s in socks[1:]:
                 s.close()
             srv.expect(r"\(0 connected\)", timeout=60)
-            late = socket.create_connection(("127.0.0.1", port))
-            late.sendall(b"again")
-            self.assertEqual(late.recv(10), b"again")
-            late.close()
+            assert_echoed(self, port, b"again")
             srv.drain()
             said = [line for _, line in srv.lines if "no spare one to refuse" in line]
             self.assertEqual(len(said), 1, said)
@@ -462,8 +455,7 @@ class ServerTest(unittest.TestCase):
             srv.stop()
 
     def test_sigterm_closes_every_connection_and_exits_0(self):
-        srv, port = start_server()
-        try:
+        with served() as (srv, port):
             socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
             srv.expect(r"\(3 connected\)")
             srv.signal(signal.SIGTERM)
@@ -472,13 +464,10 @@ class ServerTest(unittest.TestCase):
             for s in socks:
                 self.assertEqual(s.recv(1), b"", "the server closed the connection")
                 s.close()
-        finally:
-            srv.stop()
 
     def test_writing_to_a_vanished_client_does_not_kill_the_server(self):
         """SIGPIPE is ignored: echoing to a closed peer fails that client only."""
-        srv, port = start_server()
-        try:
+        with served() as (srv, port):
             for _ in range(20):
                 s = socket.create_connection(("127.0.0.1", port))
                 s.sendall(b"y" * 100000)
@@ -486,13 +475,8 @@ class ServerTest(unittest.TestCase):
                              b"\x01\x00\x00\x00\x00\x00\x00\x00")
                 s.close()
             srv.expect(r"\(0 connected\)")
-            probe = socket.create_connection(("127.0.0.1", port))
-            probe.sendall(b"alive?")
-            self.assertEqual(probe.recv(10), b"alive?")
-            probe.close()
+            assert_echoed(self, port, b"alive?")
             self.assertIsNone(srv.popen.poll())
-        finally:
-            srv.stop()
 
     def test_echo_that_waits_for_a_slow_reader_is_complete_and_in_order(self):
         """A client that sends until its send blocks, and only then reads, gets every byte back.
@@ -568,8 +552,7 @@ class ServerTest(unittest.TestCase):
 class ClientTest(unittest.TestCase):
 
     def test_peer_closing_cleanly_exits_0(self):
-        srv, port = start_server()
-        try:
+        with served() as (srv, port):
             cli = Proc("client", [program(CLIENT), "-d", "2", "-i", "1", "-c", "3",
                                   f"127.0.0.1:{port}"])
             lines = [cli.expect(p)[0].string for p in (
@@ -590,12 +573,9 @@ class ClientTest(unittest.TestCase):
             cli.expect(r"^\[[\d :.-]+\] connection closed by peer$")
             self.assertEqual(cli.wait(), 0)
             self.assertEqual(srv.wait(), 0)
-        finally:
-            srv.stop()
 
     def test_names_and_bracketed_ipv6(self):
-        srv, port = start_server()
-        try:
+        with served() as (srv, port):
             targets = [f"localhost:{port}"]
             if ipv6_loopback():
                 targets.append(f"[::1]:{port}")
@@ -608,15 +588,11 @@ class ClientTest(unittest.TestCase):
             srv.signal(signal.SIGTERM)
             for cli in clients:
                 self.assertEqual(cli.wait(), 0, cli.transcript())
-        finally:
-            srv.stop()
 
     def test_reads_are_logged(self):
         listener = socket.create_server(("127.0.0.1", 0))
         try:
-            cli = Proc("client", [program(CLIENT), f"127.0.0.1:{listener.getsockname()[1]}"])
-            conn, _ = listener.accept()
-            cli.expect(r"\] connected to ")
+            cli, conn = connected_client(listener)
             conn.sendall(b"12345")
             cli.expect(r"^\[[\d :.-]+\] read 5 bytes$")
             conn.close()
@@ -628,9 +604,7 @@ class ClientTest(unittest.TestCase):
     def test_reset_reports_reason_and_last_receive_times(self):
         listener = socket.create_server(("127.0.0.1", 0))
         try:
-            cli = Proc("client", [program(CLIENT), f"127.0.0.1:{listener.getsockname()[1]}"])
-            conn, _ = listener.accept()
-            cli.expect(r"\] connected to ")
+            cli, conn = connected_client(listener)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                             b"\x01\x00\x00\x00\x00\x00\x00\x00")
             conn.close()
@@ -657,48 +631,35 @@ class ClientTest(unittest.TestCase):
         self.assertIn("no-such-host.invalid", err)
 
     def test_user_timeout_is_set_and_read_back(self):
-        srv, port = start_server()
-        try:
+        with served() as (srv, port):
             cli = Proc("client", [program(CLIENT), "-u", "4500", f"127.0.0.1:{port}"])
             cli.expect(r"^set TCP_USER_TIMEOUT\s+= 4500 ms$")
             cli.expect(r"^keepalive on: .*, TCP_USER_TIMEOUT 4500 ms \(read back\)$")
             cli.expect(r"; with data unacknowledged, 4\.500 s after its last ACK$")
-            srv.signal(signal.SIGTERM)
-            self.assertEqual(cli.wait(), 0)
-        finally:
-            srv.stop()
+            closed_cleanly(self, srv, cli)
 
     def test_user_timeout_0_is_the_kernels_default(self):
         """-u 0 is in the library's range: it sets the kernel's default, no busy bound."""
-        srv, port = start_server()
-        try:
+        with served() as (srv, port):
             cli = Proc("client", [program(CLIENT), "-u", "0", f"127.0.0.1:{port}"])
             cli.expect(r"^set TCP_USER_TIMEOUT\s+= 0 ms \(the kernel's default\)$")
             m, _ = cli.expect(r"^a silent peer is declared dead ")
             self.assertNotIn("unacknowledged", m.string)
-            srv.signal(signal.SIGTERM)
-            self.assertEqual(cli.wait(), 0)
-        finally:
-            srv.stop()
+            closed_cleanly(self, srv, cli)
 
     def test_the_trap_is_told_before_it_happens(self):
         """-d 2 -i 1 -c 3 -u 3500: the user timeout replaces TCP_KEEPCNT, so the
         kernel declares an idle peer dead at 4 s after 2 probes, not at
         idle + interval x count = 5 s; the client says so (from the library)."""
-        srv, port = start_server()
-        try:
+        with served() as (srv, port):
             cli = Proc("client", [program(CLIENT), "-d", "2", "-i", "1", "-c", "3", "-u", "3500",
                                   f"127.0.0.1:{port}"])
             cli.expect(r"^a silent peer is declared dead 4 s after its last ACK \(after 2 "
                        r"probes\); with data unacknowledged, 3\.500 s after its last ACK$")
-            srv.signal(signal.SIGTERM)
-            self.assertEqual(cli.wait(), 0)
-        finally:
-            srv.stop()
+            closed_cleanly(self, srv, cli)
 
     def test_deadline_prints_the_schedule_then_reads_it_back(self):
-        srv, port = start_server()
-        try:
+        with served() as (srv, port):
             cli = Proc("client", [program(CLIENT), "-D", "5", f"127.0.0.1:{port}"])
             lines = [cli.expect(p)[0].string for p in (
                 rf"^going to connect to 127\.0\.0\.1 port {port}$",
@@ -713,16 +674,12 @@ class ClientTest(unittest.TestCase):
                 r"with data unacknowledged, 5 s after its last ACK$")]
             cli.drain()
             self.assertEqual([line for _, line in cli.lines], lines, "the lines, in this order")
-            srv.signal(signal.SIGTERM)
-            self.assertEqual(cli.wait(), 0)
-        finally:
-            srv.stop()
+            closed_cleanly(self, srv, cli)
 
     def test_busy_client_writes_and_reads_the_echo(self):
         """-w: 16 bytes every 0.1 s, echoed by the server; a healthy busy peer
         prints no liveness line; the clean close still exits 0."""
-        srv, port = start_server()
-        try:
+        with served() as (srv, port):
             cli = Proc("client", [program(CLIENT), "-D", "5", "-w", f"127.0.0.1:{port}"])
             cli.expect(r"\] connected to ")
             got = 0
@@ -734,9 +691,3 @@ class ClientTest(unittest.TestCase):
             self.assertEqual(cli.wait(), 0, cli.transcript())
             self.assertFalse([line for _, line in cli.lines if "peer silent" in line],
                              cli.transcript())
-        finally:
-            srv.stop()
-
-
-if __name__ == "__main__":
-    unittest.main(verbosity=2)

@@ -1,12 +1,8 @@
-"""What the operator tests share: where the tool is, running it, the target
-programs (prog.py) as netlab processes, and the reasons to skip.
-
-netlab.py is reused from tests/e2e, read-only, by path.
-"""
+"""What the operator tests share: where the tool is, running it, and the
+target programs (prog.py) as support.proc processes."""
 
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -14,75 +10,15 @@ import subprocess
 import sys
 import tempfile
 
+from support import built
+from support.proc import Proc
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
-
-import netlab  # noqa: E402  (from tests/e2e, by path)
-
-#: The staged prefix (run.py --build sets it).
-BUILD = os.environ.get("KAT_BUILD", os.path.join(TOP, "build"))
-KEEPALIVE = os.path.join(BUILD, "bin", "keepalive")
+#: The staged prefix (the runner's --build).
+BUILD = built.BUILD
+KEEPALIVE = built.existing(built.KEEPALIVE, "make build-tool")
 PROG = os.path.join(HERE, "prog.py")
 PYTHON = sys.executable or "python3"
-#: CI runs as root on a machine with namespaces: a missing lab is a broken
-#: setup there, not a reason to skip.
-ON_CI = os.environ.get("CI") == "true"
-#: Runs a command as nobody, with no supplementary groups.
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-
-if not os.access(KEEPALIVE, os.X_OK):
-    raise RuntimeError(f"{KEEPALIVE} is missing: run `make build-tool` first")
-
-
-def report(text):
-    """Prints a measurement beside the test's name, as it happens."""
-    print(f"    {text}", file=sys.stderr, flush=True)
-
-
-def assert_near(testcase, measured, expected, tolerance, what):
-    report(f"{what}: {measured:.3f} s (expected {expected:g} s +/- {tolerance:g} s)")
-    testcase.assertLessEqual(abs(measured - expected), tolerance,
-                             f"{what}: {measured:.3f} s, expected {expected} +/- {tolerance} s")
-
-
-def must_run(reason):
-    """The reason to skip, or None; on CI a reason is a failure."""
-    if reason and ON_CI:
-        raise RuntimeError(f"CI=true but the operator tests cannot run: {reason}")
-    return reason
-
-
-def why_no_pidfd_getfd():
-    """None when this kernel has pidfd_getfd (Linux 5.6), else why not."""
-    m = re.match(r"(\d+)\.(\d+)", platform.release())
-    if m and (int(m.group(1)), int(m.group(2))) < (5, 6):
-        return f"pidfd_getfd needs Linux 5.6, this is {platform.release()}"
-    return None
-
-
-def why_no_sibling_ptrace():
-    """None when this user may take a sibling process's descriptors."""
-    reason = why_no_pidfd_getfd()
-    if reason or os.geteuid() == 0:
-        return reason
-    try:
-        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
-            scope = int(f.read())
-    except OSError:
-        return None
-    if scope >= 1:
-        return f"Yama's ptrace_scope is {scope}: only root may take a sibling's sockets"
-    return None
-
-
-def why_no_nobody():
-    """None when the tests can run commands as nobody (root and setpriv)."""
-    if os.geteuid() != 0:
-        return "needs root to run the tool as another user (run as root, as CI does)"
-    if shutil.which("setpriv") is None:
-        return "setpriv (util-linux) is missing"
-    return None
 
 
 def tool(*args, prefix=(), env=None, columns=None, timeout=60):
@@ -107,7 +43,7 @@ def fields(line):
 
 
 class Target:
-    """A prog.py program (a netlab.Proc), with what its ready line said."""
+    """A prog.py program (a support.proc.Proc), with what its ready line said."""
 
     def __init__(self, proc):
         self.proc = proc
@@ -134,7 +70,7 @@ class Target:
 
 def start(mode, *args, prefix=(), name=None, prog=PROG):
     """Starts prog.py MODE ARGS here (no namespace); returns its Target."""
-    return Target(netlab.Proc(name or mode, [*prefix, PYTHON, prog, mode, *args]))
+    return Target(Proc(name or mode, [*prefix, PYTHON, prog, mode, *args]))
 
 
 def start_in(lab, role, mode, *args):

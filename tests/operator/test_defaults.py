@@ -18,12 +18,15 @@ import tempfile
 import unittest
 import zipfile
 
-from oplib import (BUILD, KEEPALIVE, NOBODY, PYTHON, Copies, must_run, report,
-                   system_defaults, why_no_nobody)
-from netlab import sh, why_no_lab
+from oplib import BUILD, KEEPALIVE, PYTHON, Copies, system_defaults
+from support.host import NOBODY, why_no_command, why_no_nobody
+from support.netlab import why_no_lab
+from support.proc import sh
+from support.report import report
+from support.skips import needs, require, skip
 
-NO_LAB = must_run(why_no_lab())
-NO_NOBODY = must_run(why_no_nobody())
+NO_LAB = why_no_lab()
+NO_NOBODY = why_no_nobody()
 NAMES = ("time", "intvl", "probes")
 FRESH = (7200, 75, 9)  # what a new namespace starts with
 
@@ -60,7 +63,7 @@ int main(void) {
 """
 
 
-@unittest.skipIf(NO_LAB, NO_LAB)
+@needs(NO_LAB)
 class NamespaceCase(unittest.TestCase):
     """Each test gets a fresh network namespace; the host is checked untouched."""
 
@@ -155,7 +158,7 @@ class ToolTest(NamespaceCase):
                 self.assertEqual(done.stdout, "")
                 self.assertEqual(self.proc_values(), FRESH)
 
-    @unittest.skipIf(NO_NOBODY, NO_NOBODY)
+    @needs(NO_NOBODY)
     def test_a_non_root_caller_is_refused_and_nothing_is_written(self):
         copies = Copies()
         self.addCleanup(copies.remove)
@@ -250,10 +253,8 @@ class PersistTest(NamespaceCase):
             self.assertIn("net.ipv4.tcp_keepalive_probes = 5\n", f.read())
 
         # What `sysctl --system` would do at boot: apply it, in another fresh namespace.
-        if shutil.which("sysctl") is None:
-            must_run("sysctl (procps) is missing")
-            report("sysctl is missing: the file's content was checked, not applied")
-            return
+        # (Without sysctl the file's content was checked, not applied.)
+        require(why_no_command("sysctl", "procps"))
         other = f"{self.ns}-b"
         sh("ip", "netns", "add", other)
         self.addCleanup(sh, "ip", "netns", "del", other, check=False)
@@ -314,9 +315,8 @@ class BindingTest(NamespaceCase):
         if not header_has("keepalive_set_system_defaults"):
             self.skipTest("build/include/keepalive.h has no keepalive_set_system_defaults yet "
                           "(the C binding is not merged)")
-        cc = shutil.which(os.environ.get("CC", "cc"))
-        if cc is None:
-            self.skipTest(must_run("no C compiler"))
+        cc = os.environ.get("CC", "cc")
+        require(why_no_command(cc, "gcc"))
         work = tempfile.mkdtemp(prefix="keepalive-c-")
         self.addCleanup(shutil.rmtree, work, True)
         source, program = os.path.join(work, "t.c"), os.path.join(work, "t")
@@ -335,7 +335,7 @@ class BindingTest(NamespaceCase):
         # This machine's wheel: build/wheels also holds the aarch64 one.
         wheels = glob.glob(os.path.join(BUILD, "wheels", f"libkeepalive-*_{platform.machine()}.whl"))
         if not wheels:
-            self.skipTest(must_run(f"no wheel in {BUILD}/wheels (make build-py)"))
+            skip(f"no wheel in {BUILD}/wheels (make build-py)")
         work = tempfile.mkdtemp(prefix="keepalive-py-")
         self.addCleanup(shutil.rmtree, work, True)
         with zipfile.ZipFile(wheels[0]) as z:  # an abi3 wheel runs unpacked
@@ -361,7 +361,3 @@ class BindingTest(NamespaceCase):
         self.assertNotEqual(done.returncode, 0)
         self.assertIn("ValueError", done.stderr)
         self.assertEqual(self.proc_values(), (600, 20, 4))
-
-
-if __name__ == "__main__":
-    unittest.main()

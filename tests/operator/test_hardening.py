@@ -13,22 +13,22 @@ user where Yama allows it), and prlimit (util-linux); skips saying why
 otherwise, and fails on CI.
 """
 
-import os
-import shutil
 import subprocess
 import unittest
 
-from oplib import KEEPALIVE, must_run, start, tool, tool_json, why_no_sibling_ptrace
+from oplib import KEEPALIVE, start, tool, tool_json
+from support.host import why_no_command, why_no_root, why_no_sibling_ptrace
+from support.skips import first, needs
 
-NO_PTRACE = must_run(why_no_sibling_ptrace())
-NO_PRLIMIT = must_run(None if shutil.which("prlimit") else "prlimit (util-linux) is missing")
+NO_PTRACE = why_no_sibling_ptrace()
+NO_PRLIMIT = why_no_command("prlimit", "util-linux")
 
 #: 13 bytes (comm holds 15): retitles a terminal, then turns its text red.
 EVIL = "\x1b]0;pwn\x07\x1b[31m"
 SHOWN = "?]0;pwn??[31m"
 
 
-@unittest.skipIf(NO_PTRACE or NO_PRLIMIT, NO_PTRACE or NO_PRLIMIT)
+@needs(first(NO_PTRACE, NO_PRLIMIT))
 class ManySocketsTest(unittest.TestCase):
     """1,601 TCP sockets in one process (800 loopback connections, both ends,
     and their listener)."""
@@ -67,7 +67,7 @@ class ManySocketsTest(unittest.TestCase):
                          {(True, 321, 7, 4)})
 
 
-@unittest.skipIf(NO_PTRACE, NO_PTRACE)
+@needs(NO_PTRACE)
 class EscapeTest(unittest.TestCase):
 
     def setUp(self):
@@ -126,18 +126,11 @@ echo "status=$?"
 """
 
 
-def why_no_mount_ns():
-    if os.geteuid() != 0:
-        return "needs root (a mount namespace, bind mounts over /proc/sys)"
-    if shutil.which("unshare") is None or shutil.which("prlimit") is None:
-        return "unshare or prlimit (util-linux) is missing"
-    return None
+NO_MOUNT_NS = first(why_no_root("a mount namespace, bind mounts over /proc/sys"),
+                    why_no_command("unshare", "util-linux"), NO_PRLIMIT)
 
 
-NO_MOUNT_NS = must_run(why_no_mount_ns())
-
-
-@unittest.skipIf(NO_MOUNT_NS, NO_MOUNT_NS)
+@needs(NO_MOUNT_NS)
 class FailedRollbackTest(unittest.TestCase):
 
     def test_defaults_set_names_the_value_it_could_not_put_back(self):
@@ -153,7 +146,3 @@ class FailedRollbackTest(unittest.TestCase):
                       "/proc/sys/net/ipv4/tcp_keepalive_time = 60 (was 7200; putting it back "
                       "failed: File too large)", done.stderr)
         self.assertNotIn("nothing was changed", done.stderr)
-
-
-if __name__ == "__main__":
-    unittest.main()

@@ -1,7 +1,7 @@
 """Issue 11's proof: a running program that nobody changed, retuned from outside.
 
 A plain Python program holds an idle connection across a veth pair to a
-server in another network namespace (netlab.Lab). Without help it would wait
+server in another network namespace (support.netlab.Lab). Without help it would wait
 forever: keepalive is off, and merely turned on it would use the defaults,
 7200 s + 9 x 75 s. `keepalive set PID -D 5` retunes it while it runs; its own
 getsockopt reads the new values; then the server's host is cut off and the
@@ -17,17 +17,19 @@ import re
 import time
 import unittest
 
-from oplib import (NOBODY, Copies, assert_near, must_run, report, start, start_in,
-                   system_defaults, tool, tool_json, why_no_nobody, why_no_pidfd_getfd)
-from netlab import Lab, why_no_lab
+from oplib import Copies, start, start_in, system_defaults, tool, tool_json
+from support.host import NOBODY, why_no_nobody, why_no_pidfd_getfd
+from support.netlab import Lab, why_no_lab
+from support.report import assert_near, report
+from support.skips import first, needs
 
 
 def comm(pid):
     with open(f"/proc/{pid}/comm") as f:
         return f.read().strip()
 
-NO_LAB = must_run(why_no_lab() or why_no_pidfd_getfd())
-NO_NOBODY = must_run(why_no_nobody() or why_no_pidfd_getfd())
+NO_LAB = first(why_no_lab(), why_no_pidfd_getfd())
+NO_NOBODY = first(why_no_nobody(), why_no_pidfd_getfd())
 
 DEADLINE = 5
 BOUND = 0.3  # the issue's bound on the time of death, from the last ACK
@@ -38,7 +40,7 @@ def own(keepalive, idle, interval, count, user_timeout_ms):
             "user_timeout_ms": user_timeout_ms}
 
 
-@unittest.skipIf(NO_LAB, NO_LAB)
+@needs(NO_LAB)
 class RetuneAcrossNamespacesTest(unittest.TestCase):
 
     def show(self, pid):
@@ -117,7 +119,7 @@ class RetuneAcrossNamespacesTest(unittest.TestCase):
                         "peer's last ACK -> the program's read fails with ETIMEDOUT")
 
 
-@unittest.skipIf(NO_NOBODY, NO_NOBODY)
+@needs(NO_NOBODY)
 class PermissionTest(unittest.TestCase):
 
     def setUp(self):
@@ -194,7 +196,3 @@ class PermissionTest(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn("-> on 7/1/3 10000 ms (dead after 10 s idle, 10 s busy)", done.stdout)
         self.assertEqual(t.options()[t.fd("client")], own(1, 7, 1, 3, 10000))
-
-
-if __name__ == "__main__":
-    unittest.main()

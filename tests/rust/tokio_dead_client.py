@@ -11,13 +11,14 @@ the probes through keepalive::status on the way. Used by `make test-rust`.
 Usage: tokio_dead_client.py PATH/TO/tokio_server
 """
 
-import re
+import os
 import socket
-import subprocess
 import sys
-import threading
-import queue
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from support.netlab import vanish  # noqa: E402
+from support.proc import Proc, sh  # noqa: E402
 
 DEADLINE = 3
 # The kernel's timers fire late by up to a tick of their wheel (256 ms at
@@ -27,52 +28,27 @@ TOLERANCE = 1.5
 HANG = 30
 
 
-def sh(*argv):
-    subprocess.run(argv, check=True)
-
-
 def main():
-    server_bin = sys.argv[1]
     sh("ip", "link", "set", "lo", "up")
-    server = subprocess.Popen([server_bin, "--deadline", str(DEADLINE), "0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = queue.Queue()
-
-    def pump():
-        for line in server.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-
-    def expect(pattern):
-        while True:
-            line = lines.get(timeout=HANG)
-            if line is None:
-                raise SystemExit(f"server output ended before {pattern!r}")
-            print(f"server: {line}", flush=True)
-            m = re.search(pattern, line)
-            if m:
-                return m, time.monotonic()
-
+    server = Proc("server", [sys.argv[1], "--deadline", str(DEADLINE), "0"],
+                  echo=lambda name, line: print(f"{name}: {line}", flush=True))
     try:
-        m, _ = expect(r"^listening on port (\d+), deadline 3 s: idle 1 s, interval 1 s, count 2, "
-                      r"user timeout 3000 ms$")
+        m, _ = server.expect(r"^listening on port (\d+), deadline 3 s: idle 1 s, interval 1 s, "
+                             r"count 2, user timeout 3000 ms$", timeout=HANG)
         port = int(m.group(1))
         client = socket.create_connection(("127.0.0.1", port))
         cport = client.getsockname()[1]
-        expect(rf"^client 127\.0\.0\.1:{cport} connected \(inherited: dead 3000 ms after")
+        server.expect(rf"^client 127\.0\.0\.1:{cport} connected \(inherited: dead 3000 ms after",
+                      timeout=HANG)
         client.sendall(b"hello")
         assert client.recv(100) == b"hello", "no echo"
-        sh("nft", "add", "table", "inet", "vanish")
-        sh("nft", "add", "chain", "inet", "vanish", "out",
-           "{ type filter hook output priority 0; policy accept; }")
-        sh("nft", "add", "rule", "inet", "vanish", "out", "tcp", "sport", str(cport), "drop")
+        vanish(cport)
         cut = time.monotonic()
         print(f"client port {cport} now drops everything it sends", flush=True)
-        expect(rf"^client 127\.0\.0\.1:{cport}: \d probe\(s\) unanswered, last ACK \d+ ms ago, "
-               r"dead in \d+ ms$")
-        m, lost = expect(rf"^client 127\.0\.0\.1:{cport} lost: (.*) after [\d.]+ s connected")
+        server.expect(rf"^client 127\.0\.0\.1:{cport}: \d probe\(s\) unanswered, last ACK \d+ ms "
+                      r"ago, dead in \d+ ms$", timeout=HANG)
+        m, lost = server.expect(rf"^client 127\.0\.0\.1:{cport} lost: (.*) after [\d.]+ s connected",
+                                timeout=HANG)
         took = lost - cut
         print(f"declared dead {took:.2f} s after the cut; deadline {DEADLINE} s", flush=True)
         client.close()
@@ -82,8 +58,7 @@ def main():
             raise SystemExit(f"{took:.2f} s is not {DEADLINE} s (-0.5, +{TOLERANCE})")
         return 0
     finally:
-        server.kill()
-        server.wait()
+        server.stop()
 
 
 if __name__ == "__main__":

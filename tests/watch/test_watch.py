@@ -6,13 +6,12 @@ Each test starts its own watch (host-wide: it also sees what other programs
 on the machine do, so lines are picked by the dying client's pid), lets one
 connection die, waits for the client to report the death and for the watch's
 line, then stops the watch with SIGINT (or SIGTERM) and checks it exits 0.
-Run by run.py, which says why it skips where there is no root, BTF or ip netns.
+conftest.py says why every test skips where there is no root, BTF or ip netns.
 """
 
 import json
 import os
 import re
-import shlex
 import signal
 import socket
 import struct
@@ -21,11 +20,14 @@ import sys
 import unittest
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-import netlab  # noqa: E402
+from support import built
+from support.host import NOBODY, why_no_command
+from support.netlab import Lab
+from support.proc import Proc, sh
+from support.skips import require
 
-KEEPALIVE = shlex.split(os.environ.get("KAW_KEEPALIVE", "keepalive"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEEPALIVE = [built.KEEPALIVE]
 PEER = [sys.executable, os.path.join(HERE, "peer.py")]
 PORT = 5070
 
@@ -36,18 +38,11 @@ PORT = 5070
 EARLY_MS, LATE_MS = 100, 1000
 
 
-def ci_fail_or_skip(test, why):
-    """A missing tool: a skip, or a failure under CI=true (CI has everything)."""
-    if os.environ.get("CI") == "true":
-        test.fail(f"{why}, and CI=true")
-    test.skipTest(why)
-
-
 class Watcher:
     """`keepalive watch --json`, started and ready (its first stderr line)."""
 
     def __init__(self, *options):
-        self.proc = netlab.Proc("watch", [*KEEPALIVE, "watch", "--json", *options],
+        self.proc = Proc("watch", [*KEEPALIVE, "watch", "--json", *options],
                                 stderr_separately=True)
         _, line = self.proc.stderr_lines.get(timeout=30)
         if line is None or "watching every TCP connection" not in line:
@@ -70,7 +65,7 @@ class Watcher:
 
 class DeathCase(unittest.TestCase):
     def setUp(self):
-        self.lab = netlab.Lab().__enter__()
+        self.lab = Lab().__enter__()
         self.addCleanup(self.lab.close)
         self.watch = Watcher()
         self.addCleanup(self.watch.proc.stop)
@@ -167,7 +162,7 @@ class TestCauses(DeathCase):
         # timer at or after that: the timer fires 200, 600, 1400, 3000 and
         # 6200 ms after it (later when the RTO is above its minimum), and the
         # one at 3000 ms may come a jiffy early.
-        netlab.sh("ip", "netns", "exec", self.lab.ns["client"], "sysctl", "-qw",
+        sh("ip", "netns", "exec", self.lab.ns["client"], "sysctl", "-qw",
                   "net.ipv4.tcp_retries2=3")
         _, cli, pid, local = self.start("read", "retrans", "kaw-retrans")
         self.cut_server()
@@ -291,11 +286,9 @@ class TestTool(unittest.TestCase):
         self.assertEqual(done.returncode, 2, done)
 
     def test_an_unprivileged_caller_is_refused_clearly(self):
-        if subprocess.run(["which", "setpriv"], capture_output=True).returncode != 0:
-            ci_fail_or_skip(self, "setpriv (util-linux) is missing")
+        require(why_no_command("setpriv", "util-linux"))
         done = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-             "--bounding-set=-all", *KEEPALIVE, "watch"],
+            [*NOBODY, "--inh-caps=-all", "--bounding-set=-all", *KEEPALIVE, "watch"],
             capture_output=True, text=True, timeout=30)
         self.assertEqual(done.returncode, 1, done)
         self.assertEqual(done.stdout, "", "nothing on stdout, not even the header")

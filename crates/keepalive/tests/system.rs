@@ -1,7 +1,8 @@
 //! `set_system_defaults`: checked before anything is written, all or
 //! nothing, per network namespace. The writing tests run as root in a fresh
 //! network namespace of their own (a thread that `unshare(CLONE_NEWNET)`s),
-//! so the host's values are never touched; without root they skip saying so.
+//! so the host's values are never touched; they are `#[ignore]`d, and `make
+//! test` runs them as root (and fails without root under CI=true).
 
 use std::time::Duration;
 
@@ -27,22 +28,19 @@ fn is_root() -> bool {
 }
 
 /// Runs `f` on a thread of its own in a new network namespace (only that
-/// thread moves), returning what it returns; `None` when not root.
-fn in_new_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    if !is_root() {
-        eprintln!("skipped: needs root to make a network namespace (CI runs as root)");
-        return None;
-    }
-    Some(
-        std::thread::spawn(move || {
-            // SAFETY: unshare moves this thread alone into a new namespace.
-            let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "unshare: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .unwrap(),
-    )
+/// thread moves), returning what it returns. Needs root: the tests that call
+/// it unconditionally are `#[ignore]`d, and `make test` runs them as root
+/// (`cargo test -- --ignored`, mk/rust.mk).
+fn in_new_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    assert!(is_root(), "needs root to make a network namespace");
+    std::thread::spawn(move || {
+        // SAFETY: unshare moves this thread alone into a new namespace.
+        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "unshare: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .unwrap()
 }
 
 #[test]
@@ -82,9 +80,10 @@ fn bad_values_are_refused_before_anything_is_written() {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace of its own (make test runs it as root)"]
 fn set_in_a_fresh_namespace_reads_back_everywhere() {
     let host = proc_values();
-    let Some((inside, defaults, socket)) = in_new_netns(|| {
+    let (inside, defaults, socket) = in_new_netns(|| {
         keepalive::set_system_defaults(&Config::new().idle(secs(600)).interval(secs(20)).count(4))
             .unwrap();
         let defaults = keepalive::system_defaults().unwrap();
@@ -94,9 +93,7 @@ fn set_in_a_fresh_namespace_reads_back_everywhere() {
         keepalive::enable(&sock).unwrap();
         let g = keepalive::get(&sock).unwrap();
         (proc_values(), defaults, (g.idle, g.interval, g.count))
-    }) else {
-        return;
-    };
+    });
     assert_eq!(inside, [600, 20, 4]);
     assert_eq!(
         (defaults.idle, defaults.interval, defaults.count),
@@ -107,14 +104,13 @@ fn set_in_a_fresh_namespace_reads_back_everywhere() {
 }
 
 #[test]
+#[ignore = "needs root: a network namespace of its own (make test runs it as root)"]
 fn none_fields_stay_and_a_partial_set_changes_only_those() {
-    let Some(values) = in_new_netns(|| {
+    let values = in_new_netns(|| {
         let before = proc_values();
         keepalive::set_system_defaults(&Config::new().count(5)).unwrap();
         (before, proc_values())
-    }) else {
-        return;
-    };
+    });
     let (before, after) = values;
     assert_eq!(after, [before[0], before[1], 5]);
 }
@@ -133,7 +129,7 @@ fn without_permission_nothing_is_written() {
         );
         return;
     }
-    let Some((before, err, after)) = in_new_netns(|| {
+    let (before, err, after) = in_new_netns(|| {
         let before = proc_values();
         // SAFETY: the raw system call changes this thread's credentials only.
         let rc = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
@@ -143,9 +139,7 @@ fn without_permission_nothing_is_written() {
         )
         .unwrap_err();
         (before, err, proc_values())
-    }) else {
-        return;
-    };
+    });
     assert_eq!(after, before);
     let text = err.to_string();
     assert!(

@@ -1,6 +1,6 @@
 """A three-host lab with a stateful NAT router between client and server, in
 Linux network namespaces, for the middlebox tests and `make demo`. Python
-standard library only; builds on netlab (Namespaces, Proc, sh, why_no_lab).
+standard library only; builds on netlab (Namespaces, why_no_lab).
 
     with NatLab(timeout=6) as lab:          # namespaces <prefix>-c, -r, -s
         srv = lab.start("server", [server, "0"])
@@ -23,14 +23,11 @@ started and every namespace made is removed on close(), which also runs on
 SIGTERM, SIGINT and interpreter exit.
 """
 
-import atexit
 import os
 import shutil
-import signal
 import subprocess
-import time
 
-from netlab import Namespaces, Proc, sh, why_no_lab
+from support.netlab import Namespaces, sh, why_no_lab
 
 CLIENT_IP = "198.51.100.2"
 ROUTER_CLIENT_IP = "198.51.100.1"
@@ -70,19 +67,15 @@ class NatLab(Namespaces):
 
     def __init__(self, timeout, reset=False, echo=None):
         tag = f"{os.getpid()}"
+        super().__init__({"client": f"katn{tag}-c", "router": f"katn{tag}-r",
+                          "server": f"katn{tag}-s"}, echo)
         self.timeout = timeout
         self.reset = reset
-        self.ns = {"client": f"katn{tag}-c", "router": f"katn{tag}-r",
-                   "server": f"katn{tag}-s"}
         # veth ends: client side and server side, each with its router end.
         self.links = {
             "client": (f"kanc{tag}", f"kanrc{tag}", CLIENT_IP, ROUTER_CLIENT_IP),
             "server": (f"kans{tag}", f"kanrs{tag}", SERVER_IP, ROUTER_SERVER_IP),
         }
-        self.procs = []
-        self.echo = echo
-        self._closed = False
-        self._old_handlers = {}
 
     # -- set up and tear down -------------------------------------------------
 
@@ -100,15 +93,8 @@ class NatLab(Namespaces):
             sh("ip", "-n", self.ns[role], "link", "set", end, "up")
             sh("ip", "-n", router, "link", "set", router_end, "up")
             sh("ip", "-n", self.ns[role], "route", "add", "default", "via", router_ip)
-        # Packets sent before the kernel reports a link up may be dropped:
-        # wait for that state (a readiness poll, not a guessed sleep).
-        deadline = time.monotonic() + 10
-        for role, (end, router_end, _, _) in self.links.items():
-            for ns, dev in ((self.ns[role], end), (router, router_end)):
-                while "state UP" not in sh("ip", "-n", ns, "-o", "link", "show", "dev", dev):
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{dev} did not come up")
-                    time.sleep(0.01)
+        self.wait_up(pair for role, (end, router_end, _, _) in self.links.items()
+                     for pair in ((self.ns[role], end), (router, router_end)))
 
     def _router(self):
         router = self.ns["router"]
@@ -145,34 +131,7 @@ table ip katnat {{
         if got != str(value):
             raise RuntimeError(f"{name} is {got} in the router, not {value}")
 
-    def close(self):
-        """Stops every process and deletes the namespaces; safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        for proc in reversed(self.procs):
-            proc.stop()
-        for ns in self.ns.values():
-            sh("ip", "netns", "del", ns, check=False)
-        for signo, handler in self._old_handlers.items():
-            signal.signal(signo, handler)
-        atexit.unregister(self.close)
-
     # -- what the tests do ------------------------------------------------------
-
-    def start(self, role, argv, name=None, stderr_separately=False, env=None):
-        """Starts argv inside the role's namespace; returns its Proc."""
-        proc = Proc(name or role, ["ip", "netns", "exec", self.ns[role], *argv],
-                    echo=self.echo, stderr_separately=stderr_separately,
-                    env=env)
-        self.procs.append(proc)
-        return proc
-
-    def run(self, role, argv, timeout=120, env=None):
-        """Runs argv to its end inside the role's namespace; returns the
-        CompletedProcess (stdout and stderr as text)."""
-        return subprocess.run(["ip", "netns", "exec", self.ns[role], *argv],
-                              capture_output=True, text=True, timeout=timeout, env=env)
 
     def forgotten(self):
         """How many packets of forgotten flows the router dropped (or reset)."""
