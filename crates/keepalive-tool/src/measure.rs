@@ -150,8 +150,8 @@ impl Conn {
 
     /// The latest moment this connection can still tell something.
     fn ends_by(&self) -> Instant {
-        // The timer fires up to an eighth late (and a jiffy); then the wait.
-        let late = Duration::from_millis(self.silence * 1000 * 9 / 8 + 500);
+        // The probe's timer fires late by the core's rule; then the wait.
+        let late = keepalive::timer_fires_by(Duration::from_secs(self.silence));
         self.since + late + self.answer_wait()
     }
 

@@ -211,6 +211,22 @@ pub trait AsSocketDescriptor: std::os::windows::io::AsSocket {}
 #[cfg(windows)]
 impl<T: std::os::windows::io::AsSocket + ?Sized> AsSocketDescriptor for T {}
 
+/// How long after it was armed a keepalive timer of `armed_for` has fired,
+/// at the latest: the kernel's timer wheel files a timer up to an eighth of
+/// its length late (and a jiffy), so `x + ceil(x / 8)` in whole seconds
+/// (`armed_for` rounded up to one). The rule [`Settings::longest_silence`]
+/// and [`Deadline::max_idle`] are built on, for tools that wait for a probe.
+///
+/// ```
+/// # use std::time::Duration;
+/// assert_eq!(keepalive::timer_fires_by(Duration::from_secs(30)), Duration::from_secs(34));
+/// assert_eq!(keepalive::timer_fires_by(Duration::from_millis(500)), Duration::from_secs(2));
+/// ```
+pub fn timer_fires_by(armed_for: Duration) -> Duration {
+    let secs = armed_for.as_secs() + u64::from(armed_for.subsec_nanos() > 0);
+    Duration::from_secs(rule::late(secs))
+}
+
 /// Limits of the values, as the Linux kernel defines them.
 ///
 /// ```

@@ -135,7 +135,7 @@ pub(crate) fn kept_through(idle_secs: u64, interval_secs: u64, max_idle_secs: u6
 }
 
 /// A timer of `secs` seconds fires by this many seconds after it was armed.
-fn late(secs: u64) -> u64 {
+pub(crate) fn late(secs: u64) -> u64 {
     secs + secs.div_ceil(8)
 }
 
