@@ -44,8 +44,6 @@ pub struct keepalive_request {
 /// What a field holds when its value was not given.
 const NOT_GIVEN: i64 = -1;
 
-const SIZE: usize = std::mem::size_of::<keepalive_request>();
-
 impl keepalive_request {
     /// The field that holds `field`'s value.
     fn slot(&mut self, field: keepalive::Field) -> Option<&mut i64> {
@@ -82,7 +80,7 @@ impl keepalive_request {
 /// Reads a caller's request by its `size`, as for keepalive_deadline: a
 /// field past what this library knows must be -1 (not given).
 fn read_request(ptr: *const keepalive_request) -> Result<keepalive::Request, Failure> {
-    let r: keepalive_request = read_sized(ptr, "request", SIZE, 0xff)?;
+    let r: keepalive_request = read_sized(ptr, "request", SIZE_V1, 0xff)?;
     if r.reserved != 0 {
         return Err(Failure {
             errno: libc::EINVAL,
@@ -137,7 +135,7 @@ pub extern "C" fn keepalive_request_parse(
     text: *const c_char,
 ) -> c_int {
     boundary(|| {
-        let mut r: keepalive_request = read_sized(request, "request", SIZE, 0xff)?;
+        let mut r: keepalive_request = read_sized(request, "request", SIZE_V1, 0xff)?;
         let field = crate::field_named(c_string(name, "name")?)?;
         let value = field.parse(c_string(text, "text")?)?;
         let slot = r
