@@ -530,10 +530,19 @@ pub extern "C" fn keepalive_deadline_schedule_ex(
     d: *const keepalive_deadline,
     out: *mut keepalive_settings,
 ) -> c_int {
+    schedule_with(out, || Ok(read_deadline(d)?.config()?))
+}
+
+/// The boundary of every call that shows a deadline's settings: `out` is
+/// checked, then the settings `config` builds are written into it, as C
+/// reads them.
+fn schedule_with(
+    out: *mut keepalive_settings,
+    config: impl FnOnce() -> Result<keepalive::Config, Failure>,
+) -> c_int {
     boundary(|| {
         let out = out_ptr(out, "out")?;
-        let c = read_deadline(d)?.config()?;
-        write_out(out, schedule(&c));
+        write_out(out, schedule(&config()?));
         Ok(())
     })
 }
@@ -561,12 +570,7 @@ pub extern "C" fn keepalive_deadline_schedule(
     probes: u32,
     out: *mut keepalive_settings,
 ) -> c_int {
-    boundary(|| {
-        let out = out_ptr(out, "out")?;
-        let c = deadline(seconds, probes)?.config()?;
-        write_out(out, schedule(&c));
-        Ok(())
-    })
+    schedule_with(out, || Ok(deadline(seconds, probes)?.config()?))
 }
 
 /// Reads a connection's liveness from the kernel (TCP_INFO) into *out: time
