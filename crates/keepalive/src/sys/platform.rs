@@ -123,6 +123,10 @@ pub(crate) fn sio_keepalive_vals(
 /// at which the connection is dropped for a bound of `bound`: never before
 /// `bound` + `rto`, and later by less than one timeout, at most
 /// min(`bound` + 2 × `rto`, 64 s).
+///
+/// A model, not called by any system's code: it backs, with its test, the
+/// bound the docs give for macOS and iOS ([`crate::set_deadline`]).
+#[cfg(test)]
 pub(crate) fn apple_busy_death(bound: Duration, rto: Duration) -> Duration {
     const REXMT_MAX: Duration = Duration::from_secs(64);
     let rto = rto.max(Duration::from_millis(1));
