@@ -254,8 +254,8 @@ pub(crate) fn assess(settings: Settings, info: &TcpInfo, retries2: impl FnOnce()
     let probes_out = u32::from(info.probes);
     let rto = Duration::from_micros(u64::from(info.rto_us));
     let rtt = Duration::from_micros(u64::from(info.rtt_us));
-    // Zero: none set, the kernel's default applies.
-    let user_timeout = (!settings.user_timeout.is_zero()).then_some(settings.user_timeout);
+    // None: no user timeout set, the kernel's default applies.
+    let user_timeout = settings.dead_after_busy();
     let phase = if !state.is_connection() {
         Phase::NotConnected
     } else if info.unacked > 0 {
