@@ -153,15 +153,19 @@ pub(crate) unsafe fn verdict(call: &Setsockopt) -> Verdict {
 ///
 /// [`verdict`]'s.
 unsafe fn judge(rules: Option<&Rules>, call: &Setsockopt) -> Verdict {
-    let found = rules.and_then(|r| r.find(call.level, call.name).map(|f| (r.mode, f)));
-    let Some((mode, (index, rule))) = found.filter(|(mode, _)| *mode != Enforce::Quiet) else {
+    // Unset KEEPALIVE_ENFORCE (the usual case) passes every call before
+    // the configured options are searched.
+    let Some(rules) = rules.filter(|r| r.mode != Enforce::Quiet) else {
+        return Verdict::Pass;
+    };
+    let Some((index, rule)) = rules.find(call.level, call.name) else {
         return Verdict::Pass;
     };
     // SAFETY: the caller's promise.
     let Some(theirs) = (unsafe { call.int_value() }) else {
         return Verdict::Pass;
     };
-    if mode == Enforce::On {
+    if rules.mode == Enforce::On {
         return if crate::errno::kept(|| is_tcp_stream(call.fd)) {
             Verdict::Replace(rule.value)
         } else {

@@ -32,7 +32,7 @@ pub(crate) fn library() -> Result<PathBuf, String> {
             ))
         }
     }
-    check_library(&lib, std::env::current_exe().ok().as_deref())?;
+    check_library(&lib, Some(&exe))?;
     // ld.so splits LD_PRELOAD at spaces and colons.
     if lib
         .as_os_str()

@@ -138,15 +138,7 @@ pub fn run(pid: Pid, fd: Option<i32>, request: &Request) -> Result<(), Failure> 
             "nothing to set: give -D SECONDS, or at least one of -d, -i, -c, -u".into(),
         ));
     }
-    if !procfs::exists(pid) {
-        return Err(Failure::Refused(format!("no such process: {pid}")));
-    }
-    if let Some(tgid) = procfs::tgid(pid).filter(|&t| t != pid) {
-        return Err(Failure::Refused(fail::denied(
-            pid,
-            &target::Denied::Thread(tgid),
-        )));
-    }
+    target::whole_process(pid).map_err(|why| Failure::Refused(fail::denied(pid, &why)))?;
     let mut tally = Tally::default();
     if let Some(fd) = fd {
         tally.retune(&take_one(pid, fd)?, config);

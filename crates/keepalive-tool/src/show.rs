@@ -198,12 +198,7 @@ pub fn run(pids: &[Pid], json: bool, max_idle: Option<u64>) -> Result<(), Failur
         for &pid in &targets {
             // A PID that names no process is an error before any output,
             // as `set` has it: no empty table above the message.
-            if !procfs::exists(pid) {
-                return Err(Failure::Refused(fail::denied(pid, &Denied::Gone)));
-            }
-            if let Some(tgid) = procfs::tgid(pid).filter(|&t| t != pid) {
-                return Err(Failure::Refused(fail::denied(pid, &Denied::Thread(tgid))));
-            }
+            target::whole_process(pid).map_err(|why| Failure::Refused(fail::denied(pid, &why)))?;
         }
     }
     let mut tables = TcpTables::default();

@@ -285,6 +285,19 @@ pub fn batch_size() -> usize {
     })
 }
 
+/// Whether `pid` names a whole process, as `show PID` and `set` require
+/// before anything else: `Gone` when no such process exists, `Thread` when
+/// the id is one of its threads'.
+pub fn whole_process(pid: Pid) -> Result<(), Denied> {
+    if !procfs::exists(pid) {
+        return Err(Denied::Gone);
+    }
+    match procfs::tgid(pid) {
+        Some(tgid) if tgid != pid => Err(Denied::Thread(tgid)),
+        _ => Ok(()),
+    }
+}
+
 /// Every TCP socket of the process, in batches of at most `batch` (see
 /// [`batch_size`]): descriptors whose socket is listed in its network
 /// namespace's `/proc/net/tcp` or `tcp6`, taken and handed to `each` one
