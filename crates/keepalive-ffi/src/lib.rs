@@ -456,6 +456,7 @@ pub extern "C" fn keepalive_set_deadline_probes(fd: c_int, seconds: u32, probes:
 /// bytes) is EINVAL; larger is accepted only when every byte past what this
 /// library knows is `unset` (what the struct's fields hold when not given;
 /// E2BIG otherwise: the caller asks for something this version lacks).
+/// `T` must be plain integers (valid for any bytes).
 fn read_sized<T: Copy>(ptr: *const T, name: &str, v1: usize, unset: u8) -> Result<T, Failure> {
     if ptr.is_null() {
         return Err(Failure::null(name));
@@ -493,7 +494,19 @@ fn read_sized<T: Copy>(ptr: *const T, name: &str, v1: usize, unset: u8) -> Resul
             });
         }
     }
-    read_in(ptr, name)
+    // Only the caller's bytes are read (a caller built with an older,
+    // smaller struct has no more); the fields it lacks read as not given.
+    let copied = size.min(known);
+    let mut value = std::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: `value` has `known` writable bytes and the caller's struct
+    // `copied` readable ones; `T` (keepalive_deadline, keepalive_request) is
+    // plain integers, valid for any bytes.
+    unsafe {
+        let out = value.as_mut_ptr().cast::<u8>();
+        out.write_bytes(unset, known);
+        std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), out, copied);
+        Ok(value.assume_init())
+    }
 }
 
 /// Reads a caller's keepalive_deadline (read_sized: a field not given is 0).
