@@ -37,7 +37,6 @@
 
 #![warn(missing_docs)]
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use std::time::Duration;
@@ -311,15 +310,10 @@ fn fresh(cg: &Cgroup, top: &Dir, name: &str, policy: &Policy) -> Result<(), Erro
             return Err(error::undone(e, vec![(left, removed)]));
         }
     };
-    drop(stage);
-    let pins = Pins {
-        dir: top.open_own(name)?.ok_or_else(|| {
-            Error::os(
-                format!("opening {}", top.shown(name).display()),
-                io::Error::from_raw_os_error(libc::ENOENT),
-            )
-        })?,
-    };
+    // The directory moved, its descriptor still names it: only its path
+    // for messages changes.
+    let mut pins = stage;
+    pins.dir.path = top.shown(name);
     let result = (|| {
         programs::attach(Program::SockOps, &mut ebpf, cg, &pins)?;
         if policy.enforce() {

@@ -12,7 +12,7 @@
 //! pin detaches its program.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use aya::maps::{Array, Map, MapData, MapError, PerCpuArray};
@@ -126,48 +126,38 @@ impl Pins {
     /// Detaches `p`'s program and removes its pin; returns whether it was
     /// pinned.
     pub(crate) fn unlink(&self, p: Program) -> Result<bool, Error> {
-        match link::get(&self.link(p)) {
-            Ok(fd) => link::detach(fd.as_fd()).map_err(|e| {
-                Error::os(
-                    format!(
-                        "detaching the link pinned at {}",
-                        self.dir.shown(p.name()).display()
-                    ),
-                    e,
-                )
-            })?,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(false),
-            Err(e) => {
-                return Err(Error::os(
-                    format!(
-                        "reading the link pinned at {}",
-                        self.dir.shown(p.name()).display()
-                    ),
-                    e,
-                ))
-            }
-        }
+        let Some(fd) = self.pinned_link(p)? else {
+            return Ok(false);
+        };
+        link::detach(fd.as_fd()).map_err(|e| self.link_error("detaching", p, e))?;
         self.dir.remove(p.name(), false)
     }
 
     /// Whether `p`'s link is pinned, and what the kernel says of it.
     pub(crate) fn link_state(&self, p: Program) -> Result<LinkState, Error> {
-        let what = || {
-            format!(
-                "reading the link pinned at {}",
-                self.dir.shown(p.name()).display()
-            )
+        let Some(fd) = self.pinned_link(p)? else {
+            return Ok(LinkState::Absent);
         };
-        let fd = match link::get(&self.link(p)) {
-            Ok(fd) => fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(LinkState::Absent),
-            Err(e) => return Err(Error::os(what(), e)),
-        };
-        let info = link::info(fd.as_fd()).map_err(|e| Error::os(what(), e))?;
+        let info = link::info(fd.as_fd()).map_err(|e| self.link_error("reading", p, e))?;
         Ok(match info.cgroup_id {
             0 => LinkState::Detached,
             id => LinkState::Attached(id),
         })
+    }
+
+    /// `p`'s pinned link, opened; `None` when there is no pin of that name.
+    fn pinned_link(&self, p: Program) -> Result<Option<OwnedFd>, Error> {
+        match link::get(&self.link(p)) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(self.link_error("reading", p, e)),
+        }
+    }
+
+    /// "`doing` the link pinned at <the pin>", with the kernel's error.
+    fn link_error(&self, doing: &str, p: Program, e: io::Error) -> Error {
+        let pin = self.dir.shown(p.name());
+        Error::os(format!("{doing} the link pinned at {}", pin.display()), e)
     }
 
     /// The policy the pinned map holds.

@@ -53,14 +53,18 @@ fn small_int(obj: &Bound<'_, PyAny>) -> Option<i64> {
     (overflow == 0 && n != -1).then_some(n)
 }
 
+/// Whether `obj` is an `int` and not a `bool`.
+fn is_int(obj: &Bound<'_, PyAny>) -> bool {
+    // An exact int (never a bool) is one pointer comparison; under the
+    // limited API the subclass checks are function calls.
+    obj.is_exact_instance_of::<PyInt>()
+        || (!obj.is_instance_of::<PyBool>() && obj.is_instance_of::<PyInt>())
+}
+
 /// Like [`int_value`], also telling whether the int was saturated (then the
 /// message must show the int as given, not the saturated value).
 fn int_arg(obj: &Bound<'_, PyAny>) -> Option<PyResult<(i64, bool)>> {
-    // An exact int (never a bool) is one pointer comparison; under the
-    // limited API the subclass checks below are function calls.
-    if !obj.is_exact_instance_of::<PyInt>()
-        && (obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>())
-    {
+    if !is_int(obj) {
         return None;
     }
     let mut overflow: std::ffi::c_int = 0;
@@ -340,15 +344,15 @@ pub(crate) fn optional_int(
 }
 
 /// A required argument's type: an int (`None` is not), else a `TypeError`
-/// naming it.
+/// naming it. Only the type: [`request_config`] reads the value.
 pub(crate) fn must_be_int(name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
-    match int_arg(value) {
-        Some(_) => Ok(()),
-        None => Err(PyTypeError::new_err(format!(
-            "{name} must be an int, not {}",
-            type_name(value)
-        ))),
+    if is_int(value) {
+        return Ok(());
     }
+    Err(PyTypeError::new_err(format!(
+        "{name} must be an int, not {}",
+        type_name(value)
+    )))
 }
 
 /// idle, interval and count as the core's `Config`, checked by the core
