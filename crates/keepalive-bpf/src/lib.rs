@@ -155,8 +155,9 @@ pub struct Attachment {
 
 pub(crate) use keepalive::os_error_text as error_text;
 
-/// What attach, detach and prune check first, in this order: the build has
-/// the programs, the caller may load and attach them, cgroup v2 is there.
+/// What attach and detach check first, in this order: the build has the
+/// programs, the caller may load and attach them, cgroup v2 is there (prune,
+/// which loads nothing, needs only our BPF filesystem directory).
 fn preflight() -> Result<(), Error> {
     programs::built()?;
     let missing = system::missing_capabilities();
