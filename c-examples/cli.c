@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -103,6 +104,20 @@ int next_option(int argc, char *argv[], const char *optstring, keepalive_request
     }
     check_request(request, schedule);
     return -1;
+}
+
+long parse_integer(const char *arg, long min, long max)
+{
+    char *end;
+    long value;
+
+    if (arg[0] < '0' || arg[0] > '9')
+        return -1;
+    errno = 0;
+    value = strtol(arg, &end, 10);
+    if (errno != 0 || *end != '\0' || value < min || value > max)
+        return -1;
+    return value;
 }
 
 void log_time(const char *fmt, ...)

@@ -2,9 +2,9 @@
  * cli.h: what the two example programs (tcp_keepalive_client.c,
  * tcp_keepalive_server.c) say and read the same way, in cli.c: their
  * keepalive options (-c -d -i -u -D) into one keepalive_request, their usage
- * errors and -h, their timestamped lines, and the sentence saying when the
- * kernel declares a silent peer dead. Each program is its own file plus
- * these two; see README.md ("Why three files").
+ * errors and -h, their port numbers, their timestamped lines, and the
+ * sentence saying when the kernel declares a silent peer dead. Each program
+ * is its own file plus these two; see README.md ("Why three files").
  */
 #ifndef CLI_H
 #define CLI_H
@@ -38,6 +38,13 @@ _Noreturn void bad_argument(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+
+/*
+ * Parses arg as a decimal integer in min..max (a port: the server's PORT, the
+ * client's HOST:PORT). Returns it, or -1 for anything else (empty, sign,
+ * junk, trailing characters, out of range, overflow).
+ */
+long parse_integer(const char *arg, long min, long max);
 
 /* Prints a line on stdout that starts with the local time to the
  * millisecond. */

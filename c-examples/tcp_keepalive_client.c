@@ -87,7 +87,6 @@ static int parse_hostport(const char *text, struct client_params *params)
 {
     const char *host = text, *colon, *port;
     size_t hostlen;
-    char *end;
     long portnum;
 
     if (text[0] == '[') {
@@ -106,11 +105,8 @@ static int parse_hostport(const char *text, struct client_params *params)
     }
     if (hostlen == 0 || hostlen >= sizeof params->host)
         return -1;
-    if (port[0] < '0' || port[0] > '9')
-        return -1;
-    errno = 0;
-    portnum = strtol(port, &end, 10);
-    if (errno != 0 || *end != '\0' || portnum < 1 || portnum > 65535)
+    portnum = parse_integer(port, 1, 65535);
+    if (portnum == -1)
         return -1;
     memcpy(params->host, host, hostlen);
     params->host[hostlen] = '\0';

@@ -97,24 +97,6 @@ void print_usage(FILE *out)
             progname);
 }
 
-/*
- * Parses arg as a decimal integer in min..max. Returns it, or -1 for anything
- * else (empty, sign, junk, trailing characters, out of range, overflow).
- */
-static long parse_integer(const char *arg, long min, long max)
-{
-    char *end;
-    long value;
-
-    if (arg[0] < '0' || arg[0] > '9')
-        return -1;
-    errno = 0;
-    value = strtol(arg, &end, 10);
-    if (errno != 0 || *end != '\0' || value < min || value > max)
-        return -1;
-    return value;
-}
-
 /* Returns the seconds elapsed since the monotonic time start. */
 static double seconds_since(const struct timespec *start)
 {

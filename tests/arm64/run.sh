@@ -9,26 +9,16 @@
 # and static), run under qemu-aarch64-static on a real socket. The wheel:
 # installed for CPython 3.11 aarch64 with pytest, its API suites run by the
 # arm64 CPython under qemu. Needs PY_VENV (pip and ziglang).
-# Prints PASS/FAIL per case and "N passed, N failed"; exits 1 on a failure.
+# Prints PASS/FAIL per case and "== arm64: N passed, N failed"
+# (tests/lib/check.sh); exits 1 on a failure.
 set -uo pipefail
 
 wheel=$1 prefix=$2 pyroot=$3 out=$4
 top=$(cd "$(dirname "$0")/../.." && pwd)
 venv=${PY_VENV:?set PY_VENV to the .venv with pip and ziglang}
 qemu=qemu-aarch64-static
-passed=0 failed=0
-check() { # check NAME COMMAND...
-    local name=$1
-    shift
-    if "$@" >"$out/check.log" 2>&1; then
-        echo "PASS: $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL: $name"
-        sed 's/^/    /' "$out/check.log"
-        failed=$((failed + 1))
-    fi
-}
+# shellcheck source=../lib/check.sh
+source "$top/tests/lib/check.sh"
 rm -rf "$out" && mkdir -p "$out"
 
 # --- the C library -----------------------------------------------------------
@@ -98,5 +88,4 @@ pytest_on_aarch64() {
 check "pytest ${suites[*]} on aarch64 (qemu)" pytest_on_aarch64
 grep -E '^[0-9]+ passed' "$out/pytest.log" | sed 's/^/    pytest: /'
 
-echo "arm64: $passed passed, $failed failed"
-((failed == 0))
+check_summary "arm64"

@@ -119,6 +119,16 @@ class TestPinDirectories(CgroupCase):
         self.assertIn("Permission denied", listed.stderr)
 
 
+def wait_held(path):
+    """Returns once another process holds the flock on path (flock
+    --nonblock is refused then): a readiness poll, not a guessed sleep."""
+    deadline = time.monotonic() + 10
+    while subprocess.run(["flock", "--nonblock", path, "true"]).returncode == 0:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nobody took the lock on {path} in 10 s")
+        time.sleep(0.01)
+
+
 class TestLock(CgroupCase):
     def test_a_user_s_flock_on_the_cgroup_does_not_stall_attach(self):
         # Anyone may open a cgroup directory and flock it.
@@ -126,7 +136,7 @@ class TestLock(CgroupCase):
                                    "--clear-groups", "flock", "--exclusive", "--no-fork", self.cg,
                                    "sleep", "120"])
         self.cleanups.append(lambda: (holder.kill(), holder.wait()))
-        time.sleep(0.5)
+        wait_held(self.cg)
         self.assertIsNone(holder.poll(), "the user's flock is held")
         start = time.monotonic()
         self.attach("-D", "5")
@@ -138,7 +148,7 @@ class TestLock(CgroupCase):
         # Another root process in the middle of an attach: holds the lock.
         holder = subprocess.Popen(["flock", "--exclusive", "--no-fork", top(), "sleep", "120"])
         self.cleanups.append(lambda: (holder.kill(), holder.wait()))
-        time.sleep(0.5)
+        wait_held(top())
         for args in (["attach", self.cg, "-D", "5"], ["detach", self.cg], ["prune"]):
             with self.subTest(args[0]):
                 done = ctl(*args, check=False)

@@ -1,5 +1,5 @@
-# Sourced by the shell test runners (tests/c/run.sh, tests/cmake/run.sh): one
-# PASS/FAIL line per check, and the count at the end.
+# Sourced by the shell test runners (tests/c/run.sh, tests/cmake/run.sh,
+# tests/arm64/run.sh): one PASS/FAIL line per check, and the count at the end.
 #
 #   check NAME CMD...   runs CMD: PASS NAME when it succeeds, else its output
 #                       (indented) and FAIL NAME
