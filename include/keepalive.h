@@ -436,9 +436,7 @@ int keepalive_request_init(struct keepalive_request *request, uint32_t size);
  * with errno EINVAL (NULL pointer, unknown name, not a number, out of
  * range: keepalive_last_error() names the value, its range and what was
  * given, e.g. "count must be 1..127 probes, got \"abc\""); on failure
- * *request is unchanged. A deadline longer than the default 3 probes allow
- * (up to KEEPALIVE_MAX_DEADLINE_SECS) is kept, for keepalive_request_check()
- * to judge with the probes given.
+ * *request is unchanged.
  */
 int keepalive_request_parse(struct keepalive_request *request, const char *name, const char *text);
 

@@ -127,9 +127,7 @@ const SIZE_V1: usize = 64;
 /// with errno EINVAL (NULL pointer, unknown name, not a number, out of
 /// range: keepalive_last_error() names the value, its range and what was
 /// given, e.g. "count must be 1..127 probes, got \"abc\""); on failure
-/// *request is unchanged. A deadline longer than the default 3 probes allow
-/// (up to KEEPALIVE_MAX_DEADLINE_SECS) is kept, for keepalive_request_check()
-/// to judge with the probes given.
+/// *request is unchanged.
 #[no_mangle]
 pub extern "C" fn keepalive_request_parse(
     request: *mut keepalive_request,
@@ -139,14 +137,11 @@ pub extern "C" fn keepalive_request_parse(
     boundary(|| {
         let mut r: keepalive_request = read_sized(request, "request", SIZE_V1, 0xff)?;
         let field = crate::field_named(c_string(name, "name")?)?;
-        // The core's parse: a deadline longer than its default probes allow
-        // waits for the probes, as on every other door.
-        let mut core = r.to_core();
-        core.parse(field, c_string(text, "text")?)?;
+        let value = field.parse(c_string(text, "text")?)?;
         let slot = r
             .slot(field)
             .ok_or_else(|| crate::unknown_field(field.name()))?;
-        *slot = core.get(field).unwrap_or(NOT_GIVEN);
+        *slot = value;
         // Back into the caller's bytes only (an older caller's struct may be
         // smaller than this library's).
         let size = (r.size as usize).min(std::mem::size_of::<keepalive_request>());
@@ -183,31 +178,4 @@ pub extern "C" fn keepalive_request_check(request: *const keepalive_request) -> 
 #[no_mangle]
 pub extern "C" fn keepalive_set_request(fd: c_int, request: *const keepalive_request) -> c_int {
     crate::set_with(fd, || Ok(read_request(request)?.config()?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(r: &mut keepalive_request, name: &str, text: &str) -> c_int {
-        let name = std::ffi::CString::new(name).unwrap();
-        let text = std::ffi::CString::new(text).unwrap();
-        keepalive_request_parse(r, name.as_ptr(), text.as_ptr())
-    }
-
-    /// The core's parse: a long deadline waits for its probes, in C too.
-    #[test]
-    fn a_long_deadline_waits_for_its_probes() {
-        let mut r = std::mem::MaybeUninit::<keepalive_request>::uninit();
-        assert_eq!(keepalive_request_init(r.as_mut_ptr(), SIZE_V1 as u32), 0);
-        // SAFETY: initialised by keepalive_request_init.
-        let mut r = unsafe { r.assume_init() };
-        assert_eq!(parse(&mut r, "deadline", "200000"), 0);
-        assert_eq!(r.deadline, 200_000);
-        assert_eq!(keepalive_request_check(&r), -1);
-        assert_eq!(parse(&mut r, "probes", "127"), 0);
-        assert_eq!(keepalive_request_check(&r), 0);
-        assert_eq!(parse(&mut r, "deadline", "1"), -1);
-        assert_eq!(r.deadline, 200_000);
-    }
 }
